@@ -1,0 +1,81 @@
+"""Who is acting, and what each role may see (SPEC §2).
+
+`actor_for(user)` resolves a signed-in user to one role in one query. The `visible_*`
+functions are the only way views get querysets, so a new endpoint cannot forget the scope.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from .models import Batch, Code, Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: object
+    role: str
+    merchant: object = None
+    market: object = None
+    warehouse: object = None
+    district_id: int | None = None
+
+    @property
+    def user_id(self):
+        return self.user.pk if self.user else None
+
+
+SYSTEM = Actor(user=None, role=Role.SYSTEM)
+
+
+def actor_for(user) -> Actor | None:
+    """The user's role and organisation, or None for a user with no role (e.g. a bare admin)."""
+    if user is None or not user.is_authenticated:
+        return None
+    cached = getattr(user, "_actor", None)
+    if cached is not None:
+        return cached
+    row = (
+        get_user_model()
+        .objects.select_related(
+            "merchant__market", "reviewer__market", "operator__warehouse", "regulator"
+        )
+        .get(pk=user.pk)
+    )
+    actor = None
+    if hasattr(row, "merchant"):
+        m = row.merchant
+        actor = Actor(user, Role.MERCHANT, merchant=m, market=m.market, district_id=m.market.district_id)
+    elif hasattr(row, "reviewer"):
+        r = row.reviewer
+        actor = Actor(user, Role.REVIEWER, market=r.market, district_id=r.market.district_id)
+    elif hasattr(row, "operator"):
+        o = row.operator
+        actor = Actor(user, Role.OPERATOR, warehouse=o.warehouse, district_id=o.warehouse.district_id)
+    elif hasattr(row, "regulator"):
+        actor = Actor(user, Role.REGULATOR, district_id=row.regulator.district_id)
+    user._actor = actor
+    return actor
+
+
+def visible_batches(actor: Actor | None) -> QuerySet[Batch]:
+    """Batches the actor may see: own (merchant), own market (reviewer), assigned to own
+    warehouse (operator), the whole district (regulator); nothing otherwise."""
+    batches = Batch.objects.all()
+    if actor is None:
+        return batches.none()
+    if actor.role == Role.MERCHANT:
+        return batches.filter(merchant=actor.merchant)
+    if actor.role == Role.REVIEWER:
+        return batches.filter(market=actor.market)
+    if actor.role == Role.OPERATOR:
+        return batches.filter(warehouse=actor.warehouse)
+    if actor.role == Role.REGULATOR:
+        return batches.filter(market__district_id=actor.district_id)
+    return batches.none()
+
+
+def visible_codes(actor: Actor | None) -> QuerySet[Code]:
+    """Codes of the batches the actor may see (a merchant sees the codes of own batches)."""
+    return Code.objects.filter(batch__in=visible_batches(actor))

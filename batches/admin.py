@@ -1,0 +1,56 @@
+"""Admin for batches is read-only: every change goes through the lifecycle services (R1, R6),
+so no admin form can shorten a rest, set a status or touch an event."""
+
+from django.contrib import admin
+
+from .models import Batch, BatchLine, Code, Event, Notification
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LineInline(admin.TabularInline):
+    model = BatchLine
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    list_display = ["number", "status", "market", "merchant", "warehouse", "rest_until", "created_at"]
+    list_filter = ["status", "market", "warehouse"]
+    search_fields = ["number", "customs_declaration_no", "merchant__name"]
+    inlines = [LineInline]
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "batch", "action", "status_before", "status_after", "actor", "role", "at", "warehouse", "zone"]
+    list_filter = ["action", "role", "warehouse"]
+    search_fields = ["batch__number"]
+
+
+@admin.register(Code)
+class CodeAdmin(ReadOnlyAdmin):
+    list_display = ["token", "batch", "serial", "status", "released_at"]
+    list_filter = ["status"]
+    search_fields = ["token", "batch__number"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["recipient", "kind", "batch", "title", "created_at", "read_at"]

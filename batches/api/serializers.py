@@ -1,0 +1,214 @@
+"""Input and output shapes of the batch API (SPEC §4)."""
+
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from markets.models import Market
+from warehouse.models import Warehouse
+
+from ..gs1 import is_valid_gtin
+from ..lifecycle import allowed_actions
+from ..models import Batch, CodeStatus, Event, TestResult
+
+MAX_LINES = 500
+
+
+# --- input --------------------------------------------------------------------------------
+
+class LineInput(serializers.Serializer):
+    product_name = serializers.CharField(max_length=200)
+    category = serializers.CharField(max_length=100)
+    specification = serializers.CharField(max_length=200)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    unit = serializers.CharField(max_length=20)
+    gtin = serializers.CharField(max_length=14, required=False, allow_blank=True, default="")
+
+    def validate_gtin(self, value):
+        if value and not is_valid_gtin(value):
+            raise serializers.ValidationError(_("GTIN 须为 8、12、13 或 14 位数字且校验位正确。"))
+        return value
+
+
+class DeclareInput(serializers.Serializer):
+    market = serializers.SlugRelatedField(slug_field="code", queryset=Market.objects.all())
+    customs_declaration_no = serializers.CharField(max_length=64)
+    origin_country = serializers.CharField(max_length=100)
+    port_of_entry = serializers.CharField(max_length=100)
+    lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+
+    def validate_market(self, market):
+        actor = self.context["actor"]
+        if actor.market is None or market.pk != actor.market.pk:
+            raise serializers.ValidationError(_("只能向本人所在市场申报。"))
+        return market
+
+
+class EditInput(serializers.Serializer):
+    customs_declaration_no = serializers.CharField(max_length=64, required=False)
+    origin_country = serializers.CharField(max_length=100, required=False)
+    port_of_entry = serializers.CharField(max_length=100, required=False)
+    lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES, required=False)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({name: [_("不可修改此字段。")] for name in sorted(unknown)})
+        return attrs
+
+
+class ApproveInput(serializers.Serializer):
+    warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.all())
+
+    def validate_warehouse(self, warehouse):
+        batch = self.context["batch"]
+        if not warehouse.markets.filter(pk=batch.market_id).exists():
+            raise serializers.ValidationError(_("该监管仓不服务本批次所在市场。"))
+        return warehouse
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class OptionalReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ArrivalLineInput(serializers.Serializer):
+    line = serializers.IntegerField()
+    received_quantity = serializers.IntegerField(min_value=0, max_value=1_000_000)
+    type_matches = serializers.BooleanField()
+    spec_matches = serializers.BooleanField()
+
+
+class ArriveInput(serializers.Serializer):
+    lines = ArrivalLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+
+
+class DisinfectInput(serializers.Serializer):
+    agent = serializers.CharField(max_length=100)
+    concentration = serializers.CharField(max_length=50)
+    method = serializers.CharField(max_length=100)
+
+
+class SampleInput(serializers.Serializer):
+    sample_no = serializers.CharField(max_length=64)
+    lab = serializers.CharField(max_length=200)
+
+
+class TestResultInput(serializers.Serializer):
+    sample_no = serializers.CharField(max_length=64)
+    result = serializers.ChoiceField(choices=TestResult.Outcome.choices)
+    report_no = serializers.CharField(max_length=64)
+
+
+class ReleaseInput(serializers.Serializer):
+    codes = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+                                  allow_empty=False, max_length=100_000)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("codes")) == bool(attrs.get("all")):
+            raise serializers.ValidationError(_("请给出 codes（商品码列表）或 all: true，二者选一。"))
+        return attrs
+
+
+# --- output -------------------------------------------------------------------------------
+
+class LineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    product_name = serializers.CharField()
+    category = serializers.CharField()
+    specification = serializers.CharField()
+    quantity = serializers.IntegerField()
+    received_quantity = serializers.IntegerField(allow_null=True)
+    type_matches = serializers.BooleanField(allow_null=True)
+    spec_matches = serializers.BooleanField(allow_null=True)
+    unit = serializers.CharField()
+    gtin = serializers.CharField()
+
+
+class DisinfectionOutput(serializers.Serializer):
+    cycle = serializers.IntegerField()
+    agent = serializers.CharField()
+    concentration = serializers.CharField()
+    method = serializers.CharField()
+    performed_by = serializers.CharField(source="performed_by.username")
+    performed_at = serializers.DateTimeField()
+
+
+class ResultOutput(serializers.Serializer):
+    result = serializers.CharField()
+    report_no = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+
+
+class SampleOutput(serializers.Serializer):
+    cycle = serializers.IntegerField()
+    sample_no = serializers.CharField()
+    lab = serializers.CharField()
+    taken_at = serializers.DateTimeField()
+    results = ResultOutput(many=True)
+
+
+class MerchantRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class BatchSummary(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+    status_display = serializers.CharField(source="get_status_display")
+    market = serializers.CharField(source="market.code")
+    warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
+    merchant = MerchantRef()
+    customs_declaration_no = serializers.CharField()
+    rest_until = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    status_changed_at = serializers.DateTimeField()
+
+
+class BatchDetail(BatchSummary):
+    origin_country = serializers.CharField()
+    port_of_entry = serializers.CharField()
+    reject_reason = serializers.CharField()
+    cycle = serializers.IntegerField()
+    rest_started_at = serializers.DateTimeField(allow_null=True)
+    lines = LineOutput(many=True)
+    disinfections = DisinfectionOutput(many=True)
+    samples = SampleOutput(many=True)
+    codes = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    def get_codes(self, batch) -> dict:
+        counts = batch.codes.aggregate(
+            total=Count("id"),
+            **{status: Count("id", filter=Q(status=status)) for status in CodeStatus.values},
+        )
+        return counts
+
+    def get_allowed_actions(self, batch) -> list[str]:
+        actor = self.context.get("actor")
+        return allowed_actions(batch.status, actor.role) if actor else []
+
+
+def batch_detail_queryset(queryset):
+    return queryset.select_related("market", "warehouse", "merchant").prefetch_related(
+        "lines", "disinfections__performed_by", "samples__results"
+    )
+
+
+class EventOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
+
+    class Meta:
+        model = Event
+        fields = ["id", "action", "status_before", "status_after", "actor", "role", "at", "warehouse", "zone", "details"]
+
+
+def render_detail(batch: Batch, actor) -> dict:
+    fresh = batch_detail_queryset(Batch.objects.filter(pk=batch.pk)).get()
+    return BatchDetail(fresh, context={"actor": actor}).data

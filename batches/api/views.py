@@ -1,0 +1,209 @@
+"""Batch API: one view per operation. Each view finds the batch in the caller's scope (404),
+checks the caller's role may take the action (403), validates input (400) and calls one
+service, which checks the state (409) — the order of SPEC §4."""
+
+import django_filters
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..actors import Actor, actor_for, visible_batches
+from ..lifecycle import role_may
+from ..models import Batch, Notification, Role, Status
+from . import serializers as s
+from .idempotency import run_idempotent
+
+
+def current_actor(request) -> Actor | None:
+    return actor_for(request.user)
+
+
+def scoped_batch(request, number: str) -> tuple[Batch, Actor]:
+    actor = current_actor(request)
+    batch = get_object_or_404(visible_batches(actor).select_related("market", "warehouse"), number=number)
+    return batch, actor
+
+
+def require_role(actor: Actor, action: str) -> None:
+    if not role_may(actor.role, action):
+        raise PermissionDenied(_("您的角色不能对此批次执行该操作。"))
+
+
+def validated(input_class, request, **context) -> dict:
+    if input_class is None:
+        return {}
+    serializer = input_class(data=request.data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- list, declare, detail, edit ----------------------------------------------------------
+
+class BatchFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    market = django_filters.CharFilter(field_name="market__code")
+    warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    search = django_filters.CharFilter(method="filter_search")
+
+    class Meta:
+        model = Batch
+        fields = ["status", "market", "warehouse"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(
+            Q(number__icontains=value) | Q(customs_declaration_no__icontains=value)
+            | Q(merchant__name__icontains=value) | Q(lines__product_name__icontains=value)
+        ).distinct()
+
+
+class BatchListCreateView(generics.ListAPIView):
+    serializer_class = s.BatchSummary
+    filterset_class = BatchFilter
+
+    def get_queryset(self):
+        queryset = visible_batches(current_actor(self.request)).select_related("market", "warehouse", "merchant")
+        # The reviewers' approval queue reads oldest first.
+        if self.request.query_params.get("status") == Status.SUBMITTED:
+            return queryset.order_by("status_changed_at", "id")
+        return queryset.order_by("-created_at", "-id")
+
+    @extend_schema(request=s.DeclareInput, responses={201: s.BatchDetail})
+    def post(self, request):
+        return run_idempotent(self, request, lambda: self._declare(request))
+
+    def _declare(self, request):
+        actor = current_actor(request)
+        if actor is None or actor.role != Role.MERCHANT:
+            raise PermissionDenied(_("只有经营户可以申报批次。"))
+        data = validated(s.DeclareInput, request, actor=actor)
+        batch = services.batch_declare(actor=actor, **data)
+        return Response(s.render_detail(batch, actor), status=status.HTTP_201_CREATED)
+
+
+class BatchDetailView(APIView):
+    @extend_schema(responses=s.BatchDetail)
+    def get(self, request, number):
+        batch, actor = scoped_batch(request, number)
+        return Response(s.render_detail(batch, actor))
+
+    @extend_schema(request=s.EditInput, responses=s.BatchDetail)
+    def patch(self, request, number):
+        batch, actor = scoped_batch(request, number)
+        require_role(actor, "edit")
+        data = validated(s.EditInput, request)
+        lines = data.pop("lines", None)
+        services.batch_edit(batch=batch, actor=actor, fields=data, lines=lines)
+        return Response(s.render_detail(batch, actor))
+
+
+class BatchEventsView(generics.ListAPIView):
+    serializer_class = s.EventOutput
+
+    def get_queryset(self):
+        batch, _actor = scoped_batch(self.request, self.kwargs["number"])
+        return batch.events.select_related("actor", "warehouse").order_by("id")
+
+
+# --- actions ------------------------------------------------------------------------------
+
+class BatchActionView(APIView):
+    """POST /api/batches/{number}/<action>/ → the batch detail after the action."""
+
+    action_name: str = ""
+    input_class = None
+    success_status = status.HTTP_200_OK
+
+    def post(self, request, number):
+        return run_idempotent(self, request, lambda: self.act(request, number))
+
+    def act(self, request, number):
+        batch, actor = scoped_batch(request, number)
+        require_role(actor, self.action_name)
+        data = validated(self.input_class, request, batch=batch, actor=actor)
+        self.perform(batch=batch, actor=actor, data=data)
+        return Response(s.render_detail(batch, actor), status=self.success_status)
+
+    def perform(self, *, batch, actor, data):
+        raise NotImplementedError  # each action view defines it
+
+
+def action_view(action: str, perform, input_class=None, success_status=status.HTTP_200_OK):
+    """An action view class: `perform(batch, actor, data)` calls the service."""
+    name = "".join(part.title() for part in action.split("_")) + "View"
+    post = extend_schema(request=input_class, responses={success_status: s.BatchDetail},
+                         operation_id=f"batches_{action}")(BatchActionView.post)
+    return type(name, (BatchActionView,), {
+        "action_name": action, "input_class": input_class, "success_status": success_status,
+        "perform": lambda self, *, batch, actor, data: perform(batch, actor, data), "post": post,
+    })
+
+
+SubmitView = action_view("submit", lambda b, a, d: services.batch_submit(batch=b, actor=a))
+ApproveView = action_view("approve", lambda b, a, d: services.batch_approve(batch=b, actor=a, **d), s.ApproveInput)
+RejectView = action_view("reject", lambda b, a, d: services.batch_reject(batch=b, actor=a, **d), s.ReasonInput)
+ReviseView = action_view("revise", lambda b, a, d: services.batch_revise(batch=b, actor=a))
+ArriveView = action_view("arrive", lambda b, a, d: services.batch_arrive(batch=b, actor=a, **d), s.ArriveInput)
+ReturnView = action_view("return", lambda b, a, d: services.batch_return(batch=b, actor=a, **d), s.OptionalReasonInput)
+DisinfectView = action_view("disinfect", lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
+                            s.DisinfectInput, status.HTTP_201_CREATED)
+MoveToRestingView = action_view("move_to_resting", lambda b, a, d: services.batch_move_to_resting(batch=b, actor=a))
+SampleView = action_view("sample", lambda b, a, d: services.batch_record_sample(batch=b, actor=a, **d),
+                         s.SampleInput, status.HTTP_201_CREATED)
+TestResultView = action_view("test_result", lambda b, a, d: services.batch_record_test_result(batch=b, actor=a, **d),
+                             s.TestResultInput, status.HTTP_201_CREATED)
+MoveToStorageView = action_view("move_to_storage", lambda b, a, d: services.batch_move_to_storage(batch=b, actor=a))
+IssueCodesView = action_view("issue_codes", lambda b, a, d: services.batch_issue_codes(batch=b, actor=a))
+ReleaseView = action_view(
+    "release",
+    lambda b, a, d: services.batch_release(batch=b, actor=a, tokens=d.get("codes"), release_all=d["all"]),
+    s.ReleaseInput,
+)
+RedisinfectView = action_view("redisinfect", lambda b, a, d: services.batch_redisinfect(batch=b, actor=a, **d),
+                              s.ReasonInput)
+DestroyView = action_view("destroy", lambda b, a, d: services.batch_destroy(batch=b, actor=a, **d), s.ReasonInput)
+
+
+# --- notifications ------------------------------------------------------------------------
+
+class NotificationOutput(s.serializers.ModelSerializer):
+    batch = s.serializers.CharField(source="batch.number", allow_null=True, default=None)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "batch", "title", "body", "created_at", "read_at"]
+
+
+class NotificationListView(generics.ListAPIView):
+    """The signed-in user's own notifications (e.g. positive-result alerts for regulators)."""
+
+    serializer_class = NotificationOutput
+
+    def get_queryset(self):
+        return Notification.objects.filter(recipient=self.request.user).select_related("batch")
+
+
+# --- codes --------------------------------------------------------------------------------
+
+class CodeOutput(s.serializers.Serializer):
+    token = s.serializers.CharField()
+    serial = s.serializers.IntegerField()
+    status = s.serializers.CharField()
+    url = s.serializers.SerializerMethodField()
+
+    def get_url(self, code) -> str:
+        return services.code_url(token=code.token, gtin=code.line.gtin, batch_number=code.batch.number,
+                                 serial=code.serial)
+
+
+class BatchCodesView(generics.ListAPIView):
+    serializer_class = CodeOutput
+
+    def get_queryset(self):
+        batch, _actor = scoped_batch(self.request, self.kwargs["number"])
+        return batch.codes.select_related("line", "batch").order_by("serial")

@@ -1,0 +1,60 @@
+"""The demo organisations of SPEC §5, shared by `seed_demo` and the tests."""
+
+from django.contrib.auth import get_user_model
+
+from markets.models import District, Market, Merchant, Regulator, Reviewer
+from warehouse.models import Operator, Warehouse, Zone, ZoneKind
+
+MARKETS = [
+    ("MKT-A", "望江服装批发市场 A 区"),
+    ("MKT-B", "望江服装批发市场 B 区"),
+    ("MKT-C", "四季青进口商品市场"),
+]
+WAREHOUSES = [
+    ("WH-1", "望江集中监管仓", 300, ["MKT-A", "MKT-B"]),
+    ("WH-2", "四季青集中监管仓", 260, ["MKT-C"]),
+]
+MERCHANTS = [
+    ("merchant-a1", "MKT-A", "杭州望江服饰商行", "A-101", "91330102MA2A1B1C1X", "13800000001"),
+    ("merchant-a2", "MKT-A", "上城区意美进口服装店", "A-205", "91330102MA2A1B2C2X", "13800000002"),
+    ("merchant-b1", "MKT-B", "杭州北欧针织贸易部", "B-018", "91330102MA2B1C1D1X", "13800000003"),
+    ("merchant-c1", "MKT-C", "四季青日韩服饰商行", "C-033", "91330102MA2C1D1E1X", "13800000004"),
+]
+REVIEWERS = [("reviewer-a", "MKT-A"), ("reviewer-b", "MKT-B"), ("reviewer-c", "MKT-C")]
+OPERATORS = [("operator-1", "WH-1"), ("operator-2", "WH-2")]
+
+
+def create_demo_organisations(*, password: str) -> int:
+    """District SC; markets MKT-A/B/C; WH-1 serves A and B, WH-2 serves C; the demo users.
+    Idempotent: what exists is left as it is. Returns how many users were created."""
+    created_users = 0
+
+    def user(username, **extra):
+        nonlocal created_users
+        row, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
+        if created:
+            row.set_password(password)
+            row.save()
+            created_users += 1
+        return row
+
+    district, _ = District.objects.get_or_create(code="SC", defaults={"name": "杭州市上城区"})
+    markets = {}
+    for code, name in MARKETS:
+        markets[code], _ = Market.objects.get_or_create(code=code, defaults={"name": name, "district": district})
+    for code, name, area, served in WAREHOUSES:
+        warehouse, created = Warehouse.objects.get_or_create(
+            code=code, defaults={"name": name, "district": district, "area_m2": area})
+        if created:
+            warehouse.markets.set([markets[c] for c in served])
+        for kind in ZoneKind:
+            Zone.objects.get_or_create(warehouse=warehouse, kind=kind)
+    for username, market, name, stall, licence, phone in MERCHANTS:
+        Merchant.objects.get_or_create(user=user(username, first_name=name), defaults={
+            "market": markets[market], "name": name, "stall": stall, "licence_no": licence, "phone": phone})
+    for username, market in REVIEWERS:
+        Reviewer.objects.get_or_create(user=user(username), defaults={"market": markets[market]})
+    for username, code in OPERATORS:
+        Operator.objects.get_or_create(user=user(username), defaults={"warehouse": Warehouse.objects.get(code=code)})
+    Regulator.objects.get_or_create(user=user("regulator", email="regulator@example.cn"), defaults={"district": district})
+    return created_users

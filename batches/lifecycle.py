@@ -1,0 +1,202 @@
+"""The batch lifecycle of SPEC §3: the table of allowed transitions and the one function
+that moves a batch.
+
+`transition()` locks the row, re-checks the state and the guards, changes the status with a
+conditional UPDATE (`... WHERE status = <expected>`, acting only if one row changed, so it is
+race-safe on PostgreSQL and on SQLite, where SELECT ... FOR UPDATE does nothing) and writes the
+event (R6) in the same transaction (R7). `complete_due_rests()` is its bulk twin for the
+rest sweep (R3): same table entry, same event writer, a constant number of queries per chunk.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from warehouse.models import ZoneKind
+
+from .actors import SYSTEM, Actor
+from .errors import DomainError
+from .models import Batch, Event, Role
+from .models import Status as S
+
+OPERATOR, MERCHANT, REVIEWER, REGULATOR = Role.OPERATOR, Role.MERCHANT, Role.REVIEWER, Role.REGULATOR
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset
+    target: str | None  # None: the status stays, or the action decides (arrive, test_result, release)
+    roles: frozenset
+
+
+def _t(sources, target, *roles):
+    return Transition(frozenset(sources), target, frozenset(roles))
+
+
+# From `approved` on, until an end state, a regulator may recall.
+RECALLABLE = {
+    S.APPROVED, S.DISCREPANCY, S.PRE_STORAGE, S.RESTING, S.REST_COMPLETE,
+    S.QUARANTINED, S.STORED, S.CODED, S.RELEASED,
+}
+
+TRANSITIONS: dict[str, Transition] = {
+    "edit": _t({S.DRAFT}, None, MERCHANT),
+    "submit": _t({S.DRAFT}, S.SUBMITTED, MERCHANT),
+    "approve": _t({S.SUBMITTED}, S.APPROVED, REVIEWER),
+    "reject": _t({S.SUBMITTED}, S.REJECTED, REVIEWER),
+    "revise": _t({S.REJECTED}, S.DRAFT, MERCHANT),
+    "arrive": _t({S.APPROVED, S.DISCREPANCY}, None, OPERATOR),
+    "return": _t({S.DISCREPANCY}, S.RETURNED, OPERATOR, REGULATOR),
+    "disinfect": _t({S.PRE_STORAGE}, None, OPERATOR),
+    "move_to_resting": _t({S.PRE_STORAGE}, S.RESTING, OPERATOR),
+    "sample": _t({S.RESTING}, None, OPERATOR),
+    "test_result": _t({S.RESTING, S.REST_COMPLETE}, None, OPERATOR),
+    # R1: only the timer ends a rest; no person's role is listed here.
+    "complete_rest": _t({S.RESTING}, S.REST_COMPLETE, Role.SYSTEM),
+    "move_to_storage": _t({S.REST_COMPLETE}, S.STORED, OPERATOR),
+    "issue_codes": _t({S.STORED}, S.CODED, OPERATOR),
+    "release": _t({S.CODED}, None, OPERATOR),
+    "redisinfect": _t({S.QUARANTINED}, S.PRE_STORAGE, REGULATOR),
+    "destroy": _t({S.QUARANTINED}, S.DESTROYED, REGULATOR),
+    "recall": _t(RECALLABLE, S.RECALLED, REGULATOR),
+}
+
+# Where in the warehouse a batch in each status physically is (for events and occupancy).
+ZONE_OF_STATUS = {
+    S.DISCREPANCY: ZoneKind.PRE_STORAGE,
+    S.PRE_STORAGE: ZoneKind.PRE_STORAGE,
+    S.RESTING: ZoneKind.RESTING,
+    S.REST_COMPLETE: ZoneKind.RESTING,
+    S.QUARANTINED: ZoneKind.RESTING,
+    S.STORED: ZoneKind.STORAGE,
+    S.CODED: ZoneKind.STORAGE,
+}
+
+
+def role_may(role: str, action: str) -> bool:
+    return role in TRANSITIONS[action].roles
+
+
+def allowed_actions(status: str, role: str) -> list[str]:
+    """The actions the role may take on a batch in this status, in table order."""
+    return [name for name, t in TRANSITIONS.items() if status in t.sources and role in t.roles]
+
+
+@dataclass
+class Change:
+    """What an action decides under the lock: a status (None keeps the table's target or the
+    current status), other batch fields, and details for the event."""
+
+    status: str | None = None
+    fields: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+
+def invalid_transition(batch: Batch, action: str, role: str) -> DomainError:
+    return DomainError(
+        "invalid_transition",
+        _("批次 %(number)s 当前状态为「%(status)s」，不能执行 %(action)s。")
+        % {"number": batch.number, "status": S(batch.status).label, "action": action},
+        status=batch.status,
+        allowed=allowed_actions(batch.status, role),
+    )
+
+
+def record_event(*, batch: Batch, action: str, actor: Actor, status_before: str, status_after: str,
+                 details: dict | None = None, at=None) -> Event:
+    zone = ZONE_OF_STATUS.get(status_after) or ZONE_OF_STATUS.get(status_before) or ""
+    return Event.objects.create(
+        batch=batch,
+        action=action,
+        status_before=status_before,
+        status_after=status_after,
+        actor=actor.user,
+        role=actor.role,
+        at=at or timezone.now(),
+        warehouse_id=batch.warehouse_id,
+        zone=zone,
+        details=details or {},
+    )
+
+
+def transition(*, batch: Batch | int, action: str, actor: Actor,
+               apply: Callable[[Batch], Change | None] | None = None,
+               details: dict | None = None, now=None) -> Batch:
+    """Take `action` on the batch, or raise DomainError (409).
+
+    Under the row lock: the status must be one the table allows for the action, then
+    `apply(batch)` runs the action's guards and record writes and may decide the new status.
+    The status changes only if the row still holds the status read (R7), and the event is
+    written in the same transaction (R6). The caller has checked the role (403) already.
+    """
+    spec = TRANSITIONS[action]
+    now = now or timezone.now()
+    batch_id = batch.pk if isinstance(batch, Batch) else batch
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().select_related("market", "warehouse").get(pk=batch_id)
+        before = locked.status
+        if before not in spec.sources:
+            raise invalid_transition(locked, action, actor.role)
+        change = (apply(locked) if apply else None) or Change()
+        after = change.status or spec.target or before
+        fields = dict(change.fields, status=after, updated_at=now)
+        if after != before:
+            fields["status_changed_at"] = now
+        if Batch.objects.filter(pk=locked.pk, status=before).update(**fields) != 1:
+            raise invalid_transition(locked, action, actor.role)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        record_event(batch=locked, action=action, actor=actor, status_before=before,
+                     status_after=after, details={**(details or {}), **change.details}, at=now)
+    return locked
+
+
+def complete_rest(batch_id: int, *, now=None) -> bool:
+    """The timer for one batch (R1, R3): resting → rest_complete, only at or after rest_until.
+    Fired early, late or twice, it changes nothing it should not. Returns True if it moved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.status != S.RESTING or batch.rest_until is None or batch.rest_until > now:
+            return False
+        transition(batch=batch, action="complete_rest", actor=SYSTEM, now=now,
+                   details={"rest_until": batch.rest_until.isoformat()})
+    return True
+
+
+def complete_due_rests(*, now=None, limit: int = 1000) -> int:
+    """One bounded chunk of the rest sweep (R3): claims up to `limit` due batches and moves
+    them resting → rest_complete with their events, in three queries whatever the size.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL (two sweepers never take the
+    same batch) and by the IMMEDIATE transaction on SQLite; the UPDATE is still conditional on
+    `status = resting`, so a batch the per-batch timer moved meanwhile is left alone.
+    """
+    now = now or timezone.now()
+    spec = TRANSITIONS["complete_rest"]
+    (source,) = spec.sources
+    with transaction.atomic():
+        due = list(
+            Batch.objects.select_for_update(skip_locked=True)
+            .filter(status=source, rest_until__lte=now)
+            .order_by("rest_until", "id")
+            .values_list("id", "warehouse_id", "rest_until")[:limit]
+        )
+        if not due:
+            return 0
+        ids = [row[0] for row in due]
+        moved = Batch.objects.filter(pk__in=ids, status=source).update(
+            status=spec.target, status_changed_at=now, updated_at=now
+        )
+        if moved != len(ids):  # cannot happen under the claim; refuse to write wrong events
+            raise RuntimeError("rest sweep lost its claim")
+        Event.objects.bulk_create(
+            Event(batch_id=batch_id, action="complete_rest", status_before=source, status_after=spec.target,
+                  actor=None, role=Role.SYSTEM, at=now, warehouse_id=warehouse_id,
+                  zone=ZONE_OF_STATUS[spec.target], details={"rest_until": rest_until.isoformat(), "by": "sweep"})
+            for batch_id, warehouse_id, rest_until in due
+        )
+    return len(due)

@@ -1,0 +1,255 @@
+"""Batches of imported goods and everything recorded about them (SPEC §3).
+
+Nothing here assigns `Batch.status`: every change of status goes through
+`batches.lifecycle.transition` (or its bulk twin for the rest sweep), which writes the event.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审核")
+    REJECTED = "rejected", _("已驳回")
+    APPROVED = "approved", _("已批准，待入仓")
+    DISCREPANCY = "discrepancy", _("货单不符")
+    RETURNED = "returned", _("已退回")
+    PRE_STORAGE = "pre_storage", _("仓前区（消毒）")
+    RESTING = "resting", _("静置中")
+    REST_COMPLETE = "rest_complete", _("静置期满")
+    QUARANTINED = "quarantined", _("阳性隔离")
+    DESTROYED = "destroyed", _("已销毁")
+    STORED = "stored", _("已入仓储区")
+    CODED = "coded", _("已赋码")
+    RELEASED = "released", _("已全部出仓")
+    RECALLED = "recalled", _("已召回")
+
+
+class Role(models.TextChoices):
+    MERCHANT = "merchant", _("经营户")
+    REVIEWER = "reviewer", _("市场审核员")
+    OPERATOR = "operator", _("仓库操作员")
+    REGULATOR = "regulator", _("监管人员")
+    SYSTEM = "system", _("系统")
+
+
+class Batch(models.Model):
+    number = models.CharField(_("批次号"), max_length=40, unique=True)
+    market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="batches")
+    merchant = models.ForeignKey("markets.Merchant", on_delete=models.PROTECT, related_name="batches")
+    warehouse = models.ForeignKey(
+        "warehouse.Warehouse", on_delete=models.PROTECT, related_name="batches", null=True, blank=True
+    )
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    customs_declaration_no = models.CharField(_("报关单号"), max_length=64)
+    origin_country = models.CharField(_("原产国"), max_length=100)
+    port_of_entry = models.CharField(_("入境口岸"), max_length=100)
+    reject_reason = models.CharField(_("驳回原因"), max_length=500, blank=True)
+    # One cycle = one stay in pre-storage, its disinfection and the rest that follows.
+    # Redisinfection after a positive result starts a new cycle (SPEC §3, R2).
+    cycle = models.PositiveIntegerField(default=1)
+    rest_started_at = models.DateTimeField(_("静置开始"), null=True, blank=True)
+    rest_until = models.DateTimeField(_("静置截止"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "rest_until"], name="batch_status_rest_until"),
+            models.Index(fields=["market", "status"], name="batch_market_status"),
+            models.Index(fields=["warehouse", "status"], name="batch_warehouse_status"),
+        ]
+        verbose_name = _("批次")
+        verbose_name_plural = _("批次")
+
+    def __str__(self):
+        return self.number
+
+
+class BatchLine(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="lines")
+    product_name = models.CharField(_("品名"), max_length=200)
+    category = models.CharField(_("类别"), max_length=100)
+    specification = models.CharField(_("规格"), max_length=200)
+    quantity = models.PositiveIntegerField(_("申报数量"))
+    unit = models.CharField(_("单位"), max_length=20)
+    gtin = models.CharField(_("GTIN"), max_length=14, blank=True)
+    received_quantity = models.PositiveIntegerField(_("实收数量"), null=True, blank=True)
+    type_matches = models.BooleanField(null=True, blank=True)
+    spec_matches = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="line_quantity_positive")]
+        verbose_name = _("货物明细")
+        verbose_name_plural = _("货物明细")
+
+    def __str__(self):
+        return f"{self.product_name} {self.specification} × {self.quantity}"
+
+
+class Disinfection(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="disinfections")
+    cycle = models.PositiveIntegerField()
+    agent = models.CharField(_("消毒剂"), max_length=100)
+    concentration = models.CharField(_("浓度"), max_length=50)
+    method = models.CharField(_("方式"), max_length=100)
+    performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    performed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["performed_at", "id"]
+        verbose_name = _("消毒记录")
+        verbose_name_plural = _("消毒记录")
+
+
+class Sample(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="samples")
+    cycle = models.PositiveIntegerField()
+    sample_no = models.CharField(_("样品编号"), max_length=64)
+    lab = models.CharField(_("检测机构"), max_length=200)
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "sample_no"], name="sample_unique_no")]
+        verbose_name = _("核酸采样")
+        verbose_name_plural = _("核酸采样")
+
+
+class TestResult(models.Model):
+    class Outcome(models.TextChoices):
+        NEGATIVE = "negative", _("阴性")
+        POSITIVE = "positive", _("阳性")
+        INVALID = "invalid", _("无效")
+
+    __test__ = False  # not a pytest test class
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="results")
+    result = models.CharField(_("结果"), max_length=10, choices=Outcome.choices)
+    report_no = models.CharField(_("报告编号"), max_length=64)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        verbose_name = _("检测结果")
+        verbose_name_plural = _("检测结果")
+
+
+class CodeStatus(models.TextChoices):
+    IN_WAREHOUSE = "in_warehouse", _("在仓")
+    RELEASED = "released", _("已出仓（在市场）")
+    SOLD = "sold", _("已售出")
+    RECALLED = "recalled", _("已召回")
+
+
+class Code(models.Model):
+    """One item's code (赋码). `token` is random and unguessable; the QR encodes its URL."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="codes")
+    line = models.ForeignKey(BatchLine, on_delete=models.PROTECT, related_name="codes")
+    serial = models.PositiveIntegerField()
+    token = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=20, choices=CodeStatus.choices, default=CodeStatus.IN_WAREHOUSE)
+    issued_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "serial"]
+        constraints = [models.UniqueConstraint(fields=["batch", "serial"], name="code_unique_serial")]
+        indexes = [models.Index(fields=["batch", "status"], name="code_batch_status")]
+        verbose_name = _("商品码")
+        verbose_name_plural = _("商品码")
+
+    def __str__(self):
+        return self.token
+
+
+class EventQuerySet(models.QuerySet):
+    """R6: events are written once and never updated or deleted through any interface."""
+
+    def update(self, **kwargs):
+        raise ValidationError("Events are immutable (R6).")
+
+    def delete(self):
+        raise ValidationError("Events are immutable (R6).")
+
+
+class Event(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=40)
+    status_before = models.CharField(max_length=20, blank=True)
+    status_after = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    at = models.DateTimeField()
+    warehouse = models.ForeignKey(
+        "warehouse.Warehouse", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    zone = models.CharField(max_length=20, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["batch", "id"], name="event_batch_id")]
+        verbose_name = _("事件")
+        verbose_name_plural = _("事件")
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("Events are immutable (R6).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Events are immutable (R6).")
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="notifications", null=True, blank=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+
+
+class BatchNumberCounter(models.Model):
+    """Per market and day, the last number handed out (`MKT-A-20261129-0007`)."""
+
+    market = models.ForeignKey("markets.Market", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["market", "day"], name="batch_counter_unique_day")]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST carrying an `Idempotency-Key` (R7)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_key")]

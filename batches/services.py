@@ -1,0 +1,364 @@
+"""Services: every write of the batch lifecycle (SPEC §3–4). Keyword-only, one per action.
+
+Views parse input and check the role; these functions check the state (409) under the row
+lock through `lifecycle.transition`, write the records and the event in one transaction.
+"""
+
+import base64
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from markets.models import Market, Regulator
+
+from . import tasks
+from .actors import Actor
+from .errors import DomainError, InputError
+from .gs1 import digital_link_path
+from .lifecycle import Change, allowed_actions, record_event, transition
+from .models import (
+    Batch, BatchLine, BatchNumberCounter, Code, CodeStatus, Disinfection, Notification, Sample, Status,
+    TestResult,
+)
+
+LINE_FIELDS = ("product_name", "category", "specification", "quantity", "unit", "gtin")
+CODE_CHUNK = 5000
+
+
+# --- declaration and approval -------------------------------------------------------------
+
+def next_batch_number(*, market: Market, now=None) -> str:
+    """`MKT-A-20261129-0007`: market, local date, a counter per market and day."""
+    day = timezone.localdate(now or timezone.now())
+    counter, _created = BatchNumberCounter.objects.select_for_update().get_or_create(market=market, day=day)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{market.code}-{day:%Y%m%d}-{counter.last:04d}"
+
+
+@transaction.atomic
+def batch_declare(*, actor: Actor, now=None, market: Market, customs_declaration_no: str, origin_country: str,
+                  port_of_entry: str, lines: list[dict]) -> Batch:
+    """A merchant declares imported goods into their own market (SPEC §1.1) → draft."""
+    batch = Batch.objects.create(
+        number=next_batch_number(market=market, now=now),
+        market=market,
+        merchant=actor.merchant,
+        customs_declaration_no=customs_declaration_no,
+        origin_country=origin_country,
+        port_of_entry=port_of_entry,
+    )
+    BatchLine.objects.bulk_create(BatchLine(batch=batch, **_line(line)) for line in lines)
+    record_event(batch=batch, action="declare", actor=actor, status_before="", status_after=Status.DRAFT,
+                 details={"lines": len(lines)}, at=now)
+    return batch
+
+
+def _line(data: dict) -> dict:
+    return {name: data.get(name) or "" if name == "gtin" else data[name] for name in LINE_FIELDS}
+
+
+@transaction.atomic
+def batch_edit(*, batch: Batch, actor: Actor, now=None, fields: dict, lines: list[dict] | None) -> Batch:
+    """Edit a draft; given lines replace the old ones."""
+
+    def apply(locked):
+        changed = {name: value for name, value in fields.items() if getattr(locked, name) != value}
+        if lines is not None:
+            locked.lines.all().delete()
+            BatchLine.objects.bulk_create(BatchLine(batch=locked, **_line(line)) for line in lines)
+        return Change(fields=changed, details={"changed": sorted(changed) + (["lines"] if lines is not None else [])})
+
+    return transition(batch=batch, action="edit", actor=actor, apply=apply, now=now)
+
+
+def batch_submit(*, batch: Batch, actor: Actor, now=None) -> Batch:
+    return transition(batch=batch, action="submit", actor=actor, now=now)
+
+
+def batch_approve(*, batch: Batch, actor: Actor, now=None, warehouse) -> Batch:
+    """The market's reviewer approves and chooses a warehouse serving the market."""
+    return transition(batch=batch, action="approve", actor=actor,
+                      apply=lambda b: Change(fields={"warehouse_id": warehouse.pk, "reject_reason": ""},
+                                             details={"warehouse": warehouse.code}), now=now)
+
+
+def batch_reject(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
+    return transition(batch=batch, action="reject", actor=actor,
+                      apply=lambda b: Change(fields={"reject_reason": reason}, details={"reason": reason}), now=now)
+
+
+def batch_revise(*, batch: Batch, actor: Actor, now=None) -> Batch:
+    return transition(batch=batch, action="revise", actor=actor, now=now)
+
+
+# --- arrival (R5) -------------------------------------------------------------------------
+
+@transaction.atomic
+def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict]) -> Batch:
+    """Check every declared line for type, specification and quantity (R5). All match →
+    pre_storage; any mismatch → discrepancy. Re-verification from discrepancy works the same.
+    `lines` must name each line of the batch once: {line, received_quantity, type_matches, spec_matches}."""
+
+    def apply(locked):
+        declared = {line.pk: line for line in locked.lines.all()}
+        given = {item["line"]: item for item in lines}
+        errors = {}
+        unknown = sorted(set(given) - set(declared))
+        missing = sorted(set(declared) - set(given))
+        if unknown:
+            errors["lines"] = [_("不属于本批次的明细：%s") % ", ".join(map(str, unknown))]
+        if missing or len(given) != len(lines):
+            errors.setdefault("lines", []).append(_("每条申报明细须且仅须核对一次：缺少 %s") % ", ".join(map(str, missing)))
+        if errors:
+            raise InputError(errors)
+        mismatches = []
+        for line_id, line in declared.items():
+            item = given[line_id]
+            line.received_quantity = item["received_quantity"]
+            line.type_matches = item["type_matches"]
+            line.spec_matches = item["spec_matches"]
+            if not (line.type_matches and line.spec_matches and line.received_quantity == line.quantity):
+                mismatches.append({"line": line_id, "declared": line.quantity, "received": line.received_quantity,
+                                   "type_matches": line.type_matches, "spec_matches": line.spec_matches})
+        BatchLine.objects.bulk_update(declared.values(), ["received_quantity", "type_matches", "spec_matches"])
+        return Change(status=Status.DISCREPANCY if mismatches else Status.PRE_STORAGE,
+                      details={"lines": lines, "mismatches": mismatches})
+
+    return transition(batch=batch, action="arrive", actor=actor, apply=apply, now=now)
+
+
+def batch_return(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
+    return transition(batch=batch, action="return", actor=actor, details={"reason": reason}, now=now)
+
+
+# --- disinfection and rest (R1, R3) -------------------------------------------------------
+
+@transaction.atomic
+def batch_disinfect(*, batch: Batch, actor: Actor, now=None, agent: str, concentration: str, method: str) -> Disinfection:
+    record = {}
+
+    def apply(locked):
+        record["row"] = Disinfection.objects.create(
+            batch=locked, cycle=locked.cycle, agent=agent, concentration=concentration, method=method,
+            performed_by=actor.user, performed_at=now or timezone.now(),
+        )
+        return Change(details={"agent": agent, "concentration": concentration, "method": method, "cycle": locked.cycle})
+
+    transition(batch=batch, action="disinfect", actor=actor, apply=apply, now=now)
+    return record["row"]
+
+
+@transaction.atomic
+def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
+    """Disinfected goods enter the resting zone; `rest_until = now + REST_PERIOD_SECONDS` is
+    fixed here and nowhere else (R1). The timer is queued after commit (R3)."""
+    now = now or timezone.now()
+
+    def apply(locked):
+        if not Disinfection.objects.filter(batch=locked, cycle=locked.cycle).exists():
+            raise DomainError("not_disinfected", _("本批次尚未登记消毒，不能进入静置区。"),
+                              status=locked.status, allowed=allowed_actions(locked.status, actor.role))
+        rest_until = now + timedelta(seconds=settings.REST_PERIOD_SECONDS)
+        return Change(fields={"rest_started_at": now, "rest_until": rest_until},
+                      details={"rest_until": rest_until.isoformat(), "cycle": locked.cycle})
+
+    moved = transition(batch=batch, action="move_to_resting", actor=actor, apply=apply, now=now)
+    tasks.complete_rest.apply_async_on_commit(args=(moved.pk,), eta=moved.rest_until)
+    return moved
+
+
+@transaction.atomic
+def batch_record_sample(*, batch: Batch, actor: Actor, now=None, sample_no: str, lab: str) -> Sample:
+    record = {}
+
+    def apply(locked):
+        if Sample.objects.filter(batch=locked, sample_no=sample_no).exists():
+            raise InputError({"sample_no": [_("样品编号 %s 已登记。") % sample_no]})
+        record["row"] = Sample.objects.create(batch=locked, cycle=locked.cycle, sample_no=sample_no, lab=lab,
+                                              taken_by=actor.user, taken_at=now or timezone.now())
+        return Change(details={"sample_no": sample_no, "lab": lab, "cycle": locked.cycle})
+
+    transition(batch=batch, action="sample", actor=actor, apply=apply, now=now)
+    return record["row"]
+
+
+@transaction.atomic
+def batch_record_test_result(*, batch: Batch, actor: Actor, now=None, sample_no: str, result: str, report_no: str) -> TestResult:
+    """A positive result quarantines the batch at once and alerts the district's regulators."""
+    record = {}
+
+    def apply(locked):
+        sample = Sample.objects.filter(batch=locked, sample_no=sample_no).first()
+        if sample is None:
+            raise InputError({"sample_no": [_("本批次没有编号为 %s 的样品。") % sample_no]})
+        record["row"] = TestResult.objects.create(sample=sample, result=result, report_no=report_no,
+                                                  recorded_by=actor.user, recorded_at=now or timezone.now())
+        positive = result == TestResult.Outcome.POSITIVE and sample.cycle == locked.cycle
+        return Change(status=Status.QUARANTINED if positive else None,
+                      details={"sample_no": sample_no, "result": result, "report_no": report_no, "cycle": sample.cycle})
+
+    moved = transition(batch=batch, action="test_result", actor=actor, apply=apply, now=now)
+    if moved.status == Status.QUARANTINED:
+        notify_regulators(batch=moved, kind="positive_result",
+                          title=_("阳性检测结果：批次 %s 已隔离") % moved.number,
+                          body=_("样品 %(sample)s，报告 %(report)s。请决定重新消毒或销毁。")
+                          % {"sample": sample_no, "report": report_no})
+    return record["row"]
+
+
+def notify_regulators(*, batch: Batch, kind: str, title: str, body: str) -> None:
+    """A notification each regulator of the batch's district can list, and an e-mail after commit."""
+    regulators = list(Regulator.objects.filter(district_id=batch.market.district_id).select_related("user"))
+    Notification.objects.bulk_create(
+        Notification(recipient=r.user, kind=kind, batch=batch, title=title, body=body) for r in regulators
+    )
+    emails = [r.user.email for r in regulators if r.user.email]
+    if emails:
+        tasks.send_alert_email.delay_on_commit(subject=title, body=body, recipients=emails)
+
+
+# --- the test gate (R2), storage and codes ------------------------------------------------
+
+def check_test_gate(batch: Batch, *, role: str, now) -> None:
+    """R2: the rest is complete, at least one negative result for a sample of the current rest
+    period and no positive one; `invalid` counts as neither. Raises DomainError (409)."""
+    allowed = allowed_actions(batch.status, role)
+    if batch.rest_until is None or now < batch.rest_until or batch.status == Status.RESTING:
+        left = (batch.rest_until - now) if batch.rest_until else None
+        raise DomainError("rest_not_complete", rest_left_message(left), status=batch.status, allowed=allowed,
+                          rest_until=timezone.localtime(batch.rest_until).isoformat() if batch.rest_until else None)
+    results = set(TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle)
+                  .values_list("result", flat=True))
+    if TestResult.Outcome.POSITIVE in results:
+        raise DomainError("positive_result", _("本静置期有阳性检测结果。"), status=batch.status, allowed=allowed)
+    if TestResult.Outcome.NEGATIVE not in results:
+        raise DomainError("no_negative_result", _("本静置期尚无阴性检测结果。"), status=batch.status, allowed=allowed)
+
+
+def rest_left_message(left: timedelta | None) -> str:
+    if left is None or left.total_seconds() <= 0:
+        return _("静置期未满。")
+    days, rest = divmod(int(left.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    return _("静置期未满，剩余 %(days)d 天 %(hours)d 小时 %(minutes)d 分钟。") % {
+        "days": days, "hours": hours, "minutes": minutes}
+
+
+def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=None) -> Batch:
+    """R2 re-checked under the row lock. Asked while the batch still rests, the answer is
+    rest_not_complete with rest_until (not a bare invalid_transition), so the crew sees how long is left."""
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status == Status.RESTING:
+            check_test_gate(locked, role=actor.role, now=now)
+
+        def apply(current):
+            check_test_gate(current, role=actor.role, now=now)
+            return issue(current) if issue else None
+
+        return transition(batch=locked, action=action, actor=actor, apply=apply, now=now)
+
+
+@transaction.atomic
+def batch_move_to_storage(*, batch: Batch, actor: Actor, now=None) -> Batch:
+    return _gated_transition(batch=batch, action="move_to_storage", actor=actor, now=now or timezone.now())
+
+
+def new_token() -> str:
+    """120 random bits as 24 base32 characters (SPEC: ≥ 80 bits, unguessable)."""
+    return base64.b32encode(secrets.token_bytes(15)).decode("ascii")
+
+
+def code_url(*, token: str, gtin: str, batch_number: str, serial: int) -> str:
+    """What the QR encodes: GS1 Digital Link where the line has a GTIN, else /c/{token}."""
+    if gtin:
+        return settings.PUBLIC_BASE_URL + digital_link_path(gtin=gtin, lot=batch_number, serial=serial)
+    return f"{settings.PUBLIC_BASE_URL}/c/{token}"
+
+
+@transaction.atomic
+def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
+    """R2 gate, then one code per received item (R5), bulk-inserted in chunks."""
+    now = now or timezone.now()
+
+    def issue(locked):
+        serial = locked.codes.aggregate(m=Max("serial"))["m"] or 0
+        issued = 0
+        for line in locked.lines.all():
+            count = line.received_quantity if line.received_quantity is not None else line.quantity
+            for start in range(0, count, CODE_CHUNK):
+                chunk = []
+                for _i in range(min(CODE_CHUNK, count - start)):
+                    serial += 1
+                    chunk.append(Code(batch=locked, line=line, serial=serial, token=new_token(), issued_at=now))
+                Code.objects.bulk_create(chunk)
+                issued += len(chunk)
+        return Change(details={"issued": issued})
+
+    return _gated_transition(batch=batch, action="issue_codes", actor=actor, now=now, issue=issue)
+
+
+@transaction.atomic
+def batch_release(*, batch: Batch, actor: Actor, now=None, tokens: list[str] | None = None, release_all: bool = False) -> Batch:
+    """Codes leave the warehouse to the batch's merchant. All-or-nothing: any unknown, foreign
+    or already released token → 400 listing each problem, nothing changes. When no code is
+    left in the warehouse the batch is `released`."""
+    now = now or timezone.now()
+
+    def apply(locked):
+        in_warehouse = locked.codes.filter(status=CodeStatus.IN_WAREHOUSE)
+        if release_all:
+            count = in_warehouse.update(status=CodeStatus.RELEASED, released_at=now)
+            released = {"all": True, "count": count}
+        else:
+            found = dict(Code.objects.filter(token__in=tokens).values_list("token", "batch_id"))
+            statuses = dict(locked.codes.filter(token__in=tokens).values_list("token", "status"))
+            problems = {}
+            for token in tokens:
+                if token not in found:
+                    problems[token] = _("未知的商品码。")
+                elif found[token] != locked.pk:
+                    problems[token] = _("该商品码不属于本批次。")
+                elif statuses[token] != CodeStatus.IN_WAREHOUSE:
+                    problems[token] = _("该商品码已不在仓内（%s）。") % CodeStatus(statuses[token]).label
+            if len(set(tokens)) != len(tokens):
+                problems.setdefault("_duplicates", _("同一商品码重复出现。"))
+            if problems:
+                raise InputError({"codes": problems})
+            count = in_warehouse.filter(token__in=tokens).update(status=CodeStatus.RELEASED, released_at=now)
+            released = {"count": count, "codes": tokens}
+        left = in_warehouse.exists()
+        return Change(status=None if left else Status.RELEASED, details=released)
+
+    return transition(batch=batch, action="release", actor=actor, apply=apply, now=now)
+
+
+# --- the regulator's decisions ------------------------------------------------------------
+
+def batch_redisinfect(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
+    """Back to pre-storage: a new cycle, so a new disinfection and a full new rest are required."""
+    return transition(batch=batch, action="redisinfect", actor=actor,
+                      apply=lambda b: Change(fields={"cycle": b.cycle + 1, "rest_started_at": None, "rest_until": None},
+                                             details={"reason": reason, "cycle": b.cycle + 1}), now=now)
+
+
+def batch_destroy(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
+    return transition(batch=batch, action="destroy", actor=actor, details={"reason": reason}, now=now)
+
+
+@transaction.atomic
+def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
+    """The batch is recalled; no unsold code can be sold any more (R4)."""
+
+    def apply(locked):
+        count = locked.codes.exclude(status=CodeStatus.SOLD).update(status=CodeStatus.RECALLED)
+        return Change(details={"reason": reason, "codes_recalled": count})
+
+    return transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)

@@ -1,0 +1,40 @@
+"""Celery tasks: thin, they take ids and call the lifecycle (R3)."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="batches.tasks.complete_rest")
+def complete_rest(batch_id: int) -> bool:
+    """The per-batch timer, queued with eta=rest_until when the batch enters resting."""
+    from .lifecycle import complete_rest as complete
+
+    return complete(batch_id)
+
+
+@shared_task(name="batches.tasks.sweep_due_rests")
+def sweep_due_rests(max_chunks: int = 100) -> int:
+    """Beat, every REST_SWEEP_SECONDS: moves every batch whose rest_until has passed, in
+    bounded chunks. The deadline lives in the database, so a batch due while the broker or
+    the worker was down moves on the first sweep after they are back (R3)."""
+    from .lifecycle import complete_due_rests
+
+    moved = 0
+    for _chunk in range(max_chunks):
+        count = complete_due_rests(limit=settings.REST_SWEEP_BATCH_SIZE)
+        moved += count
+        if count < settings.REST_SWEEP_BATCH_SIZE:
+            break
+    if moved:
+        logger.info("rest sweep moved %d batches to rest_complete", moved)
+    return moved
+
+
+@shared_task(name="batches.tasks.send_alert_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_alert_email(*, subject: str, body: str, recipients: list[str]) -> None:
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from markets.api import MarketListView
+from warehouse.api import WarehouseListView
+
+from .health import healthz
+
+api = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("markets/", MarketListView.as_view(), name="market-list"),
+    path("warehouses/", WarehouseListView.as_view(), name="warehouse-list"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("batches.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

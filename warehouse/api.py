@@ -1,0 +1,43 @@
+from rest_framework import generics, serializers
+
+from batches.actors import actor_for
+
+from .models import Warehouse
+from .occupancy import zone_occupancy
+
+
+class WarehouseListView(generics.ListAPIView):
+    """Warehouses of the caller's district with their zones and live occupancy."""
+
+    def get_queryset(self):
+        actor = actor_for(self.request.user)
+        if actor is None:
+            return Warehouse.objects.none()
+        return Warehouse.objects.filter(district_id=actor.district_id).prefetch_related("zones", "markets")
+
+    def get_serializer_class(self):
+        return WarehouseOutput
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        page_ids = getattr(self, "_page_ids", None)
+        context["occupancy"] = zone_occupancy(page_ids if page_ids is not None else self.get_queryset().values("id"))
+        return context
+
+
+class WarehouseOutput(serializers.ModelSerializer):
+    district = serializers.CharField(source="district.code")
+    markets = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    zones = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Warehouse
+        fields = ["code", "name", "district", "address", "area_m2", "markets", "zones"]
+
+    def get_zones(self, warehouse) -> list[dict]:
+        occupancy = self.context["occupancy"].get(warehouse.pk, {})
+        return [
+            {"kind": zone.kind, "name": zone.name or zone.get_kind_display(), "capacity_items": zone.capacity_items,
+             **occupancy.get(zone.kind, {"batches": 0, "items": 0})}
+            for zone in warehouse.zones.all()
+        ]

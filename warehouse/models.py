@@ -1,0 +1,58 @@
+"""Supervision warehouses (集中监管仓), their zones and their crews."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ZoneKind(models.TextChoices):
+    PRE_STORAGE = "pre_storage", _("仓前区")
+    RESTING = "resting", _("静置区")
+    STORAGE = "storage", _("仓储区")
+
+
+class Warehouse(models.Model):
+    code = models.CharField(_("编码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    district = models.ForeignKey("markets.District", on_delete=models.PROTECT, related_name="warehouses")
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    area_m2 = models.PositiveIntegerField(_("面积（平方米）"), null=True, blank=True)
+    markets = models.ManyToManyField("markets.Market", related_name="warehouses", verbose_name=_("服务市场"))
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("监管仓")
+        verbose_name_plural = _("监管仓")
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class Zone(models.Model):
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="zones")
+    kind = models.CharField(_("区域"), max_length=20, choices=ZoneKind.choices)
+    name = models.CharField(_("名称"), max_length=200, blank=True)
+    capacity_items = models.PositiveIntegerField(_("容量（件）"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["warehouse", "kind"]
+        constraints = [models.UniqueConstraint(fields=["warehouse", "kind"], name="zone_unique_kind")]
+        verbose_name = _("区域")
+        verbose_name_plural = _("区域")
+
+    def __str__(self):
+        return f"{self.warehouse.code} {self.get_kind_display()}"
+
+
+class Operator(models.Model):
+    """Warehouse crew member: every scan and record inside one warehouse."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="operator")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="operators")
+
+    class Meta:
+        verbose_name = _("仓库操作员")
+        verbose_name_plural = _("仓库操作员")
+
+    def __str__(self):
+        return f"{self.user.get_username()} @ {self.warehouse.code}"
