@@ -136,7 +136,7 @@ def transition(*, batch: Batch | int, action: str, actor: Actor,
     now = now or timezone.now()
     batch_id = batch.pk if isinstance(batch, Batch) else batch
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().select_related("market", "warehouse").get(pk=batch_id)
+        locked = Batch.objects.select_for_update(of=("self",)).select_related("market", "warehouse").get(pk=batch_id)
         before = locked.status
         if before not in spec.sources:
             raise invalid_transition(locked, action, actor.role)

@@ -15,6 +15,8 @@ api = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("batches.api.urls")),
+    path("", include("warehouse.api_urls")),  # codes: QR images, labels, scanning
+    path("", include("markets.api_urls")),  # sales and the regulator's trace
 ]
 
 urlpatterns = [
