@@ -12,6 +12,13 @@ from config.celery import app as celery_app
 PASSWORD = "test-pass-123"
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Hashing ten demo passwords with PBKDF2 would cost seconds per test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def eager_celery():
     """Unit tests run tasks in-process; the worker tests start a real worker instead."""
@@ -66,10 +73,15 @@ class Flow:
     Each step asserts the answer it expects, so a broken step names itself."""
 
     merchant, reviewer, operator, regulator = "merchant-a1", "reviewer-a", "operator-1", "regulator"
+    market, warehouse = "MKT-A", "WH-1"
 
-    def __init__(self, api):
+    def __init__(self, api, **people):
+        """`people` may name another merchant/reviewer/operator/market/warehouse (see MARKET_B, MARKET_C)."""
         self.api = api
         self.number = None
+        for name, value in people.items():
+            assert name in {"merchant", "reviewer", "operator", "market", "warehouse"}, name
+            setattr(self, name, value)
 
     def post(self, username, action, body=None, expect=200):
         response = self.api(username).post(f"/api/batches/{self.number}/{action}/", body or {}, format="json")
@@ -82,7 +94,8 @@ class Flow:
         return response.json()
 
     def declare(self, **overrides):
-        response = self.api(self.merchant).post("/api/batches/", declaration(**overrides), format="json")
+        response = self.api(self.merchant).post("/api/batches/", declaration(**{"market": self.market, **overrides}),
+                                                format="json")
         assert response.status_code == 201, response.content
         self.number = response.json()["number"]
         return response.json()
@@ -93,7 +106,7 @@ class Flow:
 
     def approved(self):
         self.submitted()
-        return self.post(self.reviewer, "approve", {"warehouse": "WH-1"})
+        return self.post(self.reviewer, "approve", {"warehouse": self.warehouse})
 
     def arrival(self, *, short_by=0):
         lines = self.detail(self.operator)["lines"]
@@ -140,6 +153,25 @@ class Flow:
 @pytest.fixture
 def flow(api):
     return Flow(api)
+
+
+# Other people's batches: market B goes to WH-1 like market A; market C to WH-2.
+MARKET_B = {"merchant": "merchant-b1", "reviewer": "reviewer-b", "market": "MKT-B"}
+MARKET_C = {"merchant": "merchant-c1", "reviewer": "reviewer-c", "operator": "operator-2", "market": "MKT-C",
+            "warehouse": "WH-2"}
+
+
+@pytest.fixture
+def new_flow(api):
+    """Another batch walked by its own Flow: `new_flow()`, `new_flow(**MARKET_C)`."""
+    return lambda **people: Flow(api, **people)
+
+
+def row_counts():
+    """How many batches, lines and events are stored (to prove that a refused request stored nothing)."""
+    from batches.models import Batch, BatchLine, Event
+
+    return {"batches": Batch.objects.count(), "lines": BatchLine.objects.count(), "events": Event.objects.count()}
 
 
 @pytest.fixture

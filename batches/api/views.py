@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from .. import services
 from ..actors import Actor, actor_for, visible_batches
 from ..lifecycle import role_may
-from ..models import Batch, Notification, Role, Status
+from ..models import Batch, Code, Event, Notification, Role, Status
 from . import serializers as s
 from .idempotency import run_idempotent
 
@@ -104,6 +104,7 @@ class BatchDetailView(APIView):
 
 class BatchEventsView(generics.ListAPIView):
     serializer_class = s.EventOutput
+    queryset = Event.objects.none()  # for the schema only; get_queryset() scopes every request
 
     def get_queryset(self):
         batch, _actor = scoped_batch(self.request, self.kwargs["number"])
@@ -136,8 +137,14 @@ class BatchActionView(APIView):
 def action_view(action: str, perform, input_class=None, success_status=status.HTTP_200_OK):
     """An action view class: `perform(batch, actor, data)` calls the service."""
     name = "".join(part.title() for part in action.split("_")) + "View"
+
+    # A function of its own per view: extend_schema annotates the function object, so
+    # decorating the shared BatchActionView.post would give every action the last one's schema.
+    def post(self, request, number):
+        return BatchActionView.post(self, request, number)
+
     post = extend_schema(request=input_class, responses={success_status: s.BatchDetail},
-                         operation_id=f"batches_{action}")(BatchActionView.post)
+                         operation_id=f"batches_{action}")(post)
     return type(name, (BatchActionView,), {
         "action_name": action, "input_class": input_class, "success_status": success_status,
         "perform": lambda self, *, batch, actor, data: perform(batch, actor, data), "post": post,
@@ -183,6 +190,7 @@ class NotificationListView(generics.ListAPIView):
     """The signed-in user's own notifications (e.g. positive-result alerts for regulators)."""
 
     serializer_class = NotificationOutput
+    queryset = Notification.objects.none()  # for the schema only; get_queryset() scopes every request
 
     def get_queryset(self):
         return Notification.objects.filter(recipient=self.request.user).select_related("batch")
@@ -203,6 +211,7 @@ class CodeOutput(s.serializers.Serializer):
 
 class BatchCodesView(generics.ListAPIView):
     serializer_class = CodeOutput
+    queryset = Code.objects.none()  # for the schema only; get_queryset() scopes every request
 
     def get_queryset(self):
         batch, _actor = scoped_batch(self.request, self.kwargs["number"])

@@ -1,0 +1,52 @@
+# Two commands matter (README): `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests.
+RUN_DEBS := fonts-wqy-microhei
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils gettext
+
+.PHONY: run test test-fast bench install install-dev system-run system-test check clean
+
+$(VENV)/.installed: requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Installs the Debian packages that are missing (needs root or sudo; does nothing if present).
+system-run:
+	@scripts/apt-ensure.sh $(RUN_DEBS)
+system-test:
+	@scripts/apt-ensure.sh $(TEST_DEBS)
+
+## Set up and run everything: web on http://127.0.0.1:8000, Celery worker and beat, demo data.
+run: system-run install
+	scripts/run.sh
+
+## The whole test suite (unit, API, real Celery worker, browser end-to-end).
+test: system-test install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Without the worker and browser tests, for quick local loops.
+test-fast: install-dev
+	$(PY) -m pytest -m "not celery_worker and not e2e" $(PYTEST_ARGS)
+
+## Benchmarks (PostgreSQL: set DATABASE_URL); prints the figures.
+bench: system-run install-dev
+	bench/run_all.sh
+
+check: install-dev
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var artifacts .pytest_cache

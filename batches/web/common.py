@@ -1,0 +1,213 @@
+"""What every page shares: who is acting, the role's menu, scoping, and feedback in words.
+
+Order of checks as in SPEC §4: not signed in → the login page; outside the caller's scope →
+404; the caller's role may not take the action → 403; bad input → the form again with its
+errors; not allowed now → the page again with the reason in words.
+"""
+
+from datetime import datetime, timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ..actors import Actor, actor_for, visible_batches
+from ..errors import DomainError, InputError
+from ..lifecycle import role_may
+from ..models import Batch, Role, Status
+
+MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR
+
+
+# --- who is acting --------------------------------------------------------------------------
+
+def role_page(*roles):
+    """A page for signed-in users of these roles (any role if none named): anonymous → login,
+    another role → 403. The view receives `request.actor`."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            actor = actor_for(request.user)
+            if roles and (actor is None or actor.role not in roles):
+                raise PermissionDenied(_("This page is not for your role."))
+            request.actor = actor
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def scoped_batch(actor: Actor | None, number: str, *, related=("market", "warehouse", "merchant")) -> Batch:
+    """The batch if the actor may see it; 404 otherwise (never reveal that it exists)."""
+    return get_object_or_404(visible_batches(actor).select_related(*related), number=number)
+
+
+def require_action(actor: Actor, action: str) -> None:
+    """403 when the actor's role may never take this action (the state is the service's business)."""
+    if actor is None or not role_may(actor.role, action):
+        raise PermissionDenied(_("Your role cannot take this action on this batch."))
+
+
+# --- the role's menu ------------------------------------------------------------------------
+
+def menu_for(actor: Actor | None) -> list[dict]:
+    if actor is None:
+        return [{"url": reverse("web:home"), "label": _("Home"), "key": "home"}]
+    items = {
+        MERCHANT: [
+            ("web:home", _("Home"), "home"),
+            ("web:declare", _("Declare a batch"), "declare"),
+            ("web:batch-list", _("My batches"), "batches"),
+            ("web:sale-new", _("Sell by scanning"), "sell"),
+            ("web:sale-list", _("My sales"), "sales"),
+        ],
+        REVIEWER: [
+            ("web:home", _("Home"), "home"),
+            ("web:review-queue", _("Approval queue"), "queue"),
+            ("web:batch-list", _("Market batches"), "batches"),
+        ],
+        OPERATOR: [
+            ("web:scan", _("Scan"), "scan"),
+            ("web:zone-board", _("Zone board"), "board"),
+            ("web:batch-list", _("Warehouse batches"), "batches"),
+        ],
+        REGULATOR: [
+            ("web:home", _("Dashboard"), "home"),
+            ("web:trace", _("Trace"), "trace"),
+            ("web:batch-list", _("District batches"), "batches"),
+            ("web:notifications", _("Alerts"), "alerts"),
+        ],
+    }.get(actor.role, [("web:home", _("Home"), "home")])
+    menu = [{"url": reverse(name), "label": label, "key": key} for name, label, key in items]
+    if actor.role == REVIEWER:
+        waiting = visible_batches(actor).filter(status=Status.SUBMITTED).count()
+        menu[1]["badge"] = waiting
+    if actor.role == REGULATOR:
+        from ..models import Notification
+
+        unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
+        menu[3]["badge"] = unread
+    return menu
+
+
+ROLE_NAMES = {
+    MERCHANT: gettext_lazy("Merchant"),
+    REVIEWER: gettext_lazy("Market reviewer"),
+    OPERATOR: gettext_lazy("Warehouse operator"),
+    REGULATOR: gettext_lazy("Regulator"),
+}
+
+
+def page(request, template: str, context: dict | None = None, *, active: str = "", status: int = 200):
+    """Render a page with the role's menu around it."""
+    actor = getattr(request, "actor", None) or actor_for(request.user)
+    base = {
+        "actor": actor,
+        "role_name": ROLE_NAMES.get(actor.role, "") if actor else "",
+        "organisation": organisation_of(actor),
+        "menu": menu_for(actor),
+        "active": active,
+    }
+    return render(request, template, {**base, **(context or {})}, status=status)
+
+
+def organisation_of(actor: Actor | None) -> str:
+    if actor is None:
+        return ""
+    if actor.merchant is not None:
+        return f"{actor.merchant.name} · {actor.merchant.stall}"
+    if actor.market is not None:
+        return actor.market.name
+    if actor.warehouse is not None:
+        return actor.warehouse.name
+    return _("District market supervision bureau")
+
+
+# --- feedback in words ----------------------------------------------------------------------
+
+def format_left(left: timedelta) -> str:
+    """'2 days 3 hours 5 minutes' in the active language; seconds when under a minute."""
+    seconds = max(int(left.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return _("%(days)d days %(hours)d hours") % {"days": days, "hours": hours}
+    if hours:
+        return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d minutes %(seconds)d seconds") % {"minutes": minutes, "seconds": secs}
+    return _("%(seconds)d seconds") % {"seconds": secs}
+
+
+def _rest_until(error: DomainError) -> datetime | None:
+    value = error.extra.get("rest_until")
+    if isinstance(value, datetime):
+        return value
+    return parse_datetime(value) if value else None
+
+
+def domain_error_text(error: DomainError, *, now=None) -> str:
+    """Why an action was refused, in the words the crew uses (SPEC §4's 409 codes)."""
+    now = now or timezone.now()
+    if error.code == "rest_not_complete":
+        rest_until = _rest_until(error)
+        if rest_until is not None and rest_until > now:
+            return _("The rest period is not over: %(left)s left (until %(until)s).") % {
+                "left": format_left(rest_until - now),
+                "until": timezone.localtime(rest_until).strftime("%Y-%m-%d %H:%M"),
+            }
+        return _("The rest period is not over yet.")
+    words = {
+        "invalid_transition": _("This action is not possible while the batch is “%(status)s”."),
+        "not_disinfected": _("Record the disinfection before moving the batch to the resting zone."),
+        "no_negative_result": _("No negative test result for a sample of this rest period yet."),
+        "positive_result": _("A positive test result was recorded in this rest period."),
+    }
+    text = words.get(error.code)
+    if text is None:
+        return error.detail
+    if "%(status)s" in text:
+        label = Status(error.status).label if error.status in Status.values else error.status
+        text = text % {"status": label}
+    return text
+
+
+def flatten_errors(errors) -> list[str]:
+    """An InputError's dict (or list) as lines a person can read: 'field: problem'."""
+    lines = []
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            for text in flatten_errors(value):
+                lines.append(text if key in ("non_field_errors", "__all__", "_duplicates") else f"{key}: {text}")
+    elif isinstance(errors, (list, tuple)):
+        for value in errors:
+            lines.extend(flatten_errors(value))
+    elif errors:
+        lines.append(str(errors))
+    return lines
+
+
+def attempt(request, action, *, success: str) -> bool:
+    """Run one service call; on success say so, on a refusal say why. Returns True on success.
+    Input errors are re-raised: the caller shows them on its form."""
+    try:
+        action()
+    except DomainError as error:
+        messages.error(request, domain_error_text(error))
+        return False
+    except InputError:
+        raise
+    messages.success(request, success)
+    return True

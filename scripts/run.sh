@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole system on one machine: migrate, demo data, web server, Celery worker and beat.
+# Ctrl-C (or SIGTERM) stops all three. Settings come from the environment (README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+HOST="${HOST:-127.0.0.1}"
+
+$PY manage.py migrate --noinput
+$PY manage.py collectstatic --noinput -v0
+$PY manage.py seed_demo --password "${DEMO_PASSWORD:-demo12345}"
+
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+.venv/bin/celery -A config worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" -n "worker-$$@%h" &
+pids+=($!)
+.venv/bin/celery -A config beat --loglevel=INFO --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
+pids+=($!)
+.venv/bin/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" \
+    --access-logfile - --graceful-timeout 5 &
+pids+=($!)
+echo "running on http://$HOST:$PORT/ (demo users: see README; password ${DEMO_PASSWORD:+from DEMO_PASSWORD}${DEMO_PASSWORD:-demo12345})"
+wait -n "${pids[@]}"
