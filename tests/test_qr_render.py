@@ -234,8 +234,9 @@ def test_missing_font_names_the_package(monkeypatch):
         labels_mod.cjk_font_path()
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) not installed")
 def test_label_pdf_qr_scans_after_rasterising(tmp_path):
+    # `make test` installs poppler-utils; without pdftoppm this fails rather than passing silently.
+    assert shutil.which("pdftoppm"), "pdftoppm missing: install poppler-utils (make system-test)"
     labels = list(make_labels(30))
     pdf = tmp_path / "labels.pdf"
     with pdf.open("wb") as f:
