@@ -61,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -247,6 +247,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Codes: label sheets and the public verification page (issue 3) -----------------------
+# A label sheet of up to this many codes is answered at once; a larger one is built by a
+# Celery task whose progress the caller polls (GET /api/label-jobs/{id}/).
+LABELS_SYNC_MAX = int(os.environ.get("LABELS_SYNC_MAX", "500"))
+# Codes read from the database per round trip while a label sheet is written.
+LABELS_DB_CHUNK = int(os.environ.get("LABELS_DB_CHUNK", "2000"))
+# The public page is throttled per client address (rate: PUBLIC_VERIFY_RATE above). The
+# address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
+PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))
 
 for folder in (VAR_DIR, BROKER_DIR / "queue", BROKER_DIR / "control", VAR_DIR / "cache"):
     folder.mkdir(parents=True, exist_ok=True)

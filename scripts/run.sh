@@ -24,7 +24,7 @@ pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
 pids+=($!)
 .venv/bin/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" \
-    --access-logfile - --graceful-timeout 5 &
+    --access-logfile - --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' --graceful-timeout 5 &
 pids+=($!)
 echo "running on http://$HOST:$PORT/ (demo users: see README; password ${DEMO_PASSWORD:+from DEMO_PASSWORD}${DEMO_PASSWORD:-demo12345})"
 wait -n "${pids[@]}"

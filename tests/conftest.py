@@ -20,8 +20,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def eager_celery():
-    """Unit tests run tasks in-process; the worker tests start a real worker instead."""
+def eager_celery(settings):
+    """Unit tests run tasks in-process; the worker tests start a real worker instead.
+
+    With namespace="CELERY", Celery reads CELERY_TASK_ALWAYS_EAGER from the Django settings
+    before `conf.task_always_eager`; without this deletion the assignment below (and a test's
+    own `celery_app.conf.task_always_eager = False`) would be ignored and tasks sent to the broker."""
+    del settings.CELERY_TASK_ALWAYS_EAGER
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
@@ -149,6 +154,51 @@ class Flow:
         self.post(self.operator, "move-to-storage")
         return self.post(self.operator, "issue-codes")
 
+    def to(self, status, clock=None):
+        """Walk a new batch to any status of SPEC §3 along the usual path (`clock` from rest_complete on)."""
+
+        def quarantined():
+            self.resting()
+            self.sample()
+            self.result("positive")
+
+        steps = {
+            "draft": self.declare,
+            "submitted": self.submitted,
+            "rejected": lambda: (self.submitted(), self.post(self.reviewer, "reject", {"reason": "资料不全"})),
+            "approved": self.approved,
+            "discrepancy": lambda: (self.approved(),
+                                    self.post(self.operator, "arrive", {"lines": self.arrival(short_by=1)})),
+            "returned": lambda: (self.to("discrepancy"), self.post(self.operator, "return", {"reason": "货单不符"})),
+            "pre_storage": self.pre_storage,
+            "resting": self.resting,
+            "rest_complete": lambda: self.rest_complete(clock),
+            "quarantined": quarantined,
+            "destroyed": lambda: (quarantined(), self.post(self.regulator, "destroy", {"reason": "阳性，销毁"})),
+            "stored": lambda: (self.rest_complete(clock), self.post(self.operator, "move-to-storage")),
+            "coded": lambda: self.coded(clock),
+            "released": lambda: (self.coded(clock), self.post(self.operator, "release", {"all": True})),
+        }
+        steps[status]()
+        assert self.detail(self.regulator)["status"] == status
+        return self
+
+    def codes(self, username=None):
+        """Every code of the batch as the API lists it (token, serial, status, url), in serial order."""
+        codes, url = [], f"/api/batches/{self.number}/codes/"
+        while url:
+            response = self.api(username or self.operator).get(url)
+            assert response.status_code == 200, response.content
+            codes += response.json()["results"]
+            url = response.json()["next"]
+        return codes
+
+    def released(self, clock):
+        """Coded, then every code released to the merchant (SPEC §3); returns the codes."""
+        self.coded(clock)
+        assert self.post(self.operator, "release", {"all": True})["status"] == "released"
+        return self.codes()
+
 
 @pytest.fixture
 def flow(api):
@@ -182,3 +232,22 @@ def clock():
 
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         yield traveller
+
+
+# --- sales (issue 4) ----------------------------------------------------------------------
+
+BUYER = {"buyer_name": "王小姐", "buyer_phone": "13912345678", "buyer_kind": "consumer"}
+
+
+@pytest.fixture
+def sell(api):
+    """`sell(tokens)` records a sale over the API as merchant-a1 and returns its JSON;
+    `sell(tokens, username=..., expect=400, buyer_phone=...)` for other cases."""
+
+    def sell(codes, *, username="merchant-a1", expect=201, headers=None, **buyer):
+        response = api(username).post("/api/sales/", {"codes": list(codes), **BUYER, **buyer}, format="json",
+                                      headers=headers)
+        assert response.status_code == expect, response.content[:800]
+        return response.json()
+
+    return sell

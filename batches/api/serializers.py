@@ -85,6 +85,25 @@ class ArrivalLineInput(serializers.Serializer):
 class ArriveInput(serializers.Serializer):
     lines = ArrivalLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
 
+    def validate_lines(self, lines):
+        """Each declared line of the batch exactly once (R5). Checked here as well as in the
+        service so that bad input answers 400 before the state is judged (SPEC §4 order)."""
+        batch = self.context.get("batch")
+        if batch is None:
+            return lines
+        declared = set(batch.lines.values_list("pk", flat=True))
+        given = [item["line"] for item in lines]
+        problems = []
+        if unknown := sorted(set(given) - declared):
+            problems.append(_("不属于本批次的明细：%s") % ", ".join(map(str, unknown)))
+        if missing := sorted(declared - set(given)):
+            problems.append(_("缺少明细：%s") % ", ".join(map(str, missing)))
+        if repeated := sorted({line for line in given if given.count(line) > 1}):
+            problems.append(_("明细重复核对：%s") % ", ".join(map(str, repeated)))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return lines
+
 
 class DisinfectInput(serializers.Serializer):
     agent = serializers.CharField(max_length=100)

@@ -22,5 +22,6 @@ urlpatterns = [
     path("batches/<str:number>/release/", v.ReleaseView.as_view(), name="batch-release"),
     path("batches/<str:number>/redisinfect/", v.RedisinfectView.as_view(), name="batch-redisinfect"),
     path("batches/<str:number>/destroy/", v.DestroyView.as_view(), name="batch-destroy"),
+    path("batches/<str:number>/recall/", v.RecallView.as_view(), name="batch-recall"),
     path("notifications/", v.NotificationListView.as_view(), name="notification-list"),
 ]

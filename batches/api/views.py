@@ -216,3 +216,30 @@ class BatchCodesView(generics.ListAPIView):
     def get_queryset(self):
         batch, _actor = scoped_batch(self.request, self.kwargs["number"])
         return batch.codes.select_related("line", "batch").order_by("serial")
+
+
+# --- recall (issue 4) ---------------------------------------------------------------------
+
+class RecallView(BatchActionView):
+    """POST /api/batches/{number}/recall/ (regulator, {"reason"}): 200 with the batch detail as
+    it is after the recall plus `buyers`, everyone to contact (SPEC §4)."""
+
+    action_name = "recall"
+    input_class = s.ReasonInput
+
+    @extend_schema(request=s.ReasonInput, responses={200: s.BatchDetail}, operation_id="batches_recall")
+    def post(self, request, number):
+        return super().post(request, number)
+
+    def act(self, request, number):
+        from markets.models import TraceQueryKind
+        from markets.selectors import recall_buyers
+        from markets.services import trace_query_record
+
+        batch, actor = scoped_batch(request, number)
+        require_role(actor, self.action_name)
+        data = validated(self.input_class, request, batch=batch, actor=actor)
+        services.batch_recall(batch=batch, actor=actor, reason=data["reason"])
+        buyers = recall_buyers(actor=actor, batch=batch)
+        trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
+        return Response({**s.render_detail(batch, actor), "buyers": buyers})
