@@ -66,7 +66,8 @@ def codes_for_scans(values: list[str], queryset=None) -> dict[str, Code | None]:
         by_token.update((code.token, code) for code in queryset.filter(token__in=chunk))
     for lot, serials in serials_by_lot.items():
         for chunk in _chunks(sorted(serials)):
-            by_serial.update(((lot, code.serial), code) for code in queryset.filter(batch__number=lot, serial__in=chunk))
+            rows = queryset.filter(batch__number=lot, serial__in=chunk)
+            by_serial.update(((lot, code.serial), code) for code in rows)
 
     found = {}
     for value, ref in refs.items():

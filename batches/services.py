@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from markets.models import Market, Regulator
 
 from . import tasks
-from .actors import Actor
+from .actors import Actor, visible_codes
+from .codes import codes_for_scans
 from .errors import DomainError, InputError
 from .gs1 import digital_link_path
 from .lifecycle import Change, allowed_actions, record_event, transition
@@ -273,7 +274,14 @@ def batch_move_to_storage(*, batch: Batch, actor: Actor, now=None) -> Batch:
 
 def new_token() -> str:
     """120 random bits as 24 base32 characters (SPEC: ≥ 80 bits, unguessable)."""
-    return base64.b32encode(secrets.token_bytes(15)).decode("ascii")
+    return new_tokens(1)[0]
+
+
+def new_tokens(count: int) -> list[str]:
+    """`count` tokens from one call to the system CSPRNG: 15 random bytes (120 bits) encode to
+    exactly 24 base32 characters with no padding, so one encoded string slices into tokens."""
+    text = base64.b32encode(secrets.token_bytes(15 * count)).decode("ascii")
+    return [text[start:start + 24] for start in range(0, 24 * count, 24)]
 
 
 def code_url(*, token: str, gtin: str, batch_number: str, serial: int) -> str:
@@ -285,7 +293,11 @@ def code_url(*, token: str, gtin: str, batch_number: str, serial: int) -> str:
 
 @transaction.atomic
 def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
-    """R2 gate, then one code per received item (R5), bulk-inserted in chunks."""
+    """R2 gate, then one code per received item (R5). Serials run on across the lines.
+
+    Scales to large batches: rows are built and bulk-inserted `CODE_CHUNK` at a time (never
+    all at once), each chunk's tokens come from one call to the CSPRNG, and the rows name
+    the batch and line by id so no model instance is looked up per row."""
     now = now or timezone.now()
 
     def issue(locked):
@@ -294,22 +306,56 @@ def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
         for line in locked.lines.all():
             count = line.received_quantity if line.received_quantity is not None else line.quantity
             for start in range(0, count, CODE_CHUNK):
-                chunk = []
-                for _i in range(min(CODE_CHUNK, count - start)):
-                    serial += 1
-                    chunk.append(Code(batch=locked, line=line, serial=serial, token=new_token(), issued_at=now))
-                Code.objects.bulk_create(chunk)
-                issued += len(chunk)
+                size = min(CODE_CHUNK, count - start)
+                Code.objects.bulk_create([
+                    Code(batch_id=locked.pk, line_id=line.pk, serial=serial + offset, token=token, issued_at=now)
+                    for offset, token in enumerate(new_tokens(size), start=1)
+                ])
+                serial += size
+                issued += size
         return Change(details={"issued": issued})
 
     return _gated_transition(batch=batch, action="issue_codes", actor=actor, now=now, issue=issue)
 
 
+def _codes_to_release(*, batch: Batch, actor: Actor, scanned: list[str]) -> list[Code]:
+    """The codes the scanned values name, each in the warehouse and of `batch`; else InputError
+    with the reason per scanned value. Codes outside the actor's scope count as unknown, so
+    the answer reveals nothing about batches the actor may not see (SPEC §2)."""
+    found = codes_for_scans(scanned, queryset=visible_codes(actor))
+    not_in_warehouse = {
+        CodeStatus.RELEASED: _("该商品码已出仓。"),
+        CodeStatus.SOLD: _("该商品码已售出。"),
+        CodeStatus.RECALLED: _("该商品码已召回。"),
+    }
+    problems, codes, seen = {}, [], {}
+    for value in scanned:
+        code = found.get(value)
+        if code is None:
+            problems.setdefault(value, _("未知的商品码。"))
+        elif code.pk in seen:
+            problems.setdefault(value, _("同一商品码在列表中重复出现（%s）。") % seen[code.pk])
+        elif code.batch_id != batch.pk:
+            problems.setdefault(value, _("该商品码属于批次 %s，不属于本批次。") % code.batch.number)
+        elif code.status != CodeStatus.IN_WAREHOUSE:
+            problems.setdefault(value, not_in_warehouse.get(code.status, _("该商品码不在仓内。")))
+        if code is not None and code.pk not in seen:
+            seen[code.pk] = value
+            codes.append(code)
+    if problems:
+        raise InputError({"codes": problems})
+    return codes
+
+
 @transaction.atomic
 def batch_release(*, batch: Batch, actor: Actor, now=None, tokens: list[str] | None = None, release_all: bool = False) -> Batch:
-    """Codes leave the warehouse to the batch's merchant. All-or-nothing: any unknown, foreign
-    or already released token → 400 listing each problem, nothing changes. When no code is
-    left in the warehouse the batch is `released`."""
+    """Codes leave the warehouse to the batch's merchant (SPEC §4). `tokens` are scanned values
+    in any form a label carries: a token, a `/c/` URL or a GS1 Digital Link.
+
+    All-or-nothing: a value naming no code the actor can see, a code of another batch, one
+    already released, sold or recalled, or the same code twice in the list → 400
+    `{"codes": {value: reason}}` and nothing changes. When no code is left in the warehouse
+    the batch is `released`."""
     now = now or timezone.now()
 
     def apply(locked):
@@ -318,22 +364,12 @@ def batch_release(*, batch: Batch, actor: Actor, now=None, tokens: list[str] | N
             count = in_warehouse.update(status=CodeStatus.RELEASED, released_at=now)
             released = {"all": True, "count": count}
         else:
-            found = dict(Code.objects.filter(token__in=tokens).values_list("token", "batch_id"))
-            statuses = dict(locked.codes.filter(token__in=tokens).values_list("token", "status"))
-            problems = {}
-            for token in tokens:
-                if token not in found:
-                    problems[token] = _("未知的商品码。")
-                elif found[token] != locked.pk:
-                    problems[token] = _("该商品码不属于本批次。")
-                elif statuses[token] != CodeStatus.IN_WAREHOUSE:
-                    problems[token] = _("该商品码已不在仓内（%s）。") % CodeStatus(statuses[token]).label
-            if len(set(tokens)) != len(tokens):
-                problems.setdefault("_duplicates", _("同一商品码重复出现。"))
-            if problems:
-                raise InputError({"codes": problems})
-            count = in_warehouse.filter(token__in=tokens).update(status=CodeStatus.RELEASED, released_at=now)
-            released = {"count": count, "codes": tokens}
+            codes = _codes_to_release(batch=locked, actor=actor, scanned=tokens)
+            ids = [code.pk for code in codes]
+            count = sum(in_warehouse.filter(pk__in=ids[start:start + 500])
+                        .update(status=CodeStatus.RELEASED, released_at=now)
+                        for start in range(0, len(ids), 500))  # bounded IN lists (SQLite's parameter limit)
+            released = {"count": count, "codes": [code.token for code in codes]}
         left = in_warehouse.exists()
         return Change(status=None if left else Status.RELEASED, details=released)
 
@@ -355,10 +391,28 @@ def batch_destroy(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch
 
 @transaction.atomic
 def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
-    """The batch is recalled; no unsold code can be sold any more (R4)."""
+    """The regulator recalls the batch (SPEC §3, from `approved` on): every unsold code, in the
+    warehouse or at the stall, becomes `recalled` and can no longer be sold (R4); sold codes stay
+    sold, their buyers are the ones to contact. The batch's merchant is notified.
+
+    One transaction, set-based whatever the number of codes: one UPDATE of the codes under the
+    batch's row lock, one count, the event and the notification — never half-applied. A sale
+    or void of the batch's codes takes the batch lock first, so it comes wholly before or after.
+    """
+    counts = {}
 
     def apply(locked):
-        count = locked.codes.exclude(status=CodeStatus.SOLD).update(status=CodeStatus.RECALLED)
-        return Change(details={"reason": reason, "codes_recalled": count})
+        counts["recalled"] = locked.codes.exclude(status=CodeStatus.SOLD).update(status=CodeStatus.RECALLED)
+        counts["sold"] = locked.codes.filter(status=CodeStatus.SOLD).count()
+        return Change(details={"reason": reason, "codes_recalled": counts["recalled"], "codes_sold": counts["sold"]})
 
-    return transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)
+    recalled = transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)
+    merchant_user_id = Batch.objects.filter(pk=recalled.pk).values_list("merchant__user_id", flat=True).get()
+    Notification.objects.create(
+        recipient_id=merchant_user_id, kind="recall", batch=recalled,
+        title=_("批次 %s 已被召回") % recalled.number,
+        body=_("召回原因：%(reason)s。未售出的 %(recalled)d 件商品码已停止销售，请勿再售；"
+               "已售出 %(sold)d 件，监管部门将联系买方。")
+        % {"reason": reason, "recalled": counts["recalled"], "sold": counts["sold"]},
+    )
+    return recalled

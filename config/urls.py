@@ -24,4 +24,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("warehouse.public_urls")),
+    path("", include("batches.web.urls")),
 ]

@@ -1,5 +1,7 @@
 """Supervision warehouses (集中监管仓), their zones and their crews."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -56,3 +58,37 @@ class Operator(models.Model):
 
     def __str__(self):
         return f"{self.user.get_username()} @ {self.warehouse.code}"
+
+
+class LabelJob(models.Model):
+    """A label sheet too large to answer at once (more codes than LABELS_SYNC_MAX), built by a
+    Celery task (`warehouse.tasks.build_label_sheet`) while the operator polls its progress."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("排队中")
+        RUNNING = "running", _("生成中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    # Random, so a job's address cannot be guessed from another's.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey("batches.Batch", on_delete=models.CASCADE, related_name="label_jobs")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     related_name="+")
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveIntegerField(_("标签总数"))
+    done = models.PositiveIntegerField(_("已生成"), default=0)
+    file = models.FileField(_("PDF 文件"), upload_to="labels/", blank=True)
+    error = models.CharField(_("错误"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["batch", "state"], name="labeljob_batch_state")]
+        verbose_name = _("标签打印任务")
+        verbose_name_plural = _("标签打印任务")
+
+    def __str__(self):
+        return f"{self.batch} labels {self.done}/{self.total} ({self.state})"

@@ -1,0 +1,143 @@
+"""The public verification page a code's QR opens (SPEC §2 public role, §4 `GET /c/{token}`).
+
+No login. It shows what a buyer needs to trust the goods — product, batch, warehouse and
+market, the dates of disinfection, rest and negative test, and the item's status — and
+never a merchant's or a buyer's personal data: the page's context is built here from named
+fields only, so nothing else can reach the template.
+
+Throttled per client address (`public_verify` rate) so that tokens cannot be enumerated;
+unknown codes count against the same budget.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import Http404
+from django.utils import translation
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from batches.codes import codes_for_scans
+from batches.models import Code, CodeStatus, Status
+
+from .codes_api import FirstRendererNegotiation
+from .selectors import first_negative_result, last_disinfection
+
+
+def client_address(request) -> str:
+    """The caller's address: REMOTE_ADDR, or — behind PUBLIC_VERIFY_TRUSTED_PROXIES proxies of
+    our own — the address the outermost of them saw. A client's own X-Forwarded-For entries
+    are never trusted, so they cannot be used to dodge the throttle."""
+    proxies = settings.PUBLIC_VERIFY_TRUSTED_PROXIES
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if proxies and forwarded:
+        return forwarded[-min(proxies, len(forwarded))]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class PublicVerifyThrottle(SimpleRateThrottle):
+    scope = "public_verify"
+
+    def get_rate(self):
+        # Read per request, not frozen at import, so a changed setting takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class PublicPageRenderer(TemplateHTMLRenderer):
+    exception_template_names = ["public/%(status_code)s.html", "public/error.html"]
+
+
+# What a buyer reads as the item's state: recalled wins over everything (R4).
+PUBLIC_STATUS = {
+    CodeStatus.IN_WAREHOUSE: "in_warehouse",
+    CodeStatus.RELEASED: "in_market",
+    CodeStatus.SOLD: "sold",
+    CodeStatus.RECALLED: "recalled",
+}
+
+
+def public_facts(code: Code) -> dict:
+    """Everything the public page shows, and nothing more."""
+    batch, line = code.batch, code.line
+    disinfection = last_disinfection(batch)
+    negative = first_negative_result(batch)
+    return {
+        "status": "recalled" if batch.status == Status.RECALLED else PUBLIC_STATUS[code.status],
+        "product_name": line.product_name,
+        "specification": line.specification,
+        "gtin": line.gtin,
+        "serial": code.serial,
+        "batch_number": batch.number,
+        "origin_country": batch.origin_country,
+        "warehouse_name": batch.warehouse.name if batch.warehouse else "",
+        "market_name": batch.market.name,
+        "disinfected_at": disinfection.performed_at if disinfection else None,
+        "rest_started_at": batch.rest_started_at,
+        "rest_until": batch.rest_until,
+        "negative_tested_at": negative.recorded_at if negative else None,
+        "negative_report_no": negative.report_no if negative else "",
+    }
+
+
+def _supported(language: str | None) -> str | None:
+    try:
+        return translation.get_supported_language_variant(language) if language else None
+    except LookupError:
+        return None
+
+
+def chosen_language(request) -> str | None:
+    """The language asked for with `?lang=en` / `?lang=zh-hans`, if it is one we have."""
+    return _supported(request.GET.get("lang"))
+
+
+def page_language(request) -> str:
+    """Chinese unless the reader chose otherwise (`?lang=`, then the language cookie). The
+    browser's Accept-Language is not followed: the page is for buyers in Chinese markets and
+    reads the same on every phone until its reader switches."""
+    return (chosen_language(request) or _supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
+            or settings.LANGUAGE_CODE)
+
+
+class PublicCodeView(APIView):
+    """GET /c/{token} and GET /01/{gtin}/10/{batch number}/21/{serial}: one page for both."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicVerifyThrottle]
+    renderer_classes = [PublicPageRenderer]
+    content_negotiation_class = FirstRendererNegotiation
+
+    def initial(self, request, *args, **kwargs):
+        language = page_language(request)
+        translation.activate(language)
+        request._request.LANGUAGE_CODE = language
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(exclude=True)
+    def get(self, request, **kwargs):
+        # The path is itself a scannable form: `/c/{token}` or a Digital Link.
+        code = codes_for_scans([request.path], queryset=Code.objects.select_related(
+            "batch__market", "batch__warehouse"))[request.path]
+        if code is None:
+            raise Http404
+        return Response(public_facts(code), template_name="public/code.html")
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        language = chosen_language(request)
+        if language:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax",
+                                max_age=int(timedelta(days=365).total_seconds()))
+        # The status changes (sold, recalled): never serve a stale page; keep tokens out of search engines.
+        response["Cache-Control"] = "no-store"
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
