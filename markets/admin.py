@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import District, Market, Merchant, Regulator, Reviewer
+from .models import District, Market, Merchant, Regulator, Reviewer, Sale, SaleItem, TraceQuery, mask_mobile
 
 
 @admin.register(District)
@@ -34,3 +34,54 @@ class ReviewerAdmin(admin.ModelAdmin):
 class RegulatorAdmin(admin.ModelAdmin):
     list_display = ["user", "district"]
     raw_id_fields = ["user"]
+
+
+class SaleItemInline(admin.TabularInline):
+    model = SaleItem
+    fields = ["code", "voided"]
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+
+@admin.register(Sale)
+class SaleAdmin(admin.ModelAdmin):
+    """Read-only: sales are recorded and voided through the services (R4), never edited here.
+    The buyer's phone is shown masked, as to anyone but a regulator."""
+
+    list_display = ["id", "merchant", "buyer_name", "phone", "buyer_kind", "sold_at", "voided_at"]
+    list_filter = ["buyer_kind", "merchant__market"]
+    date_hierarchy = "sold_at"
+    fields = ["merchant", "sold_by", "buyer_name", "phone", "buyer_kind", "buyer_credit_code", "sold_at",
+              "voided_at", "voided_by", "void_reason"]
+    readonly_fields = fields
+    inlines = [SaleItemInline]
+
+    @admin.display(description="买方手机号")
+    def phone(self, sale):
+        return mask_mobile(sale.buyer_phone)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TraceQuery)
+class TraceQueryAdmin(admin.ModelAdmin):
+    """The record of trace queries: read, never changed."""
+
+    list_display = ["at", "user", "role", "kind", "subject", "found", "result_count"]
+    list_filter = ["kind", "found"]
+    search_fields = ["subject", "user__username"]
+    readonly_fields = ["at", "user", "role", "kind", "subject", "parameters", "found", "result_count"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

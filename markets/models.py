@@ -1,6 +1,10 @@
-"""The organisations around a warehouse: the district, its markets and their people (SPEC §2)."""
+"""The organisations around a warehouse: the district, its markets and their people (SPEC §2),
+and what merchants sell to whom (R4) with the regulator's record of every trace query."""
+
+import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -81,3 +85,145 @@ class Regulator(models.Model):
 
     def __str__(self):
         return f"{self.user.get_username()} @ {self.district.code}"
+
+
+# --- sales and the regulator's trace (SPEC R4, §4) -------------------------------------------
+
+# Unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters of this alphabet,
+# the 3rd to 8th the administrative division, the last a mod-31 check character.
+CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+CREDIT_CODE_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+
+def credit_code_check_character(first17: str) -> str:
+    total = sum(CREDIT_CODE_ALPHABET.index(ch) * weight for ch, weight in zip(first17, CREDIT_CODE_WEIGHTS))
+    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_credit_code(value: str) -> None:
+    if not CREDIT_CODE_RE.match(value or "") or credit_code_check_character(value[:17]) != value[17]:
+        raise ValidationError(_("统一社会信用代码须为 18 位（数字及大写字母，不含 I、O、Z、S、V）且校验位正确。"))
+
+
+def normalize_mobile(value: str) -> str:
+    """`+86 138 0000 0001` → `13800000001`: phones are stored and searched as 11 digits."""
+    value = re.sub(r"[\s-]", "", value or "")
+    return value[3:] if value.startswith("+86") else value
+
+
+def mask_mobile(value: str) -> str:
+    """`13800000001` → `138****0001`: what anyone but a regulator sees of a buyer's phone."""
+    return f"{value[:3]}****{value[-4:]}" if len(value) >= 8 else "****"
+
+
+class BuyerKind(models.TextChoices):
+    CONSUMER = "consumer", _("个人消费者")
+    BUSINESS = "business", _("单位/商户")
+
+
+class Sale(models.Model):
+    """One sale of one or more codes by the merchant they were released to (R4).
+
+    A voided sale stays on record (voided_at, void_reason); its items are marked voided so the
+    codes can be sold again."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="sales")
+    sold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    buyer_name = models.CharField(_("买方名称"), max_length=200)
+    buyer_phone = models.CharField(_("买方手机号"), max_length=11, validators=[mobile_validator])
+    buyer_kind = models.CharField(_("买方类型"), max_length=10, choices=BuyerKind.choices)
+    buyer_credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True,
+                                         validators=[validate_credit_code])
+    sold_at = models.DateTimeField(_("销售时间"))
+    voided_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  null=True, blank=True)
+    void_reason = models.CharField(_("作废原因"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-sold_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "sold_at"], name="sale_merchant_sold_at"),
+            models.Index(fields=["buyer_phone"], name="sale_buyer_phone"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(buyer_kind="business") | models.Q(buyer_credit_code=""),
+                                   name="sale_credit_code_business_only"),
+        ]
+        verbose_name = _("销售记录")
+        verbose_name_plural = _("销售记录")
+
+    def __str__(self):
+        return f"#{self.pk} {self.merchant.name} {self.sold_at:%Y-%m-%d}"
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+
+class SaleItem(models.Model):
+    """One code of a sale. At most one active (not voided) item per code: the database itself
+    refuses a second sale of a code, however two requests race (R4, R7)."""
+
+    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="items")
+    code = models.ForeignKey("batches.Code", on_delete=models.PROTECT, related_name="sale_items")
+    voided = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["sale", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["code"], condition=models.Q(voided=False), name="sale_item_code_sold_once"),
+        ]
+        verbose_name = _("销售明细")
+        verbose_name_plural = _("销售明细")
+
+
+class TraceQueryKind(models.TextChoices):
+    CODE = "code", _("追溯商品码")
+    BATCH = "batch", _("追溯批次")
+    MERCHANT_SALES = "merchant_sales", _("经营户销售")
+    EXPORT = "export", _("导出销售")
+    EPCIS = "epcis", _("EPCIS 导出")
+    SEARCH = "search", _("检索")
+    RECALL = "recall", _("召回（买方名单）")
+
+
+class TraceQueryQuerySet(models.QuerySet):
+    """An audit trail: written once, never updated or deleted through any interface."""
+
+    def update(self, **kwargs):
+        raise ValidationError("Trace queries are an audit trail and immutable.")
+
+    def delete(self):
+        raise ValidationError("Trace queries are an audit trail and immutable.")
+
+
+class TraceQuery(models.Model):
+    """Who looked up what, when (issue 4 §5). `parameters` never holds a buyer's phone: a phone
+    searched for is kept masked, with a keyed digest an auditor can match a number against."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20)
+    kind = models.CharField(max_length=20, choices=TraceQueryKind.choices)
+    subject = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    found = models.BooleanField(default=True)
+    result_count = models.PositiveIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    objects = TraceQueryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "at"], name="tracequery_user_at")]
+        verbose_name = _("追溯查询记录")
+        verbose_name_plural = _("追溯查询记录")
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("Trace queries are an audit trail and immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Trace queries are an audit trail and immutable.")

@@ -1,0 +1,187 @@
+"""Services for sales (SPEC R4) and the regulator's record of trace queries.
+
+Keyword-only, one per action. Views check the caller's scope (404) and role (403) and parse
+input (400); these functions check the state of the codes under row locks and write the sale,
+the codes' new status and one event per batch concerned (R6) in one transaction.
+
+Lock order, shared with the batch lifecycle so that no two of them deadlock: a sale row (void
+only), then the batches by primary key, then their codes by primary key. Recall takes the
+batch, then updates its codes; a sale or void of codes of that batch waits for it, or it waits
+for them, and whichever comes second sees the other's result.
+"""
+
+import hashlib
+import hmac
+import re
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from batches.actors import Actor
+from batches.codes import codes_for_scans
+from batches.errors import DomainError, InputError
+from batches.lifecycle import record_event
+from batches.models import Batch, Code, CodeStatus
+from batches.models import Status as BatchStatus
+
+from .models import Sale, SaleItem, TraceQuery, mask_mobile, normalize_mobile
+
+SALE_MAX_CODES = 10_000
+
+
+def _problem_messages() -> dict[str, str]:
+    return {
+        "unknown": _("未知的商品码。"),
+        "duplicate": _("同一商品码重复出现。"),
+        "not_yours": _("该商品码未放行给您，不能由您销售。"),
+        CodeStatus.IN_WAREHOUSE: _("该商品码尚未出仓，不能销售。"),
+        CodeStatus.SOLD: _("该商品码已售出。"),
+        CodeStatus.RECALLED: _("该批次已召回，该商品码不能销售。"),
+    }
+
+
+def _lock_batches(batch_ids) -> dict[int, Batch]:
+    return {batch.pk: batch for batch in Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk")}
+
+
+def _lock_codes(code_ids) -> dict[int, str]:
+    """Row locks on the codes, taken in primary-key order; returns each code's status as it is now."""
+    return dict(Code.objects.select_for_update().filter(pk__in=code_ids).order_by("pk").values_list("pk", "status"))
+
+
+@transaction.atomic
+def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone: str, buyer_kind: str,
+                buyer_credit_code: str = "", now: datetime | None = None) -> Sale:
+    """A merchant sells one or more codes to one buyer (R4).
+
+    Each code is sold once, only by the merchant it was released to (the batch's merchant),
+    only while `released` and not recalled. All or nothing: if any scanned value is unknown,
+    repeated, not the merchant's or not sellable, nothing is stored and InputError (400) lists
+    the reason per scanned value. `scans` are tokens, `/c/` URLs or Digital Link URIs.
+
+    The statuses are re-read under row locks; a unique constraint on the code's active sale
+    item is the last word if two sales still meet (R7).
+    """
+    now = now or timezone.now()
+    messages = _problem_messages()
+    found = codes_for_scans(scans)
+    problems: dict[str, str] = {}
+    chosen: dict[int, Code] = {}
+    scanned_as: dict[int, str] = {}
+    for value in scans:
+        code = found[value]
+        if code is None:
+            problems[value] = messages["unknown"]
+        elif code.pk in chosen:
+            problems[value] = messages["duplicate"]
+        elif code.batch.merchant_id != actor.merchant.pk:
+            problems[value] = messages["not_yours"]
+        else:
+            chosen[code.pk], scanned_as[code.pk] = code, value
+
+    batches = _lock_batches({code.batch_id for code in chosen.values()})
+    statuses = _lock_codes(chosen)
+    for pk, status in statuses.items():
+        if status != CodeStatus.RELEASED:
+            problems[scanned_as[pk]] = messages.get(status, messages["unknown"])
+    if problems:
+        raise InputError({"codes": problems})
+
+    sale = Sale.objects.create(
+        merchant=actor.merchant, sold_by=actor.user, buyer_name=buyer_name, buyer_phone=normalize_mobile(buyer_phone),
+        buyer_kind=buyer_kind, buyer_credit_code=buyer_credit_code, sold_at=now,
+    )
+    try:
+        with transaction.atomic():
+            SaleItem.objects.bulk_create(SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen))
+    except IntegrityError:
+        taken = (SaleItem.objects.filter(code_id__in=chosen, voided=False).exclude(sale=sale)
+                 .values_list("code_id", flat=True))
+        raise InputError({"codes": {scanned_as[pk]: messages[CodeStatus.SOLD] for pk in taken}
+                          or {"_all": messages[CodeStatus.SOLD]}}) from None
+    sold = Code.objects.filter(pk__in=chosen, status=CodeStatus.RELEASED).update(status=CodeStatus.SOLD)
+    if sold != len(chosen):  # cannot happen under the locks; refuse to record a partial sale
+        raise RuntimeError("sale lost its lock on the codes")
+
+    for batch in batches.values():
+        tokens = [code.token for code in sorted(chosen.values(), key=lambda c: c.serial) if code.batch_id == batch.pk]
+        record_event(batch=batch, action="sale", actor=actor, status_before=batch.status, status_after=batch.status,
+                     details={"sale": sale.pk, "count": len(tokens), "codes": tokens}, at=now)
+    return sale
+
+
+@transaction.atomic
+def sale_void(*, actor: Actor, sale: Sale, reason: str, now: datetime | None = None) -> Sale:
+    """The merchant voids a sale with a reason (R4): its codes are sellable again (`released`),
+    except codes of a batch recalled meanwhile, which become `recalled`. The sale stays on
+    record. A sale is voided once; a second void is DomainError `sale_voided` (409)."""
+    now = now or timezone.now()
+    locked = Sale.objects.select_for_update().get(pk=sale.pk)
+    if locked.voided_at is not None:
+        raise DomainError("sale_voided", _("该销售记录已于 %s 作废。") % timezone.localtime(locked.voided_at).isoformat(),
+                          status="voided", allowed=[])
+    items = list(locked.items.order_by("code__serial").values_list("code_id", "code__batch_id", "code__token"))
+    batches = _lock_batches({batch_id for _pk, batch_id, _token in items})
+    _lock_codes([pk for pk, _batch_id, _token in items])
+    recalled = {pk for pk, batch in batches.items() if batch.status == BatchStatus.RECALLED}
+    code_ids = [pk for pk, _batch_id, _token in items]
+
+    SaleItem.objects.filter(sale=locked).update(voided=True)
+    sold = Code.objects.filter(pk__in=code_ids, status=CodeStatus.SOLD)
+    sold.exclude(batch_id__in=recalled).update(status=CodeStatus.RELEASED)
+    sold.filter(batch_id__in=recalled).update(status=CodeStatus.RECALLED)
+    Sale.objects.filter(pk=locked.pk).update(voided_at=now, voided_by=actor.user, void_reason=reason)
+    locked.voided_at, locked.voided_by, locked.void_reason = now, actor.user, reason
+
+    for batch in batches.values():
+        tokens = [token for _pk, batch_id, token in items if batch_id == batch.pk]
+        returned_to = CodeStatus.RECALLED if batch.pk in recalled else CodeStatus.RELEASED
+        record_event(batch=batch, action="sale_void", actor=actor, status_before=batch.status,
+                     status_after=batch.status, at=now,
+                     details={"sale": locked.pk, "reason": reason, "count": len(tokens), "codes": tokens,
+                              "codes_now": returned_to})
+    return locked
+
+
+# --- the record of trace queries ------------------------------------------------------------
+
+PHONE_IN_TEXT_RE = re.compile(r"(?:\+?86[\s-]?)?1\d{2}[\s-]?\d{4}[\s-]?\d{4}")
+
+
+def phone_digest(phone: str) -> str:
+    """A keyed digest of a phone number: an auditor holding the key can check whether a given
+    number was looked up; the record itself does not reveal it."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, normalize_mobile(phone).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def redact_phones(text: str) -> tuple[str, list[str]]:
+    """Every mobile number in `text` masked (`138****0001`), and the digests of those found."""
+    digests = []
+
+    def mask(match):
+        digests.append(phone_digest(match.group(0)))
+        return mask_mobile(normalize_mobile(match.group(0)))
+
+    return PHONE_IN_TEXT_RE.sub(mask, text or ""), digests
+
+
+def trace_query_record(*, actor: Actor, kind: str, subject: str = "", parameters: dict | None = None,
+                       found: bool = True, result_count: int | None = None, now: datetime | None = None) -> TraceQuery:
+    """Who looked up what, when (issue 4 §5). Phone numbers in the subject or the parameters
+    are stored masked, with their digests, never in full."""
+    subject, digests = redact_phones(subject)
+    clean = {}
+    for name, value in (parameters or {}).items():
+        if isinstance(value, str):
+            value, found_digests = redact_phones(value)
+            digests += found_digests
+        clean[name] = value
+    if digests:
+        clean["phone_digests"] = digests
+    return TraceQuery.objects.create(user=actor.user, role=actor.role, kind=kind, subject=subject[:200],
+                                     parameters=clean, found=found, result_count=result_count,
+                                     at=now or timezone.now())

@@ -1,0 +1,227 @@
+"""The regulator's trace (SPEC §4, issue 4): one code, one batch, a merchant's sales (JSON, CSV,
+XLSX), a batch as EPCIS 2.0, and search. Regulators only, within their district; for anyone
+else an object outside their scope answers 404 and one inside it 403 (SPEC §2, §4).
+
+Every trace query by a regulator is recorded (`TraceQuery`), those that found nothing too.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from batches.actors import Actor, visible_codes
+from batches.api.views import current_actor
+from batches.codes import codes_for_scans
+from batches.models import Role
+
+from . import exports, selectors
+from .models import TraceQueryKind
+from .services import trace_query_record
+
+SHANGHAI = selectors.SHANGHAI
+
+
+def require_regulator(actor: Actor | None) -> None:
+    if actor is None or actor.role != Role.REGULATOR:
+        raise PermissionDenied(_("只有监管人员可以追溯。"))
+
+
+def is_regulator(actor: Actor | None) -> bool:
+    return actor is not None and actor.role == Role.REGULATOR
+
+
+def parse_period(params) -> tuple[datetime | None, datetime | None]:
+    """`from` / `to` as dates (Asia/Shanghai days, both inclusive) or ISO datetimes (`to`
+    exclusive). Returns [start, end) in aware datetimes; 400 on a bad value."""
+    errors = {}
+
+    def parse(name: str, *, upper: bool):
+        value = (params.get(name) or "").strip()
+        if not value:
+            return None
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            day = None
+        if day is not None:
+            return datetime.combine(day + timedelta(days=1) if upper else day, time.min, tzinfo=SHANGHAI)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            errors[name] = [_("请使用 YYYY-MM-DD 日期或 ISO 8601 时间。")]
+            return None
+        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI)
+
+    start, end = parse("from", upper=False), parse("to", upper=True)
+    if start and end and start >= end:
+        errors["to"] = [_("结束时间须晚于开始时间。")]
+    if errors:
+        raise ValidationError(errors)
+    return start, end
+
+
+class _NoFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+
+class FormatParamNegotiation(DefaultContentNegotiation):
+    """`?format=csv|xlsx` chooses the export here, not a DRF renderer."""
+
+    settings = _NoFormatOverride()
+
+
+class JSONLDRenderer(JSONRenderer):
+    media_type = "application/ld+json"
+    format = "jsonld"
+
+
+# --- one code -------------------------------------------------------------------------------
+
+class CodeTraceView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, token):
+        """The whole chain of one code, its current sale and buyer."""
+        actor = current_actor(request)
+        if not is_regulator(actor):
+            if codes_for_scans([token], queryset=visible_codes(actor))[token] is None:
+                raise Http404
+            require_regulator(actor)
+        trace = selectors.code_trace(actor=actor, token=token)
+        if trace is None:
+            trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
+            raise Http404
+        trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=trace["code"]["token"],
+                           parameters={"batch": trace["batch"]["number"]}, result_count=len(trace["events"]))
+        return Response(trace)
+
+
+# --- one batch ------------------------------------------------------------------------------
+
+def traced_batch(request, number: str, kind: str):
+    """The batch in the caller's scope (else 404), for a regulator (else 403); a regulator's
+    look-up that finds nothing is recorded too."""
+    actor = current_actor(request)
+    batch = selectors.batch_for_trace(actor=actor, number=number)
+    if batch is None:
+        if is_regulator(actor):
+            trace_query_record(actor=actor, kind=kind, subject=number, found=False)
+        raise Http404
+    require_regulator(actor)
+    return batch, actor
+
+
+class BatchTraceView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, number):
+        """Counts issued / in warehouse / released / sold / recalled / voided, buyers, timeline."""
+        batch, actor = traced_batch(request, number, TraceQueryKind.BATCH)
+        trace = selectors.batch_trace(actor=actor, batch=batch)
+        trace_query_record(actor=actor, kind=TraceQueryKind.BATCH, subject=batch.number,
+                           result_count=trace["counts"]["buyers"])
+        return Response(trace)
+
+
+class BatchEpcisView(APIView):
+    renderer_classes = [JSONLDRenderer, JSONRenderer]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, number):
+        """The batch's events as a GS1 EPCIS 2.0 JSON-LD EPCISDocument."""
+        batch, actor = traced_batch(request, number, TraceQueryKind.EPCIS)
+        document = selectors.epcis_for_batch(batch=batch, created=timezone.now())
+        trace_query_record(actor=actor, kind=TraceQueryKind.EPCIS, subject=batch.number,
+                           result_count=len(document["epcisBody"]["eventList"]))
+        return Response(document)
+
+
+# --- a merchant's sales ---------------------------------------------------------------------
+
+class MerchantSalesView(APIView):
+    content_negotiation_class = FormatParamNegotiation
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
+        OpenApiParameter("from", str), OpenApiParameter("to", str),
+        OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])])
+    def get(self, request, merchant_id):
+        """How much the merchant sold and to whom: totals per batch and product, the sales with
+        their buyers; `?format=csv|xlsx` gives one row per code sold."""
+        actor = current_actor(request)
+        merchant = selectors.merchant_for_trace(actor=actor, merchant_id=merchant_id)
+        if merchant is None:
+            if is_regulator(actor):
+                trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant_id),
+                                   found=False)
+            raise Http404
+        require_regulator(actor)
+        start, end = parse_period(request.query_params)
+        fmt = request.query_params.get("format") or "json"
+        if fmt not in ("json", "csv", "xlsx"):
+            raise ValidationError({"format": [_("可选 json、csv 或 xlsx。")]})
+        period = {"from": selectors.local_iso(start), "to": selectors.local_iso(end)}
+        if fmt != "json":
+            trace_query_record(actor=actor, kind=TraceQueryKind.EXPORT, subject=str(merchant.pk),
+                               parameters={**period, "format": fmt})
+            return self.export(merchant, start, end, fmt)
+
+        summary = selectors.merchant_sales_summary(merchant=merchant, start=start, end=end)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.merchant_sales(merchant=merchant, start=start, end=end),
+                                           request, view=self)
+        sales = paginator.get_paginated_response([selectors.sale_output(sale, actor) for sale in page]).data
+        trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant.pk),
+                           parameters=period, result_count=summary["totals"]["codes"])
+        return Response({
+            "merchant": dict(selectors.merchant_ref(merchant), licence_no=merchant.licence_no),
+            **period, **summary, "sales": sales,
+        })
+
+    @staticmethod
+    def export(merchant, start, end, fmt):
+        rows = selectors.export_rows(merchant=merchant, start=start, end=end)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+        filename = f"sales-merchant-{merchant.pk}-{stamp}.{fmt}"
+        if fmt == "csv":
+            response = StreamingHttpResponse(exports.csv_chunks(selectors.EXPORT_HEADER, rows),
+                                             content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
+        workbook = exports.xlsx_file(selectors.EXPORT_HEADER, rows, title="sales",
+                                     widths={1: 20, 3: 22, 4: 20, 9: 28, 10: 48, 11: 16, 12: 14, 14: 22})
+        return FileResponse(workbook, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+class TraceSearchView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[OpenApiParameter("q", str, required=True)])
+    def get(self, request):
+        """By code token or scanned URL, batch number, merchant name or licence, buyer phone."""
+        return self.search(request, request.query_params.get("q"))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        """The same search with `{"q"}` in the body: a phone number searched for then stays out
+        of URLs, and so out of web-server access logs."""
+        return self.search(request, request.data.get("q"))
+
+    def search(self, request, q):
+        actor = current_actor(request)
+        require_regulator(actor)
+        q = (q if isinstance(q, str) else "").strip()
+        if len(q) < 2 or len(q) > 300:
+            raise ValidationError({"q": [_("请输入 2 至 300 个字符。")]})
+        found = selectors.trace_search(actor=actor, q=q)
+        trace_query_record(actor=actor, kind=TraceQueryKind.SEARCH, subject=q,
+                           result_count=sum(len(rows) for rows in found.values()))
+        return Response({"q": q, **found})
+
