@@ -8,7 +8,6 @@ errors; not allowed now → the page again with the reason in words.
 from datetime import datetime, timedelta
 from functools import wraps
 
-from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
@@ -19,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..actors import Actor, actor_for, visible_batches
-from ..errors import DomainError, InputError
+from ..errors import DomainError
 from ..lifecycle import role_may
 from ..models import Batch, Role, Status
 
@@ -126,7 +125,7 @@ def organisation_of(actor: Actor | None) -> str:
     if actor is None:
         return ""
     if actor.merchant is not None:
-        return f"{actor.merchant.name} · {actor.merchant.stall}"
+        return f"{actor.market.name} · {actor.merchant.stall}"
     if actor.market is not None:
         return actor.market.name
     if actor.warehouse is not None:
@@ -174,6 +173,7 @@ def domain_error_text(error: DomainError, *, now=None) -> str:
         "not_disinfected": _("Record the disinfection before moving the batch to the resting zone."),
         "no_negative_result": _("No negative test result for a sample of this rest period yet."),
         "positive_result": _("A positive test result was recorded in this rest period."),
+        "sale_voided": _("This sale was already voided."),
     }
     text = words.get(error.code)
     if text is None:
@@ -197,17 +197,3 @@ def flatten_errors(errors) -> list[str]:
     elif errors:
         lines.append(str(errors))
     return lines
-
-
-def attempt(request, action, *, success: str) -> bool:
-    """Run one service call; on success say so, on a refusal say why. Returns True on success.
-    Input errors are re-raised: the caller shows them on its form."""
-    try:
-        action()
-    except DomainError as error:
-        messages.error(request, domain_error_text(error))
-        return False
-    except InputError:
-        raise
-    messages.success(request, success)
-    return True

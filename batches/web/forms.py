@@ -65,6 +65,12 @@ class LineForm(forms.Form):
 
 
 class BaseLineFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "too_few_forms": _("Declare at least one goods line."),
+        "too_many_forms": _("At most %(num)d goods lines per batch."),
+    }
+
     def clean(self):
         if any(self.errors):
             return
@@ -153,6 +159,7 @@ def arrival_formset(batch, data=None):
     formset = ArrivalFormSet(data, initial=initial, prefix="arrival")
     for form, line in zip(formset.forms, lines):
         form.batch_line = line
+        form.empty_permitted = False  # an unchanged line (all as declared) is still a checked line
     return formset
 
 

@@ -1,0 +1,310 @@
+"""Pages every role shares: the batch list, the batch detail with its timeline, and the
+actions taken from it (each one form → the API's input serializer → one service)."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from .. import services
+from ..actors import visible_batches
+from ..api import serializers as api
+from ..errors import DomainError, InputError
+from ..lifecycle import allowed_actions
+from ..models import CodeStatus, Disinfection, Status
+from . import forms as f
+from .common import OPERATOR, REGULATOR, REVIEWER, domain_error_text, page, require_action, role_page, scoped_batch
+from .presenters import ACTION_BUTTONS, STATUS_TONE, event_rows, rest_info, status_label
+
+
+# --- list ---------------------------------------------------------------------------------
+
+@role_page()
+def batch_list(request):
+    actor = request.actor
+    batches = visible_batches(actor).select_related("market", "warehouse", "merchant")
+    chosen = request.GET.get("status", "")
+    search = request.GET.get("q", "").strip()
+    counts = dict(visible_batches(actor).values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    if chosen in Status.values:
+        batches = batches.filter(status=chosen)
+    if search:
+        batches = batches.filter(Q(number__icontains=search) | Q(customs_declaration_no__icontains=search)
+                                 | Q(merchant__name__icontains=search)
+                                 | Q(lines__product_name__icontains=search)).distinct()
+    batches = batches.order_by("-created_at", "-id")[:200]
+    rows = [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""),
+             "rest": rest_info(b)} for b in batches]
+    statuses = [{"value": value, "label": label, "count": counts.get(value, 0)}
+                for value, label in Status.choices if counts.get(value)]
+    return page(request, "web/batch_list.html", {"rows": rows, "statuses": statuses, "chosen": chosen,
+                                                 "search": search}, active="batches")
+
+
+# --- detail -------------------------------------------------------------------------------
+
+def default_forms(batch, actor) -> dict:
+    """An empty form for each action the actor's role may take now (the service still decides)."""
+    allowed = allowed_actions(batch.status, actor.role) if actor else []
+    forms = {}
+    if "approve" in allowed:
+        forms["approve"] = f.ApproveForm(batch=batch, prefix="approve")
+    for name in ("reject", "redisinfect", "destroy", "recall"):
+        if name in allowed:
+            forms[name] = f.ReasonForm(prefix=name)
+    if "return" in allowed:
+        forms["return"] = f.OptionalReasonForm(prefix="return")
+    if "arrive" in allowed:
+        forms["arrive"] = f.arrival_formset(batch)
+    if "disinfect" in allowed:
+        forms["disinfect"] = f.DisinfectForm(prefix="disinfect")
+    if "sample" in allowed:
+        forms["sample"] = f.SampleForm(prefix="sample", initial={"sample_no": f"{batch.number}-S{batch.samples.count() + 1}"})
+    if "test_result" in allowed:
+        pending = [s.sample_no for s in batch.samples.filter(cycle=batch.cycle, results__isnull=True)]
+        forms["test_result"] = f.TestResultForm(prefix="test_result",
+                                                initial={"sample_no": pending[0] if pending else ""})
+    return forms
+
+
+def batch_context(request, batch, *, bound: dict | None = None) -> dict:
+    actor = request.actor
+    allowed = allowed_actions(batch.status, actor.role) if actor else []
+    forms = {**default_forms(batch, actor), **(bound or {})}
+    lines = list(batch.lines.all())
+    codes = batch.codes.aggregate(total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
+    # Shown as information only; `batch_move_to_resting` is what enforces it.
+    disinfected = Disinfection.objects.filter(batch=batch, cycle=batch.cycle).exists()
+    buttons = [{"action": name, "label": ACTION_BUTTONS[name], "url": action_url(batch, name)}
+               for name in allowed if name in ("submit", "revise", "move_to_resting", "move_to_storage", "issue_codes")]
+    return {
+        "batch": batch,
+        "status": status_label(batch.status),
+        "tone": STATUS_TONE.get(batch.status, ""),
+        "rest": rest_info(batch),
+        "lines": lines,
+        "items": sum((line.received_quantity if line.received_quantity is not None else line.quantity) for line in lines),
+        "disinfections": list(batch.disinfections.select_related("performed_by")),
+        "samples": list(batch.samples.prefetch_related("results")),
+        "disinfected": disinfected,
+        "codes": codes,
+        "events": event_rows(batch.events.select_related("actor", "warehouse").order_by("id")),
+        "allowed": allowed,
+        "forms": forms,
+        "buttons": buttons,
+        "can_edit": "edit" in allowed,
+        "can_release": "release" in allowed and codes["in_warehouse"] > 0,
+        "labels_url": f"/api/batches/{batch.number}/labels.pdf" if actor and actor.role == OPERATOR and codes["total"] else "",
+        "is_operator": actor is not None and actor.role == OPERATOR,
+        "is_regulator": actor is not None and actor.role == REGULATOR,
+        # After a refused POST the page shows at the action's URL; the next form returns to the page it came from.
+        "next": back_to(request, batch) if request.method == "POST" else request.get_full_path(),
+    }
+
+
+def action_url(batch, action: str) -> str:
+    return reverse("web:batch-action", args=[batch.number, action.replace("_", "-")])
+
+
+@role_page()
+def batch_detail(request, number):
+    batch = scoped_batch(request.actor, number)
+    return render_batch(request, batch)
+
+
+def render_batch(request, batch, *, bound=None, status=200, scan_form=None):
+    context = batch_context(request, batch, bound=bound)
+    if request.actor.role == OPERATOR:
+        context["scan_form"] = scan_form or f.ScanForm()
+    return page(request, "web/batch_detail.html", context,
+                active="scan" if request.actor.role == OPERATOR else "batches", status=status)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WebAction:
+    form: Callable | None  # (data, batch) -> bound form, or None for a plain button
+    serializer: type | None  # the API's input serializer for the same action
+    perform: Callable  # (batch, actor, data) -> anything
+    done: str
+
+
+def _form(cls, prefix):
+    return lambda data, batch: cls(data, prefix=prefix)
+
+
+ACTIONS = {
+    "submit": WebAction(None, None, lambda b, a, d: services.batch_submit(batch=b, actor=a),
+                        gettext_lazy("Batch %(number)s was submitted for review.")),
+    "revise": WebAction(None, None, lambda b, a, d: services.batch_revise(batch=b, actor=a),
+                        gettext_lazy("Batch %(number)s is a draft again: correct it and submit.")),
+    "approve": WebAction(lambda data, batch: f.ApproveForm(data, batch=batch, prefix="approve"), None,
+                         lambda b, a, d: services.batch_approve(batch=b, actor=a, **d),
+                         gettext_lazy("Batch %(number)s was approved.")),
+    "reject": WebAction(_form(f.ReasonForm, "reject"), api.ReasonInput,
+                        lambda b, a, d: services.batch_reject(batch=b, actor=a, **d),
+                        gettext_lazy("Batch %(number)s was rejected; the merchant sees the reason.")),
+    "return": WebAction(_form(f.OptionalReasonForm, "return"), api.OptionalReasonInput,
+                        lambda b, a, d: services.batch_return(batch=b, actor=a, **d),
+                        gettext_lazy("Batch %(number)s was returned.")),
+    "disinfect": WebAction(_form(f.DisinfectForm, "disinfect"), api.DisinfectInput,
+                           lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
+                           gettext_lazy("Disinfection of batch %(number)s recorded.")),
+    "move_to_resting": WebAction(None, None, lambda b, a, d: services.batch_move_to_resting(batch=b, actor=a),
+                                 gettext_lazy("Batch %(number)s is in the resting zone.")),
+    "sample": WebAction(_form(f.SampleForm, "sample"), api.SampleInput,
+                        lambda b, a, d: services.batch_record_sample(batch=b, actor=a, **d),
+                        gettext_lazy("Sample of batch %(number)s recorded.")),
+    "test_result": WebAction(_form(f.TestResultForm, "test_result"), api.TestResultInput,
+                             lambda b, a, d: services.batch_record_test_result(batch=b, actor=a, **d),
+                             gettext_lazy("Test result of batch %(number)s recorded.")),
+    "move_to_storage": WebAction(None, None, lambda b, a, d: services.batch_move_to_storage(batch=b, actor=a),
+                                 gettext_lazy("Batch %(number)s moved to storage.")),
+    "issue_codes": WebAction(None, None, lambda b, a, d: services.batch_issue_codes(batch=b, actor=a),
+                             gettext_lazy("Codes issued for batch %(number)s.")),
+    "release": WebAction(None, None, lambda b, a, d: services.batch_release(batch=b, actor=a, release_all=True),
+                         gettext_lazy("Every code of batch %(number)s left the warehouse.")),
+    "redisinfect": WebAction(_form(f.ReasonForm, "redisinfect"), api.ReasonInput,
+                             lambda b, a, d: services.batch_redisinfect(batch=b, actor=a, **d),
+                             gettext_lazy("Batch %(number)s goes back to pre-storage for a new disinfection.")),
+    "destroy": WebAction(_form(f.ReasonForm, "destroy"), api.ReasonInput,
+                         lambda b, a, d: services.batch_destroy(batch=b, actor=a, **d),
+                         gettext_lazy("Batch %(number)s is recorded as destroyed.")),
+    "recall": WebAction(_form(f.ReasonForm, "recall"), api.ReasonInput,
+                        lambda b, a, d: services.batch_recall(batch=b, actor=a, **d),
+                        gettext_lazy("Batch %(number)s was recalled.")),
+}
+
+
+def validated_input(spec: WebAction, form):
+    """Django's field checks, then the API's serializer for the same action. None on errors."""
+    if form is None:
+        return {}
+    if isinstance(form, f.ApproveForm):
+        return form.validated()
+    if not form.is_valid():
+        return None
+    if spec.serializer is None:
+        return dict(form.cleaned_data)
+    serializer = spec.serializer(data=form.cleaned_data)
+    if not serializer.is_valid():
+        f.apply_errors(form, serializer.errors)
+        return None
+    return dict(serializer.validated_data)
+
+
+def validated_arrival(formset):
+    if not formset.is_valid():
+        return None
+    payload = {"lines": [dict(form.cleaned_data) for form in formset.forms]}
+    serializer = api.ArriveInput(data=payload)
+    if not serializer.is_valid():
+        formset.non_form_errors().extend(f_error for f_error in _flat(serializer.errors))
+        return None
+    return [dict(line) for line in serializer.validated_data["lines"]]
+
+
+def _flat(errors):
+    from .common import flatten_errors
+
+    return flatten_errors(errors)
+
+
+def back_to(request, batch) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    if request.actor.role == OPERATOR:
+        return reverse("web:scan") + f"?q={batch.number}"
+    return reverse("web:batch-detail", args=[batch.number])
+
+
+@require_POST
+@role_page()
+def batch_action(request, number, action):
+    """POST /batches/{number}/do/{action}/: 404 outside scope, 403 for the wrong role, the form
+    again with its errors on bad input, the reason in words when the state refuses."""
+    actor = request.actor
+    action = action.replace("-", "_")
+    spec = ACTIONS.get(action)
+    if spec is None and action != "arrive":
+        raise Http404
+    batch = scoped_batch(actor, number)
+    require_action(actor, action)
+    if action == "recall":
+        from . import regulator
+
+        return regulator.recall(request, batch, spec)
+    if action == "arrive":
+        formset = f.arrival_formset(batch, request.POST)
+        lines = validated_arrival(formset)
+        bound = {"arrive": formset}
+        if lines is None:
+            return render_batch(request, batch, bound=bound, status=400)
+        perform = lambda: services.batch_arrive(batch=batch, actor=actor, lines=lines)  # noqa: E731
+    else:
+        form = spec.form(request.POST, batch) if spec.form else None
+        bound = {action: form} if form is not None else {}
+        data = validated_input(spec, form)
+        if data is None:
+            return render_batch(request, batch, bound=bound, status=400)
+        perform = lambda: spec.perform(batch, actor, data)  # noqa: E731
+    try:
+        result = perform()
+    except DomainError as error:
+        messages.error(request, domain_error_text(error))
+        return render_batch(request, batch, bound=bound, status=409)
+    except InputError as error:
+        target = bound.get(action)
+        if target is not None and hasattr(target, "add_error"):
+            f.apply_errors(target, error.errors)
+        else:
+            for line in _flat(error.errors):
+                messages.error(request, line)
+        return render_batch(request, batch, bound=bound, status=400)
+    if action == "arrive":
+        batch.refresh_from_db()
+        if batch.status == Status.DISCREPANCY:
+            messages.warning(request, _("Batch %(number)s does not match its declaration: it waits in "
+                                        "pre-storage for a re-check or return.") % {"number": batch.number})
+            return redirect(back_to(request, batch))
+        messages.success(request, _("Batch %(number)s matches its declaration and is in pre-storage.")
+                         % {"number": batch.number})
+        return redirect(back_to(request, batch))
+    if action == "test_result" and getattr(result, "result", "") == "positive":
+        messages.error(request, _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
+                       % {"number": batch.number})
+        return redirect(back_to(request, batch))
+    messages.success(request, spec.done % {"number": batch.number})
+    return redirect(back_to(request, batch))
+
+
+# --- the reviewer's queue -----------------------------------------------------------------
+
+@role_page(REVIEWER)
+def review_queue(request):
+    """Submitted batches of the reviewer's market, oldest first (SPEC §4: the approval queue)."""
+    actor = request.actor
+    batches = (visible_batches(actor).filter(status=Status.SUBMITTED).select_related("merchant")
+               .annotate(line_count=Count("lines")).order_by("status_changed_at", "id"))
+    merchant = request.GET.get("merchant", "")
+    search = request.GET.get("q", "").strip()
+    if merchant:
+        batches = batches.filter(merchant_id=merchant)
+    if search:
+        batches = batches.filter(Q(number__icontains=search) | Q(customs_declaration_no__icontains=search)
+                                 | Q(lines__product_name__icontains=search) | Q(origin_country__icontains=search)
+                                 ).distinct()
+    merchants = actor.market.merchants.order_by("stall")
+    return page(request, "web/review_queue.html", {
+        "batches": batches, "merchants": merchants, "merchant": merchant, "search": search,
+    }, active="queue")

@@ -1,0 +1,67 @@
+"""The merchant's pages: declare a batch, edit a draft, submit (SPEC §1.1)."""
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+from .. import services
+from ..errors import DomainError, InputError
+from . import forms as f
+from .common import MERCHANT, domain_error_text, page, require_action, role_page, scoped_batch
+
+
+@role_page(MERCHANT)
+def declare(request):
+    """Declare a batch: header fields and goods lines; saved as a draft, or submitted at once."""
+    actor = request.actor
+    form = f.DeclarationForm(request.POST or None)
+    lines = f.LineFormSet(request.POST or None, prefix="lines")
+    if request.method == "POST":
+        data = f.validate_declaration(actor=actor, form=form, lines=lines, market_code=actor.market.code)
+        if data is not None:
+            batch = services.batch_declare(actor=actor, **data)
+            return _after_save(request, batch)
+    return page(request, "web/declare.html", {"form": form, "lines": lines, "market": actor.market},
+                active="declare", status=400 if form.errors or lines.total_error_count() else 200)
+
+
+@role_page(MERCHANT)
+def edit(request, number):
+    """Edit a draft (the service refuses any other state); the lines given replace the old ones."""
+    actor = request.actor
+    batch = scoped_batch(actor, number)
+    require_action(actor, "edit")
+    if request.method == "POST":
+        form = f.DeclarationForm(request.POST)
+        lines = f.LineFormSet(request.POST, prefix="lines")
+        data = f.validate_declaration(actor=actor, form=form, lines=lines, market_code=None, edit=True)
+        if data is not None:
+            new_lines = data.pop("lines", None)
+            try:
+                services.batch_edit(batch=batch, actor=actor, fields=data, lines=new_lines)
+            except DomainError as error:
+                messages.error(request, domain_error_text(error))
+            except InputError as error:
+                f.apply_errors(form, error.errors)
+            else:
+                return _after_save(request, batch)
+    else:
+        form = f.DeclarationForm(initial={name: getattr(batch, name) for name in f.DeclarationForm.base_fields})
+        lines = f.LineFormSet(prefix="lines", initial=[
+            {name: getattr(line, name) for name in f.LineForm.base_fields} for line in batch.lines.all()])
+    return page(request, "web/declare.html", {"form": form, "lines": lines, "market": actor.market, "batch": batch},
+                active="batches", status=400 if request.method == "POST" else 200)
+
+
+def _after_save(request, batch):
+    """'Save as draft' keeps the draft; 'Submit' also submits it through the submit service."""
+    if request.POST.get("then") == "submit":
+        try:
+            services.batch_submit(batch=batch, actor=request.actor)
+        except DomainError as error:
+            messages.error(request, domain_error_text(error))
+        else:
+            messages.success(request, _("Batch %(number)s was saved and submitted for review.") % {"number": batch.number})
+            return redirect("web:batch-detail", batch.number)
+    messages.success(request, _("Batch %(number)s was saved as a draft.") % {"number": batch.number})
+    return redirect("web:batch-detail", batch.number)

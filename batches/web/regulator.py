@@ -1,0 +1,174 @@
+"""The regulator's pages: the district dashboard, alerts, recall and quarantine decisions."""
+
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from markets.models import Market
+from warehouse.models import Warehouse, ZoneKind
+from warehouse.occupancy import zone_occupancy
+
+from ..actors import visible_batches
+from ..errors import DomainError
+from ..models import Notification, Status
+from .common import REGULATOR, domain_error_text, page, role_page
+from .presenters import STATUS_TONE, rest_info, status_label
+
+CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
+
+
+def _rows(batches, now):
+    return [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""),
+             "rest": rest_info(b, now)} for b in batches]
+
+
+@role_page(REGULATOR)
+def dashboard(request):
+    """The district at a glance: occupancy, rests ending today and overdue, quarantined batches,
+    positive-result alerts and sales per market per day."""
+    actor = request.actor
+    now = timezone.now()
+    today = timezone.localdate(now)
+    start_of_today = timezone.make_aware(datetime.combine(today, time.min))
+    start_of_tomorrow = start_of_today + timedelta(days=1)
+    batches = visible_batches(actor).select_related("market", "warehouse", "merchant")
+    in_rest = batches.filter(status__in=(Status.RESTING, Status.REST_COMPLETE)).order_by("rest_until")
+    due_today = in_rest.filter(rest_until__gte=start_of_today, rest_until__lt=start_of_tomorrow)
+    overdue = in_rest.filter(rest_until__lt=start_of_today)
+    quarantined = batches.filter(status=Status.QUARANTINED).order_by("status_changed_at")
+    alerts = Notification.objects.filter(recipient=actor.user).select_related("batch")[:10]
+    unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
+    return page(request, "web/dashboard.html", {
+        "warehouses": occupancy_rows(actor),
+        "due_today": _rows(due_today, now),
+        "overdue": _rows(overdue, now),
+        "quarantined": _rows(quarantined, now),
+        "alerts": alerts,
+        "unread": unread,
+        "chart": sales_chart(actor, today=today),
+        "today": today,
+    }, active="home")
+
+
+def occupancy_rows(actor) -> list[dict]:
+    warehouses = list(Warehouse.objects.filter(district_id=actor.district_id).prefetch_related("zones", "markets"))
+    occupancy = zone_occupancy([w.pk for w in warehouses])
+    rows = []
+    for warehouse in warehouses:
+        load = occupancy.get(warehouse.pk, {})
+        capacity = {zone.kind: zone.capacity_items for zone in warehouse.zones.all()}
+        zones = []
+        for kind, label in ZoneKind.choices:
+            numbers = load.get(kind, {"batches": 0, "items": 0})
+            cap = capacity.get(kind)
+            zones.append({"kind": kind, "label": label, "batches": numbers["batches"], "items": numbers["items"],
+                          "capacity": cap, "percent": min(100, round(100 * numbers["items"] / cap)) if cap else None})
+        rows.append({"warehouse": warehouse, "zones": zones,
+                     "markets": ", ".join(m.code for m in warehouse.markets.all())})
+    return rows
+
+
+def sales_chart(actor, *, today, days: int = 7) -> dict:
+    """Codes sold per market per day over the last `days` days, laid out as SVG bars here on
+    the server (no chart library). Voided sales do not count."""
+    from markets.models import SaleItem
+
+    first = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    markets = list(Market.objects.filter(district_id=actor.district_id).order_by("code"))
+    counts = (SaleItem.objects.filter(voided=False, sale__voided_at__isnull=True, sale__sold_at__gte=since,
+                                      sale__merchant__market__district_id=actor.district_id)
+              .annotate(day=TruncDate("sale__sold_at", tzinfo=timezone.get_current_timezone()))
+              .values("day", "sale__merchant__market_id").annotate(n=Count("id")))
+    table = {(row["day"], row["sale__merchant__market_id"]): row["n"] for row in counts}
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    peak = max(table.values(), default=0)
+    scale_top = max(peak, 1)
+    width, height, left, bottom, top = 640, 240, 40, 30, 16
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    group_w = plot_w / days
+    bar_w = max(3.0, (group_w - 8) / max(len(markets), 1))
+    bars = []
+    for d_index, day in enumerate(day_list):
+        for m_index, market in enumerate(markets):
+            value = table.get((day, market.pk), 0)
+            h = plot_h * value / scale_top
+            bars.append({
+                "x": round(left + d_index * group_w + 4 + m_index * bar_w, 1), "y": round(top + plot_h - h, 1),
+                "w": round(bar_w - 1, 1), "h": round(h, 1), "value": value, "market": market.code,
+                "colour": CHART_COLOURS[m_index % len(CHART_COLOURS)], "day": day,
+            })
+    ticks = sorted({0, scale_top, (scale_top + 1) // 2})
+    return {
+        "width": width, "height": height, "bars": bars, "total": sum(table.values()),
+        "days": [{"x": round(left + i * group_w + group_w / 2, 1), "label": day.strftime("%m-%d"), "date": day}
+                 for i, day in enumerate(day_list)],
+        "ticks": [{"y": round(top + plot_h - plot_h * t / scale_top, 1), "value": t} for t in ticks],
+        "axis_y": top + plot_h, "left": left, "right": width - 10,
+        "legend": [{"market": m, "colour": CHART_COLOURS[i % len(CHART_COLOURS)],
+                    "total": sum(table.get((d, m.pk), 0) for d in day_list)} for i, m in enumerate(markets)],
+        "rows": [{"day": day, "values": [table.get((day, m.pk), 0) for m in markets]} for day in day_list],
+        "markets": markets,
+    }
+
+
+@role_page(REGULATOR)
+def notifications(request):
+    items = Notification.objects.filter(recipient=request.actor.user).select_related("batch")[:100]
+    return page(request, "web/notifications.html", {"items": items}, active="alerts")
+
+
+@require_POST
+@role_page(REGULATOR)
+def notifications_read(request):
+    # Read marks are the reader's own bookkeeping, not part of the batch record (R6 untouched).
+    Notification.objects.filter(recipient=request.actor.user, read_at__isnull=True).update(read_at=timezone.now())
+    messages.success(request, _("All alerts are marked as read."))
+    return redirect("web:notifications")
+
+
+def recall(request, batch, spec):
+    """Recall (regulator): through `batch_recall`; then the buyers to contact."""
+    from . import forms as f
+    from .batch_pages import render_batch, validated_input
+
+    form = f.ReasonForm(request.POST, prefix="recall")
+    data = validated_input(spec, form)
+    if data is None:
+        return render_batch(request, batch, bound={"recall": form}, status=400)
+    try:
+        result = recall_with_buyers(batch=batch, actor=request.actor, reason=data["reason"])
+    except DomainError as error:
+        messages.error(request, domain_error_text(error))
+        return render_batch(request, batch, bound={"recall": form}, status=409)
+    messages.success(request, spec.done % {"number": batch.number})
+    batch.refresh_from_db()
+    from .trace import BUYER_KINDS, _when
+
+    buyers = [{**row, "when": _when(row["sold_at"]), "kind_label": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"])}
+              for row in result["buyers"]]
+    return page(request, "web/recall_done.html", {
+        "batch": batch, "buyers": buyers, "status": status_label(batch.status),
+        "tone": STATUS_TONE.get(batch.status, ""),
+    }, active="batches")
+
+
+def recall_with_buyers(*, batch, actor, reason) -> dict:
+    """The recall service, then the buyers to contact (markets' selector); the look-up of the
+    buyers is recorded like every trace query (issue 4 §5)."""
+    from markets.models import TraceQueryKind
+    from markets.selectors import recall_buyers
+    from markets.services import trace_query_record
+
+    from .. import services
+
+    services.batch_recall(batch=batch, actor=actor, reason=reason)
+    buyers = recall_buyers(actor=actor, batch=batch)
+    trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
+    return {"buyers": buyers}

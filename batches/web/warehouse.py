@@ -1,0 +1,156 @@
+"""The warehouse crew's pages: one scan box, the zone board, release by scanning.
+
+A handheld scanner types what it reads and presses Enter; the scan box resolves a batch number
+(pallet label), a code token or a full QR URL to the batch card with its next actions.
+"""
+
+from django.contrib import messages
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from warehouse.models import Warehouse, ZoneKind
+from warehouse.occupancy import zone_occupancy
+
+from .. import services
+from ..actors import visible_batches, visible_codes
+from ..codes import codes_for_scans
+from ..errors import DomainError, InputError
+from ..models import Status
+from . import forms as f
+from .batch_pages import render_batch
+from .common import OPERATOR, REGULATOR, domain_error_text, page, require_action, role_page, scoped_batch
+from .presenters import STATUS_TONE, rest_info, status_label
+
+
+def resolve_scan(actor, value: str):
+    """(batch, code facts) for a scanned batch number, code token or QR URL, through the same
+    resolver as `GET /api/scan/{value}/` (warehouse.scan); (None, None) outside the scope."""
+    from warehouse.scan import scan_result
+
+    value = (value or "").strip()
+    found = scan_result(value, actor) if value else None
+    if found is None:
+        return None, None
+    return scoped_batch(actor, found["batch"]["number"]), found["code"]
+
+
+@role_page(OPERATOR)
+def scan(request):
+    form = f.ScanForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        batch, code = resolve_scan(request.actor, form.cleaned_data["q"])
+        if batch is not None:
+            if code is not None:
+                messages.info(request, _("Code %(serial)s of batch %(number)s: %(status)s.") % {
+                    "serial": code["serial"], "number": batch.number, "status": code["status_display"]})
+            # The card keeps the batch number in the box so that the next action returns here.
+            return render_batch(request, batch, scan_form=f.ScanForm(initial={"q": ""}))
+        messages.error(request, _("Nothing found for “%(value)s” in this warehouse.") % {"value": form.cleaned_data["q"]})
+        form = f.ScanForm()
+    return page(request, "web/scan.html", {"scan_form": form, "recent": _recent(request.actor)}, active="scan")
+
+
+def _recent(actor):
+    return [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, "")}
+            for b in visible_batches(actor).select_related("merchant").order_by("-status_changed_at")[:8]]
+
+
+# --- the zone board -------------------------------------------------------------------------
+
+BOARD_COLUMNS = [
+    ("expected", (Status.APPROVED,)),
+    (ZoneKind.PRE_STORAGE, (Status.PRE_STORAGE, Status.DISCREPANCY)),
+    (ZoneKind.RESTING, (Status.RESTING, Status.REST_COMPLETE)),
+    (ZoneKind.STORAGE, (Status.STORED, Status.CODED)),
+    ("quarantined", (Status.QUARANTINED,)),
+]
+
+
+@role_page(OPERATOR, REGULATOR)
+def zone_board(request):
+    """What is where in the warehouse now; resting batches with their countdown to rest_until."""
+    actor = request.actor
+    if actor.role == OPERATOR:
+        warehouse = actor.warehouse
+    else:
+        warehouse = get_object_or_404(Warehouse.objects.filter(district_id=actor.district_id),
+                                      code=request.GET.get("warehouse", ""))
+    titles = {
+        "expected": _("Expected (approved)"), ZoneKind.PRE_STORAGE: _("Pre-storage zone"),
+        ZoneKind.RESTING: _("Resting zone"), ZoneKind.STORAGE: _("Storage zone"), "quarantined": _("Quarantined"),
+    }
+    batches = (visible_batches(actor).filter(warehouse=warehouse).select_related("merchant")
+               .annotate(items=Count("lines")).order_by("rest_until", "status_changed_at"))
+    occupancy = zone_occupancy([warehouse.pk]).get(warehouse.pk, {})
+    now = timezone.now()
+    columns = []
+    for key, statuses in BOARD_COLUMNS:
+        cards = [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""),
+                  "rest": rest_info(b, now)} for b in batches if b.status in statuses]
+        load = occupancy.get(key, {}) if key in ZoneKind.values else {}
+        columns.append({"key": key, "title": titles[key], "cards": cards, "items": load.get("items"),
+                        "count": len(cards)})
+    return page(request, "web/zone_board.html", {"warehouse": warehouse, "columns": columns},
+                active="board")
+
+
+# --- release by scanning ------------------------------------------------------------------
+
+@role_page(OPERATOR)
+def release_scan(request, number):
+    """Scan the codes leaving the warehouse; all-or-nothing through `batch_release`, with the
+    problem of each scanned value listed when the service refuses."""
+    actor = request.actor
+    batch = scoped_batch(actor, number)
+    require_action(actor, "release")
+    scanned = []
+    problems = {}
+    if request.method == "POST":
+        scanned = [line.strip() for line in request.POST.get("codes", "").splitlines() if line.strip()]
+        if not scanned:
+            messages.error(request, _("Scan at least one code."))
+        else:
+            tokens, problems = _tokens_for(scanned, actor)
+            if not problems:
+                try:
+                    services.batch_release(batch=batch, actor=actor, tokens=list(tokens.values()))
+                except DomainError as error:
+                    messages.error(request, domain_error_text(error))
+                except InputError as error:
+                    by_token = {token: value for value, token in tokens.items()}
+                    per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
+                    for token, problem in (per_code.items() if isinstance(per_code, dict) else []):
+                        problems[by_token.get(token, token)] = problem
+                else:
+                    messages.success(request, _("%(count)d codes of batch %(number)s left the warehouse.")
+                                     % {"count": len(tokens), "number": batch.number})
+                    return redirect(reverse("web:scan") + f"?q={batch.number}")
+            if problems:
+                messages.error(request, _("Nothing was released: %(count)d scanned codes have a problem.")
+                               % {"count": len([k for k in problems if not k.startswith("_")])})
+    in_warehouse = batch.codes.filter(status="in_warehouse").count()
+    status = 400 if problems else 200
+    return page(request, "web/release_scan.html", {
+        "batch": batch, "scanned": scanned, "problems": problems, "in_warehouse": in_warehouse,
+        "status": status_label(batch.status), "tone": STATUS_TONE.get(batch.status, ""),
+    }, active="scan", status=status)
+
+
+def _tokens_for(scanned: list[str], actor) -> tuple[dict, dict]:
+    """Each scanned value → its code's token; unknown or repeated values are problems."""
+    found = codes_for_scans(scanned, queryset=visible_codes(actor))
+    tokens, problems, seen = {}, {}, {}
+    for value in scanned:
+        code = found.get(value)
+        if code is None:
+            problems[value] = _("Unknown code.")
+        elif code.token in seen:
+            problems[value] = _("Scanned twice (same code as %(other)s).") % {"other": seen[code.token]}
+        else:
+            seen[code.token] = value
+            tokens[value] = code.token
+    return tokens, problems
+
