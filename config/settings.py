@@ -258,5 +258,5 @@ LABELS_DB_CHUNK = int(os.environ.get("LABELS_DB_CHUNK", "2000"))
 # address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
 PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))
 
-for folder in (VAR_DIR, BROKER_DIR / "queue", BROKER_DIR / "control", VAR_DIR / "cache"):
+for folder in (VAR_DIR, BROKER_DIR / "queue", BROKER_DIR / "control", VAR_DIR / "cache", STATIC_ROOT):
     folder.mkdir(parents=True, exist_ok=True)
