@@ -5,6 +5,7 @@ lock through `lifecycle.transition`, write the records and the event in one tran
 """
 
 import base64
+import math
 import secrets
 from datetime import timedelta
 
@@ -245,9 +246,9 @@ def check_test_gate(batch: Batch, *, role: str, now) -> None:
 def rest_left_message(left: timedelta | None) -> str:
     if left is None or left.total_seconds() <= 0:
         return _("静置期未满。")
-    days, rest = divmod(int(left.total_seconds()), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
+    # Whole minutes, rounded up: "0 minutes left" would read as "done" to the crew.
+    days, rest = divmod(math.ceil(left.total_seconds() / 60), 24 * 60)
+    hours, minutes = divmod(rest, 60)
     return _("静置期未满，剩余 %(days)d 天 %(hours)d 小时 %(minutes)d 分钟。") % {
         "days": days, "hours": hours, "minutes": minutes}
 

@@ -316,3 +316,13 @@ def test_resting_again_after_redisinfection_starts_a_full_new_rest(flow, clock):
     assert flow.detail()["status"] == "resting"
     clock.move_to(rest_until(second))
     assert tasks.sweep_due_rests() == 1
+
+
+def test_the_time_left_is_said_in_whole_minutes_rounded_up():
+    from datetime import timedelta
+
+    from batches.services import rest_left_message
+
+    assert rest_left_message(timedelta(seconds=20)) == "静置期未满，剩余 0 天 0 小时 1 分钟。"
+    assert rest_left_message(timedelta(days=2, hours=3, seconds=1)) == "静置期未满，剩余 2 天 3 小时 1 分钟。"
+    assert rest_left_message(timedelta(days=7)) == "静置期未满，剩余 7 天 0 小时 0 分钟。"
