@@ -11,12 +11,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
+from rest_framework import serializers
 
 from batches.actors import Actor, visible_batches, visible_codes
-from batches.api.serializers import BatchDetail
-from batches.codes import codes_for_scans, parse_code_scan
-from batches.models import Batch, Code, Disinfection, Event, Role
+from batches.api.serializers import BatchDetail, DisinfectionOutput, LineOutput, ResultOutput, SampleOutput
+from batches.codes import TOKEN_RE, CodeRef, codes_for_scans, parse_code_scan
+from batches.gs1 import gtin14
+from batches.lifecycle import allowed_actions
+from batches.models import Batch, BatchLine, Code, CodeStatus, Disinfection, Event, Role, Sample
+from batches.models import Status as BatchStatus
 from batches.services import code_url
 from warehouse.models import ZoneKind
 
@@ -93,116 +97,268 @@ def sale_output(sale: Sale, actor: Actor | None) -> dict:
     }
 
 
-def buyer_output(sale: Sale, actor: Actor | None) -> dict:
+# --- the trace of one code ------------------------------------------------------------------
+#
+# The trace is the hot path of issue 4 (p99 within 3x of one hand-written SQL statement), so it
+# reads rows with `values_list` - no model instances, no select_related of whole user rows - and
+# builds its answer as plain dicts instead of running the DRF serializers. The shapes are the
+# serializers' own (checked against them below, at import) and nothing is cached: every answer
+# is read from the database as it is now.
+
+DETAIL_KEYS = [
+    "number", "status", "status_display", "market", "warehouse", "merchant", "customs_declaration_no",
+    "rest_until", "created_at", "status_changed_at", "origin_country", "port_of_entry", "reject_reason",
+    "cycle", "rest_started_at", "lines", "disinfections", "samples", "codes", "allowed_actions",
+]
+LINE_FIELDS = ("id", "product_name", "category", "specification", "quantity", "received_quantity",
+               "type_matches", "spec_matches", "unit", "gtin")
+DISINFECTION_FIELDS = ("cycle", "agent", "concentration", "method", "performed_by__username", "performed_at")
+SAMPLE_FIELDS = ("id", "cycle", "sample_no", "lab", "taken_at",
+                 "results__id", "results__result", "results__report_no", "results__recorded_at")
+BATCH_FIELDS = ("id", "number", "status", "market__code", "market__name", "warehouse__code", "merchant_id",
+                "merchant__name", "merchant__stall", "merchant__market__code", "customs_declaration_no",
+                "rest_until", "created_at", "status_changed_at", "origin_country", "port_of_entry",
+                "reject_reason", "cycle", "rest_started_at")
+EVENT_FIELDS = ("id", "action", "status_before", "status_after", "actor_id", "actor__username",
+                "actor__first_name", "actor__last_name", "role", "at", "warehouse_id", "warehouse__code",
+                "warehouse__name", "zone", "details")
+CODE_FIELDS = ("id", "token", "serial", "status", "issued_at", "released_at", "batch_id", "line_id")
+SALE_KEYS = ("id", "voided", "sold_at", "buyer_name", "buyer_phone", "buyer_kind", "buyer_credit_code", "voided_at",
+             "void_reason")
+CODE_SALE_FIELDS = ("sale_items__sale_id", "sale_items__voided", "sale_items__sale__sold_at",
+                    "sale_items__sale__buyer_name", "sale_items__sale__buyer_phone",
+                    "sale_items__sale__buyer_kind", "sale_items__sale__buyer_credit_code",
+                    "sale_items__sale__voided_at", "sale_items__sale__void_reason")
+
+
+def _check_shapes() -> None:
+    """The hand-built batch detail has exactly the fields of the API's serializers (SPEC §4)."""
+    expected = {
+        "detail": (DETAIL_KEYS, BatchDetail),
+        "line": (list(LINE_FIELDS), LineOutput),
+        "disinfection": (["cycle", "agent", "concentration", "method", "performed_by", "performed_at"],
+                         DisinfectionOutput),
+        "sample": (["cycle", "sample_no", "lab", "taken_at", "results"], SampleOutput),
+        "result": (["result", "report_no", "recorded_at"], ResultOutput),
+    }
+    for name, (keys, serializer) in expected.items():
+        if list(serializer._declared_fields) != keys:
+            raise RuntimeError(f"markets.selectors: the trace's {name} shape no longer matches "
+                               f"{serializer.__name__}; update the trace together with the serializer.")
+
+
+_check_shapes()
+_DATETIME = serializers.DateTimeField()  # the batch detail's time format (DRF's, current time zone)
+STATUS_LABELS = dict(BatchStatus.choices)
+ZONE_LABELS = dict(ZoneKind.choices)
+
+
+def _drf_time(value: datetime | None) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def batch_fields(batch: Batch) -> dict:
+    """A fetched batch (with market, warehouse and merchant__market) as the row `BATCH_FIELDS` reads."""
     return {
-        "id": sale.pk,
-        "sold_at": local_iso(sale.sold_at),
-        "buyer_name": sale.buyer_name,
-        "buyer_phone": shown_phone(actor, sale.buyer_phone),
-        "buyer_kind": sale.buyer_kind,
-        "buyer_credit_code": sale.buyer_credit_code,
-        "voided_at": local_iso(sale.voided_at),
-        "void_reason": sale.void_reason,
+        "id": batch.pk, "number": batch.number, "status": batch.status, "market__code": batch.market.code,
+        "market__name": batch.market.name, "warehouse__code": batch.warehouse.code if batch.warehouse_id else None,
+        "merchant_id": batch.merchant_id, "merchant__name": batch.merchant.name,
+        "merchant__stall": batch.merchant.stall, "merchant__market__code": batch.merchant.market.code,
+        "customs_declaration_no": batch.customs_declaration_no, "rest_until": batch.rest_until,
+        "created_at": batch.created_at, "status_changed_at": batch.status_changed_at,
+        "origin_country": batch.origin_country, "port_of_entry": batch.port_of_entry,
+        "reject_reason": batch.reject_reason, "cycle": batch.cycle, "rest_started_at": batch.rest_started_at,
+    }
+
+
+def _lines(rows) -> list[dict]:
+    return [dict(zip(LINE_FIELDS, row)) for row in rows]
+
+
+def batch_records(batch_id: int) -> tuple[list[dict], list[dict], dict]:
+    """The batch's disinfections, samples with their results, and code counts (one grouped
+    query): three queries whatever the size of the batch."""
+    disinfections = [
+        {"cycle": cycle, "agent": agent, "concentration": concentration, "method": method,
+         "performed_by": performed_by, "performed_at": _drf_time(performed_at)}
+        for cycle, agent, concentration, method, performed_by, performed_at in
+        Disinfection.objects.filter(batch_id=batch_id).order_by("performed_at", "id").values_list(*DISINFECTION_FIELDS)
+    ]
+    samples: dict[int, dict] = {}
+    for sample_id, cycle, sample_no, lab, taken_at, result_id, result, report_no, recorded_at in (
+            Sample.objects.filter(batch_id=batch_id)
+            .order_by("taken_at", "id", "results__recorded_at", "results__id").values_list(*SAMPLE_FIELDS)):
+        sample = samples.get(sample_id)
+        if sample is None:
+            sample = samples[sample_id] = {"cycle": cycle, "sample_no": sample_no, "lab": lab,
+                                           "taken_at": _drf_time(taken_at), "results": []}
+        if result_id is not None:
+            sample["results"].append({"result": result, "report_no": report_no,
+                                      "recorded_at": _drf_time(recorded_at)})
+    by_status = dict(Code.objects.filter(batch_id=batch_id).order_by().values_list("status")
+                     .annotate(n=Count("id")).values_list("status", "n"))
+    codes = {"total": sum(by_status.values()), **{status: by_status.get(status, 0) for status in CodeStatus.values}}
+    return disinfections, list(samples.values()), codes
+
+
+def batch_detail(batch: dict, lines: list[dict], disinfections: list[dict], samples: list[dict], codes: dict,
+                 actor: Actor | None) -> dict:
+    """The batch detail of SPEC §4 (`BatchDetail`'s shape and formats), without buyers or any
+    other personal data, from a `BATCH_FIELDS` row and `batch_records`."""
+    status = batch["status"]
+    return {
+        "number": batch["number"],
+        "status": status,
+        "status_display": str(STATUS_LABELS.get(status, status)),
+        "market": batch["market__code"],
+        "warehouse": batch["warehouse__code"],
+        "merchant": {"id": batch["merchant_id"], "name": batch["merchant__name"]},
+        "customs_declaration_no": batch["customs_declaration_no"],
+        "rest_until": _drf_time(batch["rest_until"]),
+        "created_at": _drf_time(batch["created_at"]),
+        "status_changed_at": _drf_time(batch["status_changed_at"]),
+        "origin_country": batch["origin_country"],
+        "port_of_entry": batch["port_of_entry"],
+        "reject_reason": batch["reject_reason"],
+        "cycle": batch["cycle"],
+        "rest_started_at": _drf_time(batch["rest_started_at"]),
+        "lines": lines,
+        "disinfections": disinfections,
+        "samples": samples,
+        "codes": codes,
+        "allowed_actions": allowed_actions(status, actor.role) if actor else [],
+    }
+
+
+def batch_detail_output(batch: Batch, actor: Actor) -> dict:
+    """The batch detail (SPEC §4) of an already fetched batch: its records in four queries.
+    It holds no buyer and no personal data."""
+    lines = _lines(BatchLine.objects.filter(batch_id=batch.pk).order_by("id").values_list(*LINE_FIELDS))
+    return batch_detail(batch_fields(batch), lines, *batch_records(batch.pk), actor)
+
+
+def buyer_output(sale: dict, actor: Actor | None) -> dict:
+    """A sale and its buyer as the trace shows them, from a `CODE_SALE_FIELDS` row."""
+    return {
+        "id": sale["id"],
+        "sold_at": local_iso(sale["sold_at"]),
+        "buyer_name": sale["buyer_name"],
+        "buyer_phone": shown_phone(actor, sale["buyer_phone"]),
+        "buyer_kind": sale["buyer_kind"],
+        "buyer_credit_code": sale["buyer_credit_code"],
+        "voided_at": local_iso(sale["voided_at"]),
+        "void_reason": sale["void_reason"],
     }
 
 
 # --- events as the trace shows them ---------------------------------------------------------
 
-def event_output(event: Event, batch: Batch) -> dict:
-    """An event with who, when (Asia/Shanghai) and where: the warehouse and zone, or for a
-    sale the market and stall."""
-    if event.action in SALE_ACTIONS:
-        place = f"{batch.market.name} {batch.merchant.stall}"
-    elif event.warehouse_id:
-        zone = f" · {ZoneKind(event.zone).label}" if event.zone in ZoneKind.values else ""
-        place = f"{event.warehouse.name}{zone}"
+def batch_events(batch_id: int, *, sale_ids: list[int] | None = None) -> list[dict]:
+    """The batch's events, oldest first, with who and where (one query); with `sale_ids`, only
+    the sale events of those sales."""
+    events = Event.objects.filter(batch_id=batch_id)
+    if sale_ids is not None:  # (a non-sale event naming a sale is kept by the first test anyway)
+        events = events.filter(~Q(action__in=SALE_ACTIONS) | Q(details__sale__in=sale_ids))
+    return [dict(zip(EVENT_FIELDS, row)) for row in events.order_by("id").values_list(*EVENT_FIELDS)]
+
+
+def event_output(event: dict, batch: dict) -> dict:
+    """An event (an `EVENT_FIELDS` row) with who, when (Asia/Shanghai) and where: the
+    warehouse and zone, or for a sale the market and stall."""
+    zone = event["zone"]
+    if event["action"] in SALE_ACTIONS:
+        place = f"{batch['market__name']} {batch['merchant__stall']}"
+    elif event["warehouse_id"]:
+        label = f" · {ZONE_LABELS[zone]}" if zone in ZONE_LABELS else ""
+        place = f"{event['warehouse__name']}{label}"
     else:
-        place = batch.market.name
-    actor = event.actor
+        place = batch["market__name"]
+    has_actor = event["actor_id"] is not None
+    username = event["actor__username"]
+    full_name = f"{event['actor__first_name']} {event['actor__last_name']}".strip() if has_actor else ""
     return {
-        "id": event.pk,
-        "action": event.action,
-        "status_before": event.status_before,
-        "status_after": event.status_after,
-        "actor": actor.username if actor else None,
-        "actor_name": (actor.get_full_name() or actor.username) if actor else None,
-        "role": event.role,
-        "at": local_iso(event.at),
-        "warehouse": event.warehouse.code if event.warehouse_id else None,
-        "zone": event.zone,
+        "id": event["id"],
+        "action": event["action"],
+        "status_before": event["status_before"],
+        "status_after": event["status_after"],
+        "actor": username if has_actor else None,
+        "actor_name": (full_name or username) if has_actor else None,
+        "role": event["role"],
+        "at": local_iso(event["at"]),
+        "warehouse": event["warehouse__code"] if event["warehouse_id"] else None,
+        "zone": zone,
         "place": place,
-        "details": event.details,
+        "details": event["details"],
     }
 
 
-def _names_code(value: str, code: Code) -> bool:
+def _names_code(value, token: str, number: str, serial: int) -> bool:
+    if value == token:
+        return True
+    if isinstance(value, str) and "/" not in value and "%" not in value:
+        return value.strip().upper() == token  # a bare token names only itself (parse_code_scan)
     ref = parse_code_scan(value)
-    return bool(ref) and (ref.token == code.token or (ref.lot == code.batch.number and ref.serial == code.serial))
+    return bool(ref) and (ref.token == token or (ref.lot == number and ref.serial == serial))
 
 
-def _concerns_code(event: Event, code: Code) -> bool:
+def _concerns_code(event: dict, token: str, number: str, serial: int) -> bool:
     """A release naming codes concerns only those; every other batch event concerns all its codes."""
-    codes = event.details.get("codes") if event.action == "release" else None
-    return not isinstance(codes, list) or any(_names_code(value, code) for value in codes)
+    details = event["details"]
+    codes = details.get("codes") if event["action"] == "release" and isinstance(details, dict) else None
+    return not isinstance(codes, list) or any(_names_code(value, token, number, serial) for value in codes)
 
-
-def batch_detail_output(batch: Batch, actor: Actor) -> dict:
-    """The batch detail (SPEC §4) of an already fetched batch: its records in four queries,
-    its code counts in one. It holds no buyer and no personal data."""
-    prefetch_related_objects(
-        [batch], "lines", Prefetch("disinfections", queryset=Disinfection.objects.select_related("performed_by")),
-        "samples__results",
-    )
-    return dict(BatchDetail(batch, context={"actor": actor}).data)
-
-
-TRACE_RELATED = ("line", "batch__market", "batch__warehouse", "batch__merchant__market")
-
-
-# --- the trace of one code ------------------------------------------------------------------
 
 def code_trace(*, actor: Actor, token: str) -> dict | None:
     """The whole chain of one code in order — declaration, approval, arrival, disinfection,
     rest, samples and results, storage, coding, release, sale — with its current sale and
-    buyer. None if the code is outside the actor's scope. Eight queries whatever the batch:
-    the code with its batch, the batch's lines, disinfections, samples, results and code
-    counts, the code's sales, the events."""
-    ref = parse_code_scan(token)
+    buyer. None if the code is outside the actor's scope.
+
+    Six queries whatever the batch: the code with its sales (in the actor's scope); the batch
+    with its market, warehouse, merchant and lines; its disinfections; its samples with their
+    results; its code counts (one grouped query); the events with actor and warehouse."""
+    value = (token or "").strip()
+    ref = CodeRef(token=value) if TOKEN_RE.match(value) else parse_code_scan(value)
     if ref is None:
         return None
-    codes = visible_codes(actor).select_related(*TRACE_RELATED).order_by()  # no join for Meta.ordering
-    if ref.token:
-        code = next(iter(codes.filter(token=ref.token)[:1]), None)
-    else:
-        code = codes_for_scans([token], queryset=codes)[token]
-    if code is None:
+    codes = visible_codes(actor)
+    codes = codes.filter(token=ref.token) if ref.token else codes.filter(batch__number=ref.lot, serial=ref.serial)
+    rows = list(codes.order_by().values_list(*CODE_FIELDS, *CODE_SALE_FIELDS))
+    if not rows:
         return None
-    batch = code.batch
-    detail = batch_detail_output(batch, actor)
-    items = list(SaleItem.objects.filter(code=code).select_related("sale").order_by("sale__sold_at", "sale_id"))
-    sale_ids = [item.sale_id for item in items]
-    events = (
-        batch.events.filter(~Q(action__in=SALE_ACTIONS) | Q(action__in=SALE_ACTIONS, details__sale__in=sale_ids))
-        .select_related("actor", "warehouse").order_by("id")
-    )
-    active = next((item.sale for item in items if not item.voided), None)
+    code = dict(zip(CODE_FIELDS, rows[0]))
+    sales = sorted((dict(zip(SALE_KEYS, row[len(CODE_FIELDS):])) for row in rows if row[len(CODE_FIELDS)] is not None),
+                   key=lambda sale: (sale["sold_at"], sale["id"]))
+
+    batch_rows = list(Batch.objects.filter(pk=code["batch_id"]).order_by("lines__id")
+                      .values_list(*BATCH_FIELDS, *(f"lines__{name}" for name in LINE_FIELDS)))
+    batch = dict(zip(BATCH_FIELDS, batch_rows[0]))
+    lines = _lines(row[len(BATCH_FIELDS):] for row in batch_rows if row[len(BATCH_FIELDS)] is not None)
+    line = next(line for line in lines if line["id"] == code["line_id"])
+    if not ref.token and (not line["gtin"] or gtin14(line["gtin"]) != ref.gtin):
+        return None  # a Digital Link whose GTIN is not the line's names no code
+    disinfections, samples, counts = batch_records(batch["id"])
+    number = batch["number"]
+    events = batch_events(batch["id"], sale_ids=[sale["id"] for sale in sales])
+    active = next((sale for sale in sales if not sale["voided"]), None)
     return {
         "code": {
-            "token": code.token,
-            "serial": code.serial,
-            "status": code.status,
-            "url": code_url(token=code.token, gtin=code.line.gtin, batch_number=batch.number, serial=code.serial),
-            "product_name": code.line.product_name,
-            "specification": code.line.specification,
-            "gtin": code.line.gtin,
-            "issued_at": local_iso(code.issued_at),
-            "released_at": local_iso(code.released_at),
+            "token": code["token"],
+            "serial": code["serial"],
+            "status": code["status"],
+            "url": code_url(token=code["token"], gtin=line["gtin"], batch_number=number, serial=code["serial"]),
+            "product_name": line["product_name"],
+            "specification": line["specification"],
+            "gtin": line["gtin"],
+            "issued_at": local_iso(code["issued_at"]),
+            "released_at": local_iso(code["released_at"]),
         },
-        "batch": detail,
-        "merchant": merchant_ref(batch.merchant),
-        "events": [event_output(event, batch) for event in events if _concerns_code(event, code)],
+        "batch": batch_detail(batch, lines, disinfections, samples, counts, actor),
+        "merchant": {"id": batch["merchant_id"], "name": batch["merchant__name"], "stall": batch["merchant__stall"],
+                     "market": batch["merchant__market__code"]},
+        "events": [event_output(event, batch) for event in events
+                   if _concerns_code(event, code["token"], number, code["serial"])],
         "sale": buyer_output(active, actor) if active else None,
-        "voided_sales": [buyer_output(item.sale, actor) for item in items if item.voided],
+        "voided_sales": [buyer_output(sale, actor) for sale in sales if sale["voided"]],
     }
 
 
@@ -231,6 +387,7 @@ def batch_buyers(batch: Batch) -> QuerySet:
 def batch_trace(*, actor: Actor, batch: Batch) -> dict:
     """Counts of codes issued / in warehouse / released / sold / recalled and of codes whose
     sale was voided, the buyers, and the timeline."""
+    fields = batch_fields(batch)
     detail = batch_detail_output(batch, actor)
     codes = detail["codes"]
     items = SaleItem.objects.filter(code__batch=batch).aggregate(
@@ -242,7 +399,6 @@ def batch_trace(*, actor: Actor, batch: Batch) -> dict:
          "last_sold_at": local_iso(row["last_sold_at"])}
         for row in batch_buyers(batch)
     ]
-    events = batch.events.select_related("actor", "warehouse").order_by("id")
     return {
         "batch": detail,
         "merchant": merchant_ref(batch.merchant),
@@ -257,7 +413,7 @@ def batch_trace(*, actor: Actor, batch: Batch) -> dict:
             "buyers": len(buyers),
         },
         "buyers": buyers,
-        "timeline": [event_output(event, batch) for event in events],
+        "timeline": [event_output(event, fields) for event in batch_events(batch.pk)],
     }
 
 
