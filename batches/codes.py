@@ -12,7 +12,11 @@ from .models import Code
 
 TOKEN_RE = re.compile(r"^[A-Z2-7]{24}$")
 # Digital Link carries the GTIN as 14 digits; shorter GTIN-8/12/13 are accepted and padded.
-DIGITAL_LINK_RE = re.compile(r"/01/(?P<gtin>\d{14}|\d{12,13}|\d{8})/10/(?P<lot>[^/]+)/21/(?P<serial>\d+)/?$")
+# ASCII digits only, and a serial short enough for int() and the database's integer column.
+DIGITAL_LINK_RE = re.compile(
+    r"/01/(?P<gtin>[0-9]{14}|[0-9]{12,13}|[0-9]{8})/10/(?P<lot>[^/]+)/21/(?P<serial>[0-9]{1,10})/?$")
+# The largest serial a Code can hold (a PositiveIntegerField: 32-bit on every database).
+MAX_SERIAL = 2**31 - 1
 C_PATH_RE = re.compile(r"/c/(?P<token>[A-Za-z2-7]{24})/?$")
 
 # Values looked up per query: far below SQLite's limit on bound parameters.
@@ -36,7 +40,7 @@ def parse_code_scan(value: str) -> CodeRef | None:
     path = unquote(urlsplit(value).path if "://" in value else value)
     if match := C_PATH_RE.search(path):
         return CodeRef(token=match["token"].upper())
-    if match := DIGITAL_LINK_RE.search(path):
+    if (match := DIGITAL_LINK_RE.search(path)) and int(match["serial"]) <= MAX_SERIAL:
         return CodeRef(gtin=gtin14(match["gtin"]), lot=match["lot"], serial=int(match["serial"]))
     return None
 

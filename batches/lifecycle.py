@@ -163,7 +163,7 @@ def complete_rest(batch_id: int, *, now=None) -> bool:
         if batch is None or batch.status != S.RESTING or batch.rest_until is None or batch.rest_until > now:
             return False
         transition(batch=batch, action="complete_rest", actor=SYSTEM, now=now,
-                   details={"rest_until": batch.rest_until.isoformat()})
+                   details={"rest_until": timezone.localtime(batch.rest_until).isoformat()})
     return True
 
 
@@ -196,7 +196,8 @@ def complete_due_rests(*, now=None, limit: int = 1000) -> int:
         Event.objects.bulk_create(
             Event(batch_id=batch_id, action="complete_rest", status_before=source, status_after=spec.target,
                   actor=None, role=Role.SYSTEM, at=now, warehouse_id=warehouse_id,
-                  zone=ZONE_OF_STATUS[spec.target], details={"rest_until": rest_until.isoformat(), "by": "sweep"})
+                  zone=ZONE_OF_STATUS[spec.target],
+                  details={"rest_until": timezone.localtime(rest_until).isoformat(), "by": "sweep"})
             for batch_id, warehouse_id, rest_until in due
         )
     return len(due)

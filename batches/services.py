@@ -22,7 +22,7 @@ from .actors import Actor, visible_codes
 from .codes import codes_for_scans
 from .errors import DomainError, InputError
 from .gs1 import digital_link_path
-from .lifecycle import Change, allowed_actions, record_event, transition
+from .lifecycle import Change, allowed_actions, invalid_transition, record_event, transition
 from .models import (
     Batch, BatchLine, BatchNumberCounter, Code, CodeStatus, Disinfection, Notification, Sample, Status,
     TestResult,
@@ -102,12 +102,17 @@ def batch_revise(*, batch: Batch, actor: Actor, now=None) -> Batch:
 # --- arrival (R5) -------------------------------------------------------------------------
 
 @transaction.atomic
-def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict]) -> Batch:
+def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict],
+                 seen_status: str | None = None) -> Batch:
     """Check every declared line for type, specification and quantity (R5). All match →
     pre_storage; any mismatch → discrepancy. Re-verification from discrepancy works the same.
-    `lines` must name each line of the batch once: {line, received_quantity, type_matches, spec_matches}."""
+    `lines` must name each line of the batch once: {line, received_quantity, type_matches, spec_matches}.
+    `seen_status`, the status the scanner saw, must still be the batch's under the lock (R7):
+    two checks fired at once from `approved` never both count, the second as a re-check."""
 
     def apply(locked):
+        if seen_status and locked.status != seen_status:
+            raise invalid_transition(locked, "arrive", actor.role)
         declared = {line.pk: line for line in locked.lines.all()}
         given = {item["line"]: item for item in lines}
         errors = {}
@@ -168,7 +173,7 @@ def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
                               status=locked.status, allowed=allowed_actions(locked.status, actor.role))
         rest_until = now + timedelta(seconds=settings.REST_PERIOD_SECONDS)
         return Change(fields={"rest_started_at": now, "rest_until": rest_until},
-                      details={"rest_until": rest_until.isoformat(), "cycle": locked.cycle})
+                      details={"rest_until": timezone.localtime(rest_until).isoformat(), "cycle": locked.cycle})
 
     moved = transition(batch=batch, action="move_to_resting", actor=actor, apply=apply, now=now)
     tasks.complete_rest.apply_async_on_commit(args=(moved.pk,), eta=moved.rest_until)

@@ -38,3 +38,20 @@ def sweep_due_rests(max_chunks: int = 100) -> int:
 @shared_task(name="batches.tasks.send_alert_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_alert_email(*, subject: str, body: str, recipients: list[str]) -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+@shared_task(name="batches.tasks.purge_idempotency_records")
+def purge_idempotency_records() -> int:
+    """Beat, hourly: deletes `Idempotency-Key` records older than IDEMPOTENCY_TTL_HOURS. A key
+    replays its first answer for that long; after it the record (and what it kept) is gone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import IdempotencyRecord
+
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    deleted, _by_model = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("deleted %d idempotency records older than %s", deleted, cutoff.isoformat())
+    return deleted

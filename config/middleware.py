@@ -1,6 +1,10 @@
-"""Chinese first: the interface speaks zh-hans unless the person chose otherwise."""
+"""Chinese first: the interface speaks zh-hans unless the person chose otherwise; and no NUL
+character reaches a view."""
 
 from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -33,3 +37,39 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, request.LANGUAGE_CODE, samesite="Lax",
                                 max_age=settings.LANGUAGE_COOKIE_AGE)
         return response
+
+
+class RejectNullCharactersMiddleware:
+    """400 for a NUL character in the path or in any query or form value: PostgreSQL cannot
+    store or compare one, so it must never reach a query (a JSON body's strings are refused by
+    the serializers' fields)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _has_null(request):
+            detail = str(ProhibitNullCharactersValidator.message)
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": detail, "code": "null_character"}, status=400)
+            return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _has_null(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    sources = [request.GET]
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        try:
+            sources.append(request.POST)
+        except MultiPartParserError:
+            pass  # a malformed form is the view's to answer, as it would have been
+    for data in sources:
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return True
+    return False

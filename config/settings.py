@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RejectNullCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -162,6 +163,8 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 REST_PERIOD_SECONDS = int(os.environ.get("REST_PERIOD_SECONDS", "604800"))
 REST_SWEEP_SECONDS = int(os.environ.get("REST_SWEEP_SECONDS", "60"))
 REST_SWEEP_BATCH_SIZE = int(os.environ.get("REST_SWEEP_BATCH_SIZE", "1000"))
+# How long an `Idempotency-Key` replays its first answer (R7); older records are deleted hourly.
+IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -237,6 +240,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-rests": {
         "task": "batches.tasks.sweep_due_rests",
         "schedule": timedelta(seconds=REST_SWEEP_SECONDS),
+    },
+    "purge-idempotency-records": {
+        "task": "batches.tasks.purge_idempotency_records",
+        "schedule": timedelta(hours=1),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -2,6 +2,7 @@
 and what merchants sell to whom (R4) with the regulator's record of every trace query."""
 
 import re
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,7 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-MOBILE_RE = r"^(\+86)?1\d{10}$"
+MOBILE_RE = r"^(\+86)?1[0-9]{10}$"  # ASCII digits only (\d would take any script's digits)
 mobile_validator = RegexValidator(MOBILE_RE, _("请输入 11 位中国大陆手机号码（可带 +86）。"))
 
 
@@ -107,8 +108,9 @@ def validate_credit_code(value: str) -> None:
 
 
 def normalize_mobile(value: str) -> str:
-    """`+86 138 0000 0001` → `13800000001`: phones are stored and searched as 11 digits."""
-    value = re.sub(r"[\s-]", "", value or "")
+    """`+86 138 0000 0001` → `13800000001`: phones are stored and searched as 11 digits.
+    Full-width input (`１３８…`, typed with a Chinese IME) becomes ASCII first (NFKC)."""
+    value = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", value or ""))
     return value[3:] if value.startswith("+86") else value
 
 

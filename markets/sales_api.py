@@ -2,6 +2,9 @@
 regulators those of the district. Checks in the SPEC's order: 401 → 404 (scope) → 403 (role)
 → 400 (input) → 409 (state)."""
 
+import re
+import unicodedata
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -24,11 +27,23 @@ from .selectors import sale_output, sales_with_codes, visible_sales
 from .trace_api import parse_period
 
 
+# A merchant id as a query parameter: ASCII digits that fit the database's bigint.
+MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
+
+
+class MobileField(serializers.CharField):
+    """A mobile number as typed: full-width digits (a Chinese IME) are read as ASCII (NFKC)
+    before the rule is checked, so they are stored as ASCII too."""
+
+    def to_internal_value(self, data):
+        return unicodedata.normalize("NFKC", super().to_internal_value(data))
+
+
 class SaleInput(serializers.Serializer):
     codes = serializers.ListField(child=serializers.CharField(max_length=300), allow_empty=False,
                                   max_length=services.SALE_MAX_CODES)
     buyer_name = serializers.CharField(max_length=200)
-    buyer_phone = serializers.CharField(max_length=20, validators=[mobile_validator])
+    buyer_phone = MobileField(max_length=20, validators=[mobile_validator])
     buyer_kind = serializers.ChoiceField(choices=BuyerKind.choices)
     buyer_credit_code = serializers.CharField(max_length=18, required=False, allow_blank=True, default="")
 
@@ -86,7 +101,9 @@ class SaleListCreateView(APIView):
         if end:
             sales = sales.filter(sold_at__lt=end)
         if merchant := request.query_params.get("merchant"):
-            sales = sales.filter(merchant_id=int(merchant)) if merchant.isdigit() else sales.none()
+            if not MERCHANT_ID_RE.fullmatch(merchant):
+                raise serializers.ValidationError({"merchant": [_("经营户编号须为数字。")]})
+            sales = sales.filter(merchant_id=int(merchant))
         voided = request.query_params.get("voided")
         if voided in ("true", "1", "false", "0"):
             sales = sales.filter(voided_at__isnull=voided in ("false", "0"))

@@ -104,6 +104,22 @@ def test_two_operators_checking_the_same_arrival_at_once_record_one_check(flow):
     assert Batch.objects.get(number=flow.number).status == "pre_storage"
 
 
+def test_two_mismatching_arrival_checks_at_once_record_one_check_not_a_recheck(flow):
+    # A mismatch leaves the batch in `discrepancy`, from which `arrive` is allowed again (a
+    # re-check): without the status the scanners saw, the loser would count as that re-check.
+    flow.approved()
+    url = f"/api/batches/{flow.number}/arrive/"
+    body = {"lines": flow.arrival(short_by=1), "status": "approved"}
+
+    responses = at_once(post("operator-1", url, body), post("operator-1", url, body))
+
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.content for r in responses]
+    loser = next(r for r in responses if r.status_code == 409).json()
+    assert (loser["code"], loser["status"]) == ("invalid_transition", "discrepancy")
+    assert events(flow.number, "arrive") == 1
+    assert Batch.objects.get(number=flow.number).status == "discrepancy"
+
+
 def test_merchants_declaring_at_once_get_distinct_numbers(api):
     responses = at_once(*(post(user, "/api/batches/", declaration()) for user in ("merchant-a1", "merchant-a2") * 2))
 

@@ -64,9 +64,9 @@ def test_edit_a_draft_replaces_its_lines_and_a_submitted_batch_cannot_be_edited(
     batch = Batch.objects.get(number=number)
     assert batch.origin_country == "法国" and [l.product_name for l in batch.lines.all()] == ["羊绒大衣"]
     flow.post("merchant-a1", "submit")
-    # Submitted: the edit page is refused by the state (the service says why), nothing changes
+    # Submitted: the edit page is refused by the state (409, the service says why), nothing changes
     answer = web("merchant-a1").post(f"/batches/{number}/edit/", {**declaration_form(), "then": "draft"})
-    assert answer.status_code == 400 and "不能执行此操作" in text_of(answer)
+    assert answer.status_code == 409 and "不能执行此操作" in text_of(answer)
     assert Batch.objects.get(number=number).origin_country == "法国"
 
 

@@ -92,7 +92,7 @@ def test_rests_ending_today_and_overdue_ones_are_listed(web, flow, clock):
 def test_trace_by_token_shows_the_whole_chain_and_the_buyer(web, flow, clock):
     codes = released(flow, clock)
     web("merchant-a1").post("/sales/new/", {**BUYER, "codes": codes[0].token})
-    answer = web("regulator").get("/trace/", {"q": f"http://localhost:8000/c/{codes[0].token}"}, follow=True)
+    answer = web("regulator").post("/trace/", {"q": f"http://localhost:8000/c/{codes[0].token}"}, follow=True)
     text = text_of(answer)
     assert answer.redirect_chain[-1][0] == f"/trace/codes/{codes[0].token}/"
     for step in ("已申报", "已批准", "入仓核验", "已消毒", "进入静置区", "已登记检测结果", "静置期满", "进入仓储区",
@@ -101,13 +101,13 @@ def test_trace_by_token_shows_the_whole_chain_and_the_buyer(web, flow, clock):
     assert "王女士" in text and "13912345678" in text
     assert TraceQuery.objects.filter(kind="search").exists() and TraceQuery.objects.filter(kind="code").exists()
     # By buyer phone: the sales to that buyer
-    by_phone = web("regulator").get("/trace/", {"q": "13912345678"})
+    by_phone = web("regulator").post("/trace/", {"q": "13912345678"})
     assert codes[0].token in by_phone.content.decode()
     # By batch number: the batch trace with counts and buyers
-    batch = web("regulator").get("/trace/", {"q": flow.number}, follow=True)
+    batch = web("regulator").post("/trace/", {"q": flow.number}, follow=True)
     assert batch.redirect_chain[-1][0] == f"/trace/batches/{flow.number}/" and "王女士" in text_of(batch)
     # By merchant name: the merchant, whose sales page links the exports of the trace API
-    merchants = web("regulator").get("/trace/", {"q": "望江服饰"})
+    merchants = web("regulator").post("/trace/", {"q": "望江服饰"})
     merchant_id = Batch.objects.get(number=flow.number).merchant_id
     assert f"/trace/merchants/{merchant_id}/" in merchants.content.decode()
     sales = web("regulator").get(f"/trace/merchants/{merchant_id}/")

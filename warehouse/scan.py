@@ -5,6 +5,7 @@ a GS1 Digital Link; or the token typed by hand). Only what the caller may see is
 """
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from batches.actors import Actor, visible_batches, visible_codes
 from batches.api.serializers import BatchSummary, LineOutput
@@ -48,9 +49,14 @@ def code_facts(code: Code) -> dict:
         "url": qr_url(code),
         "line": {"id": code.line_id, "product_name": code.line.product_name,
                  "specification": code.line.specification, "gtin": code.line.gtin},
-        "issued_at": code.issued_at,
-        "released_at": code.released_at,
+        # Shown in Asia/Shanghai like every time of the API (R8), not as UTC `Z`.
+        "issued_at": _local(code.issued_at),
+        "released_at": _local(code.released_at),
     }
+
+
+def _local(moment) -> str | None:
+    return timezone.localtime(moment).isoformat() if moment else None
 
 
 def code_actions(code: Code, actor: Actor) -> list[str]:

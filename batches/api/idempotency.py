@@ -1,5 +1,6 @@
 """`Idempotency-Key` on POST actions (R7): the same key replays the first answer and the
-action is done once. The action and the stored answer commit together."""
+action is done once. The action and the stored answer commit together. Records are deleted
+after IDEMPOTENCY_TTL_HOURS (`batches.tasks.purge_idempotency_records`)."""
 
 import hashlib
 import json
@@ -18,11 +19,22 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(view, request, record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
         return Response({"detail": "This Idempotency-Key was used for a different request.",
                          "code": "idempotency_key_reused"}, status=422)
-    return Response(record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+    body = record.body
+    if rebuild := getattr(view, "replayed_body", None):
+        body = rebuild(request, body)
+    return Response(body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def _stored_body(view, body):
+    """What the record keeps of the answer. No personal data: a view whose answer holds some
+    (`stored_body`) keeps a mark instead, and rebuilds that part at replay (`replayed_body`)."""
+    if keep := getattr(view, "stored_body", None):
+        return keep(body)
+    return body
 
 
 def run_idempotent(view, request, act) -> Response:
@@ -35,7 +47,7 @@ def run_idempotent(view, request, act) -> Response:
     fingerprint = _fingerprint(request)
     existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
     if existing:
-        return _replay(existing, fingerprint)
+        return _replay(view, request, existing, fingerprint)
     try:
         with transaction.atomic():
             try:
@@ -44,7 +56,7 @@ def run_idempotent(view, request, act) -> Response:
                 response = view.handle_exception(exc)
             if response.status_code >= 500:
                 return response
-            body = json.loads(JSONRenderer().render(response.data) or b"null")
+            body = _stored_body(view, json.loads(JSONRenderer().render(response.data) or b"null"))
             try:
                 with transaction.atomic():
                     IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=fingerprint,
@@ -52,7 +64,7 @@ def run_idempotent(view, request, act) -> Response:
             except IntegrityError:
                 raise _Raced from None  # undo what act() did: the other request's answer stands
     except _Raced:
-        return _replay(IdempotencyRecord.objects.get(user=request.user, key=key), fingerprint)
+        return _replay(view, request, IdempotencyRecord.objects.get(user=request.user, key=key), fingerprint)
     return response
 
 

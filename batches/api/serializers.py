@@ -1,5 +1,7 @@
 """Input and output shapes of the batch API (SPEC §4)."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -9,12 +11,29 @@ from warehouse.models import Warehouse
 
 from ..gs1 import is_valid_gtin
 from ..lifecycle import allowed_actions
-from ..models import Batch, CodeStatus, Event, TestResult
+from ..models import Batch, CodeStatus, Event, Status, TestResult
 
 MAX_LINES = 500
 
 
 # --- input --------------------------------------------------------------------------------
+
+class CodeRelatedField(serializers.SlugRelatedField):
+    """A market or warehouse named by its `code`. A NUL character is refused before the look-up
+    (PostgreSQL cannot compare one): DRF would run the field's validators only after it."""
+
+    prohibit_null = ProhibitNullCharactersValidator()
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            self.prohibit_null(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return super().to_internal_value(data)
+
 
 class LineInput(serializers.Serializer):
     product_name = serializers.CharField(max_length=200)
@@ -31,7 +50,7 @@ class LineInput(serializers.Serializer):
 
 
 class DeclareInput(serializers.Serializer):
-    market = serializers.SlugRelatedField(slug_field="code", queryset=Market.objects.all())
+    market = CodeRelatedField(queryset=Market.objects.all())
     customs_declaration_no = serializers.CharField(max_length=64)
     origin_country = serializers.CharField(max_length=100)
     port_of_entry = serializers.CharField(max_length=100)
@@ -58,7 +77,7 @@ class EditInput(serializers.Serializer):
 
 
 class ApproveInput(serializers.Serializer):
-    warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.all())
+    warehouse = CodeRelatedField(queryset=Warehouse.objects.all())
 
     def validate_warehouse(self, warehouse):
         batch = self.context["batch"]
@@ -84,6 +103,9 @@ class ArrivalLineInput(serializers.Serializer):
 
 class ArriveInput(serializers.Serializer):
     lines = ArrivalLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+    # The status the scanner saw (`approved` for the first check, `discrepancy` for a re-check):
+    # when given, another status under the lock is a 409, so two checks never both count (R7).
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
 
     def validate_lines(self, lines):
         """Each declared line of the batch exactly once (R5). Checked here as well as in the

@@ -3,6 +3,7 @@ checks the caller's role may take the action (403), validates input (400) and ca
 service, which checks the state (409) — the order of SPEC §4."""
 
 import django_filters
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -155,7 +156,11 @@ SubmitView = action_view("submit", lambda b, a, d: services.batch_submit(batch=b
 ApproveView = action_view("approve", lambda b, a, d: services.batch_approve(batch=b, actor=a, **d), s.ApproveInput)
 RejectView = action_view("reject", lambda b, a, d: services.batch_reject(batch=b, actor=a, **d), s.ReasonInput)
 ReviseView = action_view("revise", lambda b, a, d: services.batch_revise(batch=b, actor=a))
-ArriveView = action_view("arrive", lambda b, a, d: services.batch_arrive(batch=b, actor=a, **d), s.ArriveInput)
+ArriveView = action_view(
+    "arrive",
+    lambda b, a, d: services.batch_arrive(batch=b, actor=a, lines=d["lines"], seen_status=d.get("status")),
+    s.ArriveInput,
+)
 ReturnView = action_view("return", lambda b, a, d: services.batch_return(batch=b, actor=a, **d), s.OptionalReasonInput)
 DisinfectView = action_view("disinfect", lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
                             s.DisinfectInput, status.HTTP_201_CREATED)
@@ -222,10 +227,14 @@ class BatchCodesView(generics.ListAPIView):
 
 class RecallView(BatchActionView):
     """POST /api/batches/{number}/recall/ (regulator, {"reason"}): 200 with the batch detail as
-    it is after the recall plus `buyers`, everyone to contact (SPEC §4)."""
+    it is after the recall plus `buyers`, everyone to contact (SPEC §4).
+
+    The recall, the buyer list and the record of that look-up commit together or not at all.
+    An `Idempotency-Key` record keeps no buyer: its replay looks the buyers up again."""
 
     action_name = "recall"
     input_class = s.ReasonInput
+    REBUILT_AT_REPLAY = "_rebuilt_at_replay"
 
     @extend_schema(request=s.ReasonInput, responses={200: s.BatchDetail}, operation_id="batches_recall")
     def post(self, request, number):
@@ -233,13 +242,34 @@ class RecallView(BatchActionView):
 
     def act(self, request, number):
         from markets.models import TraceQueryKind
-        from markets.selectors import recall_buyers
         from markets.services import trace_query_record
 
-        batch, actor = scoped_batch(request, number)
-        require_role(actor, self.action_name)
-        data = validated(self.input_class, request, batch=batch, actor=actor)
-        services.batch_recall(batch=batch, actor=actor, reason=data["reason"])
-        buyers = recall_buyers(actor=actor, batch=batch)
-        trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
-        return Response({**s.render_detail(batch, actor), "buyers": buyers})
+        with transaction.atomic():
+            batch, actor = scoped_batch(request, number)
+            require_role(actor, self.action_name)
+            data = validated(self.input_class, request, batch=batch, actor=actor)
+            services.batch_recall(batch=batch, actor=actor, reason=data["reason"])
+            buyers = self.buyers(batch, actor)
+            trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number,
+                               result_count=len(buyers))
+            return Response({**s.render_detail(batch, actor), "buyers": buyers})
+
+    @staticmethod
+    def buyers(batch, actor) -> list[dict]:
+        from markets.selectors import recall_buyers
+
+        return recall_buyers(actor=actor, batch=batch)
+
+    def stored_body(self, body):
+        """The answer without its buyers (personal data), marked to look them up at replay."""
+        if isinstance(body, dict) and "buyers" in body:
+            body = {name: value for name, value in body.items() if name != "buyers"}
+            body[self.REBUILT_AT_REPLAY] = ["buyers"]
+        return body
+
+    def replayed_body(self, request, body):
+        if isinstance(body, dict) and self.REBUILT_AT_REPLAY in body:
+            batch, actor = scoped_batch(request, self.kwargs["number"])
+            body = {name: value for name, value in body.items() if name != self.REBUILT_AT_REPLAY}
+            body["buyers"] = self.buyers(batch, actor)
+        return body

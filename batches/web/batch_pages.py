@@ -1,13 +1,13 @@
 """Pages every role shares: the batch list, the batch detail with its timeline, and the
 actions taken from it (each one form → the API's input serializer → one service)."""
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import Http404
-from django.shortcuts import redirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -78,7 +78,8 @@ def default_forms(batch, actor) -> dict:
 def batch_context(request, batch, *, bound: dict | None = None) -> dict:
     actor = request.actor
     allowed = allowed_actions(batch.status, actor.role) if actor else []
-    forms = {**default_forms(batch, actor), **(bound or {})}
+    # A bound form (with its input and errors) stands in for the empty one while its action is allowed.
+    forms = {**default_forms(batch, actor), **{name: form for name, form in (bound or {}).items() if name in allowed}}
     lines = list(batch.lines.all())
     codes = batch.codes.aggregate(total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
     # Shown as information only; `batch_move_to_resting` is what enforces it.
@@ -202,15 +203,20 @@ def validated_input(spec: WebAction, form):
     return dict(serializer.validated_data)
 
 
-def validated_arrival(formset):
+def validated_arrival(formset, seen_status: str = ""):
+    """The arrival check through the API's `ArriveInput`, with the status the form was shown
+    with (R7: a check made on an `approved` batch never counts as a re-check). None on errors."""
     if not formset.is_valid():
         return None
     payload = {"lines": [dict(form.cleaned_data) for form in formset.forms]}
+    if seen_status:
+        payload["status"] = seen_status
     serializer = api.ArriveInput(data=payload)
     if not serializer.is_valid():
         formset.non_form_errors().extend(f_error for f_error in _flat(serializer.errors))
         return None
-    return [dict(line) for line in serializer.validated_data["lines"]]
+    return {"lines": [dict(line) for line in serializer.validated_data["lines"]],
+            "seen_status": serializer.validated_data.get("status")}
 
 
 def _flat(errors):
@@ -220,8 +226,10 @@ def _flat(errors):
 
 
 def back_to(request, batch) -> str:
+    """The page the form came from: a path on this site only (`/...`, never `//host`)."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if (target.startswith("/") and not target.startswith("//")
+            and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
         return target
     if request.actor.role == OPERATOR:
         return reverse("web:scan") + f"?q={batch.number}"
@@ -246,11 +254,11 @@ def batch_action(request, number, action):
         return regulator.recall(request, batch, spec)
     if action == "arrive":
         formset = f.arrival_formset(batch, request.POST)
-        lines = validated_arrival(formset)
+        arrival = validated_arrival(formset, request.POST.get("status", ""))
         bound = {"arrive": formset}
-        if lines is None:
+        if arrival is None:
             return render_batch(request, batch, bound=bound, status=400)
-        perform = lambda: services.batch_arrive(batch=batch, actor=actor, lines=lines)  # noqa: E731
+        perform = lambda: services.batch_arrive(batch=batch, actor=actor, **arrival)  # noqa: E731
     else:
         form = spec.form(request.POST, batch) if spec.form else None
         bound = {action: form} if form is not None else {}
@@ -262,6 +270,7 @@ def batch_action(request, number, action):
         result = perform()
     except DomainError as error:
         messages.error(request, domain_error_text(error))
+        batch.refresh_from_db()  # the page shows the state that refused, not the one the form was shown with
         return render_batch(request, batch, bound=bound, status=409)
     except InputError as error:
         target = bound.get(action)
@@ -276,19 +285,22 @@ def batch_action(request, number, action):
         if batch.status == Status.DISCREPANCY:
             messages.warning(request, _("Batch %(number)s does not match its declaration: it waits in "
                                         "pre-storage for a re-check or return.") % {"number": batch.number})
-            return redirect(back_to(request, batch))
+            return HttpResponseRedirect(back_to(request, batch))
         messages.success(request, _("Batch %(number)s matches its declaration and is in pre-storage.")
                          % {"number": batch.number})
-        return redirect(back_to(request, batch))
+        return HttpResponseRedirect(back_to(request, batch))
     if action == "test_result" and getattr(result, "result", "") == "positive":
         messages.error(request, _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
                        % {"number": batch.number})
-        return redirect(back_to(request, batch))
+        return HttpResponseRedirect(back_to(request, batch))
     messages.success(request, spec.done % {"number": batch.number})
-    return redirect(back_to(request, batch))
+    return HttpResponseRedirect(back_to(request, batch))
 
 
 # --- the reviewer's queue -----------------------------------------------------------------
+
+MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
+
 
 @role_page(REVIEWER)
 def review_queue(request):
@@ -299,7 +311,8 @@ def review_queue(request):
     merchant = request.GET.get("merchant", "")
     search = request.GET.get("q", "").strip()
     if merchant:
-        batches = batches.filter(merchant_id=merchant)
+        # A merchant id is ASCII digits that fit the database's bigint; anything else names no one.
+        batches = batches.filter(merchant_id=int(merchant)) if MERCHANT_ID_RE.fullmatch(merchant) else batches.none()
     if search:
         batches = batches.filter(Q(number__icontains=search) | Q(customs_declaration_no__icontains=search)
                                  | Q(lines__product_name__icontains=search) | Q(origin_country__icontains=search)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from .. import services
 from ..errors import DomainError, InputError
+from ..lifecycle import allowed_actions, invalid_transition
 from . import forms as f
 from .common import MERCHANT, domain_error_text, page, require_action, role_page, scoped_batch
 
@@ -27,10 +28,15 @@ def declare(request):
 
 @role_page(MERCHANT)
 def edit(request, number):
-    """Edit a draft (the service refuses any other state); the lines given replace the old ones."""
+    """Edit a draft (the service refuses any other state: 409); the lines given replace the old
+    ones. The form is not shown for a batch that is no longer a draft: back to its page."""
     actor = request.actor
     batch = scoped_batch(actor, number)
     require_action(actor, "edit")
+    refused = None
+    if request.method != "POST" and "edit" not in allowed_actions(batch.status, actor.role):
+        messages.error(request, domain_error_text(invalid_transition(batch, "edit", actor.role)))
+        return redirect("web:batch-detail", batch.number)
     if request.method == "POST":
         form = f.DeclarationForm(request.POST)
         lines = f.LineFormSet(request.POST, prefix="lines")
@@ -41,6 +47,7 @@ def edit(request, number):
                 services.batch_edit(batch=batch, actor=actor, fields=data, lines=new_lines)
             except DomainError as error:
                 messages.error(request, domain_error_text(error))
+                refused = 409
             except InputError as error:
                 f.apply_errors(form, error.errors)
             else:
@@ -50,7 +57,7 @@ def edit(request, number):
         lines = f.LineFormSet(prefix="lines", initial=[
             {name: getattr(line, name) for name in f.LineForm.base_fields} for line in batch.lines.all()])
     return page(request, "web/declare.html", {"form": form, "lines": lines, "market": actor.market, "batch": batch},
-                active="batches", status=400 if request.method == "POST" else 200)
+                active="batches", status=refused or (400 if request.method == "POST" else 200))
 
 
 def _after_save(request, batch):

@@ -3,6 +3,7 @@
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.shortcuts import redirect
@@ -133,8 +134,10 @@ def notifications_read(request):
     return redirect("web:notifications")
 
 
+@transaction.atomic
 def recall(request, batch, spec):
-    """Recall (regulator): through `batch_recall`; then the buyers to contact."""
+    """Recall (regulator): through `batch_recall`; then the buyers to contact. One transaction:
+    the recall, the buyer list and the record of that look-up commit together or not at all."""
     from . import forms as f
     from .batch_pages import render_batch, validated_input
 

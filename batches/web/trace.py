@@ -5,7 +5,7 @@ Everything is read through `markets.selectors` (scoped to the district) and ever
 recorded with `markets.services.trace_query_record`, as the trace API does (issue 4 §5).
 """
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.http import Http404
 from django.shortcuts import redirect
@@ -53,9 +53,12 @@ def _sale(row: dict | None) -> dict | None:
 @role_page(REGULATOR)
 def trace(request):
     """One search box: a code (token or QR URL) opens its chain, a batch number its trace;
-    otherwise the matches of each kind are listed."""
+    otherwise the matches of each kind are listed.
+
+    The search is a POST (with CSRF) answered with the results: what is searched for, often a
+    buyer's phone, never goes into a URL, a browser history, a proxy log or a Referer."""
     actor = request.actor
-    q = request.GET.get("q", "").strip()
+    q = request.POST.get("q", "").strip() if request.method == "POST" else ""
     found = None
     if q:
         if len(q) < 2 or len(q) > 300:
@@ -115,12 +118,30 @@ def trace_batch(request, number):
     }, active="trace")
 
 
+# Days whose local midnight, and the next one, are times in UTC as well (no overflow at the ends).
+FIRST_DAY, LAST_DAY = date.min + timedelta(days=1), date.max - timedelta(days=1)
+NO_SALES = {"totals": {"codes": 0, "sales": 0, "buyers": 0, "voided_sales": 0}, "by_product": []}
+
+
+def _day(value: str) -> date | None:
+    """A local day from `YYYY-MM-DD`; ValueError for anything else (2024-02-30, 9999-12-31)."""
+    day = parse_date(value)  # raises ValueError itself for a well-formed day that does not exist
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(value)
+    return day
+
+
 def _period(request):
-    """?from=YYYY-MM-DD&to=YYYY-MM-DD (local days, `to` inclusive) → [start, end) in time."""
-    start_day, end_day = parse_date(request.GET.get("from") or ""), parse_date(request.GET.get("to") or "")
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD (local days, `to` inclusive) → [start, end) in time, and
+    an error text (then no period) when a given date is not a real day the system can hold."""
+    try:
+        start_day, end_day = [_day(value) if value else None
+                              for value in (request.GET.get("from", ""), request.GET.get("to", ""))]
+    except ValueError:
+        return None, None, None, None, _("Enter the period as real calendar dates (YYYY-MM-DD).")
     start = timezone.make_aware(datetime.combine(start_day, time.min)) if start_day else None
     end = timezone.make_aware(datetime.combine(end_day + timedelta(days=1), time.min)) if end_day else None
-    return start_day, end_day, start, end
+    return start_day, end_day, start, end, ""
 
 
 @role_page(REGULATOR)
@@ -130,13 +151,16 @@ def merchant_sales(request, merchant_id):
     if merchant is None:
         trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant_id), found=False)
         raise Http404
-    start_day, end_day, start, end = _period(request)
-    summary = selectors.merchant_sales_summary(merchant=merchant, start=start, end=end)
-    sales = [_sale(selectors.sale_output(sale, actor))
-             for sale in selectors.merchant_sales(merchant=merchant, start=start, end=end)[:200]]
-    period = {"from": selectors.local_iso(start), "to": selectors.local_iso(end)}
-    trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant.pk),
-                       parameters=period, result_count=summary["totals"]["codes"])
+    start_day, end_day, start, end, period_error = _period(request)
+    if period_error:  # nothing is looked up for a period that cannot be read
+        summary, sales = NO_SALES, []
+    else:
+        summary = selectors.merchant_sales_summary(merchant=merchant, start=start, end=end)
+        sales = [_sale(selectors.sale_output(sale, actor))
+                 for sale in selectors.merchant_sales(merchant=merchant, start=start, end=end)[:200]]
+        period = {"from": selectors.local_iso(start), "to": selectors.local_iso(end)}
+        trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant.pk),
+                           parameters=period, result_count=summary["totals"]["codes"])
     # The exports are the trace API's own (`?format=csv|xlsx`), with the same period.
     api = f"/api/trace/merchants/{merchant.pk}/sales/"
     query = "&".join(f"{name}={value}" for name, value in (("from", request.GET.get("from", "")),
@@ -145,5 +169,5 @@ def merchant_sales(request, merchant_id):
         "merchant": merchant, "summary": summary, "sales": sales, "start_day": start_day, "end_day": end_day,
         "csv_url": f"{api}?format=csv" + (f"&{query}" if query else ""),
         "xlsx_url": f"{api}?format=xlsx" + (f"&{query}" if query else ""),
-        "self_url": reverse("web:trace-merchant", args=[merchant.pk]),
-    }, active="trace")
+        "self_url": reverse("web:trace-merchant", args=[merchant.pk]), "period_error": period_error,
+    }, active="trace", status=400 if period_error else 200)
