@@ -7,7 +7,7 @@ Every trace query by a regulator is recorded (`TraceQuery`), those that found no
 
 from datetime import date, datetime, time, timedelta
 
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -191,13 +191,15 @@ class MerchantSalesView(APIView):
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
         filename = f"sales-merchant-{merchant.pk}-{stamp}.{fmt}"
         if fmt == "csv":
-            response = StreamingHttpResponse(exports.csv_chunks(selectors.EXPORT_HEADER, rows),
-                                             content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="{filename}"'
-            return response
-        workbook = exports.xlsx_file(selectors.EXPORT_HEADER, rows, title="sales",
-                                     widths={1: 20, 3: 22, 4: 20, 9: 28, 10: 48, 11: 16, 12: 14, 14: 22})
-        return FileResponse(workbook, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE)
+            chunks = exports.csv_chunks(selectors.EXPORT_HEADER, rows)
+            content_type = "text/csv; charset=utf-8"
+        else:  # streamed as it is written: the first bytes leave before the last row is read
+            chunks = exports.xlsx_chunks(selectors.EXPORT_HEADER, rows, title="sales",
+                                         widths={1: 20, 3: 22, 4: 20, 9: 28, 10: 48, 11: 16, 12: 14, 14: 22})
+            content_type = exports.XLSX_CONTENT_TYPE
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
 
 # --- search ---------------------------------------------------------------------------------
