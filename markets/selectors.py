@@ -21,7 +21,7 @@ from batches.api.serializers import BatchDetail, DisinfectionOutput, LineOutput,
 from batches.codes import TOKEN_RE, CodeRef, codes_for_scans, parse_code_scan
 from batches.gs1 import gtin14
 from batches.lifecycle import allowed_actions
-from batches.models import Batch, Code, CodeStatus, Role
+from batches.models import Batch, CodeStatus, Role
 from batches.models import Status as BatchStatus
 from batches.services import code_url
 from warehouse.models import ZoneKind
