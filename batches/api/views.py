@@ -120,6 +120,7 @@ class BatchActionView(APIView):
     action_name: str = ""
     input_class = None
     success_status = status.HTTP_200_OK
+    service = None  # (batch, actor, data) -> the service call; set by action_view()
 
     def post(self, request, number):
         return run_idempotent(self, request, lambda: self.act(request, number))
@@ -128,11 +129,8 @@ class BatchActionView(APIView):
         batch, actor = scoped_batch(request, number)
         require_role(actor, self.action_name)
         data = validated(self.input_class, request, batch=batch, actor=actor)
-        self.perform(batch=batch, actor=actor, data=data)
+        type(self).service(batch, actor, data)
         return Response(s.render_detail(batch, actor), status=self.success_status)
-
-    def perform(self, *, batch, actor, data):
-        raise NotImplementedError  # each action view defines it
 
 
 def action_view(action: str, perform, input_class=None, success_status=status.HTTP_200_OK):
@@ -148,7 +146,7 @@ def action_view(action: str, perform, input_class=None, success_status=status.HT
                          operation_id=f"batches_{action}")(post)
     return type(name, (BatchActionView,), {
         "action_name": action, "input_class": input_class, "success_status": success_status,
-        "perform": lambda self, *, batch, actor, data: perform(batch, actor, data), "post": post,
+        "service": staticmethod(perform), "post": post,
     })
 
 
