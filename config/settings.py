@@ -120,6 +120,7 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the English switch is remembered for a year
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

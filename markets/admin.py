@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from batches.admin import ReadOnlyAdmin
+
 from .models import District, Market, Merchant, Regulator, Reviewer, Sale, SaleItem, TraceQuery, mask_mobile
 
 
@@ -69,19 +71,10 @@ class SaleAdmin(admin.ModelAdmin):
 
 
 @admin.register(TraceQuery)
-class TraceQueryAdmin(admin.ModelAdmin):
+class TraceQueryAdmin(ReadOnlyAdmin):
     """The record of trace queries: read, never changed."""
 
     list_display = ["at", "user", "role", "kind", "subject", "found", "result_count"]
     list_filter = ["kind", "found"]
     search_fields = ["subject", "user__username"]
     readonly_fields = ["at", "user", "role", "kind", "subject", "parameters", "found", "result_count"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

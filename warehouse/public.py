@@ -9,11 +9,9 @@ Throttled per client address (`public_verify` rate) so that tokens cannot be enu
 unknown codes count against the same budget.
 """
 
-from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404
-from django.utils import translation
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import TemplateHTMLRenderer
@@ -87,26 +85,6 @@ def public_facts(code: Code) -> dict:
     }
 
 
-def _supported(language: str | None) -> str | None:
-    try:
-        return translation.get_supported_language_variant(language) if language else None
-    except LookupError:
-        return None
-
-
-def chosen_language(request) -> str | None:
-    """The language asked for with `?lang=en` / `?lang=zh-hans`, if it is one we have."""
-    return _supported(request.GET.get("lang"))
-
-
-def page_language(request) -> str:
-    """Chinese unless the reader chose otherwise (`?lang=`, then the language cookie). The
-    browser's Accept-Language is not followed: the page is for buyers in Chinese markets and
-    reads the same on every phone until its reader switches."""
-    return (chosen_language(request) or _supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
-            or settings.LANGUAGE_CODE)
-
-
 class PublicCodeView(APIView):
     """GET /c/{token} and GET /01/{gtin}/10/{batch number}/21/{serial}: one page for both."""
 
@@ -115,12 +93,6 @@ class PublicCodeView(APIView):
     throttle_classes = [PublicVerifyThrottle]
     renderer_classes = [PublicPageRenderer]
     content_negotiation_class = FirstRendererNegotiation
-
-    def initial(self, request, *args, **kwargs):
-        language = page_language(request)
-        translation.activate(language)
-        request._request.LANGUAGE_CODE = language
-        super().initial(request, *args, **kwargs)
 
     @extend_schema(exclude=True)
     def get(self, request, **kwargs):
@@ -132,11 +104,9 @@ class PublicCodeView(APIView):
         return Response(public_facts(code), template_name="public/code.html")
 
     def finalize_response(self, request, response, *args, **kwargs):
+        # The language (Chinese unless `?lang=` or the cookie says otherwise) is chosen by
+        # config.middleware.ChineseFirstLocaleMiddleware, as on every page.
         response = super().finalize_response(request, response, *args, **kwargs)
-        language = chosen_language(request)
-        if language:
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax",
-                                max_age=int(timedelta(days=365).total_seconds()))
         # The status changes (sold, recalled): never serve a stale page; keep tokens out of search engines.
         response["Cache-Control"] = "no-store"
         response["X-Robots-Tag"] = "noindex, nofollow"

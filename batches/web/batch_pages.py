@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from .. import services
 from ..actors import visible_batches
 from ..api import serializers as api
+from ..api import views as api_views
 from ..errors import DomainError, InputError
 from ..lifecycle import allowed_actions
 from ..models import CodeStatus, Disinfection, Status
@@ -135,7 +136,7 @@ def render_batch(request, batch, *, bound=None, status=200, scan_form=None):
 class WebAction:
     form: Callable | None  # (data, batch) -> bound form, or None for a plain button
     serializer: type | None  # the API's input serializer for the same action
-    perform: Callable  # (batch, actor, data) -> anything
+    perform: Callable  # (batch, actor, data) -> anything; the API view's own service where they agree
     done: str
 
 
@@ -144,41 +145,41 @@ def _form(cls, prefix):
 
 
 ACTIONS = {
-    "submit": WebAction(None, None, lambda b, a, d: services.batch_submit(batch=b, actor=a),
+    "submit": WebAction(None, None, api_views.SubmitView.service,
                         gettext_lazy("Batch %(number)s was submitted for review.")),
-    "revise": WebAction(None, None, lambda b, a, d: services.batch_revise(batch=b, actor=a),
+    "revise": WebAction(None, None, api_views.ReviseView.service,
                         gettext_lazy("Batch %(number)s is a draft again: correct it and submit.")),
     "approve": WebAction(lambda data, batch: f.ApproveForm(data, batch=batch, prefix="approve"), None,
-                         lambda b, a, d: services.batch_approve(batch=b, actor=a, **d),
+                         api_views.ApproveView.service,
                          gettext_lazy("Batch %(number)s was approved.")),
     "reject": WebAction(_form(f.ReasonForm, "reject"), api.ReasonInput,
-                        lambda b, a, d: services.batch_reject(batch=b, actor=a, **d),
+                        api_views.RejectView.service,
                         gettext_lazy("Batch %(number)s was rejected; the merchant sees the reason.")),
     "return": WebAction(_form(f.OptionalReasonForm, "return"), api.OptionalReasonInput,
-                        lambda b, a, d: services.batch_return(batch=b, actor=a, **d),
+                        api_views.ReturnView.service,
                         gettext_lazy("Batch %(number)s was returned.")),
     "disinfect": WebAction(_form(f.DisinfectForm, "disinfect"), api.DisinfectInput,
-                           lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
+                           api_views.DisinfectView.service,
                            gettext_lazy("Disinfection of batch %(number)s recorded.")),
-    "move_to_resting": WebAction(None, None, lambda b, a, d: services.batch_move_to_resting(batch=b, actor=a),
+    "move_to_resting": WebAction(None, None, api_views.MoveToRestingView.service,
                                  gettext_lazy("Batch %(number)s is in the resting zone.")),
     "sample": WebAction(_form(f.SampleForm, "sample"), api.SampleInput,
-                        lambda b, a, d: services.batch_record_sample(batch=b, actor=a, **d),
+                        api_views.SampleView.service,
                         gettext_lazy("Sample of batch %(number)s recorded.")),
     "test_result": WebAction(_form(f.TestResultForm, "test_result"), api.TestResultInput,
-                             lambda b, a, d: services.batch_record_test_result(batch=b, actor=a, **d),
+                             api_views.TestResultView.service,
                              gettext_lazy("Test result of batch %(number)s recorded.")),
-    "move_to_storage": WebAction(None, None, lambda b, a, d: services.batch_move_to_storage(batch=b, actor=a),
+    "move_to_storage": WebAction(None, None, api_views.MoveToStorageView.service,
                                  gettext_lazy("Batch %(number)s moved to storage.")),
-    "issue_codes": WebAction(None, None, lambda b, a, d: services.batch_issue_codes(batch=b, actor=a),
+    "issue_codes": WebAction(None, None, api_views.IssueCodesView.service,
                              gettext_lazy("Codes issued for batch %(number)s.")),
     "release": WebAction(None, None, lambda b, a, d: services.batch_release(batch=b, actor=a, release_all=True),
                          gettext_lazy("Every code of batch %(number)s left the warehouse.")),
     "redisinfect": WebAction(_form(f.ReasonForm, "redisinfect"), api.ReasonInput,
-                             lambda b, a, d: services.batch_redisinfect(batch=b, actor=a, **d),
+                             api_views.RedisinfectView.service,
                              gettext_lazy("Batch %(number)s goes back to pre-storage for a new disinfection.")),
     "destroy": WebAction(_form(f.ReasonForm, "destroy"), api.ReasonInput,
-                         lambda b, a, d: services.batch_destroy(batch=b, actor=a, **d),
+                         api_views.DestroyView.service,
                          gettext_lazy("Batch %(number)s is recorded as destroyed.")),
     "recall": WebAction(_form(f.ReasonForm, "recall"), api.ReasonInput,
                         lambda b, a, d: services.batch_recall(batch=b, actor=a, **d),
