@@ -2,7 +2,7 @@
 
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -47,6 +47,8 @@ class TokenObtainView(APIView):
 
     @extend_schema(
         operation_id="auth_token_create", auth=[], request=CredentialsInput,
+        parameters=[OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, response=[429],
+                                     description="Seconds until signing in is allowed again.")],
         responses={
             200: TokenOutput,
             400: OpenApiResponse(inline_serializer("CredentialsErrors", {

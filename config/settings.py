@@ -264,7 +264,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Sign-ins (INFO), failures and lockouts (WARNING) are logged even where LOG_LEVEL is raised.
-    "loggers": {"axes": {"level": "INFO"}},
+    "loggers": {"axes": {"level": "INFO"}, "accounts": {"level": "INFO"}},
 }
 
 # --- Sign-in lockout (django-axes) and API tokens (django-rest-knox) -------------------------
