@@ -2,7 +2,12 @@
 
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -42,8 +47,8 @@ class TokenObtainView(APIView):
     """Exchange a username and password for a token that expires after TOKEN_TTL_HOURS."""
 
     # The credentials are in the body: no session, hence no CSRF check on a cookie a browser sent.
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
 
     @extend_schema(
         operation_id="auth_token_create", auth=[], request=CredentialsInput,
@@ -72,8 +77,8 @@ class TokenObtainView(APIView):
 class TokenLogoutView(APIView):
     """Revoke the token this request is signed with; the next request with it answers 401."""
 
-    authentication_classes = [ExpiringTokenAuthentication]
-    permission_classes = [IsAuthenticated]
+    authentication_classes = (ExpiringTokenAuthentication,)
+    permission_classes = (IsAuthenticated,)
 
     @extend_schema(
         operation_id="auth_logout_create", request=None,

@@ -21,6 +21,7 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.forms import AuthenticationForm
@@ -37,7 +38,9 @@ def signin_address(request: HttpRequest) -> str | None:
     """The client address the per-address limit counts: the same one the public page's throttle
     uses (REMOTE_ADDR, or what our own PUBLIC_VERIFY_TRUSTED_PROXIES proxies saw). Anything that
     is not an IP address falls back to REMOTE_ADDR, so a forged header never reaches the database."""
-    from warehouse.public import client_address  # noqa: PLC0415  (settings name this callable)
+    from warehouse.public import (
+        client_address,  # imported late: settings name this module
+    )
 
     for candidate in (client_address(request), request.META.get("REMOTE_ADDR")):
         try:
@@ -127,8 +130,6 @@ def _login_page(request: HttpRequest, message: str, username: str) -> HttpRespon
     form.add_error(None, message)
     next_url = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
     if admin_login:
-        from django.contrib import admin  # noqa: PLC0415
-
         context = {**admin.site.each_context(request), "title": _("Log in"), "app_path": request.get_full_path(),
                    "form": form, "username": "", REDIRECT_FIELD_NAME: next_url}
         return render(request, "admin/login.html", context, status=429)

@@ -185,7 +185,7 @@ def test_behind_our_own_proxy_the_forwarded_address_is_counted(people, clock, se
     for n in range(50):
         API.sign_in(f"guess-{n}", "wrong-password", address=proxy, HTTP_X_FORWARDED_FOR="203.0.113.50")
 
-    via_proxy = dict(address=proxy)
+    via_proxy = {"address": proxy}
     assert API.sign_in("merchant-a1", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.50", **via_proxy).status_code == 429
     assert API.sign_in("merchant-a1", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.51", **via_proxy).status_code == 200
     # a forwarded value that is no address is not stored; the proxy's own address counts instead
