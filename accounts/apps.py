@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Sign-in"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the token scheme with drf-spectacular)
+        from . import schema, signals  # noqa: F401  (register the token scheme and the revocation)

@@ -33,3 +33,18 @@ def token_issue(*, user: AbstractBaseUser) -> tuple[AuthToken, str]:
 def token_revoke(*, token: AuthToken) -> None:
     """The token stops working at once (the next request with it answers 401)."""
     token.delete()
+
+
+def tokens_revoke_all(*, user_id: int) -> int:
+    """Every token of the user stops working at once; returns how many there were."""
+    count, _ = AuthToken.objects.filter(user_id=user_id).delete()
+    return count
+
+
+def tokens_purge_expired(*, limit: int = 10_000) -> int:
+    """Deletes up to `limit` expired tokens. They are refused anyway; knox deletes a user's
+    expired tokens only when that user comes back, so the rows of people who never do would
+    pile up without this."""
+    digests = list(AuthToken.objects.filter(expiry__lte=timezone.now()).values_list("digest", flat=True)[:limit])
+    count, _ = AuthToken.objects.filter(digest__in=digests).delete()
+    return count

@@ -255,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "batches.tasks.purge_idempotency_records",
         "schedule": timedelta(hours=1),
     },
+    "purge-expired-tokens": {
+        "task": "accounts.tasks.purge_expired_tokens",
+        "schedule": timedelta(hours=1),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -142,3 +142,44 @@ def test_the_schema_documents_both_views(world):
     scheme = schema["components"]["securitySchemes"]["tokenAuth"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
     assert '"Token"' in scheme["description"]
+
+
+def test_reactivating_a_user_does_not_bring_old_tokens_back(world):
+    scanner = with_token(token_for("merchant-a1")["token"])
+    user = get_user_model().objects.get(username="merchant-a1")
+
+    user.is_active = False
+    user.save()
+    user.is_active = True
+    user.save()
+
+    assert scanner.get("/api/batches/").status_code == 401
+    assert with_token(token_for("merchant-a1")["token"]).get("/api/batches/").status_code == 200
+
+
+def test_a_new_password_revokes_every_token_of_the_user(world):
+    scanner = with_token(token_for("merchant-a1")["token"])
+    other = with_token(token_for("merchant-a2")["token"])
+    user = get_user_model().objects.get(username="merchant-a1")
+
+    user.set_password("a-new-pass-456")
+    user.save()
+
+    assert scanner.get("/api/batches/").status_code == 401
+    assert other.get("/api/batches/").status_code == 200
+    # signing in again, which also records last_login, leaves the new token alone
+    fresh = with_token(token_for("merchant-a1", "a-new-pass-456")["token"])
+    assert fresh.get("/api/batches/").status_code == 200
+
+
+def test_the_hourly_purge_deletes_expired_token_rows_only(world, clock):
+    from accounts.tasks import purge_expired_tokens
+
+    token_for("operator-1")
+    clock.shift(TTL)
+    live = token_for("operator-2")
+
+    assert purge_expired_tokens.delay().get() == 1
+
+    assert list(AuthToken.objects.values_list("user__username", flat=True)) == ["operator-2"]
+    assert with_token(live["token"]).get("/api/warehouses/").status_code == 200
