@@ -49,9 +49,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
+    "accounts",
     "markets",
     "warehouse",
     "batches",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a locked-out sign-in into the 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -111,6 +115,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # Refuses every sign-in of a locked-out username or address before a password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -171,7 +180,7 @@ IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated API call answers 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": ["batches.api.parsers.LimitedJSONParser"],
@@ -246,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "batches.tasks.purge_idempotency_records",
         "schedule": timedelta(hours=1),
     },
+    "purge-expired-tokens": {
+        "task": "accounts.tasks.purge_expired_tokens",
+        "schedule": timedelta(hours=1),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -254,6 +267,43 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Sign-ins (INFO), failures and lockouts (WARNING) are logged even where LOG_LEVEL is raised.
+    "loggers": {"axes": {"level": "INFO"}, "accounts": {"level": "INFO"}},
+}
+
+# --- Sign-in lockout (django-axes) and API tokens (django-rest-knox) -------------------------
+# Failures are counted in the database (axes' AccessAttempt), so every web node sees the same
+# counts and an unlock on one node holds on all of them.
+SIGNIN_FAILURES_PER_USERNAME = int(os.environ.get("SIGNIN_FAILURES_PER_USERNAME", "10"))
+SIGNIN_FAILURES_PER_ADDRESS = int(os.environ.get("SIGNIN_FAILURES_PER_ADDRESS", "50"))
+SIGNIN_LOCKOUT_MINUTES = int(os.environ.get("SIGNIN_LOCKOUT_MINUTES", "15"))
+AXES_HANDLER = "accounts.signin.SignInLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# axes compares its single limit with the larger count; the handler applies the per-parameter
+# limits above, and this one (the higher of the two) only keeps axes' own check from firing early.
+AXES_FAILURE_LIMIT = max(SIGNIN_FAILURES_PER_USERNAME, SIGNIN_FAILURES_PER_ADDRESS)
+AXES_COOLOFF_TIME = timedelta(minutes=SIGNIN_LOCKOUT_MINUTES)
+# A right password does not wipe the count: from one address it would also wipe the failures
+# against other usernames, which is what the per-address limit is there to catch.
+AXES_RESET_ON_SUCCESS = False
+# Attempts during a lockout are refused but not counted, so the lockout ends when the window
+# of the failures that caused it has passed (and Retry-After tells the truth).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+# The same client address as the public page's throttle: REMOTE_ADDR, or the address our own
+# PUBLIC_VERIFY_TRUSTED_PROXIES reverse proxies saw; a client's X-Forwarded-For is not trusted.
+AXES_CLIENT_IP_CALLABLE = "accounts.signin.signin_address"
+# Successful sign-ins are logged (logger "axes"), not stored: axes' access log would create a
+# session for every API token request.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = []  # usernames and addresses appear in the log, passwords never
+
+TOKEN_TTL_HOURS = int(os.environ.get("TOKEN_TTL_HOURS", "12"))
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    # A token lives a fixed time from sign-in (a shift), it is not extended by use.
+    "AUTO_REFRESH": False,
 }
 
 # --- Codes: label sheets and the public verification page (issue 3) -----------------------

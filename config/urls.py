@@ -1,15 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from accounts.api import TokenLogoutView, TokenObtainView
 from markets.api import MarketListView
 from warehouse.api import WarehouseListView
 
 from .health import healthz
 
 api = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("auth/logout/", TokenLogoutView.as_view(), name="api-logout"),
     path("markets/", MarketListView.as_view(), name="market-list"),
     path("warehouses/", WarehouseListView.as_view(), name="warehouse-list"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,7 +3,7 @@ that walks a batch through the process the way the people would."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from batches.demo import create_demo_organisations
@@ -48,8 +48,10 @@ class Api:
             client = APIClient()
             if username is not None:
                 user = get_user_model().objects.get(username=username)
-                token, _ = Token.objects.get_or_create(user=user)
-                client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+                # Tests move the clock by days, past TOKEN_TTL_HOURS: these tokens do not expire.
+                # Expiry itself is proved with tokens from POST /api/auth/token/ (tests/test_tokens.py).
+                _, token = AuthToken.objects.create(user=user, expiry=None)
+                client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
             self._clients[username] = client
         return self._clients[username]
 

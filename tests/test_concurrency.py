@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tokens import token_issue
 from batches.lifecycle import complete_due_rests, complete_rest
 from batches.models import Batch, Disinfection, Event, IdempotencyRecord
 from tests.conftest import declaration
@@ -25,8 +25,8 @@ DISINFECTION = {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method
 
 def client_for(username):
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = token_issue(user=get_user_model().objects.get(username=username))[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tokens import token_issue
 from batches.models import Batch, Code, Event
 from markets.models import Sale, SaleItem
 from tests.conftest import BUYER, LINES, MARKET_B, Flow
@@ -233,7 +233,7 @@ def test_two_sellers_racing_for_one_code_make_exactly_one_sale(flow, clock):
     """Two phones at the same stall scan the same garment for two buyers at the same moment."""
     codes = flow.released(clock)
     token = codes[0]["token"]
-    key = Token.objects.get_or_create(user=get_user_model().objects.get(username="merchant-a1"))[0].key
+    key = token_issue(user=get_user_model().objects.get(username="merchant-a1"))[1]
     start = threading.Barrier(2)
     answers = []
 
