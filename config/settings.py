@@ -53,7 +53,6 @@ INSTALLED_APPS = [
     "axes",
     "django_filters",
     "drf_spectacular",
-    "accounts",
     "markets",
     "warehouse",
     "batches",
@@ -180,7 +179,7 @@ IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated API call answers 401 with WWW-Authenticate.
-        "accounts.tokens.ExpiringTokenAuthentication",
+        "markets.accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": ["batches.api.parsers.LimitedJSONParser"],
@@ -256,7 +255,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
     "purge-expired-tokens": {
-        "task": "accounts.tasks.purge_expired_tokens",
+        "task": "markets.accounts.tasks.purge_expired_tokens",
         "schedule": timedelta(hours=1),
     },
 }
@@ -268,7 +267,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Sign-ins (INFO), failures and lockouts (WARNING) are logged even where LOG_LEVEL is raised.
-    "loggers": {"axes": {"level": "INFO"}, "accounts": {"level": "INFO"}},
+    "loggers": {"axes": {"level": "INFO"}, "markets.accounts": {"level": "INFO"}},
 }
 
 # --- Sign-in lockout (django-axes) and API tokens (django-rest-knox) -------------------------
@@ -277,7 +276,7 @@ LOGGING = {
 SIGNIN_FAILURES_PER_USERNAME = int(os.environ.get("SIGNIN_FAILURES_PER_USERNAME", "10"))
 SIGNIN_FAILURES_PER_ADDRESS = int(os.environ.get("SIGNIN_FAILURES_PER_ADDRESS", "50"))
 SIGNIN_LOCKOUT_MINUTES = int(os.environ.get("SIGNIN_LOCKOUT_MINUTES", "15"))
-AXES_HANDLER = "accounts.signin.SignInLockoutHandler"
+AXES_HANDLER = "markets.accounts.signin.SignInLockoutHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # axes compares its single limit with the larger count; the handler applies the per-parameter
 # limits above, and this one (the higher of the two) only keeps axes' own check from firing early.
@@ -289,10 +288,10 @@ AXES_RESET_ON_SUCCESS = False
 # Attempts during a lockout are refused but not counted, so the lockout ends when the window
 # of the failures that caused it has passed (and Retry-After tells the truth).
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_LOCKOUT_CALLABLE = "markets.accounts.signin.lockout_response"
 # The same client address as the public page's throttle: REMOTE_ADDR, or the address our own
 # PUBLIC_VERIFY_TRUSTED_PROXIES reverse proxies saw; a client's X-Forwarded-For is not trusted.
-AXES_CLIENT_IP_CALLABLE = "accounts.signin.signin_address"
+AXES_CLIENT_IP_CALLABLE = "markets.accounts.signin.signin_address"
 # Successful sign-ins are logged (logger "axes"), not stored: axes' access log would create a
 # session for every API token request.
 AXES_DISABLE_ACCESS_LOG = True

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.api import TokenLogoutView, TokenObtainView
+from markets.accounts.api import TokenLogoutView, TokenObtainView
 from markets.api import MarketListView
 from warehouse.api import WarehouseListView
 

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.tokens import token_issue
+from markets.accounts.tokens import token_issue
 from batches.lifecycle import complete_due_rests, complete_rest
 from batches.models import Batch, Disinfection, Event, IdempotencyRecord
 from tests.conftest import declaration

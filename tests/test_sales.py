@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
-from accounts.tokens import token_issue
+from markets.accounts.tokens import token_issue
 from batches.models import Batch, Code, Event
 from markets.models import Sale, SaleItem
 from tests.conftest import BUYER, LINES, MARKET_B, Flow

@@ -173,7 +173,7 @@ def test_a_new_password_revokes_every_token_of_the_user(world):
 
 
 def test_the_hourly_purge_deletes_expired_token_rows_only(world, clock):
-    from accounts.tasks import purge_expired_tokens
+    from markets.accounts.tasks import purge_expired_tokens
 
     token_for("operator-1")
     clock.shift(TTL)

@@ -4,5 +4,5 @@ from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 
 
 class ExpiringTokenScheme(KnoxTokenScheme):
-    target_class = "accounts.tokens.ExpiringTokenAuthentication"
+    target_class = "markets.accounts.tokens.ExpiringTokenAuthentication"
     name = "tokenAuth"

@@ -9,7 +9,7 @@ from .tokens import tokens_purge_expired
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="accounts.tasks.purge_expired_tokens")
+@shared_task(name="markets.accounts.tasks.purge_expired_tokens")
 def purge_expired_tokens() -> int:
     """Beat, hourly: deletes the rows of expired API tokens."""
     purged = tokens_purge_expired()
