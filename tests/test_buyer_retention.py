@@ -190,3 +190,17 @@ def test_the_beat_runs_the_task_daily(old_and_new_sales):
 
     assert anonymise_buyers.delay().get() == 1
     assert Sale.objects.filter(buyer_name="已匿名").count() == 1
+
+
+def test_the_runs_are_shown_read_only_in_the_admin(old_and_new_sales, client, django_user_model):
+    command()
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-2026")
+    client.force_login(admin)
+
+    page = client.get("/admin/markets/buyeranonymisationrun/")
+    assert page.status_code == 200 and "买方信息匿名化记录" in page.content.decode()
+    run = BuyerAnonymisationRun.objects.get()
+    assert client.get(f"/admin/markets/buyeranonymisationrun/{run.pk}/delete/").status_code == 403
+    assert client.get("/admin/markets/buyeranonymisationrun/add/").status_code == 403
+    sale = client.get(f"/admin/markets/sale/{Sale.objects.get(buyer_name='已匿名').pk}/change/").content.decode()
+    assert "13912345678" not in sale and "139****5678" not in sale
