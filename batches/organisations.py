@@ -33,8 +33,8 @@ from markets.models import (
 )
 from warehouse.models import Operator, Warehouse, Zone, ZoneKind
 
-# The columns, in the order of the example file. A header cell may carry a Chinese label
-# before the key ("类型 kind"): the last word of the cell is the key.
+# The columns, in the order of the example file. A header cell is the key ("kind"), the
+# Chinese label ("类型") or both ("类型 kind": the last word of the cell is the key).
 COLUMNS = ("kind", "code", "name", "district", "market", "warehouse", "serves", "stall", "credit_code", "phone",
            "username", "password", "email", "area_m2", "address")
 HEADER_LABELS = {
@@ -46,6 +46,8 @@ HEADER_LABELS = {
 DISTRICT, MARKET, WAREHOUSE = "district", "market", "warehouse"
 MERCHANT, REVIEWER, OPERATOR, REGULATOR = "merchant", "reviewer", "operator", "regulator"
 PEOPLE = (MERCHANT, REVIEWER, OPERATOR, REGULATOR)
+LABEL_KEYS = {label: key for key, label in HEADER_LABELS.items()}  # a header of the label alone
+
 KIND_NAMES = {
     DISTRICT: "辖区", MARKET: "市场", WAREHOUSE: "监管仓", MERCHANT: "经营户", REVIEWER: "市场审核员",
     OPERATOR: "仓库操作员", REGULATOR: "监管人员",
@@ -177,7 +179,7 @@ def read_org_file(path: str | Path) -> list[Row]:
     columns = []
     for position, cell in enumerate(records[0], start=1):
         text = _cell(cell)
-        key = text.split()[-1].lower() if text else ""
+        key = LABEL_KEYS.get(text) or (text.split()[-1].lower() if text else "")
         if not text:
             columns.append(None)
         elif key in COLUMNS:

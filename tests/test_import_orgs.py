@@ -215,6 +215,13 @@ def test_every_error_is_named_with_its_spreadsheet_row_all_at_once(world, tmp_pa
 
 
 @pytest.mark.django_db
+def test_a_header_may_be_the_chinese_label_alone(tmp_path):
+    path = write_csv(tmp_path / "orgs.csv", [["类型", "编码", "名称"], ["辖区", "330102", "杭州市上城区"]])
+    run(path)
+    assert District.objects.get(code="330102").name == "杭州市上城区"
+
+
+@pytest.mark.django_db
 def test_header_and_file_errors(tmp_path):
     lines = run_failing(write_csv(tmp_path / "a.csv", [["名称 name", "color", "name"], ["x", "y", "z"]]))
     assert "第 1 行：表头第 2 列“color”不是已知的列（可用：kind、code、name" in lines[0]

@@ -2,6 +2,7 @@
 one CSV or XLSX table (format: docs/organisations.md). All or nothing; a rerun changes nothing."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 from django.utils import translation
 
 from ...organisations import KIND_NAMES, OrgFileError, organisations_import, read_org_file
@@ -23,6 +24,10 @@ class Command(BaseCommand):
                 for row, message in error.errors:
                     self.stderr.write(f"第 {row} 行：{message}" if row else message)
                 raise CommandError(f"{file}：发现 {len(error.errors)} 处错误，未导入任何内容。") from None
+            except IntegrityError:
+                # Only another import (or an admin) writing the same codes or usernames at the
+                # same moment gets here: the transaction was rolled back as a whole.
+                raise CommandError(f"{file}：导入时有其他操作同时写入相同的编码或用户名，未导入任何内容；请重新运行。") from None
 
         self.stdout.write(("试运行（未写入）：" if dry_run else "") + "导入结果")
         for kind, name in KIND_NAMES.items():
