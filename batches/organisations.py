@@ -361,7 +361,8 @@ def _role_of(user) -> str | None:
 # --- writing --------------------------------------------------------------------------------
 
 def _set(instance, values: dict) -> bool:
-    """Assign the values that differ; True if any did."""
+    """Assign the values that differ; True if any did. Foreign keys are given as `<name>_id`,
+    so that comparing them reads nothing."""
     changed = [name for name, value in values.items() if getattr(instance, name) != value]
     for name in changed:
         setattr(instance, name, values[name])
@@ -413,7 +414,7 @@ def _write(plan: _Plan, report: ImportReport) -> None:
     markets = {}
     for code, row in plan.markets.items():
         markets[code], created, changed = _upsert(Market, {"code": code}, {
-            "name": row["name"], "district": district(row["district"]), "address": row["address"]})
+            "name": row["name"], "district_id": district(row["district"]).pk, "address": row["address"]})
         _count(report, MARKET, created, changed)
     markets.update({m.code: m for m in Market.objects.filter(code__in={c for cs in plan.serves.values() for c in cs}
                                                                   | {r["market"] for r in plan.people.values()})
@@ -422,7 +423,7 @@ def _write(plan: _Plan, report: ImportReport) -> None:
     warehouses = {}
     for code, row in plan.warehouses.items():
         warehouse, created, changed = _upsert(Warehouse, {"code": code}, {
-            "name": row["name"], "district": district(row["district"]), "address": row["address"],
+            "name": row["name"], "district_id": district(row["district"]).pk, "address": row["address"],
             "area_m2": int(row["area_m2"]) if row["area_m2"] else None})
         # The file lists every market the warehouse serves: the relation becomes exactly that.
         served = {markets[c].pk for c in plan.serves[code]}
@@ -436,8 +437,7 @@ def _write(plan: _Plan, report: ImportReport) -> None:
     warehouses.update({w.code: w for w in Warehouse.objects.filter(
         code__in={r["warehouse"] for r in plan.people.values() if r["warehouse"]}).exclude(code__in=warehouses)})
 
-    for username, row in plan.people.items():
-        _write_person(row, report, district=district, markets=markets, warehouses=warehouses)
+    _write_people(plan, report, district=district, markets=markets, warehouses=warehouses)
 
     listed = set(plan.people)
     for kind, accessor in ROLE_ACCESSORS.items():
@@ -446,39 +446,66 @@ def _write(plan: _Plan, report: ImportReport) -> None:
             report.not_in_file.append(f"{username}（{KIND_NAMES[kind]}）")
 
 
-def _write_person(row: Row, report: ImportReport, *, district, markets, warehouses) -> None:
+def _role_values(row: Row, *, district, markets, warehouses) -> dict:
+    if row.kind == MERCHANT:
+        return {"market_id": markets[row["market"]].pk, "name": row["name"], "stall": row["stall"],
+                "licence_no": row["credit_code"], "phone": row["phone"]}
+    if row.kind == REVIEWER:
+        return {"market_id": markets[row["market"]].pk}
+    if row.kind == OPERATOR:
+        return {"warehouse_id": warehouses[row["warehouse"]].pk}
+    return {"district_id": district(row["district"]).pk}
+
+
+def _write_people(plan: _Plan, report: ImportReport, *, district, markets, warehouses) -> None:
+    """Users and their role rows, read and written set by set (a city has thousands of
+    merchants): one read per kind, bulk inserts and updates of what is new or changed."""
     User = get_user_model()
-    name = row["name"]
-    user = User.objects.select_for_update().filter(username=row["username"]).first()
-    user_created = user is None
-    if user_created:
-        user = User(username=row["username"], first_name=name[:STAFF_NAME_MAX], email=row["email"])
+    users = {user.username: user for user in User.objects.select_for_update().filter(username__in=plan.people)}
+    created = set()
+    new_users = []
+    for username, row in plan.people.items():
+        if username in users:
+            continue
+        user = User(username=username, first_name=row["name"][:STAFF_NAME_MAX], email=row["email"])
         if row["password"]:
             user.set_password(row["password"])
         else:
             # Nobody knows a password yet; it is set with `changepassword` (printed by the command).
             user.set_unusable_password()
-            report.without_password.append(user.username)
-        user.save()
-        user_changed = True
-    else:
-        # Passwords are set on creation only: a rerun must not undo a password the person chose.
-        values = {"first_name": name[:STAFF_NAME_MAX]}
-        if row["email"]:
-            values["email"] = row["email"]
-        user_changed = _set(user, values)
-        if user_changed:
-            user.save(update_fields=list(values))
+            report.without_password.append(username)
+        new_users.append(user)
+    for user in User.objects.bulk_create(new_users, batch_size=500):
+        users[user.username] = user
+        created.add(user.username)
 
-    kind = row.kind
-    if kind == MERCHANT:
-        values = {"market": markets[row["market"]], "name": name, "stall": row["stall"],
-                  "licence_no": row["credit_code"], "phone": row["phone"]}
-    elif kind == REVIEWER:
-        values = {"market": markets[row["market"]]}
-    elif kind == OPERATOR:
-        values = {"warehouse": warehouses[row["warehouse"]]}
-    else:
-        values = {"district": district(row["district"])}
-    _role_row, _created, role_changed = _upsert(ROLE_MODELS[kind], {"user": user}, values)
-    _count(report, kind, user_created, user_changed or role_changed)
+    # Passwords are set on creation only: a rerun must not undo a password the person chose.
+    changed, changed_users = set(), []
+    for username, row in plan.people.items():
+        values = {"first_name": row["name"][:STAFF_NAME_MAX], **({"email": row["email"]} if row["email"] else {})}
+        if username not in created and _set(users[username], values):
+            changed.add(username)
+            changed_users.append(users[username])
+    User.objects.bulk_update(changed_users, ["first_name", "email"], batch_size=500)
+
+    for kind in PEOPLE:
+        model = ROLE_MODELS[kind]
+        rows = {username: row for username, row in plan.people.items() if row.kind == kind}
+        existing = {role.user_id: role for role in
+                    model.objects.select_for_update().filter(user_id__in=[users[u].pk for u in rows])}
+        new_roles, changed_roles, fields = [], [], set()
+        for username, row in rows.items():
+            values = _role_values(row, district=district, markets=markets, warehouses=warehouses)
+            role = existing.get(users[username].pk)
+            if role is None:
+                new_roles.append(model(user=users[username], **values))
+                changed.add(username)
+            elif _set(role, values):
+                changed_roles.append(role)
+                fields.update(values)
+                changed.add(username)
+        model.objects.bulk_create(new_roles, batch_size=500)
+        if changed_roles:
+            model.objects.bulk_update(changed_roles, sorted(fields), batch_size=500)
+        for username in rows:
+            _count(report, kind, username in created, username in changed)
