@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -175,6 +176,16 @@ REST_SWEEP_BATCH_SIZE = int(os.environ.get("REST_SWEEP_BATCH_SIZE", "1000"))
 # How long an `Idempotency-Key` replays its first answer (R7); older records are deleted hourly.
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
 
+# --- Buyers' personal data (PIPL) ----------------------------------------------------------
+# A sale's buyer name and phone are anonymised this many days after the sale (daily beat task
+# and `manage.py anonymise_buyers`). Three years: the keeping period Chinese law commonly sets
+# for transaction records (e.g. E-Commerce Law art. 31), long enough for a recall or an
+# outbreak investigation; PIPL art. 19 asks for no longer than necessary, so a bureau may set less.
+BUYER_DATA_RETENTION_DAYS = int(os.environ.get("BUYER_DATA_RETENTION_DAYS", "1095"))
+if BUYER_DATA_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("BUYER_DATA_RETENTION_DAYS must be a positive number of days")
+BUYER_ANONYMISE_CHUNK_SIZE = int(os.environ.get("BUYER_ANONYMISE_CHUNK_SIZE", "1000"))
+
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -257,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {
         "task": "markets.accounts.tasks.purge_expired_tokens",
         "schedule": timedelta(hours=1),
+    },
+    "anonymise-buyers": {
+        "task": "markets.tasks.anonymise_buyers",
+        "schedule": crontab(hour=19, minute=30),  # 03:30 Asia/Shanghai, a quiet hour for the markets
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -2,7 +2,18 @@ from django.contrib import admin
 
 from batches.admin import ReadOnlyAdmin
 
-from .models import District, Market, Merchant, Regulator, Reviewer, Sale, SaleItem, TraceQuery, mask_mobile
+from .models import (
+    BuyerAnonymisationRun,
+    District,
+    Market,
+    Merchant,
+    Regulator,
+    Reviewer,
+    Sale,
+    SaleItem,
+    TraceQuery,
+    mask_mobile,
+)
 
 
 @admin.register(District)
@@ -55,13 +66,13 @@ class SaleAdmin(admin.ModelAdmin):
     list_filter = ["buyer_kind", "merchant__market"]
     date_hierarchy = "sold_at"
     fields = ["merchant", "sold_by", "buyer_name", "phone", "buyer_kind", "buyer_credit_code", "sold_at",
-              "voided_at", "voided_by", "void_reason"]
+              "voided_at", "voided_by", "void_reason", "buyer_anonymised_at"]
     readonly_fields = fields
     inlines = [SaleItemInline]
 
     @admin.display(description="买方手机号")
     def phone(self, sale):
-        return mask_mobile(sale.buyer_phone)
+        return mask_mobile(sale.buyer_phone) if sale.buyer_phone else ""  # empty once anonymised
 
     def has_add_permission(self, request):
         return False
@@ -78,3 +89,11 @@ class TraceQueryAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "found"]
     search_fields = ["subject", "user__username"]
     readonly_fields = ["at", "user", "role", "kind", "subject", "parameters", "found", "result_count"]
+
+
+@admin.register(BuyerAnonymisationRun)
+class BuyerAnonymisationRunAdmin(ReadOnlyAdmin):
+    """When buyers' data was anonymised, and how much (markets.retention): read, never changed."""
+
+    list_display = ["started_at", "finished_at", "retention_days", "cutoff", "sales_anonymised"]
+    readonly_fields = list_display

@@ -124,11 +124,16 @@ class BuyerKind(models.TextChoices):
     BUSINESS = "business", _("单位/商户")
 
 
+# What a buyer's name becomes once the retention period is over (markets.retention).
+ANONYMISED_BUYER_NAME = "已匿名"
+
+
 class Sale(models.Model):
     """One sale of one or more codes by the merchant they were released to (R4).
 
     A voided sale stays on record (voided_at, void_reason); its items are marked voided so the
-    codes can be sold again."""
+    codes can be sold again. After BUYER_DATA_RETENTION_DAYS the buyer's name and phone are
+    anonymised (buyer_anonymised_at); the sale, its codes and dates stay."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="sales")
     sold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -142,12 +147,16 @@ class Sale(models.Model):
     voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                   null=True, blank=True)
     void_reason = models.CharField(_("作废原因"), max_length=500, blank=True)
+    buyer_anonymised_at = models.DateTimeField(_("买方信息匿名化时间"), null=True, blank=True)
 
     class Meta:
         ordering = ["-sold_at", "-id"]
         indexes = [
             models.Index(fields=["merchant", "sold_at"], name="sale_merchant_sold_at"),
             models.Index(fields=["buyer_phone"], name="sale_buyer_phone"),
+            # The daily anonymisation reads only sales not yet anonymised, oldest first.
+            models.Index(fields=["sold_at"], condition=models.Q(buyer_anonymised_at__isnull=True),
+                         name="sale_buyer_to_anonymise"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(buyer_kind="business") | models.Q(buyer_credit_code=""),
@@ -162,6 +171,25 @@ class Sale(models.Model):
     @property
     def is_voided(self) -> bool:
         return self.voided_at is not None
+
+
+class BuyerAnonymisationRun(models.Model):
+    """One run of `anonymise_buyers` (daily by Celery beat, or by hand): when, with which
+    cut-off, and how many sales it anonymised. Written by markets.retention only."""
+
+    started_at = models.DateTimeField(_("开始时间"))
+    finished_at = models.DateTimeField(_("结束时间"))
+    retention_days = models.PositiveIntegerField(_("保存期限（天）"))
+    cutoff = models.DateTimeField(_("截止时间"), help_text=_("早于此时间的销售记录中的买方信息被匿名化"))
+    sales_anonymised = models.PositiveIntegerField(_("匿名化的销售记录数"))
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("买方信息匿名化记录")
+        verbose_name_plural = _("买方信息匿名化记录")
+
+    def __str__(self):
+        return f"{self.started_at:%Y-%m-%d %H:%M} {self.sales_anonymised}"
 
 
 class SaleItem(models.Model):

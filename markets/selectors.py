@@ -72,6 +72,8 @@ def visible_merchants(actor: Actor | None) -> QuerySet[Merchant]:
 
 def shown_phone(actor: Actor | None, phone: str) -> str:
     """Buyer phones in full to regulators only; masked (`138****0001`) to everyone else."""
+    if not phone:  # anonymised (markets.retention)
+        return ""
     return phone if actor is not None and actor.role == Role.REGULATOR else mask_mobile(phone)
 
 
@@ -457,7 +459,7 @@ def batch_trace(*, actor: Actor, batch: Batch) -> dict:
             "recalled": codes["recalled"],
             "voided": items["voided_codes"],
             "sales": items["sales"],
-            "buyers": len(buyers),
+            "buyers": sum(1 for buyer in buyers if buyer["buyer_phone"]),  # anonymised buyers have no phone
         },
         "buyers": buyers,
         "timeline": [event_output(event, fields) for event in events],
@@ -496,6 +498,11 @@ def _period(queryset, field: str, start: datetime | None, end: datetime | None):
     return queryset
 
 
+# Buyers are counted by phone; an anonymised buyer (markets.retention) has none and is not
+# counted as a buyer (its sales and codes still are).
+NAMED_BUYER = Q(sale__buyer_anonymised_at__isnull=True)
+
+
 def sold_items(*, merchant: Merchant, start: datetime | None, end: datetime | None) -> QuerySet[SaleItem]:
     """The codes the merchant sold in [start, end) and did not void."""
     return _period(SaleItem.objects.filter(sale__merchant=merchant, voided=False), "sale__sold_at", start, end)
@@ -505,7 +512,7 @@ def merchant_sales_summary(*, merchant: Merchant, start: datetime | None, end: d
     """How much the merchant sold and to how many buyers, per batch and per product (line)."""
     items = sold_items(merchant=merchant, start=start, end=end)
     totals = items.aggregate(codes=Count("id"), sales=Count("sale_id", distinct=True),
-                             buyers=Count("sale__buyer_phone", distinct=True))
+                             buyers=Count("sale__buyer_phone", distinct=True, filter=NAMED_BUYER))
     totals["voided_sales"] = _period(Sale.objects.filter(merchant=merchant, voided_at__isnull=False),
                                      "sold_at", start, end).count()
     by_product = [
@@ -515,7 +522,7 @@ def merchant_sales_summary(*, merchant: Merchant, start: datetime | None, end: d
         for row in items.values("code__batch__number", "code__line_id", "code__line__product_name",
                                 "code__line__specification", "code__line__gtin", "code__line__unit")
         .annotate(codes=Count("id"), sales=Count("sale_id", distinct=True),
-                  buyers=Count("sale__buyer_phone", distinct=True))
+                  buyers=Count("sale__buyer_phone", distinct=True, filter=NAMED_BUYER))
         .order_by("code__batch__number", "code__line_id")
     ]
     by_batch: dict[str, dict] = {}
