@@ -39,6 +39,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+# Further hosts whose code URLs a scan accepts besides PUBLIC_BASE_URL's ("host" or "host:port",
+# e.g. an old public address whose labels are still in the market); any other host is unknown.
+CODE_URL_HOSTS = env_list("CODE_URL_HOSTS")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", PUBLIC_BASE_URL)
 
 INSTALLED_APPS = [

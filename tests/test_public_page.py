@@ -1,8 +1,8 @@
 """The public verification page behind every QR (SPEC §2 public role, §4 `GET /c/{token}`).
 
 No login. Given a coded batch of merchant-a1 (杭州望江服饰商行, stall A-101) that rested in
-WH-1 (望江集中监管仓) for market A: three coats with a GTIN (serials 1–3) and two scarves
-without (serials 4–5).
+WH-1 (望江集中监管仓) for market A: three coats with a GTIN (items 1–3) and two scarves
+without (items 4–5).
 """
 
 import re
@@ -50,7 +50,7 @@ def coded(flow):
         sweep_due_rests()
         flow.post("operator-1", "move-to-storage")
         flow.post("operator-1", "issue-codes")
-    return flow.number, {code.serial: code for code in Code.objects.filter(batch__number=flow.number)}
+    return flow.number, {code.item_no: code for code in Code.objects.filter(batch__number=flow.number)}
 
 
 def page(client, path, **extra):
@@ -81,7 +81,7 @@ def test_the_page_shows_what_a_buyer_needs_to_trust_the_goods(public, coded):
 def test_the_digital_link_opens_the_same_page(public, coded):
     number, codes = coded
 
-    response, html = page(public, f"/01/{GTIN}/10/{number}/21/2")
+    response, html = page(public, f"/01/{GTIN}/10/{number}/21/{codes[2].serial}")
     by_token, html_by_token = page(public, f"/c/{codes[2].token}")
 
     assert response.status_code == by_token.status_code == 200
@@ -120,8 +120,8 @@ def test_a_recalled_batch_is_a_clear_red_warning(api, flow, public, coded):
     api("merchant-a1").post("/api/sales/", {"codes": [codes[1].token], **BUYER}, format="json")
     flow.post("regulator", "recall", {"reason": "境外疫情通报"})
 
-    for serial in (1, 4):  # sold before the recall, and still in the warehouse
-        html = page(public, f"/c/{codes[serial].token}")[1]
+    for item_no in (1, 4):  # sold before the recall, and still in the warehouse
+        html = page(public, f"/c/{codes[item_no].token}")[1]
         assert 'class="status danger" role="alert"' in html
         assert "该批次商品已被召回" in html
         assert "已售出" not in html and "在监管仓内" not in html

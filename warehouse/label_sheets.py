@@ -37,9 +37,9 @@ LABEL_DIR = "labels"
 
 
 def label_codes(batch: Batch):
-    """The batch's codes in serial order, with only the columns a label needs."""
-    return (Code.objects.filter(batch=batch).select_related("line").order_by("serial")
-            .only("token", "serial", "batch_id", "line", "line__product_name", "line__specification", "line__gtin"))
+    """The batch's codes in item order, with only the columns a label needs."""
+    return (Code.objects.filter(batch=batch).select_related("line").order_by("item_no")
+            .only("token", "serial", "item_no", "batch_id", "line", "line__product_name", "line__specification", "line__gtin"))
 
 
 def check_printable(batch: Batch, actor: Actor) -> int:
@@ -58,7 +58,7 @@ def batch_labels(batch: Batch) -> Iterator[Label]:
     warehouse = batch.warehouse.name if batch.warehouse else ""
     for code in label_codes(batch).iterator(chunk_size=settings.LABELS_DB_CHUNK):
         code.batch = batch  # for qr_url, without a join per row
-        yield Label(url=qr_url(code), batch_number=batch.number, serial=code.serial,
+        yield Label(url=qr_url(code), batch_number=batch.number, item_no=code.item_no,
                     product_name=code.line.product_name, specification=code.line.specification,
                     warehouse=warehouse, negative_test_date=tested_on)
 

@@ -20,7 +20,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from batches.codes import codes_for_scans
+from batches.codes import TOKEN_RE, CodeRef, codes_for_refs, digital_link_ref
 from batches.models import Code, CodeStatus, Status
 
 from .codes_api import FirstRendererNegotiation
@@ -72,7 +72,7 @@ def public_facts(code: Code) -> dict:
         "product_name": line.product_name,
         "specification": line.specification,
         "gtin": line.gtin,
-        "serial": code.serial,
+        "item_no": code.item_no,
         "batch_number": batch.number,
         "origin_country": batch.origin_country,
         "warehouse_name": batch.warehouse.name if batch.warehouse else "",
@@ -95,10 +95,15 @@ class PublicCodeView(APIView):
     content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(exclude=True)
-    def get(self, request, **kwargs):
-        # The path is itself a scannable form: `/c/{token}` or a Digital Link.
-        code = codes_for_scans([request.path], queryset=Code.objects.select_related(
-            "batch__market", "batch__warehouse"))[request.path]
+    def get(self, request, token=None, gtin=None, lot=None, serial=None):
+        # A Digital Link resolves only if its whole (gtin, lot, serial) triple is real; a guessed
+        # or half-right path gets the very answer an unknown token gets.
+        if token is not None:
+            ref = CodeRef(token=token.upper()) if TOKEN_RE.match(token.upper()) else None
+        else:
+            ref = digital_link_ref(gtin=gtin, lot=lot, serial=serial)
+        code = codes_for_refs({"scan": ref}, queryset=Code.objects.select_related(
+            "batch__market", "batch__warehouse"))["scan"]
         if code is None:
             raise Http404
         return Response(public_facts(code), template_name="public/code.html")

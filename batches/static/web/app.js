@@ -63,8 +63,8 @@
     var path = v.replace(/^[a-z]+:\/\/[^/]+/i, "");
     var c = path.match(/\/c\/([A-Za-z2-7]{24})\/?$/);
     if (c) { return c[1].toUpperCase(); }
-    var dl = path.match(/\/01\/(\d+)\/10\/([^/]+)\/21\/(\d+)\/?$/);
-    if (dl) { return "DL:" + dl[2] + ":" + parseInt(dl[3], 10); }
+    var dl = path.match(/\/01\/(\d+)\/10\/([^/]+)\/21\/([A-Za-z0-9]+)\/?$/);
+    if (dl) { return "DL:" + dl[2] + ":" + dl[3].toUpperCase(); }
     return /^[A-Za-z2-7]{24}$/.test(v) ? v.toUpperCase() : v;
   }
   function setupScanList(form) {
