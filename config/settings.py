@@ -200,6 +200,9 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ["REDIS_URL"],
+        # A Redis that is away must cost a page a second at most, not hang it (the public
+        # page's throttle then falls back to counting in the process).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
     if os.environ.get("REDIS_URL")
     else {

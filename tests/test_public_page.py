@@ -211,3 +211,49 @@ def test_behind_our_own_proxy_the_forwarded_address_is_throttled(public, coded, 
     other = public.get(path, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code
 
     assert (first, again, other) == (200, 429, 200)
+
+
+# --- the shared cache is away -----------------------------------------------------------------
+
+@pytest.fixture
+def cache_away():
+    """The shared cache points at a closed port, as when Redis is down (restored before the
+    fresh_throttle fixture clears the real cache)."""
+    from django.test import override_settings
+
+    from warehouse.public import LOCAL_COUNTS, PublicVerifyThrottle
+
+    LOCAL_COUNTS.clear()
+    PublicVerifyThrottle.shared_down_until = 0.0
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                               "LOCATION": "redis://127.0.0.1:1/0",
+                                               "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}):
+        yield
+    LOCAL_COUNTS.clear()
+    PublicVerifyThrottle.shared_down_until = 0.0
+
+
+def test_the_page_answers_when_the_cache_is_unreachable(public, coded, cache_away, caplog):
+    from django.core.cache import cache as shared
+
+    _number, codes = coded
+    with pytest.raises(Exception):  # noqa: B017 — the point: the shared cache really is away
+        shared.get("anything")
+
+    response, html = page(public, f"/c/{codes[4].token}")
+
+    assert response.status_code == 200 and "真丝围巾" in html
+    assert page(public, f"/c/{'A' * 24}")[0].status_code == 404
+    assert "shared cache unreachable" in caplog.text
+
+
+def test_without_the_cache_the_page_is_still_limited_per_address(public, coded, cache_away, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"public_verify": "3/min"}}
+    _number, codes = coded
+    path = f"/c/{codes[4].token}"
+
+    answers = [public.get(path, REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
+    other = public.get(path, REMOTE_ADDR="203.0.113.8").status_code
+
+    # counted in the process while the cache is away: enumeration stays bounded
+    assert answers == [200, 200, 200, 429] and other == 200
