@@ -268,6 +268,12 @@ LOGGING = {
 LABELS_SYNC_MAX = int(os.environ.get("LABELS_SYNC_MAX", "500"))
 # Codes read from the database per round trip while a label sheet is written.
 LABELS_DB_CHUNK = int(os.environ.get("LABELS_DB_CHUNK", "2000"))
+# A label job with no progress for this long lost its worker: it shows as failed and may be retried.
+LABEL_JOB_STALE_SECONDS = int(os.environ.get("LABEL_JOB_STALE_SECONDS", "300"))
+# A build that fails for a reason that may pass (disk, database, time limit) is retried this
+# many times by the task itself, LABEL_JOB_RETRY_SECONDS apart, before the job is failed.
+LABEL_JOB_AUTO_RETRIES = int(os.environ.get("LABEL_JOB_AUTO_RETRIES", "2"))
+LABEL_JOB_RETRY_SECONDS = int(os.environ.get("LABEL_JOB_RETRY_SECONDS", "60"))
 # The public page is throttled per client address (rate: PUBLIC_VERIFY_RATE above). The
 # address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
 PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))
