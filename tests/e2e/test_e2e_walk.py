@@ -30,6 +30,10 @@ class Person:
         self.context.set_default_timeout(15_000)
         self.page = self.context.new_page()
         self.page.on("dialog", lambda dialog: dialog.accept())
+        # Chromium reports what the Content-Security-Policy blocked on the console.
+        self.csp_reports = []
+        self.page.on("console", lambda message: self.csp_reports.append(message.text)
+                     if "Content Security Policy" in message.text else None)
         self.base_url, self.shots, self.username = base_url, shots, username
         self.label = label or username
         self.count = 0
@@ -91,6 +95,8 @@ def people(chromium, live_server, screenshots, transactional_db, settings):
     yield person
     for one in opened:
         one.close()
+    # No page of any test may trip the Content-Security-Policy (no inline script or style).
+    assert [report for one in opened for report in one.csp_reports] == []
 
 
 @pytest.mark.e2e
