@@ -9,6 +9,7 @@ looks genuine to the scanner.
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from urllib.parse import unquote, urlsplit
 
@@ -55,19 +56,24 @@ def _host_port(scheme: str, text: str) -> tuple[str, int] | None:
     return parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
 
 
-def code_url_origins() -> set[tuple[str, str, int]]:
+def code_url_origins() -> frozenset[tuple[str, str, int]]:
     """(scheme, host, port) that our code URLs may carry: PUBLIC_BASE_URL's origin, and each
     host of CODE_URL_HOSTS over http and https (e.g. the address the crew uses on the LAN)."""
-    base = urlsplit(settings.PUBLIC_BASE_URL)
+    return _origins(settings.PUBLIC_BASE_URL, tuple(settings.CODE_URL_HOSTS))
+
+
+@lru_cache(maxsize=8)  # parsed once per configuration, not once per scanned value
+def _origins(public_base_url: str, code_url_hosts: tuple[str, ...]) -> frozenset[tuple[str, str, int]]:
+    base = urlsplit(public_base_url)
     scheme = base.scheme.lower() if base.scheme.lower() in DEFAULT_PORTS else "https"
     origins = set()
     if (own := _host_port(scheme, base.netloc)) is not None:
         origins.add((scheme, *own))
-    for entry in settings.CODE_URL_HOSTS:
+    for entry in code_url_hosts:
         for other in DEFAULT_PORTS:
             if (host := _host_port(other, entry)) is not None:
                 origins.add((other, *host))
-    return origins
+    return frozenset(origins)
 
 
 def _own_path(value: str) -> str | None:
