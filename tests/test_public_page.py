@@ -125,7 +125,12 @@ def test_a_recalled_batch_is_a_clear_red_warning(api, flow, public, coded):
         assert 'class="status danger" role="alert"' in html
         assert "该批次商品已被召回" in html
         assert "已售出" not in html and "在监管仓内" not in html
-    assert "--danger: #b3121b" in html
+    # red: the page's style sheet (a static file, not inline, under the CSP) paints the warning
+    from django.contrib.staticfiles import finders
+
+    assert "/static/web/public.css" in html
+    css = open(finders.find("web/public.css"), encoding="utf-8").read()
+    assert "--danger: #b3121b" in css and ".status.danger { background: var(--danger)" in css
 
 
 def test_english_by_query_parameter_and_remembered_in_the_language_cookie(public, coded):
