@@ -138,7 +138,8 @@ STORAGES = {
     # WhiteNoise serves the admin's and the pages' static files from the app server itself.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
+# Built label sheets; a volume of its own in production if wished.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Security (production: DEBUG off; `manage.py check --deploy` is clean) -----------------
 SESSION_COOKIE_HTTPONLY = True
