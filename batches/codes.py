@@ -25,7 +25,8 @@ SERIAL_LENGTH = 16
 SERIAL_RE = re.compile(rf"^[A-Z2-7]{{{SERIAL_LENGTH}}}$")
 # Digital Link carries the GTIN as 14 digits; shorter GTIN-8/12/13 are accepted and padded.
 DIGITAL_LINK_RE = re.compile(
-    rf"^/01/(?P<gtin>[0-9]{{14}}|[0-9]{{12,13}}|[0-9]{{8}})/10/(?P<lot>[^/]+)/21/(?P<serial>[A-Za-z2-7]{{{SERIAL_LENGTH}}})/?$")
+    r"^/01/(?P<gtin>[0-9]{14}|[0-9]{12,13}|[0-9]{8})/10/(?P<lot>[^/]+)"
+    rf"/21/(?P<serial>[A-Za-z2-7]{{{SERIAL_LENGTH}}})/?$")
 C_PATH_RE = re.compile(r"^/c/(?P<token>[A-Za-z2-7]{24})/?$")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LOT_LENGTH = 40  # a batch number

@@ -324,7 +324,7 @@ def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
                 Code.objects.bulk_create([
                     Code(batch_id=locked.pk, line_id=line.pk, item_no=item_no + offset, serial=serial, token=token,
                          issued_at=now)
-                    for offset, (token, serial) in enumerate(zip(new_tokens(size), new_serials(size)), start=1)
+                    for offset, (token, serial) in enumerate(zip(new_tokens(size), new_serials(size), strict=True), start=1)
                 ])
                 item_no += size
                 issued += size

@@ -72,7 +72,7 @@ def issue_through_copy(tag: str, count: int) -> float:
     batch, line = stored_batch(f"COPY-{tag}", count)
     now = timezone.now()
     rows = [(batch.pk, line.pk, item_no, serial, token, CodeStatus.IN_WAREHOUSE.value, now)
-            for item_no, (token, serial) in enumerate(zip(new_tokens(count), new_serials(count)), start=1)]
+            for item_no, (token, serial) in enumerate(zip(new_tokens(count), new_serials(count), strict=True), start=1)]
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.cursor.copy(COPY_SQL) as copy:  # the psycopg 3 cursor under Django's wrapper

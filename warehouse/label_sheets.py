@@ -15,8 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from django.conf import settings
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
@@ -42,7 +42,8 @@ LABEL_DIR = "labels"
 def label_codes(batch: Batch):
     """The batch's codes in item order, with only the columns a label needs."""
     return (Code.objects.filter(batch=batch).select_related("line").order_by("item_no")
-            .only("token", "serial", "item_no", "batch_id", "line", "line__product_name", "line__specification", "line__gtin"))
+            .only("token", "serial", "item_no", "batch_id", "line", "line__product_name", "line__specification",
+                  "line__gtin"))
 
 
 def check_printable(batch: Batch, actor: Actor) -> int:
@@ -233,7 +234,8 @@ def label_job_build(*, job_id, may_retry: bool = False) -> bool:
         retry = may_retry and code in TRANSIENT
         LabelJob.objects.filter(pk=job_id).update(
             state=LabelJob.State.PENDING if retry else LabelJob.State.FAILED, error_code=code,
-            error=failure_message(code)[:500], progress_at=timezone.now(), finished_at=None if retry else timezone.now())
+            error=failure_message(code)[:500], progress_at=timezone.now(),
+            finished_at=None if retry else timezone.now())
         if retry:
             raise RetryLater(code) from exc
         return False

@@ -23,7 +23,7 @@ def give_random_serials(apps, schema_editor):
         if not ids:
             return
         Code.objects.bulk_update(
-            [Code(pk=pk, serial=serial) for pk, serial in zip(ids, random_serials(len(ids)))], ["serial"])
+            [Code(pk=pk, serial=serial) for pk, serial in zip(ids, random_serials(len(ids)), strict=True)], ["serial"])
 
 
 class Migration(migrations.Migration):
