@@ -17,13 +17,14 @@ def random_serials(count: int) -> list[str]:
 
 
 def give_random_serials(apps, schema_editor):
+    """In primary-key order, CHUNK rows per UPDATE: bounded memory and one index walk however
+    many codes there are."""
     Code = apps.get_model("batches", "Code")
-    while True:
-        ids = list(Code.objects.filter(serial__isnull=True).order_by("pk").values_list("pk", flat=True)[:CHUNK])
-        if not ids:
-            return
+    last = 0
+    while ids := list(Code.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK]):
         Code.objects.bulk_update(
             [Code(pk=pk, serial=serial) for pk, serial in zip(ids, random_serials(len(ids)), strict=True)], ["serial"])
+        last = ids[-1]
 
 
 class Migration(migrations.Migration):
