@@ -157,7 +157,10 @@ def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
             return existing
         if existing.state != LabelJob.State.DONE:
             if can_retry(existing):
-                return label_job_retry(job=existing, actor=actor)
+                try:
+                    return label_job_retry(job=existing, actor=actor)
+                except DomainError:  # another request queued it again a moment ago: that job answers
+                    existing.refresh_from_db()
             return existing
     job = LabelJob.objects.create(batch=batch, requested_by=actor.user, total=total)
     _queue_build(job)
