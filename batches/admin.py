@@ -46,7 +46,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(Code)
 class CodeAdmin(ReadOnlyAdmin):
-    list_display = ["token", "batch", "serial", "status", "released_at"]
+    list_display = ["token", "batch", "item_no", "serial", "status", "released_at"]
     list_filter = ["status"]
     search_fields = ["token", "batch__number"]
 

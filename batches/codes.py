@@ -1,23 +1,35 @@
 """Reading what a scanner sends: a bare code token, a `/c/{token}` URL, or a GS1 Digital Link
-URI (`/01/{gtin}/10/{batch number}/21/{serial}`) — any form the labels carry."""
+URI (`/01/{gtin}/10/{batch number}/21/{serial}`) — any form the labels carry.
+
+A URL counts as a code only on our own host: the host of PUBLIC_BASE_URL or one listed in
+CODE_URL_HOSTS (SPEC §4). A counterfeit label that points elsewhere (`http://evil.example/c/…`)
+names no code, even when the token in it is real, so a copied token on a foreign page never
+looks genuine to the scanner.
+"""
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from urllib.parse import unquote, urlsplit
 
-from .gs1 import gtin14
+from django.conf import settings
+
+from .gs1 import GTIN_LENGTHS, gtin14
 from .models import Code
 
 TOKEN_RE = re.compile(r"^[A-Z2-7]{24}$")
+# GS1 AI 21 serials as we issue them: 16 base32 characters (80 random bits). Base32's
+# alphabet lies inside GS1's AI 21 character set and needs no escaping in a URL.
+SERIAL_LENGTH = 16
+SERIAL_RE = re.compile(rf"^[A-Z2-7]{{{SERIAL_LENGTH}}}$")
 # Digital Link carries the GTIN as 14 digits; shorter GTIN-8/12/13 are accepted and padded.
-# ASCII digits only, and a serial short enough for int() and the database's integer column.
 DIGITAL_LINK_RE = re.compile(
-    r"/01/(?P<gtin>[0-9]{14}|[0-9]{12,13}|[0-9]{8})/10/(?P<lot>[^/]+)/21/(?P<serial>[0-9]{1,10})/?$")
-# The largest serial a Code can hold (a PositiveIntegerField: 32-bit on every database).
-MAX_SERIAL = 2**31 - 1
-C_PATH_RE = re.compile(r"/c/(?P<token>[A-Za-z2-7]{24})/?$")
+    r"^/01/(?P<gtin>[0-9]{14}|[0-9]{12,13}|[0-9]{8})/10/(?P<lot>[^/]+)"
+    rf"/21/(?P<serial>[A-Za-z2-7]{{{SERIAL_LENGTH}}})/?$")
+C_PATH_RE = re.compile(r"^/c/(?P<token>[A-Za-z2-7]{24})/?$")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_LOT_LENGTH = 40  # a batch number
 
 # Values looked up per query: far below SQLite's limit on bound parameters.
 LOOKUP_CHUNK = 500
@@ -30,19 +42,86 @@ class CodeRef:
     token: str = ""
     gtin: str = ""
     lot: str = ""
-    serial: int = 0
+    serial: str = ""
+
+
+def _host_port(scheme: str, text: str) -> tuple[str, int] | None:
+    """("localhost", 8000) for "localhost:8000"; the scheme's default port where none is given."""
+    try:
+        parts = urlsplit(f"{scheme}://{text}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def code_url_origins() -> frozenset[tuple[str, str, int]]:
+    """(scheme, host, port) that our code URLs may carry: PUBLIC_BASE_URL's origin, and each
+    host of CODE_URL_HOSTS over http and https (e.g. the address the crew uses on the LAN)."""
+    return _origins(settings.PUBLIC_BASE_URL, tuple(settings.CODE_URL_HOSTS))
+
+
+@lru_cache(maxsize=8)  # parsed once per configuration, not once per scanned value
+def _origins(public_base_url: str, code_url_hosts: tuple[str, ...]) -> frozenset[tuple[str, str, int]]:
+    base = urlsplit(public_base_url)
+    scheme = base.scheme.lower() if base.scheme.lower() in DEFAULT_PORTS else "https"
+    origins = set()
+    if (own := _host_port(scheme, base.netloc)) is not None:
+        origins.add((scheme, *own))
+    for entry in code_url_hosts:
+        for other in DEFAULT_PORTS:
+            if (host := _host_port(other, entry)) is not None:
+                origins.add((other, *host))
+    return frozenset(origins)
+
+
+def _own_path(value: str) -> str | None:
+    """The path of a scanned URL if it is ours (scheme http/https, a code host, no user part),
+    else None. A value with no scheme and no host is a path on our own host."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc:
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS or parts.username is not None or parts.password is not None:
+            return None
+        origin = (scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS[scheme])
+        if origin not in code_url_origins():
+            return None
+    path = unquote(parts.path)
+    # Where PUBLIC_BASE_URL has a path (served under a prefix), code paths sit below it.
+    prefix = urlsplit(settings.PUBLIC_BASE_URL).path.rstrip("/")
+    if prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix):]
+    return path
 
 
 def parse_code_scan(value: str) -> CodeRef | None:
     value = (value or "").strip()
     if TOKEN_RE.match(value.upper()) and "/" not in value:
         return CodeRef(token=value.upper())
-    path = unquote(urlsplit(value).path if "://" in value else value)
-    if match := C_PATH_RE.search(path):
+    path = _own_path(value)
+    if path is None:
+        return None
+    if match := C_PATH_RE.match(path):
         return CodeRef(token=match["token"].upper())
-    if (match := DIGITAL_LINK_RE.search(path)) and int(match["serial"]) <= MAX_SERIAL:
-        return CodeRef(gtin=gtin14(match["gtin"]), lot=match["lot"], serial=int(match["serial"]))
+    if match := DIGITAL_LINK_RE.match(path):
+        return digital_link_ref(gtin=match["gtin"], lot=match["lot"], serial=match["serial"])
     return None
+
+
+def digital_link_ref(*, gtin: str, lot: str, serial: str) -> CodeRef | None:
+    """The triple of a Digital Link path, or None if it cannot name one of our codes."""
+    serial = serial.upper()
+    if not (gtin.isascii() and gtin.isdigit() and len(gtin) in GTIN_LENGTHS):
+        return None
+    if not SERIAL_RE.match(serial) or len(lot) > MAX_LOT_LENGTH:
+        return None
+    return CodeRef(gtin=gtin14(gtin), lot=lot, serial=serial)
 
 
 def _chunks(values, size=LOOKUP_CHUNK):
@@ -51,36 +130,42 @@ def _chunks(values, size=LOOKUP_CHUNK):
         yield chunk
 
 
-def codes_for_scans(values: list[str], queryset=None) -> dict[str, Code | None]:
-    """Each scanned value → its Code (None if unknown or outside `queryset`).
+def codes_for_refs(refs: dict, queryset=None) -> dict:
+    """Each key's CodeRef (or None) → its Code, None if unknown or outside `queryset`.
 
-    A few queries whatever the number of values: tokens are looked up `LOOKUP_CHUNK` at a
-    time, Digital Link serials per batch number. A Digital Link whose GTIN is not the line's
-    names no code."""
-    refs = {value: parse_code_scan(value) for value in values}
+    A few queries whatever the number of values: tokens and Digital Link serials are each looked
+    up `LOOKUP_CHUNK` at a time. A Digital Link resolves only if its whole triple is real: the
+    serial, the batch number it was issued in and the GTIN of its line — a guessed or
+    half-right path names no code."""
     tokens = sorted({ref.token for ref in refs.values() if ref and ref.token})
-    serials_by_lot = defaultdict(set)
-    for ref in refs.values():
-        if ref and not ref.token:
-            serials_by_lot[ref.lot].add(ref.serial)
+    serials = sorted({ref.serial for ref in refs.values() if ref and not ref.token})
 
     queryset = (queryset if queryset is not None else Code.objects.all()).select_related("batch", "line")
     by_token, by_serial = {}, {}
     for chunk in _chunks(tokens):
         by_token.update((code.token, code) for code in queryset.filter(token__in=chunk))
-    for lot, serials in serials_by_lot.items():
-        for chunk in _chunks(sorted(serials)):
-            rows = queryset.filter(batch__number=lot, serial__in=chunk)
-            by_serial.update(((lot, code.serial), code) for code in rows)
+    for chunk in _chunks(serials):
+        by_serial.update((code.serial, code) for code in queryset.filter(serial__in=chunk))
 
     found = {}
-    for value, ref in refs.items():
+    for key, ref in refs.items():
         code = None
         if ref and ref.token:
             code = by_token.get(ref.token)
         elif ref:
-            code = by_serial.get((ref.lot, ref.serial))
-            if code is not None and (not code.line.gtin or gtin14(code.line.gtin) != ref.gtin):
+            code = by_serial.get(ref.serial)
+            if code is not None and not names_code(ref, code):
                 code = None
-        found[value] = code
+        found[key] = code
     return found
+
+
+def names_code(ref: CodeRef, code: Code) -> bool:
+    """Whether a Digital Link triple is exactly this code's (needs `code.batch` and `code.line`)."""
+    return (ref.serial == code.serial and ref.lot == code.batch.number
+            and bool(code.line.gtin) and gtin14(code.line.gtin) == ref.gtin)
+
+
+def codes_for_scans(values: list[str], queryset=None) -> dict[str, Code | None]:
+    """Each scanned value → its Code (None if unknown, on a foreign host or outside `queryset`)."""
+    return codes_for_refs({value: parse_code_scan(value) for value in values}, queryset=queryset)

@@ -6,7 +6,7 @@ output stream. Sheets are A4 with 3 columns x 8 rows of 70 x 37 mm labels.
 
 Each label carries the QR code, drawn as vector rectangles straight into the
 page (one rectangle per horizontal run of dark modules, no raster image), and
-the batch number, serial, product name, specification, warehouse and
+the batch number, item number within the batch, product name, specification, warehouse and
 negative test date with small Chinese captions. Text uses an embedded CJK
 TrueType font, see :func:`cjk_font_path`.
 """
@@ -37,7 +37,7 @@ __all__ = ["Label", "write_label_pdf", "cjk_font_path", "FontNotFound", "LABELS_
 class Label:
     url: str  # what the QR encodes
     batch_number: str
-    serial: int
+    item_no: int  # the item's number within the batch
     product_name: str
     specification: str
     warehouse: str
@@ -126,14 +126,14 @@ ELLIPSIS = "\u2026"
 # (caption, Label attribute); top to bottom.
 FIELDS = (
     ("批次", "batch_number"),
-    ("序号", "serial"),
+    ("序号", "item_no"),
     ("品名", "product_name"),
     ("规格", "specification"),
     ("监管仓", "warehouse"),
     ("核酸阴性", "negative_test_date"),
 )
 # Identifiers must stay whole: shrink them rather than cut them.
-_NO_CUT = {"batch_number", "serial", "negative_test_date"}
+_NO_CUT = {"batch_number", "item_no", "negative_test_date"}
 
 LINE_PITCH = (LABEL_H - 2 * PAD) / len(FIELDS)
 

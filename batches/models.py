@@ -155,15 +155,19 @@ class Code(models.Model):
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="codes")
     line = models.ForeignKey(BatchLine, on_delete=models.PROTECT, related_name="codes")
-    serial = models.PositiveIntegerField()
+    # The item's number within the batch (1, 2, …): printed on the label and shown on pages.
+    item_no = models.PositiveIntegerField()
+    # GS1 AI 21 serial of the Digital Link: random like the token, so a guessed
+    # /01/{gtin}/10/{lot}/21/{serial} path names nothing (SPEC §4).
+    serial = models.CharField(max_length=20, unique=True)
     token = models.CharField(max_length=32, unique=True)
     status = models.CharField(max_length=20, choices=CodeStatus.choices, default=CodeStatus.IN_WAREHOUSE)
     issued_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["batch", "serial"]
-        constraints = [models.UniqueConstraint(fields=["batch", "serial"], name="code_unique_serial")]
+        ordering = ["batch", "item_no"]
+        constraints = [models.UniqueConstraint(fields=["batch", "item_no"], name="code_unique_item_no")]
         indexes = [models.Index(fields=["batch", "status"], name="code_batch_status")]
         verbose_name = _("商品码")
         verbose_name_plural = _("商品码")

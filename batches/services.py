@@ -290,7 +290,14 @@ def new_tokens(count: int) -> list[str]:
     return [text[start:start + 24] for start in range(0, 24 * count, 24)]
 
 
-def code_url(*, token: str, gtin: str, batch_number: str, serial: int) -> str:
+def new_serials(count: int) -> list[str]:
+    """`count` GS1 AI 21 serials for Digital Link: 10 random bytes (80 bits, SPEC §4) encode to
+    exactly 16 base32 characters — inside AI 21's character set, nothing to escape in a URL."""
+    text = base64.b32encode(secrets.token_bytes(10 * count)).decode("ascii")
+    return [text[start:start + 16] for start in range(0, 16 * count, 16)]
+
+
+def code_url(*, token: str, gtin: str, batch_number: str, serial: str) -> str:
     """What the QR encodes: GS1 Digital Link where the line has a GTIN, else /c/{token}."""
     if gtin:
         return settings.PUBLIC_BASE_URL + digital_link_path(gtin=gtin, lot=batch_number, serial=serial)
@@ -299,7 +306,8 @@ def code_url(*, token: str, gtin: str, batch_number: str, serial: int) -> str:
 
 @transaction.atomic
 def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
-    """R2 gate, then one code per received item (R5). Serials run on across the lines.
+    """R2 gate, then one code per received item (R5). Item numbers run on across the lines;
+    each code gets a random token and a random Digital Link serial (SPEC §4).
 
     Scales to large batches: rows are built and bulk-inserted `CODE_CHUNK` at a time (never
     all at once), each chunk's tokens come from one call to the CSPRNG, and the rows name
@@ -307,17 +315,18 @@ def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
     now = now or timezone.now()
 
     def issue(locked):
-        serial = locked.codes.aggregate(m=Max("serial"))["m"] or 0
+        item_no = locked.codes.aggregate(m=Max("item_no"))["m"] or 0
         issued = 0
         for line in locked.lines.all():
             count = line.received_quantity if line.received_quantity is not None else line.quantity
             for start in range(0, count, CODE_CHUNK):
                 size = min(CODE_CHUNK, count - start)
                 Code.objects.bulk_create([
-                    Code(batch_id=locked.pk, line_id=line.pk, serial=serial + offset, token=token, issued_at=now)
-                    for offset, token in enumerate(new_tokens(size), start=1)
+                    Code(batch_id=locked.pk, line_id=line.pk, item_no=item_no + offset, serial=serial, token=token,
+                         issued_at=now)
+                    for offset, (token, serial) in enumerate(zip(new_tokens(size), new_serials(size), strict=True), start=1)
                 ])
-                serial += size
+                item_no += size
                 issued += size
         return Change(details={"issued": issued})
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from _setup import throwaway_database
 
-COPY_SQL = "COPY batches_code (batch_id, line_id, serial, token, status, issued_at) FROM STDIN"
+COPY_SQL = "COPY batches_code (batch_id, line_id, item_no, serial, token, status, issued_at) FROM STDIN"
 
 
 def stored_batch(tag: str, count: int):
@@ -67,12 +67,12 @@ def issue_through_copy(tag: str, count: int) -> float:
     from django.utils import timezone
 
     from batches.models import CodeStatus
-    from batches.services import new_tokens
+    from batches.services import new_serials, new_tokens
 
     batch, line = stored_batch(f"COPY-{tag}", count)
     now = timezone.now()
-    rows = [(batch.pk, line.pk, serial, token, CodeStatus.IN_WAREHOUSE.value, now)
-            for serial, token in enumerate(new_tokens(count), start=1)]
+    rows = [(batch.pk, line.pk, item_no, serial, token, CodeStatus.IN_WAREHOUSE.value, now)
+            for item_no, (token, serial) in enumerate(zip(new_tokens(count), new_serials(count), strict=True), start=1)]
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.cursor.copy(COPY_SQL) as copy:  # the psycopg 3 cursor under Django's wrapper

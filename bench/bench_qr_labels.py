@@ -75,7 +75,7 @@ def make_labels(n: int):
         yield Label(
             url=f"{BASE}/c/{token}",
             batch_number="MKT-A-20261129-0001",
-            serial=i,
+            item_no=i,
             product_name="冷冻带鱼段（阿根廷红虾）",
             specification="10kg/箱 -18℃",
             warehouse="一号监管仓 WH-1",

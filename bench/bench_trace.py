@@ -130,6 +130,11 @@ def tokens(count: int) -> list[str]:
     return [text[i:i + 24] for i in range(0, 24 * count, 24)]
 
 
+def new_serials(count: int) -> list[str]:
+    text = base64.b32encode(secrets.token_bytes(10 * count)).decode("ascii")
+    return [text[i:i + 16] for i in range(0, 16 * count, 16)]
+
+
 def copy_rows(cursor, model, columns: list[str], rows) -> int:
     """COPY rows into the model's table; any other column gets its field's default or NULL."""
     fields = {f.column: f for f in model._meta.concrete_fields}
@@ -235,12 +240,13 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
             event_id += 1
             event_rows.append((event_id, index, action, before, after, actor, role, at, wh, zone, json.dumps(details)))
 
-        batch_tokens = tokens(size)
+        batch_tokens, batch_serials = tokens(size), new_serials(size)
         first_code = code_id + 1
-        for serial in range(1, size + 1):
+        for item_no in range(1, size + 1):
             code_id += 1
-            line = line_a if serial <= gtin_size else line_b
-            code_rows.append([code_id, index, line, serial, batch_tokens[serial - 1], "released", rest_until, released])
+            line = line_a if item_no <= gtin_size else line_b
+            code_rows.append([code_id, index, line, item_no, batch_serials[item_no - 1], batch_tokens[item_no - 1],
+                              "released", rest_until, released])
         all_tokens += batch_tokens
 
         # Sales: consecutive codes, 1, 2, 3, 1, ... per sale, spread over the days after release.
@@ -257,7 +263,7 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
             sold_tokens = []
             for _ in range(count):
                 item_code = first_code + serial
-                code_rows[item_code - 1][5] = "sold"
+                code_rows[item_code - 1][6] = "sold"
                 item_rows.append((item_code, sale_id, item_code, False))
                 sold_tokens.append(batch_tokens[serial])
                 serial += 1
@@ -284,8 +290,8 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
                                                   "taken_at"], sample_rows),
             "results": copy_rows(cursor, TestResult, ["id", "sample_id", "result", "report_no", "recorded_by_id",
                                                       "recorded_at"], result_rows),
-            "codes": copy_rows(cursor, Code, ["id", "batch_id", "line_id", "serial", "token", "status", "issued_at",
-                                              "released_at"], code_rows),
+            "codes": copy_rows(cursor, Code, ["id", "batch_id", "line_id", "item_no", "serial", "token", "status",
+                                              "issued_at", "released_at"], code_rows),
             "events": copy_rows(cursor, Event, ["id", "batch_id", "action", "status_before", "status_after",
                                                 "actor_id", "role", "at", "warehouse_id", "zone", "details"],
                                 event_rows),

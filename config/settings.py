@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -40,6 +41,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+# Further hosts whose code URLs a scan accepts besides PUBLIC_BASE_URL's ("host" or "host:port",
+# e.g. an old public address whose labels are still in the market); any other host is unknown.
+CODE_URL_HOSTS = env_list("CODE_URL_HOSTS")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", PUBLIC_BASE_URL)
 
 INSTALLED_APPS = [
@@ -54,6 +58,7 @@ INSTALLED_APPS = [
     "axes",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from here, not from a CDN
     "markets",
     "warehouse",
     "batches",
@@ -61,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RejectNullCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,7 +147,8 @@ STORAGES = {
     # WhiteNoise serves the admin's and the pages' static files from the app server itself.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
+# Built label sheets; a volume of its own in production if wished.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Security (production: DEBUG off; `manage.py check --deploy` is clean) -----------------
 SESSION_COOKIE_HTTPONLY = True
@@ -160,6 +167,24 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy: scripts, styles, fonts and images only from our own origin, no
+# inline script or style anywhere (the pages keep theirs in static files and pass data in
+# data- attributes), so an injected <script> or on*= handler does not run. `data:` images are
+# Swagger UI's icons. The API docs' view widens style-src for Swagger UI alone (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 # Requests larger than this are refused before parsing (bad input must not cost memory).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2 * 1024 * 1024)))
 
@@ -210,12 +235,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Declaration, warehouse process, codes, sales and trace (集中监管仓).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ["REDIS_URL"],
+        # A Redis that is away must cost a page a second at most, not hang it (the public
+        # page's throttle then falls back to counting in the process).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
     if os.environ.get("REDIS_URL")
     else {
@@ -326,6 +357,12 @@ REST_KNOX = {
 LABELS_SYNC_MAX = int(os.environ.get("LABELS_SYNC_MAX", "500"))
 # Codes read from the database per round trip while a label sheet is written.
 LABELS_DB_CHUNK = int(os.environ.get("LABELS_DB_CHUNK", "2000"))
+# A label job with no progress for this long lost its worker: it shows as failed and may be retried.
+LABEL_JOB_STALE_SECONDS = int(os.environ.get("LABEL_JOB_STALE_SECONDS", "300"))
+# A build that fails for a reason that may pass (disk, database, time limit) is retried this
+# many times by the task itself, LABEL_JOB_RETRY_SECONDS apart, before the job is failed.
+LABEL_JOB_AUTO_RETRIES = int(os.environ.get("LABEL_JOB_AUTO_RETRIES", "2"))
+LABEL_JOB_RETRY_SECONDS = int(os.environ.get("LABEL_JOB_RETRY_SECONDS", "60"))
 # The public page is throttled per client address (rate: PUBLIC_VERIFY_RATE above). The
 # address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
 PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))

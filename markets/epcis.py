@@ -35,7 +35,7 @@ class Line:
 @dataclass(frozen=True)
 class CodeRef:
     token: str
-    serial: int
+    item_no: int
     uri: str
     released_at: datetime | None = None
 
@@ -153,7 +153,7 @@ def _objects(step: Step, batch: BatchInput, *, base_url: str, coded: bool, by_to
     if step.action in CODE_ACTIONS:
         uris = None
         if isinstance(step.details.get("codes"), list):
-            named = sorted((by_token[t] for t in step.details["codes"] if t in by_token), key=lambda c: c.serial)
+            named = sorted((by_token[t] for t in step.details["codes"] if t in by_token), key=lambda c: c.item_no)
             uris = [code.uri for code in named]
         elif step.action == "release" and step.details.get("all"):
             uris = codes_released.get(step.at)

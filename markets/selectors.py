@@ -132,7 +132,7 @@ SALE_KEYS = ("id", "voided", "sold_at", "buyer_name", "buyer_phone", "buyer_kind
              "void_reason")
 EVENT_KEYS = ("id", "action", "status_before", "status_after", "actor_id", "actor", "actor_first_name",
               "actor_last_name", "role", "at", "warehouse_id", "warehouse", "warehouse_name", "zone", "details")
-CODE_FIELDS = ("id", "token", "serial", "status", "issued_at", "released_at", "batch_id", "line_id")
+CODE_FIELDS = ("id", "token", "serial", "item_no", "status", "issued_at", "released_at", "batch_id", "line_id")
 
 # The batch with its market, merchant (and the merchant's market), warehouse and lines, one row
 # per line, lines in order.
@@ -345,7 +345,7 @@ def event_output(event: dict, batch: dict) -> dict:
     }
 
 
-def _names_code(value, token: str, number: str, serial: int) -> bool:
+def _names_code(value, token: str, number: str, serial: str) -> bool:
     if value == token:
         return True
     if isinstance(value, str) and "/" not in value and "%" not in value:
@@ -354,7 +354,7 @@ def _names_code(value, token: str, number: str, serial: int) -> bool:
     return bool(ref) and (ref.token == token or (ref.lot == number and ref.serial == serial))
 
 
-def _concerns_code(event: dict, token: str, number: str, serial: int) -> bool:
+def _concerns_code(event: dict, token: str, number: str, serial: str) -> bool:
     """A release naming codes concerns only those; every other batch event concerns all its codes."""
     codes = event["details"].get("codes") if event["action"] == "release" else None
     return not isinstance(codes, list) or any(_names_code(value, token, number, serial) for value in codes)
@@ -392,6 +392,7 @@ def code_trace(*, actor: Actor, token: str) -> dict | None:
         "code": {
             "token": code["token"],
             "serial": code["serial"],
+            "item_no": code["item_no"],
             "status": code["status"],
             "url": code_url(token=code["token"], gtin=line["gtin"], batch_number=number, serial=code["serial"]),
             "product_name": line["product_name"],
@@ -471,7 +472,7 @@ def recall_buyers(*, actor: Actor, batch: Batch) -> list[dict]:
     the codes of this batch it took, oldest first."""
     rows = (
         SaleItem.objects.filter(code__batch=batch, voided=False)
-        .order_by("sale__sold_at", "sale_id", "code__serial")
+        .order_by("sale__sold_at", "sale_id", "code__item_no")
         .values_list("sale_id", "sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind", "sale__sold_at",
                      "code__token")
     )
@@ -540,7 +541,7 @@ def merchant_sales(*, merchant: Merchant, start: datetime | None, end: datetime 
 
 EXPORT_HEADER = [
     "销售时间 sold_at", "销售单号 sale_id", "批次号 batch", "品名 product_name", "类别 category", "规格 specification",
-    "GTIN", "序号 serial", "商品码 token", "码链接 url", "买方 buyer_name", "买方手机 buyer_phone",
+    "GTIN", "序号 item_no", "商品码 token", "码链接 url", "买方 buyer_name", "买方手机 buyer_phone",
     "买方类型 buyer_kind", "统一社会信用代码 buyer_credit_code", "经营户 merchant", "摊位 stall",
 ]
 
@@ -553,20 +554,20 @@ def export_rows(*, merchant: Merchant, start: datetime | None, end: datetime | N
     labels: dict[str, str] = {}  # each kind's label translated once, not once per row
     rows = (
         sold_items(merchant=merchant, start=start, end=end)
-        .order_by("sale__sold_at", "sale_id", "code__serial")
+        .order_by("sale__sold_at", "sale_id", "code__item_no")
         .values_list("sale__sold_at", "sale_id", "code__batch__number", "code__line__product_name",
-                     "code__line__category", "code__line__specification", "code__line__gtin", "code__serial",
-                     "code__token", "sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind",
+                     "code__line__category", "code__line__specification", "code__line__gtin", "code__item_no",
+                     "code__serial", "code__token", "sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind",
                      "sale__buyer_credit_code")
     )
-    for (sold_at, sale_id, number, product, category, specification, gtin, serial, token, buyer, phone, kind,
-         credit_code) in rows.iterator(chunk_size=chunk_size):
+    for (sold_at, sale_id, number, product, category, specification, gtin, item_no, serial, token, buyer, phone,
+         kind, credit_code) in rows.iterator(chunk_size=chunk_size):
         label = labels.get(kind)
         if label is None:
             label = labels[kind] = str(kinds.get(kind, kind))
         yield (
             sold_at.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0), sale_id, number, product, category,
-            specification, gtin, serial, token,
+            specification, gtin, item_no, token,
             code_url(token=token, gtin=gtin, batch_number=number, serial=serial),
             buyer, phone, label, credit_code, merchant.name, merchant.stall,
         )
@@ -582,7 +583,8 @@ def trace_search(*, actor: Actor, q: str) -> dict:
     if parse_code_scan(q):
         code = codes_for_scans([q], queryset=visible_codes(actor))[q]
         if code is not None:
-            found["codes"].append({"token": code.token, "serial": code.serial, "status": code.status,
+            found["codes"].append({"token": code.token, "serial": code.serial, "item_no": code.item_no,
+                                   "status": code.status,
                                    "batch": code.batch.number})
     for batch in (visible_batches(actor).filter(number__icontains=q).select_related("merchant")
                   .order_by("-created_at")[:SEARCH_LIMIT]):
@@ -606,10 +608,10 @@ def epcis_for_batch(*, batch: Batch, created: datetime) -> dict:
                         received_quantity=line.received_quantity) for line in batch.lines.all()]
     gtins = {line.id: line.gtin for line in lines}
     codes = [
-        epcis.CodeRef(token=token, serial=serial, released_at=released_at,
+        epcis.CodeRef(token=token, item_no=item_no, released_at=released_at,
                       uri=code_url(token=token, gtin=gtins.get(line_id, ""), batch_number=batch.number, serial=serial))
-        for token, serial, line_id, released_at in batch.codes.order_by("serial")
-        .values_list("token", "serial", "line_id", "released_at").iterator(chunk_size=5000)
+        for token, item_no, serial, line_id, released_at in batch.codes.order_by("item_no")
+        .values_list("token", "item_no", "serial", "line_id", "released_at").iterator(chunk_size=5000)
     ]
     steps = [
         epcis.Step(id=event.pk, action=event.action, status_before=event.status_before, status_after=event.status_after,

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from batches.actors import Actor
+from batches.actors import Actor, visible_codes
 from batches.codes import codes_for_scans
 from batches.errors import DomainError, InputError
 from batches.lifecycle import record_event
@@ -36,7 +36,6 @@ def _problem_messages() -> dict[str, str]:
     return {
         "unknown": _("未知的商品码。"),
         "duplicate": _("同一商品码重复出现。"),
-        "not_yours": _("该商品码未放行给您，不能由您销售。"),
         CodeStatus.IN_WAREHOUSE: _("该商品码尚未出仓，不能销售。"),
         CodeStatus.SOLD: _("该商品码已售出。"),
         CodeStatus.RECALLED: _("该批次已召回，该商品码不能销售。"),
@@ -58,8 +57,8 @@ def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone:
     """A merchant sells one or more codes to one buyer (R4).
 
     Each code is sold once, only by the merchant it was released to (the batch's merchant),
-    only while `released` and not recalled. All or nothing: if any scanned value is unknown,
-    repeated, not the merchant's or not sellable, nothing is stored and InputError (400) lists
+    only while `released` and not recalled. All or nothing: if any scanned value is unknown
+    (another merchant's code counts as unknown), repeated or not sellable, nothing is stored and InputError (400) lists
     the reason per scanned value. `scans` are tokens, `/c/` URLs or Digital Link URIs.
 
     The statuses are re-read under row locks; a unique constraint on the code's active sale
@@ -67,7 +66,9 @@ def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone:
     """
     now = now or timezone.now()
     messages = _problem_messages()
-    found = codes_for_scans(scans)
+    # Only the merchant's own codes are looked up: another merchant's code is answered exactly
+    # like an unknown one, so selling cannot be used to learn which codes exist (SPEC §4).
+    found = codes_for_scans(scans, queryset=visible_codes(actor))
     problems: dict[str, str] = {}
     chosen: dict[int, Code] = {}
     scanned_as: dict[int, str] = {}
@@ -77,8 +78,6 @@ def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone:
             problems[value] = messages["unknown"]
         elif code.pk in chosen:
             problems[value] = messages["duplicate"]
-        elif code.batch.merchant_id != actor.merchant.pk:
-            problems[value] = messages["not_yours"]
         else:
             chosen[code.pk], scanned_as[code.pk] = code, value
 
@@ -107,7 +106,7 @@ def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone:
         raise RuntimeError("sale lost its lock on the codes")
 
     for batch in batches.values():
-        tokens = [code.token for code in sorted(chosen.values(), key=lambda c: c.serial) if code.batch_id == batch.pk]
+        tokens = [code.token for code in sorted(chosen.values(), key=lambda c: c.item_no) if code.batch_id == batch.pk]
         record_event(batch=batch, action="sale", actor=actor, status_before=batch.status, status_after=batch.status,
                      details={"sale": sale.pk, "count": len(tokens), "codes": tokens}, at=now)
     return sale
@@ -123,7 +122,7 @@ def sale_void(*, actor: Actor, sale: Sale, reason: str, now: datetime | None = N
     if locked.voided_at is not None:
         raise DomainError("sale_voided", _("该销售记录已于 %s 作废。") % timezone.localtime(locked.voided_at).isoformat(),
                           status="voided", allowed=[])
-    items = list(locked.items.order_by("code__serial").values_list("code_id", "code__batch_id", "code__token"))
+    items = list(locked.items.order_by("code__item_no").values_list("code_id", "code__batch_id", "code__token"))
     batches = _lock_batches({batch_id for _pk, batch_id, _token in items})
     _lock_codes([pk for pk, _batch_id, _token in items])
     recalled = {pk for pk, batch in batches.items() if batch.status == BatchStatus.RECALLED}

@@ -186,7 +186,7 @@ class Flow:
         return self
 
     def codes(self, username=None):
-        """Every code of the batch as the API lists it (token, serial, status, url), in serial order."""
+        """Every code of the batch as the API lists it (token, serial, item_no, status, url), in item order."""
         codes, url = [], f"/api/batches/{self.number}/codes/"
         while url:
             response = self.api(username or self.operator).get(url)

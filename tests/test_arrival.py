@@ -171,7 +171,7 @@ def test_codes_are_issued_one_per_received_item(flow, clock):
     assert coded["codes"]["total"] == sum(lines.values()) == 5
     per_line = {line_id: Code.objects.filter(line_id=line_id).count() for line_id in lines}
     assert per_line == lines
-    serials = sorted(Code.objects.filter(batch__number=flow.number).values_list("serial", flat=True))
-    assert serials == [1, 2, 3, 4, 5]
+    item_numbers = sorted(Code.objects.filter(batch__number=flow.number).values_list("item_no", flat=True))
+    assert item_numbers == [1, 2, 3, 4, 5]
     issued = Event.objects.filter(batch__number=flow.number, action="issue_codes").get()
     assert issued.details["issued"] == 5

@@ -33,11 +33,11 @@ def database_url() -> str:
 
 
 class Worker:
-    def __init__(self, tmp_path: Path, *, beat: bool):
+    def __init__(self, tmp_path: Path, *, beat: bool, env: dict | None = None):
         self.log = tmp_path / "worker.log"
         env = dict(os.environ, DATABASE_URL=database_url(), REST_SWEEP_SECONDS="1",
                    REST_PERIOD_SECONDS=str(settings.REST_PERIOD_SECONDS), VAR_DIR=str(settings.VAR_DIR),
-                   CELERY_TASK_ALWAYS_EAGER="0")
+                   CELERY_TASK_ALWAYS_EAGER="0", **(env or {}))
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
                    "--without-gossip", "--without-mingle", "--purge", "-n", f"test-{os.getpid()}@%h"]
         if beat:
@@ -66,8 +66,8 @@ class Worker:
 def start_worker(tmp_path):
     started = []
 
-    def start(*, beat: bool) -> Worker:
-        worker = Worker(tmp_path, beat=beat)
+    def start(*, beat: bool, env: dict | None = None) -> Worker:
+        worker = Worker(tmp_path, beat=beat, env=env)
         started.append(worker)
         worker.wait_ready()
         return worker
@@ -118,3 +118,38 @@ def test_a_rest_that_ended_while_no_worker_ran_is_moved_by_the_first_sweep(flow,
     batch = wait_for_status(flow.number, "rest_complete", worker)
     event = Event.objects.get(batch=batch, action="complete_rest")
     assert event.details["by"] == "sweep"
+
+
+def test_the_worker_retries_a_failing_label_build_then_records_why_it_failed(
+        flow, settings, start_worker, tmp_path, django_capture_on_commit_callbacks):
+    """Celery's own retry on the real broker: a build that cannot write its file is tried again
+    LABEL_JOB_AUTO_RETRIES times, then the job ends `failed` with a reason for people."""
+    import time_machine
+
+    from warehouse.models import LabelJob
+
+    with time_machine.travel(timezone.now() - timedelta(days=8), tick=False):
+        flow.resting()
+        flow.sample()
+        flow.result("negative")
+    from batches.tasks import sweep_due_rests
+
+    sweep_due_rests()  # the rest is over (in-process here: this test is about the label task)
+    flow.post(flow.operator, "move-to-storage")
+    flow.post(flow.operator, "issue-codes")
+    settings.LABELS_SYNC_MAX = 2
+    blocker = tmp_path / "media-is-a-file"
+    blocker.write_text("")
+    worker = start_worker(beat=False, env={"MEDIA_ROOT": str(blocker), "LABEL_JOB_AUTO_RETRIES": "1",
+                                           "LABEL_JOB_RETRY_SECONDS": "1"})
+    celery_app.conf.task_always_eager = False
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = flow.api(flow.operator).get(f"/api/batches/{flow.number}/labels.pdf")
+    assert asked.status_code == 202
+
+    deadline = time.monotonic() + 45
+    while (job := LabelJob.objects.get(pk=asked.json()["id"])).state != "failed" and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert (job.state, job.error_code, job.attempts) == ("failed", "storage", 2), worker.log.read_text()
+    assert "标签文件无法写入" in job.error
+    assert "Retry in 1s" in worker.log.read_text()

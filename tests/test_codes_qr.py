@@ -1,7 +1,7 @@
 """QR images of codes (SPEC §4 `GET /api/codes/{token}/qr.svg|png`, issue 3 item 1).
 
-Given a coded batch of merchant-a1 in WH-1 — three coats with a GTIN (serials 1–3) and two
-scarves without (serials 4–5) — the QR of each code is decoded and must read the code's URL.
+Given a coded batch of merchant-a1 in WH-1 — three coats with a GTIN (items 1–3) and two
+scarves without (items 4–5) — the QR of each code is decoded and must read the code's URL.
 """
 
 import io
@@ -43,7 +43,7 @@ def decode_svg(svg: str) -> str:
 @pytest.fixture
 def coded(flow, clock):
     flow.coded(clock)
-    codes = {code.serial: code for code in Code.objects.filter(batch__number=flow.number)}
+    codes = {code.item_no: code for code in Code.objects.filter(batch__number=flow.number)}
     return flow.number, codes
 
 
@@ -64,7 +64,7 @@ def test_the_qr_of_a_code_with_gtin_reads_a_gs1_digital_link(api, coded):
 
     response = api("operator-1").get(f"/api/codes/{coat.token}/qr.png")
 
-    assert decode_png(response.content) == f"{settings.PUBLIC_BASE_URL}/01/{GTIN}/10/{number}/21/2"
+    assert decode_png(response.content) == f"{settings.PUBLIC_BASE_URL}/01/{GTIN}/10/{number}/21/{coat.serial}"
 
 
 def test_the_svg_draws_the_same_url(api, coded):
@@ -74,7 +74,7 @@ def test_the_svg_draws_the_same_url(api, coded):
     scarf = api("operator-1").get(f"/api/codes/{codes[5].token}/qr.svg")
 
     assert coat["Content-Type"] == "image/svg+xml"
-    assert decode_svg(coat.content.decode()) == f"{settings.PUBLIC_BASE_URL}/01/{GTIN}/10/{number}/21/1"
+    assert decode_svg(coat.content.decode()) == f"{settings.PUBLIC_BASE_URL}/01/{GTIN}/10/{number}/21/{codes[1].serial}"
     assert decode_svg(scarf.content.decode()) == f"{settings.PUBLIC_BASE_URL}/c/{codes[5].token}"
 
 

@@ -28,9 +28,10 @@ def digital_link(number, serial):
 
 # --- 1. a Digital Link with a huge serial ---------------------------------------------------
 
-def test_a_digital_link_serial_beyond_the_database_integer_names_no_code():
-    assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/2147483647").serial == 2**31 - 1
-    for serial in ("2147483648", "9999999999", HUGE):
+def test_a_digital_link_serial_not_of_our_form_names_no_code():
+    assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/ABCDEFGHIJKLMNOP").serial == "ABCDEFGHIJKLMNOP"
+    # Sequential numbers (the old, guessable serials), huge ones, or the wrong length
+    for serial in ("1", "2147483648", "9999999999", HUGE, "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNO1"):
         assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/{serial}") is None, serial
     # Only ASCII digits: full-width ones are not a GTIN or serial
     assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/１２") is None

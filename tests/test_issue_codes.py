@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches import services
-from batches.codes import TOKEN_RE
+from batches.codes import SERIAL_RE, TOKEN_RE
 from batches.models import Code
 from tests import conftest
 
@@ -40,12 +40,14 @@ def test_issuing_inserts_in_chunks_whatever_the_number_of_items(stored, monkeypa
     assert len(queries.captured_queries) < 40  # bounded: not one query per item
 
 
-def test_every_item_gets_its_serial_and_an_unguessable_token(stored):
+def test_every_item_gets_its_number_an_unguessable_serial_and_an_unguessable_token(stored):
     stored.post("operator-1", "issue-codes")
 
-    codes = list(Code.objects.filter(batch__number=stored.number).select_related("line").order_by("serial"))
+    codes = list(Code.objects.filter(batch__number=stored.number).select_related("line").order_by("item_no"))
 
-    assert [code.serial for code in codes] == list(range(1, 381))
+    assert [code.item_no for code in codes] == list(range(1, 381))
+    assert len({code.serial for code in codes}) == 380
+    assert all(SERIAL_RE.match(code.serial) for code in codes)
     assert [code.line.product_name for code in codes] == ["羊毛大衣"] * 250 + ["真丝围巾"] * 130
     assert len({code.token for code in codes}) == 380
     assert all(TOKEN_RE.match(code.token) for code in codes)
@@ -61,6 +63,15 @@ def test_tokens_carry_120_random_bits_each():
     assert TOKEN_RE.match(services.new_token())
 
 
+def test_digital_link_serials_carry_80_random_bits_in_gs1_ai_21_characters():
+    serials = services.new_serials(1000)
+
+    assert len(serials) == len(set(serials)) == 1000
+    # 14–20 characters of GS1's AI 21 set, none of which needs escaping in a URL
+    assert all(re.fullmatch(r"[A-Z2-7]{16}", serial) for serial in serials)
+    assert all(len(base64.b32decode(serial)) == 10 for serial in serials)  # 80 bits
+
+
 def test_the_codes_are_listed_page_by_page(api, stored):
     stored.post("operator-1", "issue-codes")
 
@@ -69,8 +80,9 @@ def test_the_codes_are_listed_page_by_page(api, stored):
 
     assert first["count"] == 380 and len(first["results"]) == 50 and first["previous"] is None
     assert "page=2" in first["next"]
-    assert [item["serial"] for item in last["results"]] == list(range(351, 381)) and last["next"] is None
+    assert [item["item_no"] for item in last["results"]] == list(range(351, 381)) and last["next"] is None
     coat, scarf = first["results"][0], last["results"][-1]
-    assert coat["url"].endswith(f"/01/{GTIN}/10/{stored.number}/21/1")
+    assert SERIAL_RE.match(coat["serial"]) and coat["item_no"] == 1
+    assert coat["url"].endswith(f"/01/{GTIN}/10/{stored.number}/21/{coat['serial']}")
     assert scarf["url"].endswith(f"/c/{scarf['token']}")
-    assert set(coat) == {"token", "serial", "status", "url"}
+    assert set(coat) == {"token", "serial", "item_no", "status", "url"}

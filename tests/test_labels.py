@@ -61,7 +61,7 @@ def thirty_items(flow, monkeypatch):
 def test_a_small_batch_prints_at_once_one_label_per_code(api, thirty_items, clock):
     flow = thirty_items
     flow.coded(clock)
-    codes = list(Code.objects.filter(batch__number=flow.number).select_related("line").order_by("serial"))
+    codes = list(Code.objects.filter(batch__number=flow.number).select_related("line").order_by("item_no"))
 
     response = api("operator-1").get(f"/api/batches/{flow.number}/labels.pdf")
 
@@ -152,7 +152,7 @@ def test_a_large_batch_is_built_by_a_task_whose_progress_the_operator_polls(
     assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
     pdf = b"".join(download.streaming_content)
     assert pdf_pages(pdf) == 2
-    codes = Code.objects.filter(batch__number=flow.number).select_related("line").order_by("serial")
+    codes = Code.objects.filter(batch__number=flow.number).select_related("line").order_by("item_no")
     assert sorted(qr_texts_on_page(pdf, 1)) == sorted(expected_url(flow.number, code) for code in codes[:24])
     assert (settings.MEDIA_ROOT / "labels" / f"{flow.number}-{job['id']}.pdf").exists()
 

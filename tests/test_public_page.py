@@ -1,8 +1,8 @@
 """The public verification page behind every QR (SPEC §2 public role, §4 `GET /c/{token}`).
 
 No login. Given a coded batch of merchant-a1 (杭州望江服饰商行, stall A-101) that rested in
-WH-1 (望江集中监管仓) for market A: three coats with a GTIN (serials 1–3) and two scarves
-without (serials 4–5).
+WH-1 (望江集中监管仓) for market A: three coats with a GTIN (items 1–3) and two scarves
+without (items 4–5).
 """
 
 import re
@@ -50,7 +50,7 @@ def coded(flow):
         sweep_due_rests()
         flow.post("operator-1", "move-to-storage")
         flow.post("operator-1", "issue-codes")
-    return flow.number, {code.serial: code for code in Code.objects.filter(batch__number=flow.number)}
+    return flow.number, {code.item_no: code for code in Code.objects.filter(batch__number=flow.number)}
 
 
 def page(client, path, **extra):
@@ -81,7 +81,7 @@ def test_the_page_shows_what_a_buyer_needs_to_trust_the_goods(public, coded):
 def test_the_digital_link_opens_the_same_page(public, coded):
     number, codes = coded
 
-    response, html = page(public, f"/01/{GTIN}/10/{number}/21/2")
+    response, html = page(public, f"/01/{GTIN}/10/{number}/21/{codes[2].serial}")
     by_token, html_by_token = page(public, f"/c/{codes[2].token}")
 
     assert response.status_code == by_token.status_code == 200
@@ -120,12 +120,17 @@ def test_a_recalled_batch_is_a_clear_red_warning(api, flow, public, coded):
     api("merchant-a1").post("/api/sales/", {"codes": [codes[1].token], **BUYER}, format="json")
     flow.post("regulator", "recall", {"reason": "境外疫情通报"})
 
-    for serial in (1, 4):  # sold before the recall, and still in the warehouse
-        html = page(public, f"/c/{codes[serial].token}")[1]
+    for item_no in (1, 4):  # sold before the recall, and still in the warehouse
+        html = page(public, f"/c/{codes[item_no].token}")[1]
         assert 'class="status danger" role="alert"' in html
         assert "该批次商品已被召回" in html
         assert "已售出" not in html and "在监管仓内" not in html
-    assert "--danger: #b3121b" in html
+    # red: the page's style sheet (a static file, not inline, under the CSP) paints the warning
+    from django.contrib.staticfiles import finders
+
+    assert "/static/web/public.css" in html
+    css = open(finders.find("web/public.css"), encoding="utf-8").read()
+    assert "--danger: #b3121b" in css and ".status.danger { background: var(--danger)" in css
 
 
 def test_english_by_query_parameter_and_remembered_in_the_language_cookie(public, coded):
@@ -211,3 +216,49 @@ def test_behind_our_own_proxy_the_forwarded_address_is_throttled(public, coded, 
     other = public.get(path, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code
 
     assert (first, again, other) == (200, 429, 200)
+
+
+# --- the shared cache is away -----------------------------------------------------------------
+
+@pytest.fixture
+def cache_away():
+    """The shared cache points at a closed port, as when Redis is down (restored before the
+    fresh_throttle fixture clears the real cache)."""
+    from django.test import override_settings
+
+    from warehouse.public import LOCAL_COUNTS, PublicVerifyThrottle
+
+    LOCAL_COUNTS.clear()
+    PublicVerifyThrottle.shared_down_until = 0.0
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                               "LOCATION": "redis://127.0.0.1:1/0",
+                                               "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}):
+        yield
+    LOCAL_COUNTS.clear()
+    PublicVerifyThrottle.shared_down_until = 0.0
+
+
+def test_the_page_answers_when_the_cache_is_unreachable(public, coded, cache_away, caplog):
+    from django.core.cache import cache as shared
+
+    _number, codes = coded
+    with pytest.raises(Exception):  # noqa: B017 — the point: the shared cache really is away
+        shared.get("anything")
+
+    response, html = page(public, f"/c/{codes[4].token}")
+
+    assert response.status_code == 200 and "真丝围巾" in html
+    assert page(public, f"/c/{'A' * 24}")[0].status_code == 404
+    assert "shared cache unreachable" in caplog.text
+
+
+def test_without_the_cache_the_page_is_still_limited_per_address(public, coded, cache_away, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"public_verify": "3/min"}}
+    _number, codes = coded
+    path = f"/c/{codes[4].token}"
+
+    answers = [public.get(path, REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
+    other = public.get(path, REMOTE_ADDR="203.0.113.8").status_code
+
+    # counted in the process while the cache is away: enumeration stays bounded
+    assert answers == [200, 200, 200, 429] and other == 200

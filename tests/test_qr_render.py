@@ -173,7 +173,7 @@ def make_labels(n: int, pulled: list[int] | None = None):
         yield Label(
             url=f"https://trace.example.cn/c/TOKEN{i:019d}" if i > 1 else GS1_URL,
             batch_number="MKT-A-20261129-0001",
-            serial=i,
+            item_no=i,
             product_name="冷冻带鱼段（阿根廷红虾）" * (1 + i % 3),
             specification="10kg/箱 -18℃",
             warehouse="一号监管仓 WH-1",

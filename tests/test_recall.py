@@ -97,7 +97,7 @@ def test_a_recall_of_100000_codes_is_one_set_based_transaction(api, clock, sell,
     flow = HundredThousandFlow(api)
     flow.coded(clock)
     flow.post("operator-1", "release", {"all": True})
-    tokens = list(Code.objects.filter(batch__number=flow.number).order_by("serial").values_list("token", flat=True)[:3])
+    tokens = list(Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)[:3])
     sell(tokens[:2])
     regulator = api("regulator")
 

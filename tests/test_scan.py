@@ -2,7 +2,7 @@
 
 A scanner reads a pallet label (the batch number) or an item's QR: a `/c/` URL, a GS1 Digital
 Link, or the token typed by hand. Given a coded batch of merchant-a1 in WH-1: three coats with
-a GTIN (serials 1–3) and two scarves without (serials 4–5).
+a GTIN (items 1–3) and two scarves without (items 4–5).
 """
 
 from urllib.parse import quote
@@ -23,7 +23,7 @@ def url_of(code: Code) -> str:
 
 
 def codes_of(number) -> dict[int, Code]:
-    return {code.serial: code for code in Code.objects.filter(batch__number=number).select_related("line", "batch")}
+    return {code.item_no: code for code in Code.objects.filter(batch__number=number).select_related("line", "batch")}
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_every_form_a_label_carries_finds_the_item(api, coded, form):
         "lowercase token": (scarf.token.lower(), scarf),
         "c url": (url_of(scarf), scarf),
         "digital link": (url_of(coat), coat),
-        "digital link, gtin-13": (f"https://id.example.com/01/{GTIN[1:]}/10/{number}/21/2", coat),
+        "digital link, gtin-13": (f"{settings.PUBLIC_BASE_URL}/01/{GTIN[1:]}/10/{number}/21/{coat.serial}", coat),
     }[form]
 
     for as_query in (False, True):
@@ -129,13 +129,14 @@ def test_a_scan_without_a_value_is_bad_input(api, coded):
     assert "value" in response.json()
 
 
-def test_parse_code_scan_reads_every_form():
+def test_parse_code_scan_reads_every_form(settings):
+    settings.CODE_URL_HOSTS = ["x.cn"]
     token = "ABCDEFGHIJKLMNOPQRSTUVWX"
     assert parse_code_scan(f"  {token.lower()} ").token == token
     assert parse_code_scan(f"https://x.cn/c/{token}/?utm=qr").token == token
     assert parse_code_scan(f"/c/{token}").token == token
-    link = parse_code_scan("https://x.cn/01/9506000134352/10/MKT-A-20261129-0001/21/0007")
-    assert (link.gtin, link.lot, link.serial) == (GTIN, "MKT-A-20261129-0001", 7)
+    link = parse_code_scan("https://x.cn/01/9506000134352/10/MKT-A-20261129-0001/21/abcdefghijk23457")
+    assert (link.gtin, link.lot, link.serial) == (GTIN, "MKT-A-20261129-0001", "ABCDEFGHIJK23457")
     assert parse_code_scan("https://x.cn/c/too-short") is None
     assert parse_code_scan("") is None
 
@@ -150,7 +151,7 @@ def test_scanned_values_in_any_form_release_exactly_those_items(api, flow, coded
 
     assert detail["status"] == "coded"
     assert detail["codes"]["released"] == 3 and detail["codes"]["in_warehouse"] == 2
-    assert {serial for serial, code in codes_of(number).items() if code.status == "released"} == {1, 2, 4}
+    assert {item_no for item_no, code in codes_of(number).items() if code.status == "released"} == {1, 2, 4}
     event = Event.objects.filter(batch__number=number, action="release").get()
     assert sorted(event.details["codes"]) == sorted(codes[s].token for s in (1, 2, 4))
 

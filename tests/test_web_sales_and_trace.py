@@ -12,7 +12,7 @@ BUYER = {"buyer_name": "王女士", "buyer_phone": "13912345678", "buyer_kind": 
 def released(flow, clock, count=None):
     flow.coded(clock)
     flow.post("operator-1", "release", {"all": True})
-    return list(Code.objects.filter(batch__number=flow.number).order_by("serial"))
+    return list(Code.objects.filter(batch__number=flow.number).order_by("item_no"))
 
 
 def test_sell_by_scanning_records_one_sale_of_all_scanned_codes(web, flow, clock):

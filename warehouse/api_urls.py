@@ -9,6 +9,7 @@ urlpatterns = [
     path("codes/<str:token>/qr.png", v.CodeQRView.as_view(image_format="png"), name="code-qr-png"),
     path("batches/<str:number>/labels.pdf", v.BatchLabelsView.as_view(), name="batch-labels"),
     path("label-jobs/<uuid:job_id>/", v.LabelJobView.as_view(), name="label-job"),
+    path("label-jobs/<uuid:job_id>/retry/", v.LabelJobRetryView.as_view(), name="label-job-retry"),
     path("label-jobs/<uuid:job_id>/download/", v.LabelJobDownloadView.as_view(), name="label-job-download"),
     # A full URL scanned from a label has slashes: `?value=` carries it as it is, while the
     # path form takes a batch number, a token or a percent-encoded URL.

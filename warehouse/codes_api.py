@@ -76,19 +76,39 @@ class CodeQRView(FileView):
 # --- label sheets -------------------------------------------------------------------------
 
 class LabelJobOutput(serializers.Serializer):
+    """A job as the person who prints sees it: a job whose worker died shows as `failed`
+    (`error_code` `worker_lost`), and a failed job carries the `retry_url` to POST to."""
+
     id = serializers.UUIDField()
     batch = serializers.CharField(source="batch.number")
-    state = serializers.CharField()
+    state = serializers.SerializerMethodField()
     done = serializers.IntegerField()
     total = serializers.IntegerField()
-    error = serializers.CharField()
+    error_code = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     status_url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
+    retry_url = serializers.SerializerMethodField()
+
+    def get_state(self, job) -> str:
+        return label_sheets.job_state(job)[0]
+
+    def get_error_code(self, job) -> str:
+        return label_sheets.job_state(job)[1]
+
+    def get_error(self, job) -> str:
+        return label_sheets.failure_message(label_sheets.job_state(job)[1])
 
     def get_status_url(self, job) -> str:
         return self.context["request"].build_absolute_uri(reverse("label-job", args=[job.pk]))
+
+    def get_retry_url(self, job) -> str | None:
+        if not label_sheets.can_retry(job):
+            return None
+        return self.context["request"].build_absolute_uri(reverse("label-job-retry", args=[job.pk]))
 
     def get_download_url(self, job) -> str | None:
         if job.state != LabelJob.State.DONE:
@@ -138,6 +158,17 @@ class LabelJobView(APIView):
     @extend_schema(responses=LabelJobOutput)
     def get(self, request, job_id):
         return Response(render_job(request, scoped_job(request, job_id)))
+
+
+class LabelJobRetryView(APIView):
+    """POST /api/label-jobs/{id}/retry/ — queue a failed job (or one whose worker died) again;
+    409 `label_job_not_failed` for a job that is queued, running or done."""
+
+    @extend_schema(request=None, responses={202: LabelJobOutput})
+    def post(self, request, job_id):
+        job = label_sheets.label_job_retry(job=scoped_job(request, job_id), actor=actor_for(request.user))
+        body = render_job(request, job)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
 
 class LabelJobDownloadView(FileView):

@@ -15,14 +15,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import Q
+from django.db import DatabaseError
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from batches.actors import Actor
 from batches.errors import DomainError
-from batches.labels import Label, write_label_pdf
+from batches.labels import FontNotFound, Label, write_label_pdf
 from batches.lifecycle import allowed_actions
 from batches.models import Batch, Code, Status
 
@@ -37,9 +40,10 @@ LABEL_DIR = "labels"
 
 
 def label_codes(batch: Batch):
-    """The batch's codes in serial order, with only the columns a label needs."""
-    return (Code.objects.filter(batch=batch).select_related("line").order_by("serial")
-            .only("token", "serial", "batch_id", "line", "line__product_name", "line__specification", "line__gtin"))
+    """The batch's codes in item order, with only the columns a label needs."""
+    return (Code.objects.filter(batch=batch).select_related("line").order_by("item_no")
+            .only("token", "serial", "item_no", "batch_id", "line", "line__product_name", "line__specification",
+                  "line__gtin"))
 
 
 def check_printable(batch: Batch, actor: Actor) -> int:
@@ -58,7 +62,7 @@ def batch_labels(batch: Batch) -> Iterator[Label]:
     warehouse = batch.warehouse.name if batch.warehouse else ""
     for code in label_codes(batch).iterator(chunk_size=settings.LABELS_DB_CHUNK):
         code.batch = batch  # for qr_url, without a join per row
-        yield Label(url=qr_url(code), batch_number=batch.number, serial=code.serial,
+        yield Label(url=qr_url(code), batch_number=batch.number, item_no=code.item_no,
                     product_name=code.line.product_name, specification=code.line.specification,
                     warehouse=warehouse, negative_test_date=tested_on)
 
@@ -75,21 +79,108 @@ def file_name(batch: Batch) -> str:
 
 # --- large sheets: a job built by a Celery task -------------------------------------------
 
+# Why a build failed, said to the person who prints; the traceback goes to the worker's log.
+FAILURES = {
+    "font_missing": _lazy("标签所需的中文字体缺失，请管理员安装字体（fonts-wqy-microhei）后重试。"),
+    "storage": _lazy("标签文件无法写入（磁盘已满或没有写入权限），请稍后重试；如仍失败请联系管理员。"),
+    "database": _lazy("数据库暂时不可用，请稍后重试。"),
+    "timeout": _lazy("标签生成超时，请重试。"),
+    "worker_lost": _lazy("生成标签的后台进程已中断，请重试。"),
+    "unexpected": _lazy("标签生成失败，请重试；如仍失败请联系管理员。"),
+}
+# Failures that another attempt a little later may not meet; the task retries these by itself.
+TRANSIENT = {"storage", "database", "timeout"}
+
+
+class RetryLater(Exception):
+    """The build failed for a reason that may pass; the task should try again later."""
+
+
+def failure_code(error: BaseException) -> str:
+    if isinstance(error, FontNotFound):
+        return "font_missing"
+    if isinstance(error, SoftTimeLimitExceeded):
+        return "timeout"
+    if isinstance(error, DatabaseError):
+        return "database"
+    if isinstance(error, OSError):
+        return "storage"
+    return "unexpected"
+
+
+def failure_message(code: str) -> str:
+    return str(FAILURES.get(code, FAILURES["unexpected"])) if code else ""
+
+
+def _silent_since(now):
+    """The moment before which a job's last sign of life means its worker is gone."""
+    return now - timedelta(seconds=settings.LABEL_JOB_STALE_SECONDS)
+
+
+def _stale() -> Q:
+    """Jobs queued or running with no sign of life for LABEL_JOB_STALE_SECONDS: the message
+    was lost or the worker died (killed, out of memory, hard time limit)."""
+    silent = _silent_since(timezone.now())
+    return (Q(state__in=[LabelJob.State.PENDING, LabelJob.State.RUNNING])
+            & (Q(progress_at__lt=silent) | Q(progress_at__isnull=True, created_at__lt=silent)))
+
+
+def is_stale(job: LabelJob) -> bool:
+    last = job.progress_at or job.created_at
+    return job.state in (LabelJob.State.PENDING, LabelJob.State.RUNNING) and last < _silent_since(timezone.now())
+
+
+def job_state(job: LabelJob) -> tuple[str, str]:
+    """(state, error code) as the person sees them: a stale job has failed, whatever its row says."""
+    if is_stale(job):
+        return LabelJob.State.FAILED, "worker_lost"
+    return job.state, job.error_code if job.state == LabelJob.State.FAILED else ""
+
+
+def can_retry(job: LabelJob) -> bool:
+    return job_state(job)[0] == LabelJob.State.FAILED
+
+
+def _queue_build(job: LabelJob) -> None:
+    from . import tasks
+
+    tasks.build_label_sheet.delay_on_commit(str(job.pk))
+
+
 def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
     """A job for the batch's sheet, queued after commit. Asked again while one is queued or
     running (or when a finished sheet is still on disk), the same job answers, so a second
-    click does not build the sheet twice."""
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    existing = (LabelJob.objects.filter(batch=batch, total=total)
-                .filter(Q(state__in=[LabelJob.State.PENDING, LabelJob.State.RUNNING], created_at__gte=stale)
-                        | Q(state=LabelJob.State.DONE))
-                .order_by("-created_at").first())
-    if existing and (existing.state != LabelJob.State.DONE or sheet_on_disk(existing)):
-        return existing
-    from . import tasks
-
+    click does not build the sheet twice; a failed or stale one is retried in place."""
+    existing = (LabelJob.objects.filter(batch=batch, total=total).order_by("-created_at").first())
+    if existing is not None:
+        if existing.state == LabelJob.State.DONE and sheet_on_disk(existing):
+            return existing
+        if existing.state != LabelJob.State.DONE:
+            if can_retry(existing):
+                try:
+                    return label_job_retry(job=existing, actor=actor)
+                except DomainError:  # another request queued it again a moment ago: that job answers
+                    existing.refresh_from_db()
+            return existing
     job = LabelJob.objects.create(batch=batch, requested_by=actor.user, total=total)
-    tasks.build_label_sheet.delay_on_commit(str(job.pk))
+    _queue_build(job)
+    return job
+
+
+def label_job_retry(*, job: LabelJob, actor: Actor) -> LabelJob:
+    """A failed job — or one whose worker died (no progress for LABEL_JOB_STALE_SECONDS) — is
+    queued again as the same job, so the page that polls it carries on. Anything else is
+    DomainError `label_job_not_failed` (409): a job that is queued, running or done is not
+    retried (no sheet is built twice). The update is conditional, so two clicks queue it once."""
+    retryable = Q(state=LabelJob.State.FAILED) | _stale()
+    changed = LabelJob.objects.filter(retryable, pk=job.pk).update(
+        state=LabelJob.State.PENDING, done=0, progress_at=timezone.now(), finished_at=None)
+    job.refresh_from_db()
+    if changed != 1:
+        raise DomainError("label_job_not_failed", _("只有失败或已中断的标签任务可以重试。"), status=job.state,
+                          allowed=[])
+    logger.info("label sheet %s of batch %s queued again by %s", job.pk, job.batch.number, actor.user)
+    _queue_build(job)
     return job
 
 
@@ -99,46 +190,58 @@ def sheet_on_disk(job: LabelJob) -> bool:
 
 def _claim(job_id) -> bool:
     """Take the job for this worker: only a pending one, or one whose worker died (running
-    longer than the task time limit). Acts only if exactly one row changed."""
+    with no progress for LABEL_JOB_STALE_SECONDS). Acts only if exactly one row changed."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(state=LabelJob.State.PENDING) | Q(state=LabelJob.State.RUNNING, started_at__lt=stale)
-    return LabelJob.objects.filter(claimable, pk=job_id).update(state=LabelJob.State.RUNNING, started_at=now,
-                                                                done=0) == 1
+    claimable = Q(state=LabelJob.State.PENDING) | (Q(state=LabelJob.State.RUNNING) & _stale())
+    return LabelJob.objects.filter(claimable, pk=job_id).update(
+        state=LabelJob.State.RUNNING, started_at=now, progress_at=now, done=0, attempts=F("attempts") + 1) == 1
 
 
-def label_job_build(*, job_id) -> bool:
+def label_job_build(*, job_id, may_retry: bool = False) -> bool:
     """Build the job's PDF under MEDIA_ROOT/labels/, reporting progress as pages are written.
     Runs once per job: a second delivery of the task finds it claimed and does nothing.
-    Returns True if this call built the sheet."""
+    Returns True if this call built the sheet.
+
+    Whatever goes wrong once the job is claimed, it ends `failed` with a message for the
+    person who prints (FAILURES), never `running` with an empty error. A failure that may
+    pass (disk, database, time limit) raises RetryLater instead when `may_retry`, the job
+    waiting as `pending` for the task's next attempt."""
     if not _claim(job_id):
         return False
-    job = LabelJob.objects.select_related("batch__warehouse").get(pk=job_id)
-    folder = Path(settings.MEDIA_ROOT) / LABEL_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{LABEL_DIR}/{job.batch.number}-{job.pk}.pdf"
-    step = max(job.total // 100, 1)  # at most about a hundred progress writes
-    reported = 0
-
-    def progress(done: int) -> None:
-        nonlocal reported
-        if done - reported >= step or done == job.total:
-            LabelJob.objects.filter(pk=job.pk).update(done=done)
-            reported = done
-
+    job = None
     part = None
     try:
+        job = LabelJob.objects.select_related("batch__warehouse").get(pk=job_id)
+        folder = Path(settings.MEDIA_ROOT) / LABEL_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{LABEL_DIR}/{job.batch.number}-{job.pk}.pdf"
+        step = max(job.total // 100, 1)  # at most about a hundred progress writes
+        reported = 0
+
+        def progress(done: int) -> None:
+            nonlocal reported
+            if done - reported >= step or done == job.total:
+                LabelJob.objects.filter(pk=job.pk).update(done=done, progress_at=timezone.now())
+                reported = done
+
         # Written beside the final name and renamed when complete: a download never sees half a file.
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
             written = write_batch_labels(job.batch, part, total=job.total, progress=progress)
         os.replace(part.name, folder / Path(name).name)
     except Exception as exc:
-        logger.exception("label sheet %s of batch %s failed", job.pk, job.batch.number)
+        code = failure_code(exc)
+        number = job.batch.number if job is not None else "?"
+        logger.exception("label sheet %s of batch %s failed (%s)", job_id, number, code)
         if part is not None and os.path.exists(part.name):
             os.unlink(part.name)
-        LabelJob.objects.filter(pk=job.pk).update(state=LabelJob.State.FAILED, error=str(exc)[:500],
-                                                  finished_at=timezone.now())
+        retry = may_retry and code in TRANSIENT
+        LabelJob.objects.filter(pk=job_id).update(
+            state=LabelJob.State.PENDING if retry else LabelJob.State.FAILED, error_code=code,
+            error=failure_message(code)[:500], progress_at=timezone.now(),
+            finished_at=None if retry else timezone.now())
+        if retry:
+            raise RetryLater(code) from exc
         return False
-    LabelJob.objects.filter(pk=job.pk).update(state=LabelJob.State.DONE, done=written, file=name,
-                                              finished_at=timezone.now())
+    LabelJob.objects.filter(pk=job.pk).update(state=LabelJob.State.DONE, done=written, file=name, error_code="",
+                                              error="", finished_at=timezone.now())
     return True

@@ -79,9 +79,16 @@ class LabelJob(models.Model):
     total = models.PositiveIntegerField(_("标签总数"))
     done = models.PositiveIntegerField(_("已生成"), default=0)
     file = models.FileField(_("PDF 文件"), upload_to="labels/", blank=True)
+    # Why the last build failed, for the person who prints: a code (see label_sheets.FAILURES)
+    # and its message; the technical details go to the worker's log, never here.
+    error_code = models.CharField(_("错误代码"), max_length=40, blank=True)
     error = models.CharField(_("错误"), max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(_("生成次数"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life of the build (claim or progress): a running job silent for
+    # LABEL_JOB_STALE_SECONDS lost its worker and may be retried.
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

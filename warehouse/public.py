@@ -6,11 +6,17 @@ never a merchant's or a buyer's personal data: the page's context is built here 
 fields only, so nothing else can reach the template.
 
 Throttled per client address (`public_verify` rate) so that tokens cannot be enumerated;
-unknown codes count against the same budget.
+unknown codes count against the same budget. The page must not fail when the shared cache
+(Redis) is unreachable: the throttle then counts in the process's own memory until the cache
+is back (see PublicVerifyThrottle).
 """
 
+import logging
+import time
 
+import redis
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -20,7 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from batches.codes import codes_for_scans
+from batches.codes import TOKEN_RE, CodeRef, codes_for_refs, digital_link_ref
 from batches.models import Code, CodeStatus, Status
 
 from .codes_api import FirstRendererNegotiation
@@ -38,8 +44,38 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+logger = logging.getLogger(__name__)
+
+# What a cache backend raises when its server is away: redis-py's errors (the Redis cache),
+# OSError (the file-based cache on a full or read-only disk).
+CACHE_ERRORS = (redis.RedisError, OSError)
+# Counts kept in this process while the shared cache is unreachable.
+LOCAL_COUNTS = LocMemCache("public-verify-fallback", {"MAX_ENTRIES": 50_000})
+
+
 class PublicVerifyThrottle(SimpleRateThrottle):
+    """Per client address. When the shared cache is unreachable, the limit is kept in this
+    process's memory instead of failing the page (a buyer scanning a label must get an
+    answer) and instead of letting every request through (an outage must not open the door
+    to enumeration): each web process then allows the rate on its own, so the limit is at
+    most the number of processes times the rate until the cache is back."""
+
     scope = "public_verify"
+    # After a failure the shared cache is left alone this long, so that a Redis that hangs
+    # does not cost every scan a socket timeout.
+    RETRY_AFTER_SECONDS = 30
+    shared_down_until = 0.0
+
+    def allow_request(self, request, view):
+        if time.monotonic() >= PublicVerifyThrottle.shared_down_until:
+            try:
+                return super().allow_request(request, view)
+            except CACHE_ERRORS as error:
+                PublicVerifyThrottle.shared_down_until = time.monotonic() + self.RETRY_AFTER_SECONDS
+                logger.warning("public page throttle: shared cache unreachable (%s); counting in this process "
+                               "for %d s", error, self.RETRY_AFTER_SECONDS)
+        self.cache = LOCAL_COUNTS
+        return super().allow_request(request, view)
 
     def get_rate(self):
         # Read per request, not frozen at import, so a changed setting takes effect.
@@ -72,7 +108,7 @@ def public_facts(code: Code) -> dict:
         "product_name": line.product_name,
         "specification": line.specification,
         "gtin": line.gtin,
-        "serial": code.serial,
+        "item_no": code.item_no,
         "batch_number": batch.number,
         "origin_country": batch.origin_country,
         "warehouse_name": batch.warehouse.name if batch.warehouse else "",
@@ -95,10 +131,15 @@ class PublicCodeView(APIView):
     content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(exclude=True)
-    def get(self, request, **kwargs):
-        # The path is itself a scannable form: `/c/{token}` or a Digital Link.
-        code = codes_for_scans([request.path], queryset=Code.objects.select_related(
-            "batch__market", "batch__warehouse"))[request.path]
+    def get(self, request, token=None, gtin=None, lot=None, serial=None):
+        # A Digital Link resolves only if its whole (gtin, lot, serial) triple is real; a guessed
+        # or half-right path gets the very answer an unknown token gets.
+        if token is not None:
+            ref = CodeRef(token=token.upper()) if TOKEN_RE.match(token.upper()) else None
+        else:
+            ref = digital_link_ref(gtin=gtin, lot=lot, serial=serial)
+        code = codes_for_refs({"scan": ref}, queryset=Code.objects.select_related(
+            "batch__market", "batch__warehouse"))["scan"]
         if code is None:
             raise Http404
         return Response(public_facts(code), template_name="public/code.html")

@@ -44,6 +44,7 @@ def code_facts(code: Code) -> dict:
     return {
         "token": code.token,
         "serial": code.serial,
+        "item_no": code.item_no,
         "status": code.status,
         "status_display": code.get_status_display(),
         "url": qr_url(code),

@@ -203,7 +203,8 @@ class NotificationListView(generics.ListAPIView):
 
 class CodeOutput(s.serializers.Serializer):
     token = s.serializers.CharField()
-    serial = s.serializers.IntegerField()
+    serial = s.serializers.CharField(help_text="GS1 AI 21 serial of the Digital Link: random, 16 characters")
+    item_no = s.serializers.IntegerField(help_text="the item's number within the batch, as printed on its label")
     status = s.serializers.CharField()
     url = s.serializers.SerializerMethodField()
 
@@ -218,7 +219,7 @@ class BatchCodesView(generics.ListAPIView):
 
     def get_queryset(self):
         batch, _actor = scoped_batch(self.request, self.kwargs["number"])
-        return batch.codes.select_related("line", "batch").order_by("serial")
+        return batch.codes.select_related("line", "batch").order_by("item_no")
 
 
 # --- recall (issue 4) ---------------------------------------------------------------------

@@ -45,7 +45,7 @@ def scan(request):
         if batch is not None:
             if code is not None:
                 messages.info(request, _("Code %(serial)s of batch %(number)s: %(status)s.") % {
-                    "serial": code["serial"], "number": batch.number, "status": code["status_display"]})
+                    "serial": code["item_no"], "number": batch.number, "status": code["status_display"]})
             # The card keeps the batch number in the box so that the next action returns here.
             return render_batch(request, batch, scan_form=f.ScanForm(initial={"q": ""}))
         messages.error(request, _("Nothing found for “%(value)s” in this warehouse.") % {"value": form.cleaned_data["q"]})

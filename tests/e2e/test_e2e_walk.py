@@ -30,6 +30,10 @@ class Person:
         self.context.set_default_timeout(15_000)
         self.page = self.context.new_page()
         self.page.on("dialog", lambda dialog: dialog.accept())
+        # Chromium reports what the Content-Security-Policy blocked on the console.
+        self.csp_reports = []
+        self.page.on("console", lambda message: self.csp_reports.append(message.text)
+                     if "Content Security Policy" in message.text else None)
         self.base_url, self.shots, self.username = base_url, shots, username
         self.label = label or username
         self.count = 0
@@ -91,6 +95,8 @@ def people(chromium, live_server, screenshots, transactional_db, settings):
     yield person
     for one in opened:
         one.close()
+    # No page of any test may trip the Content-Security-Policy (no inline script or style).
+    assert [report for one in opened for report in one.csp_reports] == []
 
 
 @pytest.mark.e2e
@@ -190,7 +196,7 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
     assert "已赋码" in operator.flash()
     assert page.get_attribute("[data-testid=labels]", "href") == f"/api/batches/{number}/labels.pdf"
     operator.shot("card-coded")
-    codes = list(Code.objects.filter(batch=batch).order_by("serial"))
+    codes = list(Code.objects.filter(batch=batch).order_by("item_no"))
     assert len(codes) == 5
     # Release two codes by scanning: the second scan of the same code is refused at once
     operator.submit("[data-testid=release-scan]")

@@ -116,6 +116,6 @@ class Command(BaseCommand):
         after = batch.rest_until
         services.batch_move_to_storage(batch=batch, actor=operator, now=after + timedelta(hours=1))
         services.batch_issue_codes(batch=batch, actor=operator, now=after + timedelta(hours=2))
-        first = list(batch.codes.order_by("serial").values_list("token", flat=True)[:20])
+        first = list(batch.codes.order_by("item_no").values_list("token", flat=True)[:20])
         services.batch_release(batch=batch, actor=operator, tokens=first, now=after + timedelta(hours=3))
         return batch

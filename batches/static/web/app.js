@@ -63,8 +63,8 @@
     var path = v.replace(/^[a-z]+:\/\/[^/]+/i, "");
     var c = path.match(/\/c\/([A-Za-z2-7]{24})\/?$/);
     if (c) { return c[1].toUpperCase(); }
-    var dl = path.match(/\/01\/(\d+)\/10\/([^/]+)\/21\/(\d+)\/?$/);
-    if (dl) { return "DL:" + dl[2] + ":" + parseInt(dl[3], 10); }
+    var dl = path.match(/\/01\/(\d+)\/10\/([^/]+)\/21\/([A-Za-z0-9]+)\/?$/);
+    if (dl) { return "DL:" + dl[2] + ":" + dl[3].toUpperCase(); }
     return /^[A-Za-z2-7]{24}$/.test(v) ? v.toUpperCase() : v;
   }
   function setupScanList(form) {
@@ -200,7 +200,11 @@
               if (response.status === 202 || (response.ok && type.indexOf("json") >= 0)) {
                 return response.json().then(function (job) {
                   // A label job (GET /api/label-jobs/{id}/): {state, done, total, status_url, download_url}.
-                  if (job.state === "failed") { say(link.getAttribute("data-fail-text") + " " + (job.error || "")); return; }
+                  // Failed (or its worker died): the reason, and pressing the button again retries the same job.
+                  if (job.state === "failed") {
+                    say([link.getAttribute("data-fail-text"), job.error || "", job.retry_url ? link.getAttribute("data-retry-text") || "" : ""].join(" "));
+                    return;
+                  }
                   var pct = job.total ? Math.floor(100 * job.done / job.total) : null;
                   say(link.getAttribute("data-progress-text") + (pct != null ? " " + pct + "% (" + job.done + "/" + job.total + ")" : ""));
                   if (job.download_url) { window.location.href = job.download_url; say(link.getAttribute("data-done-text")); return; }
