@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests;
+# poppler-data so poppler reads the built-in CJK font of label sheets made without the TrueType font;
 # nginx and openssl so a test can check deploy/nginx with `nginx -t`; wrk for the HTTP benchmark.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils gettext nginx openssl
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl
 BENCH_DEBS := $(RUN_DEBS) wrk
 
 .PHONY: run test test-fast bench install install-dev system-run system-test system-bench check clean

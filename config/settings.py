@@ -307,6 +307,9 @@ LOGGING = {
 LABELS_SYNC_MAX = int(os.environ.get("LABELS_SYNC_MAX", "500"))
 # Codes read from the database per round trip while a label sheet is written.
 LABELS_DB_CHUNK = int(os.environ.get("LABELS_DB_CHUNK", "2000"))
+# A TrueType CJK font to embed in label sheets instead of the Debian package's (batches/labels.py);
+# without a usable one the sheets use the PDF readers' own STSong-Light.
+LABEL_CJK_FONT = os.environ.get("LABEL_CJK_FONT", "")
 # The public page is throttled per client address (rate: PUBLIC_VERIFY_RATE above). The
 # address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
 PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))
