@@ -33,12 +33,16 @@ def variables_read_by_settings() -> set[str]:
                 or (isinstance(func, ast.Attribute) and func.attr in {"get", "setdefault"} and is_os_environ(func.value))
                 or (isinstance(func, ast.Attribute) and func.attr == "getenv")
             )
-            if reads:
-                name = first_string(node.args)
-                (names.add(name) if name else dynamic.append(node))
+            name = first_string(node.args) if reads else None
         elif isinstance(node, ast.Subscript) and is_os_environ(node.value):
-            if isinstance(node.slice, ast.Constant):
-                names.add(node.slice.value)
+            reads = True
+            name = node.slice.value if isinstance(node.slice, ast.Constant) else None
+        else:
+            continue
+        if name:
+            names.add(name)
+        elif reads:
+            dynamic.append(node)
     # The helpers themselves read a parameter, not a literal name; anything else must be literal.
     helpers = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name in ENV_HELPERS]
     inside_helpers = {id(n) for f in helpers for n in ast.walk(f)}
@@ -49,7 +53,7 @@ def variables_read_by_settings() -> set[str]:
 
 def names_in_readme_configuration_table() -> set[str]:
     readme = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Configuration.*?$(.*?)(?=^## )", readme, flags=re.M | re.S)
+    section = re.search(r"^## Configuration.*?$(.*?)(?=^## )", readme, flags=re.MULTILINE | re.DOTALL)
     assert section, "README.md has no '## Configuration' section"
     names = set()
     for row in section.group(1).splitlines():

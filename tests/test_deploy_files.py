@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 UNITS = ["warehouse-web.service", "warehouse-worker.service", "warehouse-beat.service", "warehouse-relay.service",
@@ -64,8 +63,8 @@ http {{
 
 def test_the_site_keeps_metrics_internal_and_passes_the_client_address():
     site = (DEPLOY / "nginx" / "warehouse.conf").read_text()
-    metrics = re.search(r"location = /metrics \{(.*?)\}", site, flags=re.S).group(1)
-    assert re.search(r"allow 127\.0\.0\.1;.*allow 10\.0\.0\.0/8;.*deny all;.*proxy_pass", metrics, flags=re.S), metrics
+    metrics = re.search(r"location = /metrics \{(.*?)\}", site, flags=re.DOTALL).group(1)
+    assert re.search(r"allow 127\.0\.0\.1;.*allow 10\.0\.0\.0/8;.*deny all;.*proxy_pass", metrics, flags=re.DOTALL), metrics
     proxy = (DEPLOY / "nginx" / "warehouse-proxy.conf").read_text()
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in proxy
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in proxy
