@@ -122,10 +122,11 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 # PostgreSQL: each process keeps its connection for DB_CONN_MAX_AGE seconds instead of opening
-# one per request (a new connection costs more than a scan's queries), and checks it is alive
-# before reusing it after a pause, so a restarted database costs no failed request. A gunicorn
-# sync worker or a Celery prefork child serves one request or task at a time, so one persistent
-# connection per process is the whole pool it needs (README: "Database connections").
+# one per request (each new one costs PostgreSQL a backend process and the client round trips),
+# and checks it is alive before reusing it after a pause, so a restarted database costs no failed
+# request. A gunicorn sync worker or a Celery prefork child serves one request or task at a time,
+# so one persistent connection per process is the whole pool it needs (README: "Database
+# connections").
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
