@@ -3,11 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests.
+# Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests;
+# poppler-data so poppler reads the built-in CJK font of label sheets made without the TrueType font;
+# nginx and openssl so a test can check deploy/nginx with `nginx -t`; wrk for the HTTP benchmark.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils gettext
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl
+BENCH_DEBS := $(RUN_DEBS) wrk
 
-.PHONY: run test test-fast bench install install-dev system-run system-test check clean
+.PHONY: run test test-fast bench install install-dev system-run system-test system-bench check clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +30,8 @@ system-run:
 	@scripts/apt-ensure.sh $(RUN_DEBS)
 system-test:
 	@scripts/apt-ensure.sh $(TEST_DEBS)
+system-bench:
+	@scripts/apt-ensure.sh $(BENCH_DEBS)
 
 ## Set up and run everything: web on http://127.0.0.1:8000, Celery worker and beat, demo data.
 run: system-run install
@@ -41,7 +46,7 @@ test-fast: install-dev
 	$(PY) -m pytest -m "not celery_worker and not e2e" $(PYTEST_ARGS)
 
 ## Benchmarks (PostgreSQL: set DATABASE_URL); prints the figures.
-bench: system-run install-dev
+bench: system-bench install-dev
 	bench/run_all.sh
 
 check: install-dev

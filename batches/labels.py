@@ -8,11 +8,13 @@ Each label carries the QR code, drawn as vector rectangles straight into the
 page (one rectangle per horizontal run of dark modules, no raster image), and
 the batch number, item number within the batch, product name, specification, warehouse and
 negative test date with small Chinese captions. Text uses an embedded CJK
-TrueType font, see :func:`cjk_font_path`.
+TrueType font, see :func:`cjk_font_path`; where there is none, reportlab's
+built-in CID font STSong-Light, which PDF readers supply themselves.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import unicodedata
 import zlib
@@ -25,6 +27,7 @@ from typing import BinaryIO
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 
@@ -46,9 +49,11 @@ class Label:
 
 # --- font ------------------------------------------------------------------
 
-#: Environment variable that may name a TrueType font file (.ttf / .ttc,
-#: TrueType outlines, first face used) to use instead of the known paths.
-FONT_ENV = "LABEL_CJK_FONT"
+logger = logging.getLogger(__name__)
+
+#: Django setting (env LABEL_CJK_FONT) that may name a TrueType font file
+#: (.ttf / .ttc, TrueType outlines, first face used) instead of the known paths.
+FONT_SETTING = "LABEL_CJK_FONT"
 
 #: Debian package that provides the default font.
 FONT_PACKAGE = "fonts-wqy-microhei"
@@ -64,22 +69,34 @@ CJK_FONT_PATHS = (
 
 FONT_NAME = "LabelCJK"
 
+#: Without a TrueType font: Adobe's simplified-Chinese CID font. Nothing is
+#: embedded; PDF readers and printers bring the glyphs (Adobe's Asian font
+#: pack, or a substitute through fontconfig on Linux).
+FALLBACK_FONT = "STSong-Light"
+
 
 class FontNotFound(RuntimeError):
     pass
 
 
-def cjk_font_path() -> str:
+def _configured_font() -> str:
+    from django.conf import settings
+
+    return getattr(settings, FONT_SETTING, "") or ""
+
+
+def cjk_font_path(configured: str | None = None) -> str:
     """Path of the CJK TrueType font to embed in label PDFs.
 
-    ``$LABEL_CJK_FONT`` if set, else the first of :data:`CJK_FONT_PATHS` that
-    exists. Raises :class:`FontNotFound` naming the package to install.
+    The ``LABEL_CJK_FONT`` setting if set, else the first of
+    :data:`CJK_FONT_PATHS` that exists. Raises :class:`FontNotFound` naming
+    the package to install.
     """
-    override = os.environ.get(FONT_ENV)
+    override = _configured_font() if configured is None else configured
     if override:
         if os.path.isfile(override):
             return override
-        raise FontNotFound(f"{FONT_ENV}={override!r} is not a file")
+        raise FontNotFound(f"{FONT_SETTING}={override!r} is not a file.")
     for path in CJK_FONT_PATHS:
         if os.path.isfile(path):
             return path
@@ -87,17 +104,33 @@ def cjk_font_path() -> str:
         "No CJK TrueType font found for the label PDF (looked in "
         + ", ".join(CJK_FONT_PATHS)
         + f"). Install the Debian package {FONT_PACKAGE} "
-        f"(apt-get install {FONT_PACKAGE}) or set {FONT_ENV} to a .ttf/.ttc file."
+        f"(apt-get install {FONT_PACKAGE}) or set {FONT_SETTING} to a .ttf/.ttc file."
     )
 
 
-@lru_cache(maxsize=1)
 def _font() -> str:
-    """Register the CJK font with reportlab once; return its name."""
-    path = cjk_font_path()
+    """Name of the registered label font (see :func:`_font_for`)."""
+    return _font_for(_configured_font())
+
+
+@lru_cache(maxsize=8)
+def _font_for(configured: str) -> str:
+    """Register the label font once per configuration; return its name.
+
+    A missing TrueType font must not cost the crew their labels (a 500 in
+    the middle of coding), so it falls back to :data:`FALLBACK_FONT` and
+    says so in the log, once per process.
+    """
+    try:
+        path = cjk_font_path(configured)
+    except FontNotFound as missing:
+        logger.warning("%s Label PDFs use the built-in CID font %s instead (not embedded).", missing, FALLBACK_FONT)
+        pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+        return FALLBACK_FONT
+    name = f"{FONT_NAME}-{zlib.crc32(path.encode()):08x}"
     kwargs = {"subfontIndex": 0} if path.lower().endswith(".ttc") else {}
-    pdfmetrics.registerFont(TTFont(FONT_NAME, path, **kwargs))
-    return FONT_NAME
+    pdfmetrics.registerFont(TTFont(name, path, **kwargs))
+    return name
 
 
 # --- layout (points) ---------------------------------------------------------
@@ -139,7 +172,7 @@ LINE_PITCH = (LABEL_H - 2 * PAD) / len(FIELDS)
 
 
 @lru_cache(maxsize=4096)
-def _printable_char(ch: str) -> str:
+def _printable_char(ch: str, font: str) -> str:
     """``ch`` if the font can draw it, else a stand-in.
 
     Some code points are mapped but have an empty outline (WenQuanYi Micro Hei
@@ -147,8 +180,10 @@ def _printable_char(ch: str) -> str:
     compatibility form (``℃`` -> ``°C``, ``㎏`` -> ``kg``) when the font has
     that, else by ``?``.
     """
-    face = pdfmetrics.getFont(_font()).face
-    glyphs = face.charToGlyph
+    face = pdfmetrics.getFont(font).face
+    glyphs = getattr(face, "charToGlyph", None)
+    if glyphs is None:  # the CID fallback: its encoding maps what the reader can draw
+        return ch
     pos = getattr(face, "glyphPos", None)
 
     def drawable(c: str) -> bool:
@@ -167,25 +202,31 @@ def _printable_char(ch: str) -> str:
     return "?"
 
 
-def _printable(text: str) -> str:
-    return "".join([_printable_char(ch) for ch in text])
+def _printable(text: str, font: str) -> str:
+    return "".join([_printable_char(ch, font) for ch in text])
 
 
-@lru_cache(maxsize=1)
 def _caption_width() -> float:
-    font = _font()
+    return _caption_width_for(_font())
+
+
+@lru_cache(maxsize=8)
+def _caption_width_for(font: str) -> float:
     return max(pdfmetrics.stringWidth(c, font, CAPTION_SIZE) for c, _ in FIELDS) + 1.5 * mm
 
 
-@lru_cache(maxsize=4096)
 def _fit(text: str, max_width: float, cut: bool) -> tuple[str, float]:
     """Text and font size so that it fits ``max_width``.
 
     Shrinks from VALUE_SIZE down to VALUE_MIN_SIZE; if it still does not fit,
     cuts the end off and adds an ellipsis (unless ``cut`` is false).
     """
-    font = _font()
-    text = _printable(text)
+    return _fit_in(_font(), text, max_width, cut)
+
+
+@lru_cache(maxsize=4096)
+def _fit_in(font: str, text: str, max_width: float, cut: bool) -> tuple[str, float]:
+    text = _printable(text, font)
     width = pdfmetrics.stringWidth(text, font, VALUE_SIZE)
     if width <= max_width:
         return text, VALUE_SIZE
@@ -285,7 +326,7 @@ def write_label_pdf(
 
     Returns the number of labels written.
     """
-    font = _font()  # fail early, before touching ``out``, if no font
+    font = _font()
     c = rl_canvas.Canvas(out, pagesize=A4, pageCompression=1)
     c.setTitle("Labels")
     c.setCreator("batches.labels")

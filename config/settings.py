@@ -8,6 +8,7 @@ needs no server. Production and CI set DATABASE_URL (PostgreSQL) and REDIS_URL.
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -32,15 +33,44 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # A laptop default only; production sets SECRET_KEY (and REQUIRE_SECRET_KEY=1 to enforce it).
-    SECRET_KEY = "insecure-local-only-8c1f6f2e6d1c4b7e9a3f0d2b5c7e9a1f3d5b7c9e1a3f5d7b"
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+def default_public_base_url() -> str:
+    """Where `make run` serves when PUBLIC_BASE_URL is unset: HOST and PORT. A wildcard bind
+    address names no reachable host, so QR codes then say localhost."""
+    host = os.environ.get("HOST", "").strip()
+    if host in {"", "0.0.0.0", "::", "[::]"}:
+        host = "localhost"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{os.environ.get('PORT', '8000').strip()}"
+
+
+PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL", "").strip() or default_public_base_url()).rstrip("/")
+# Production: served over HTTPS at its public address. It must be given its SECRET_KEY and never
+# makes one up; PRODUCTION=1 forces this behind a plain-HTTP address too.
+PRODUCTION = env_bool("PRODUCTION", PUBLIC_BASE_URL.startswith("https://"))
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. In production (PUBLIC_BASE_URL is https:// or PRODUCTION=1) it must come "
+            "from the environment: generate one with `python -c 'import secrets; print(secrets.token_urlsafe(50))'` "
+            "and put it in the environment file (docs/deploy.md).")
+    from config.secret_key import local_secret_key
+
+    # One machine without configuration: a random key made on first start and kept in VAR_DIR.
+    SECRET_KEY = local_secret_key(VAR_DIR)
+
+
+def _url_host(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return f"[{host}]" if ":" in host else host
+
+
+# The public address's own host is always served (a QR code opened on a phone names it).
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ",".join(dict.fromkeys(["localhost", "127.0.0.1", "[::1]", "testserver",
+                                                                  _url_host(PUBLIC_BASE_URL)])))
 # Further hosts whose code URLs a scan accepts besides PUBLIC_BASE_URL's ("host" or "host:port",
 # e.g. an old public address whose labels are still in the market); any other host is unknown.
 CODE_URL_HOSTS = env_list("CODE_URL_HOSTS")
@@ -100,10 +130,18 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+# PostgreSQL: each process keeps its connection for DB_CONN_MAX_AGE seconds instead of opening
+# one per request (each new one costs PostgreSQL a backend process and the client round trips),
+# and checks it is alive before reusing it after a pause, so a restarted database costs no failed
+# request. A gunicorn sync worker or a Celery prefork child serves one request or task at a time,
+# so one persistent connection per process is the whole pool it needs (README: "Database
+# connections").
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        DATABASE_URL,
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0" if DATABASE_URL.startswith("sqlite") else "600")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -285,6 +323,14 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Stopping a worker (SIGTERM, started with REMAP_SIGTERM=SIGQUIT as scripts/run.sh and the
+# systemd unit do) gives running tasks this many seconds, then cancels them. Tasks are acks_late,
+# so a cancelled one goes back to the queue for the next worker; without the limit, a warm
+# shutdown waits for the longest task (a label sheet can take minutes).
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(os.environ.get("WORKER_SOFT_SHUTDOWN_SECONDS", "2"))
+# A lost broker connection cancels running tasks at once (they are redelivered, acks_late)
+# rather than letting them finish unacknowledged; Celery 6 makes this the default.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
@@ -363,6 +409,9 @@ LABEL_JOB_STALE_SECONDS = int(os.environ.get("LABEL_JOB_STALE_SECONDS", "300"))
 # many times by the task itself, LABEL_JOB_RETRY_SECONDS apart, before the job is failed.
 LABEL_JOB_AUTO_RETRIES = int(os.environ.get("LABEL_JOB_AUTO_RETRIES", "2"))
 LABEL_JOB_RETRY_SECONDS = int(os.environ.get("LABEL_JOB_RETRY_SECONDS", "60"))
+# A TrueType CJK font to embed in label sheets instead of the Debian package's (batches/labels.py);
+# without a usable one the sheets use the PDF readers' own STSong-Light.
+LABEL_CJK_FONT = os.environ.get("LABEL_CJK_FONT", "")
 # The public page is throttled per client address (rate: PUBLIC_VERIFY_RATE above). The
 # address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
 PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))

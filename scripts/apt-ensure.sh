@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
 # Install the named Debian packages that are not installed yet. Quiet when all are present.
+#
+# Another apt or dpkg (unattended-upgrades, a second `make`) may hold the package locks: wait
+# for them, up to APT_LOCK_TIMEOUT seconds (default 600), instead of failing at once.
+# `apt-get install` waits by itself with DPkg::Lock::Timeout; `apt-get update` ignores that
+# option for its lists lock (apt 2.6), so the script retries while a lock is the only error.
 set -euo pipefail
 missing=()
 for pkg in "$@"; do
@@ -8,6 +13,32 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+TIMEOUT="${APT_LOCK_TIMEOUT:-600}"
+deadline=$((SECONDS + TIMEOUT))
+
+# Runs apt-get with the given arguments; while it fails only because a lock is held, waits and
+# tries again until the deadline. Any other failure ends the script with apt-get's message.
+apt_get() {
+    local log status
+    log="$(mktemp)"
+    while true; do
+        status=0
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout="$TIMEOUT" "$@" >"$log" 2>&1 || status=$?
+        if [ "$status" -eq 0 ]; then
+            rm -f "$log"
+            return 0
+        fi
+        if grep -q "Could not get lock" "$log" && [ "$SECONDS" -lt "$deadline" ]; then
+            echo "apt is busy (another package manager holds its lock); waiting..." >&2
+            sleep 3
+            continue
+        fi
+        cat "$log" >&2
+        rm -f "$log"
+        return "$status"
+    done
+}
+
 echo "installing Debian packages: ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends "${missing[@]}"

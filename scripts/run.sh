@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-PORT="${PORT:-8000}"
-HOST="${HOST:-127.0.0.1}"
+# Exported: without PUBLIC_BASE_URL, the settings of the web server and of the worker (which
+# draws label sheets) make QR codes point at this HOST and PORT.
+export PORT="${PORT:-8000}"
+export HOST="${HOST:-127.0.0.1}"
 
 $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput -v0
@@ -19,7 +21,10 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-.venv/bin/celery -A config worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" -n "worker-$$@%h" &
+# REMAP_SIGTERM=SIGQUIT: on SIGTERM the worker gives running tasks WORKER_SOFT_SHUTDOWN_SECONDS,
+# then stops and hands them back to the queue (acks_late), instead of waiting for each to end.
+REMAP_SIGTERM=SIGQUIT .venv/bin/celery -A config worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" \
+    -n "worker-$$@%h" &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
 pids+=($!)

@@ -227,8 +227,8 @@ def test_long_values_are_cut_to_fit():
     assert labels_mod._fit("-18℃", width, True)[0] == "-18°C"
 
 
-def test_missing_font_names_the_package(monkeypatch):
-    monkeypatch.delenv(labels_mod.FONT_ENV, raising=False)
+def test_missing_font_names_the_package(monkeypatch, settings):
+    settings.LABEL_CJK_FONT = ""
     monkeypatch.setattr(labels_mod, "CJK_FONT_PATHS", ("/nonexistent/font.ttc",))
     with pytest.raises(labels_mod.FontNotFound, match="fonts-wqy-microhei"):
         labels_mod.cjk_font_path()

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", required=True, help="password for every demo user (set on creation)")
 
     def handle(self, *args, password: str, **options):
+        if settings.PRODUCTION:
+            # Demo users share one known password: never in a production database.
+            raise CommandError("seed_demo does not run in production (PUBLIC_BASE_URL is https:// or PRODUCTION=1)")
         with transaction.atomic():
             users = create_demo_organisations(password=password)
             made = self.batches()
