@@ -15,7 +15,7 @@ from markets.models import Market
 from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
-from ..actors import visible_batches
+from ..actors import regulator_reads, visible_batches
 from ..errors import DomainError
 from ..models import Notification, Status
 from .common import REGULATOR, domain_error_text, page, role_page
@@ -30,6 +30,7 @@ def _rows(batches, now):
 
 
 @role_page(REGULATOR)
+@regulator_reads
 def dashboard(request):
     """The district at a glance: occupancy, rests ending today and overdue, quarantined batches,
     positive-result alerts and sales per market per day."""
