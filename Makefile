@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests.
+# Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests;
+# nginx and PostgreSQL's cluster tools for the tests that run several machines and a replica.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils gettext
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils gettext nginx postgresql postgresql-common
 
 .PHONY: run test test-fast bench install install-dev system-run system-test check clean
 
@@ -32,13 +33,13 @@ system-test:
 run: system-run install
 	scripts/run.sh
 
-## The whole test suite (unit, API, real Celery worker, browser end-to-end).
+## The whole test suite (unit, API, real Celery worker, several machines, read replica, browser end-to-end).
 test: system-test install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Without the worker and browser tests, for quick local loops.
+## Without the worker, several-machine, replica and browser tests, for quick local loops.
 test-fast: install-dev
-	$(PY) -m pytest -m "not celery_worker and not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica" $(PYTEST_ARGS)
 
 ## Benchmarks (PostgreSQL: set DATABASE_URL); prints the figures.
 bench: system-run install-dev
