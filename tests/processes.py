@@ -11,6 +11,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -113,7 +114,7 @@ def answers(url: str, status: int = 200) -> bool:
 
 def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
     """Run a command to its end (migrate, seed_demo); its output is in the error if it fails."""
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -184,9 +185,11 @@ class OwnTempDir:
         self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=tempfile.gettempdir()))
 
     def remove(self) -> None:
+        if self.path.is_symlink():
+            raise RuntimeError(f"refusing to delete {self.path}: a symbolic link")
         path = self.path.resolve()
         root = Path(tempfile.gettempdir()).resolve()
-        if path.parent != root or not path.name.startswith(self.prefix) or path.is_symlink():
+        if path.parent != root or not path.name.startswith(self.prefix):
             raise RuntimeError(f"refusing to delete {path}: not a directory this test created")
         shutil.rmtree(path, ignore_errors=True)
 
@@ -254,3 +257,109 @@ def nginx_config(directory: Path, *, port: int, upstreams: list[int]) -> Path:
 def nginx_argv(directory: Path, conf: Path) -> list[str]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     return [nginx, "-p", f"{directory}/", "-c", str(conf), "-e", str(directory / "error.log")]
+
+
+# --- PostgreSQL clusters of a test's own (pg_createcluster) ---------------------------------
+# A previous mistake deleted a machine's whole PostgreSQL cluster. So a cluster here has a name
+# only this code gives (`wh_rep_<role>_<pid>`), never the port of the machine's own server, and
+# every command that starts, stops or drops it checks both first. Nothing here runs rm: a
+# cluster is removed by pg_dropcluster, and the data lives in an OwnTempDir.
+
+PG_VERSION = "15"
+PROTECTED_PORT = 5432
+OWN_CLUSTER = re.compile(r"^wh_rep_(primary|replica)_[0-9]+$")
+
+
+def pg_clusters() -> dict[str, dict]:
+    """The clusters of PG_VERSION that pg_lsclusters knows, by name."""
+    done = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True)
+    clusters = {}
+    for line in done.stdout.splitlines():
+        version, name, port, status, _owner, data, *_ = line.split()
+        if version == PG_VERSION:
+            clusters[name] = {"port": int(port), "status": status, "data": data}
+    return clusters
+
+
+def checked(argv: list[str], *, user: str | None = None) -> str:
+    """Run one step; a failure stops everything that follows (with the step's output)."""
+    if user:
+        argv = ["runuser", "-u", user, "--", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+class OwnCluster:
+    """A PostgreSQL cluster this test creates, starts and drops; never `main`, never port 5432."""
+
+    def __init__(self, role: str, port: int):
+        self.name = f"wh_rep_{role}_{os.getpid()}"
+        self.port = port
+        self._refuse_foreign(self.name, port)
+        self.created = False
+
+    @staticmethod
+    def _refuse_foreign(name: str, port: int) -> None:
+        if name == "main" or not OWN_CLUSTER.match(name) or port == PROTECTED_PORT:
+            raise RuntimeError(f"refusing to touch cluster {name!r} on port {port}: not one of this test's own")
+
+    def _guard(self) -> None:
+        """Before any command: the cluster of this name is ours and on our port."""
+        self._refuse_foreign(self.name, self.port)
+        listed = pg_clusters().get(self.name)
+        if listed is not None and listed["port"] != self.port:
+            raise RuntimeError(f"cluster {self.name} is on port {listed['port']}, not {self.port}: not touching it")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}"
+
+    def create(self, data_dir: Path) -> None:
+        self._guard()
+        clusters = pg_clusters()
+        if self.name in clusters:
+            raise RuntimeError(f"cluster {self.name} exists already")
+        taken = [name for name, row in clusters.items() if row["port"] == self.port]
+        if taken:
+            raise RuntimeError(f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
+                               f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)")
+        checked(["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "-d", str(data_dir),
+                 "--start-conf=manual", "-o", "fsync=off", "-o", "shared_buffers=16MB", "-o", "max_connections=40",
+                 "--", "--auth-local=trust", "--auth-host=trust"])
+        self.created = True
+
+    def set(self, option: str, value: str) -> None:
+        self._guard()
+        checked(["pg_conftool", PG_VERSION, self.name, "set", option, value])
+
+    def start(self) -> None:
+        self._guard()
+        checked(["pg_ctlcluster", PG_VERSION, self.name, "start"])
+        wait_until(lambda: self.answers(), timeout=30, what=f"cluster {self.name} accepting connections")
+
+    def answers(self) -> bool:
+        try:
+            with psycopg.connect(f"{self.url}/postgres", connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def drop(self) -> None:
+        if not self.created:
+            return
+        self._guard()
+        if self.name in pg_clusters():
+            checked(["pg_dropcluster", "--stop", PG_VERSION, self.name])
+        self.created = False
+
+
+def postgres_owned_temp_dir(prefix: str) -> OwnTempDir:
+    """An OwnTempDir the postgres user may write (cluster data directories live in it)."""
+    own = OwnTempDir(prefix)
+    entry = pwd.getpwnam("postgres")
+    os.chown(own.path, entry.pw_uid, entry.pw_gid)
+    own.path.chmod(0o700)
+    return own

@@ -24,8 +24,20 @@ import psycopg
 import pytest
 import requests
 
-from .processes import (BIN, PYTHON, OwnTempDir, Processes, answers, nginx_argv, nginx_config, redis_forget_queue,
-                        redis_url, run, scratch_database, wait_until)
+from .processes import (
+    BIN,
+    PYTHON,
+    OwnTempDir,
+    Processes,
+    answers,
+    nginx_argv,
+    nginx_config,
+    redis_forget_queue,
+    redis_url,
+    run,
+    scratch_database,
+    wait_until,
+)
 
 pytestmark = pytest.mark.multinode
 
@@ -81,6 +93,15 @@ READY_LINE = {"worker": " ready.", "beat": "beat: Starting..."}
 KILLED = ("web-1", "worker-1", "beat-1")
 
 
+def is_ready(processes: Processes, name: str) -> bool:
+    kind, _, index = name.partition("-")
+    if kind == "web":
+        return answers(f"http://127.0.0.1:{WEB_PORTS[int(index) - 1]}/healthz")
+    if kind == "nginx":
+        return answers(f"http://127.0.0.1:{NGINX_PORT}/healthz")
+    return READY_LINE[kind] in processes.started[name].log.read_text(errors="replace")
+
+
 @pytest.fixture
 def deployment():
     """Starts the deployment on a database of its own; stops everything and drops the database
@@ -107,19 +128,12 @@ def deployment():
                 processes.start(name, argv)
             nginx_dir = own.path / "nginx"
             nginx_dir.mkdir()
+            own.path.chmod(0o711)  # nginx's unprivileged workers reach their temp files in it
             processes.start("nginx", nginx_argv(nginx_dir, nginx_config(nginx_dir, port=NGINX_PORT,
                                                                         upstreams=list(WEB_PORTS))))
-            for name, started in processes.started.items():
-                kind = name.split("-")[0]
-                if kind == "web":
-                    port = WEB_PORTS[int(name.split("-")[1]) - 1]
-                    ready = lambda port=port: answers(f"http://127.0.0.1:{port}/healthz")  # noqa: E731
-                elif kind == "nginx":
-                    ready = lambda: answers(f"http://127.0.0.1:{NGINX_PORT}/healthz")  # noqa: E731
-                else:
-                    ready = lambda started=started, line=READY_LINE[kind]: line in started.log.read_text(errors="replace")  # noqa: E731,E501
-                wait_until(lambda: ready() or processes.alive(name) is False, timeout=90, what=f"{name} ready",
-                           diagnostics=processes.logs)
+            for name in processes.started:
+                wait_until(lambda name=name: is_ready(processes, name) or not processes.alive(name), timeout=90,
+                           what=f"{name} ready", diagnostics=processes.logs)
                 assert processes.alive(name), processes.logs()
             yield Deployment(processes=processes, database_url=database_url,
                              base=f"http://127.0.0.1:{NGINX_PORT}")
@@ -346,12 +360,12 @@ def figures(attempts: list[Attempt], *, wall: float, ended_by: Counter, kill: fl
 
     lines = [
         "",
-        f"multinode: {BATCHES} batches, 2 web (gunicorn) behind nginx, 2 Celery workers, 2 beats; "
-        f"REST_PERIOD_SECONDS={REST_SECONDS}, REST_SWEEP_SECONDS={SWEEP_SECONDS}",
+        (f"multinode: {BATCHES} batches, 2 web (gunicorn) behind nginx, 2 Celery workers, 2 beats; "
+         f"REST_PERIOD_SECONDS={REST_SECONDS}, REST_SWEEP_SECONDS={SWEEP_SECONDS}"),
         f"  killed -9 at {kill:.1f} s: {', '.join(KILLED)}",
-        f"  wall time {wall:.1f} s; requests {len(attempts)}; retries {sum(a.retry for a in attempts)}; "
-        f"5xx seen {sum(1 for a in attempts if a.status and a.status >= 500)}; "
-        f"connection errors {sum(1 for a in attempts if a.status is None)}",
+        (f"  wall time {wall:.1f} s; requests {len(attempts)}; retries {sum(a.retry for a in attempts)}; "
+         f"5xx seen {sum(1 for a in attempts if a.status and a.status >= 500)}; "
+         f"connection errors {sum(1 for a in attempts if a.status is None)}"),
         f"  rest ended by: {dict(sorted(ended_by.items()))}",
         f"  {'step':<16}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}",
     ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.replica import pin_to_primary
 from markets.models import Market
 from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
@@ -131,6 +132,9 @@ def notifications(request):
 def notifications_read(request):
     # Read marks are the reader's own bookkeeping, not part of the batch record (R6 untouched).
     Notification.objects.filter(recipient=request.actor.user, read_at__isnull=True).update(read_at=timezone.now())
+    # No event is written for this, so the read-your-writes pin is set here: the dashboard's
+    # unread count must not come back from a lagging replica.
+    pin_to_primary(request.actor.user_id)
     messages.success(request, _("All alerts are marked as read."))
     return redirect("web:notifications")
 
