@@ -10,7 +10,7 @@ from functools import wraps
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from config.replica import pinned_to_primary, replica_configured, replica_reads
+from config.replica import pinned_to_primary, replica_configured, replica_reachable, replica_reads
 
 from .models import Batch, Code, Role
 
@@ -90,7 +90,8 @@ def regulator_reads(view):
     regulator has not just changed something (then the primary, see config/replica.py).
 
     Who is asking is decided first, on the primary: a revoked token or a deactivated user must
-    stop working at once, not after the replica's lag. Any other role reads from the primary.
+    stop working at once, not after the replica's lag. Any other role reads from the primary,
+    and so does everyone while the replica cannot be reached.
     Writes (the trace-query record) always go to the primary. Use inside `role_page`, or on a
     DRF handler with `method_decorator`.
     """
@@ -101,7 +102,7 @@ def regulator_reads(view):
         if replica_configured():
             actor = actor_for(request.user)
             enabled = (actor is not None and actor.role == Role.REGULATOR
-                       and not pinned_to_primary(actor.user_id))
+                       and not pinned_to_primary(actor.user_id) and replica_reachable())
         with replica_reads(enabled):
             return view(request, *args, **kwargs)
 

@@ -11,14 +11,20 @@ primary and none of this costs anything.
 A replica lags its primary. So that a person sees their own change at once, whoever changed
 something (every change writes an event, R6) is pinned to the primary for
 `REPLICA_PIN_SECONDS`: their next reads come from the primary even in an opted-in view.
+
+A replica that cannot be reached is not an outage: the view reads from the primary instead,
+and the failure is logged. (Failover of the primary itself is not automatic: docs/scaling.md.)
 """
 
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+
+logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
 
@@ -45,6 +51,19 @@ def replica_reads(enabled: bool = True):
         yield
     finally:
         _reading_replica.reset(token)
+
+
+def replica_reachable() -> bool:
+    """Connects to the replica (the connection the view's reads then use); False, logged, if
+    that fails, so the caller reads from the primary."""
+    replica = connections[REPLICA]
+    try:
+        replica.close_if_health_check_failed()  # a kept connection to a replica that went away
+        replica.ensure_connection()
+    except DatabaseError as exc:
+        logger.warning("read replica unreachable, reading from the primary: %s", exc)
+        return False
+    return True
 
 
 # --- read-your-writes: a person who changed something reads from the primary for a while -----

@@ -325,10 +325,13 @@ class OwnCluster:
         if taken:
             raise RuntimeError(f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
                                f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)")
-        checked(["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "-d", str(data_dir),
-                 "--start-conf=manual", "-o", "fsync=off", "-o", "shared_buffers=16MB", "-o", "max_connections=40",
-                 "--", "--auth-local=trust", "--auth-host=trust"])
-        self.created = True
+        try:
+            checked(["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "-d", str(data_dir),
+                     "--start-conf=manual", "-o", "fsync=off", "-o", "shared_buffers=16MB",
+                     "-o", "max_connections=40", "--", "--auth-local=trust", "--auth-host=trust"])
+        finally:
+            # Registered even if a later step of pg_createcluster failed: then drop() removes it.
+            self.created = self.name in pg_clusters()
 
     def set(self, option: str, value: str) -> None:
         self._guard()
@@ -338,6 +341,10 @@ class OwnCluster:
         self._guard()
         checked(["pg_ctlcluster", PG_VERSION, self.name, "start"])
         wait_until(lambda: self.answers(), timeout=30, what=f"cluster {self.name} accepting connections")
+
+    def stop(self) -> None:
+        self._guard()
+        checked(["pg_ctlcluster", PG_VERSION, self.name, "stop", "-m", "fast"])
 
     def answers(self) -> bool:
         try:

@@ -9,6 +9,7 @@ read from the primary. Both clusters are dropped at the end (pg_dropcluster), al
 
 import os
 import secrets
+import time
 from contextlib import contextmanager
 
 import psycopg
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.replica
 
 PRIMARY_PORT, REPLICA_PORT, WEB_PORT = 5441, 5442, 18260
 PASSWORD = "replica-pass-123"
+PIN_SECONDS = 4
 
 
 def scalar(url: str, sql: str, params=()):
@@ -43,8 +45,9 @@ def scalar(url: str, sql: str, params=()):
 
 
 class Site:
-    def __init__(self, base: str, primary: str, replica: str, processes: Processes):
+    def __init__(self, base: str, primary: str, replica: str, processes: Processes, replica_cluster: OwnCluster):
         self.base, self.primary, self.replica, self.processes = base, primary, replica, processes
+        self.replica_cluster = replica_cluster
         self.tokens: dict[str, str] = {}
 
     def call(self, username: str, method: str, path: str, body=None, expect: int = 200):
@@ -128,7 +131,8 @@ def site():
         env.update(DATABASE_URL=primary_url, DATABASE_REPLICA_URL=replica_url, REDIS_URL=redis_url(),
                    CELERY_QUEUE=queue, CELERY_TASK_ALWAYS_EAGER="1", SECRET_KEY=secrets.token_hex(32), DEBUG="0",
                    ALLOWED_HOSTS="127.0.0.1,localhost", PUBLIC_BASE_URL=f"http://127.0.0.1:{WEB_PORT}",
-                   VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
+                   VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING",
+                   REPLICA_PIN_SECONDS=str(PIN_SECONDS))
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env)
         run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env=env)
 
@@ -146,7 +150,7 @@ def site():
                                 "--workers", "1", "--threads", "4", "--worker-class", "gthread"])
         wait_until(lambda: answers(f"http://127.0.0.1:{WEB_PORT}/healthz"), timeout=60, what="web server",
                    diagnostics=processes.logs)
-        yield Site(f"http://127.0.0.1:{WEB_PORT}", primary_url, replica_url, processes)
+        yield Site(f"http://127.0.0.1:{WEB_PORT}", primary_url, replica_url, processes, replica)
     finally:
         try:
             processes.stop_all()
@@ -211,7 +215,12 @@ def test_a_regulator_who_changed_something_reads_from_the_primary_right_after(si
         site.action("regulator", recalled, "recall", {"reason": "抽检发现标签不符"})
 
         # then their reads come from the primary for a while: the trace is fresh
+        pinned_at = time.monotonic()
         assert site.traced_status(watched) == "pre_storage"
+
+        # and after REPLICA_PIN_SECONDS from the replica again (still paused: stale)
+        time.sleep(max(0.0, PIN_SECONDS + 0.5 - (time.monotonic() - pinned_at)))
+        assert site.traced_status(watched) == "approved"
 
 
 def test_other_roles_never_read_from_the_replica(site):
@@ -226,3 +235,18 @@ def test_other_roles_never_read_from_the_replica(site):
         # and so do the reviewer's and the operator's
         assert site.call("reviewer-a", "GET", f"/api/batches/{number}/").json()["status"] == "pre_storage"
         assert site.call("operator-1", "GET", f"/api/batches/{number}/").json()["status"] == "pre_storage"
+
+
+def test_while_the_replica_is_down_the_regulator_reads_from_the_primary(site):
+    number = site.approved_batch()
+    site.wait_caught_up()
+    site.replica_cluster.stop()
+    try:
+        site.arrive(number)
+        # The trace answers, from the primary: it knows of the arrival at once.
+        assert site.traced_status(number) == "pre_storage"
+        assert "read replica unreachable" in site.processes.started["web"].log.read_text(errors="replace")
+    finally:
+        site.replica_cluster.start()
+    site.wait_caught_up()
+    assert site.traced_status(number) == "pre_storage"
