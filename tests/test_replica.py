@@ -8,6 +8,7 @@ read from the primary. Both clusters are dropped at the end (pg_dropcluster), al
 """
 
 import os
+import re
 import secrets
 import time
 from contextlib import contextmanager
@@ -80,6 +81,25 @@ class Site:
         return self.action("operator-1", number, "arrive", {"lines": [
             {"line": line["id"], "received_quantity": line["quantity"], "type_matches": True, "spec_matches": True}
             for line in lines]})
+
+    def signed_in_browser(self, username: str) -> requests.Session:
+        """A browser session signed in through the login page."""
+        browser = requests.Session()
+        login = f"{self.base}/accounts/login/"
+        assert browser.get(login, timeout=30).status_code == 200
+        answer = browser.post(login, timeout=30, headers={"Referer": login}, data={
+            "username": username, "password": PASSWORD, "next": "/dashboard/",
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+        assert answer.status_code == 200 and answer.url.endswith("/dashboard/"), (answer.status_code, answer.url)
+        return browser
+
+    def dashboard_occupancy(self, browser: requests.Session, warehouse: str = "WH-1") -> dict[str, int]:
+        """Batches per zone of one warehouse, as the regulator's dashboard shows them."""
+        page = browser.get(f"{self.base}/dashboard/", timeout=30)
+        assert page.status_code == 200 and page.url.endswith("/dashboard/"), (page.status_code, page.url)
+        section = re.split(rf">{warehouse} ", page.text, maxsplit=1)[1].split('class="occ-warehouse"')[0]
+        return {label: int(count) for label, count
+                in re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', section)}
 
     def traced_status(self, number: str) -> str:
         """What the regulator's trace of the batch says its status is."""
@@ -172,11 +192,19 @@ def test_the_regulators_trace_reads_the_replica_while_the_operator_reads_the_pri
     assert site.traced_status(number) == "pre_storage"
 
     with site.replay_paused():
+        # Signing in writes a session the replica does not have yet: who is asking is read
+        # from the primary, or the dashboard would send the regulator back to the login page.
+        browser = site.signed_in_browser("regulator")
+        occupancy = site.dashboard_occupancy(browser)
+        assert occupancy["仓前区"] >= 1
+
         # Given a change on the primary that the replica has not replayed yet
         site.action("operator-1", number, "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L",
                                                         "method": "喷洒"}, expect=201)
         moved = site.action("operator-1", number, "move-to-resting")
         assert moved["status"] == "resting"
+        # the regulator's dashboard comes from the replica: the batch is still in pre-storage
+        assert site.dashboard_occupancy(browser) == occupancy
         # then the operator's own detail after the action is fresh (primary)
         assert site.call("operator-1", "GET", f"/api/batches/{number}/").json()["status"] == "resting"
         # and so is the regulator's batch detail (not one of the read-only trace pages)
@@ -201,6 +229,8 @@ def test_the_regulators_trace_reads_the_replica_while_the_operator_reads_the_pri
     # Once replay resumes, the regulator sees the change.
     site.wait_caught_up()
     assert site.traced_status(number) == "resting"
+    assert site.dashboard_occupancy(browser) == {**occupancy, "仓前区": occupancy["仓前区"] - 1,
+                                                 "静置区": occupancy["静置区"] + 1}
     assert site.trace_queries(site.replica, number) == site.trace_queries(site.primary, number)
 
 
