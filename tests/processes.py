@@ -90,10 +90,33 @@ class Processes:
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal the group this test started, and never anyone else's. The session leader's pid is
+    the group id. While the leader is not reaped its pid cannot be reused, so the group is ours;
+    once reaped, the id stays ours only while members of the group remain (Linux keeps a pid
+    that is still a group id), and a process that now has that pid is someone else's."""
+    group = process.pid
+    if process.returncode is not None:
+        members = [pid for pid, pgrp in _process_groups() if pgrp == group]
+        if not members or group in members:
+            return
     try:
-        os.killpg(process.pid, sig)  # the session leader's pid is the group id
+        os.killpg(group, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _process_groups() -> list[tuple[int, int]]:
+    """(pid, process group id) of every live process, from /proc."""
+    rows = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if fields[0] != "Z":  # a zombie is past signalling
+            rows.append((int(stat.parent.name), int(fields[2])))
+    return rows
 
 
 def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.2, diagnostics=lambda: "") -> None:

@@ -109,42 +109,49 @@ def deployment():
     in a finally, also when the test fails."""
     node = f"mn{secrets.token_hex(3)}"
     own = OwnTempDir("mn_run_")
-    processes = None
     queue = f"{node}-celery"
     try:
         with scratch_database("mn") as database_url:
-            var = own.path / "var"
-            var.mkdir()
-            env = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("DATABASE_", "CELERY_", "PYTEST_"))}
-            env.update(DATABASE_URL=database_url, REDIS_URL=redis_url(), CELERY_QUEUE=queue,
-                       REST_PERIOD_SECONDS=str(REST_SECONDS), REST_SWEEP_SECONDS=str(SWEEP_SECONDS),
-                       SECRET_KEY=secrets.token_hex(32), DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
-                       PUBLIC_BASE_URL=f"http://127.0.0.1:{NGINX_PORT}", VAR_DIR=str(var), PYTHONUNBUFFERED="1",
-                       DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
-            run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env)
-            run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env=env)
-            processes = Processes(own.path, env)
-            for name, argv in fleet(node, own.path).items():
-                processes.start(name, argv)
-            nginx_dir = own.path / "nginx"
-            nginx_dir.mkdir()
-            own.path.chmod(0o711)  # nginx's unprivileged workers reach their temp files in it
-            processes.start("nginx", nginx_argv(nginx_dir, nginx_config(nginx_dir, port=NGINX_PORT,
-                                                                        upstreams=list(WEB_PORTS))))
-            for name in processes.started:
-                wait_until(lambda name=name: is_ready(processes, name) or not processes.alive(name), timeout=90,
-                           what=f"{name} ready", diagnostics=processes.logs)
-                assert processes.alive(name), processes.logs()
-            yield Deployment(processes=processes, database_url=database_url,
-                             base=f"http://127.0.0.1:{NGINX_PORT}")
+            processes = Processes(own.path, environment(database_url, queue, own.path))
+            try:
+                start(processes, node, own.path)
+                yield Deployment(processes=processes, database_url=database_url,
+                                 base=f"http://127.0.0.1:{NGINX_PORT}")
+            finally:
+                processes.stop_all()  # before the database is dropped
     finally:
         try:
-            if processes is not None:
-                processes.stop_all()
             redis_forget_queue(redis_url(), queue)
         finally:
             own.remove()
+
+
+def environment(database_url: str, queue: str, directory) -> dict:
+    var = directory / "var"
+    var.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "CELERY_", "PYTEST_"))}
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url(), CELERY_QUEUE=queue,
+               REST_PERIOD_SECONDS=str(REST_SECONDS), REST_SWEEP_SECONDS=str(SWEEP_SECONDS),
+               SECRET_KEY=secrets.token_hex(32), DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
+               PUBLIC_BASE_URL=f"http://127.0.0.1:{NGINX_PORT}", VAR_DIR=str(var), PYTHONUNBUFFERED="1",
+               DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
+    return env
+
+
+def start(processes: Processes, node: str, directory) -> None:
+    """Schema and demo world, then every process of the fleet and nginx, each until it is ready."""
+    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=processes.env)
+    run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env=processes.env)
+    for name, argv in fleet(node, directory).items():
+        processes.start(name, argv)
+    nginx_dir = directory / "nginx"
+    nginx_dir.mkdir()
+    directory.chmod(0o711)  # nginx's unprivileged workers reach their temp files in it
+    processes.start("nginx", nginx_argv(nginx_dir, nginx_config(nginx_dir, port=NGINX_PORT, upstreams=list(WEB_PORTS))))
+    for name in processes.started:
+        wait_until(lambda name=name: is_ready(processes, name) or not processes.alive(name), timeout=90,
+                   what=f"{name} ready", diagnostics=processes.logs)
+        assert processes.alive(name), processes.logs()
 
 
 @dataclass
