@@ -17,6 +17,7 @@ and the failure is logged. (Failover of the primary itself is not automatic: doc
 """
 
 import logging
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -53,15 +54,25 @@ def replica_reads(enabled: bool = True):
         _reading_replica.reset(token)
 
 
+# After a failed connection this process leaves the replica alone for a while, so that a
+# replica that is down does not cost every regulator request the connect timeout.
+REPLICA_RETRY_SECONDS = 30
+_replica_down_until = 0.0
+
+
 def replica_reachable() -> bool:
     """Connects to the replica (the connection the view's reads then use); False, logged, if
     that fails, so the caller reads from the primary."""
+    global _replica_down_until
+    if time.monotonic() < _replica_down_until:
+        return False
     replica = connections[REPLICA]
     try:
         replica.close_if_health_check_failed()  # a kept connection to a replica that went away
         replica.ensure_connection()
     except DatabaseError as exc:
-        logger.warning("read replica unreachable, reading from the primary: %s", exc)
+        _replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+        logger.warning("read replica unreachable, reading from the primary for %d s: %s", REPLICA_RETRY_SECONDS, exc)
         return False
     return True
 
