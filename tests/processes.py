@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -393,3 +394,15 @@ def postgres_owned_temp_dir(prefix: str) -> OwnTempDir:
     os.chown(own.path, entry.pw_uid, entry.pw_gid)
     own.path.chmod(0o700)
     return own
+
+
+def assert_ports_free(*ports: int) -> None:
+    """Fail at once if another program listens on a port a test is about to use: its server
+    would otherwise answer the readiness checks in place of ours."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise AssertionError(f"port {port} is in use by another program: {exc}") from None

@@ -30,6 +30,7 @@ from .processes import (
     OwnTempDir,
     Processes,
     answers,
+    assert_ports_free,
     nginx_argv,
     nginx_config,
     redis_forget_queue,
@@ -140,6 +141,7 @@ def environment(database_url: str, queue: str, directory) -> dict:
 
 def start(processes: Processes, node: str, directory) -> None:
     """Schema and demo world, then every process of the fleet and nginx, each until it is ready."""
+    assert_ports_free(NGINX_PORT, *WEB_PORTS)
     run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=processes.env)
     run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env=processes.env)
     for name, argv in fleet(node, directory).items():

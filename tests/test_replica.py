@@ -25,6 +25,7 @@ from .processes import (
     OwnCluster,
     Processes,
     answers,
+    assert_ports_free,
     checked,
     postgres_owned_temp_dir,
     redis_forget_queue,
@@ -139,6 +140,7 @@ def site():
     processes = Processes(own.path, {})
     queue = f"rep{secrets.token_hex(3)}-celery"
     try:
+        assert_ports_free(PRIMARY_PORT, REPLICA_PORT, WEB_PORT)
         primary.create(own.path / "primary")
         primary.start()
         with psycopg.connect(f"{primary.url}/postgres", autocommit=True) as conn:
