@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Debian packages: a CJK font for the label PDFs; Chromium, poppler and gettext for the tests;
 # poppler-data so poppler reads the built-in CJK font of label sheets made without the TrueType font;
-# nginx and openssl so a test can check deploy/nginx with `nginx -t`; wrk for the HTTP benchmark.
+# nginx and openssl so a test can check deploy/nginx with `nginx -t`; nginx and PostgreSQL's cluster
+# tools for the tests that run several machines and a replica; wrk for the HTTP benchmark.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common
 BENCH_DEBS := $(RUN_DEBS) wrk
 
 .PHONY: run test test-fast bench install install-dev system-run system-test system-bench check clean
@@ -37,13 +38,13 @@ system-bench:
 run: system-run install
 	scripts/run.sh
 
-## The whole test suite (unit, API, real Celery worker, browser end-to-end).
+## The whole test suite (unit, API, real Celery worker, several machines, read replica, browser end-to-end).
 test: system-test install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Without the worker and browser tests, for quick local loops.
+## Without the worker, several-machine, replica and browser tests, for quick local loops.
 test-fast: install-dev
-	$(PY) -m pytest -m "not celery_worker and not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica" $(PYTEST_ARGS)
 
 ## Benchmarks (PostgreSQL: set DATABASE_URL); prints the figures.
 bench: system-bench install-dev

@@ -5,9 +5,12 @@ functions are the only way views get querysets, so a new endpoint cannot forget 
 """
 
 from dataclasses import dataclass
+from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+
+from config.replica import pinned_to_primary, replica_configured, replica_reachable, replica_reads
 
 from .models import Batch, Code, Role
 
@@ -79,3 +82,28 @@ def visible_batches(actor: Actor | None) -> QuerySet[Batch]:
 def visible_codes(actor: Actor | None) -> QuerySet[Code]:
     """Codes of the batches the actor may see (a merchant sees the codes of own batches)."""
     return Code.objects.filter(batch__in=visible_batches(actor))
+
+
+def regulator_reads(view):
+    """For the regulator's read-only pages and exports (dashboard, trace, sales lists, EPCIS):
+    a regulator's reads in this view come from the read replica, if one is configured and the
+    regulator has not just changed something (then the primary, see config/replica.py).
+
+    Who is asking is decided first, on the primary: a revoked token or a deactivated user must
+    stop working at once, not after the replica's lag. Any other role reads from the primary,
+    and so does everyone while the replica cannot be reached.
+    Writes (the trace-query record) always go to the primary. Use inside `role_page`, or on a
+    DRF handler with `method_decorator`.
+    """
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        enabled = False
+        if replica_configured():
+            actor = actor_for(request.user)
+            enabled = (actor is not None and actor.role == Role.REGULATOR
+                       and not pinned_to_primary(actor.user_id) and replica_reachable())
+        with replica_reads(enabled):
+            return view(request, *args, **kwargs)
+
+    return wrapped

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.replica import pin_to_primary
 from warehouse.models import ZoneKind
 
 from .actors import SYSTEM, Actor
@@ -108,6 +109,7 @@ def invalid_transition(batch: Batch, action: str, role: str) -> DomainError:
 def record_event(*, batch: Batch, action: str, actor: Actor, status_before: str, status_after: str,
                  details: dict | None = None, at=None) -> Event:
     zone = ZONE_OF_STATUS.get(status_after) or ZONE_OF_STATUS.get(status_before) or ""
+    pin_to_primary(actor.user_id)  # whoever changed something reads it back fresh (config/replica.py)
     return Event.objects.create(
         batch=batch,
         action=action,

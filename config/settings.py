@@ -153,6 +153,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests that start a real Celery worker need a test database another process can open.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 
+# A PostgreSQL streaming replica for the regulator's read-only pages and exports
+# (config/replica.py, docs/scaling.md). Unset: everything reads from and writes to the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True)
+    # A replica that does not answer soon is skipped (the primary serves), not waited for.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "3")))
+    # Tests read the replica alias through the primary's test database (there is no second one).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.replica.PrimaryReplicaRouter"]
+# Whoever changed something reads from the primary for this long afterwards (read-your-writes
+# across the replica's lag); 0 turns the pin off.
+REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "10"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------------------
@@ -332,6 +348,8 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(os.environ.get("WORKER_SOFT_SHUTDOWN
 # rather than letting them finish unacknowledged; Celery 6 makes this the default.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Deployments (or test runs) that share one Redis keep their tasks apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-rests": {

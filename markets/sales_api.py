@@ -7,6 +7,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -15,7 +16,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batches.actors import Actor
+from batches.actors import Actor, regulator_reads
 from batches.api.idempotency import run_idempotent
 from batches.api.serializers import ReasonInput
 from batches.api.views import current_actor, validated
@@ -90,6 +91,7 @@ class SaleListCreateView(APIView):
     @extend_schema(responses=SaleOutput(many=True), parameters=[
         OpenApiParameter("merchant", int), OpenApiParameter("from", str), OpenApiParameter("to", str),
         OpenApiParameter("voided", bool)])
+    @method_decorator(regulator_reads)
     def get(self, request):
         """Own sales (merchant) or the district's (regulator), newest first, paginated."""
         actor = current_actor(request)

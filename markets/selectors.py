@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from rest_framework import serializers
 
@@ -24,6 +24,7 @@ from batches.lifecycle import allowed_actions
 from batches.models import Batch, CodeStatus, Role
 from batches.models import Status as BatchStatus
 from batches.services import code_url
+from config.replica import read_alias
 from warehouse.models import ZoneKind
 
 from . import epcis
@@ -307,7 +308,7 @@ def read_events(cursor, batch_id: int, *, of_code: int | None = None) -> list[di
     if of_code is None:
         rows = _rows(cursor, EVENTS_SQL.format(only=""), [batch_id])
     else:
-        only = f"\n  AND (e.action NOT IN ('sale', 'sale_void') OR {SALE_OF_CODE[connection.vendor]})"
+        only = f"\n  AND (e.action NOT IN ('sale', 'sale_void') OR {SALE_OF_CODE[cursor.db.vendor]})"
         rows = _rows(cursor, EVENTS_SQL.format(only=only), [batch_id, of_code])
     events = [dict(zip(EVENT_KEYS, row)) for row in rows]
     for event in events:
@@ -378,7 +379,7 @@ def code_trace(*, actor: Actor, token: str) -> dict | None:
     if not found:
         return None
     code = dict(zip(CODE_FIELDS, found[0]))
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         batch, lines = read_batch(cursor, code["batch_id"])
         line = next(line for line in lines if line["id"] == code["line_id"])
         if not ref.token and (not line["gtin"] or gtin14(line["gtin"]) != ref.gtin):
@@ -435,7 +436,7 @@ def batch_buyers(batch: Batch) -> QuerySet:
 def batch_trace(*, actor: Actor, batch: Batch) -> dict:
     """Counts of codes issued / in warehouse / released / sold / recalled and of codes whose
     sale was voided, the buyers, and the timeline."""
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         fields, lines = read_batch(cursor, batch.pk)
         detail = batch_detail(fields, lines, *batch_records(cursor, batch.pk), actor)
         events = read_events(cursor, batch.pk)
@@ -547,13 +548,15 @@ EXPORT_HEADER = [
 
 
 def export_rows(*, merchant: Merchant, start: datetime | None, end: datetime | None,
-                chunk_size: int = 2000) -> Iterator[tuple]:
+                chunk_size: int = 2000, using: str | None = None) -> Iterator[tuple]:
     """One row per code sold, oldest sale first, read with a server-side cursor in chunks so
-    that memory stays bounded whatever the number of rows. Times are naive Asia/Shanghai."""
+    that memory stays bounded whatever the number of rows. Times are naive Asia/Shanghai.
+    `using` names the database when the rows are read after the view has returned (streamed)."""
     kinds = dict(BuyerKind.choices)
     labels: dict[str, str] = {}  # each kind's label translated once, not once per row
     rows = (
         sold_items(merchant=merchant, start=start, end=end)
+        .using(using or read_alias())
         .order_by("sale__sold_at", "sale_id", "code__item_no")
         .values_list("sale__sold_at", "sale_id", "code__batch__number", "code__line__product_name",
                      "code__line__category", "code__line__specification", "code__line__gtin", "code__item_no",

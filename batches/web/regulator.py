@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.replica import pin_to_primary
 from markets.models import Market
 from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
-from ..actors import visible_batches
+from ..actors import regulator_reads, visible_batches
 from ..errors import DomainError
 from ..models import Notification, Status
 from .common import REGULATOR, domain_error_text, page, role_page
@@ -30,6 +31,7 @@ def _rows(batches, now):
 
 
 @role_page(REGULATOR)
+@regulator_reads
 def dashboard(request):
     """The district at a glance: occupancy, rests ending today and overdue, quarantined batches,
     positive-result alerts and sales per market per day."""
@@ -130,6 +132,9 @@ def notifications(request):
 def notifications_read(request):
     # Read marks are the reader's own bookkeeping, not part of the batch record (R6 untouched).
     Notification.objects.filter(recipient=request.actor.user, read_at__isnull=True).update(read_at=timezone.now())
+    # No event is written for this, so the read-your-writes pin is set here: the dashboard's
+    # unread count must not come back from a lagging replica.
+    pin_to_primary(request.actor.user_id)
     messages.success(request, _("All alerts are marked as read."))
     return redirect("web:notifications")
 

@@ -19,6 +19,7 @@ from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
 from markets.services import trace_query_record
 
+from ..actors import regulator_reads
 from ..models import CodeStatus
 from .common import REGULATOR, page, role_page
 from .presenters import ACTION_LABELS, STATUS_TONE, event_details, status_label
@@ -51,6 +52,7 @@ def _sale(row: dict | None) -> dict | None:
 
 
 @role_page(REGULATOR)
+@regulator_reads
 def trace(request):
     """One search box: a code (token or QR URL) opens its chain, a batch number its trace;
     otherwise the matches of each kind are listed.
@@ -82,6 +84,7 @@ def trace(request):
 
 
 @role_page(REGULATOR)
+@regulator_reads
 def trace_code(request, token):
     actor = request.actor
     chain = selectors.code_trace(actor=actor, token=token)
@@ -100,6 +103,7 @@ def trace_code(request, token):
 
 
 @role_page(REGULATOR)
+@regulator_reads
 def trace_batch(request, number):
     actor = request.actor
     batch = selectors.batch_for_trace(actor=actor, number=number)
@@ -145,6 +149,7 @@ def _period(request):
 
 
 @role_page(REGULATOR)
+@regulator_reads
 def merchant_sales(request, merchant_id):
     actor = request.actor
     merchant = selectors.merchant_for_trace(actor=actor, merchant_id=merchant_id)

@@ -1,0 +1,408 @@
+"""Real processes for the tests that prove the system across machines: web servers, Celery
+workers and beats, nginx, PostgreSQL databases and clusters.
+
+Every process starts in a session of its own, so that one `killpg` ends it with its children
+(a gunicorn master and its workers, a Celery worker and its pool) the way a machine that dies
+ends them. `Processes.stop_all()` ends every group it started; the fixtures call it in a
+`finally`, so a failing test leaves nothing running.
+"""
+
+import grp
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Started:
+    name: str
+    process: subprocess.Popen
+    log: Path
+    killed_at: float | None = field(default=None)
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"--- {self.name} ({self.log}) ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+class Processes:
+    """The processes a test started, by name."""
+
+    def __init__(self, workdir: Path, env: dict):
+        self.workdir = workdir
+        self.env = env
+        self.started: dict[str, Started] = {}
+
+    def start(self, name: str, argv: list[str], *, env: dict | None = None) -> Started:
+        log = self.workdir / f"{name}.log"
+        process = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log.open("wb"),
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.started[name] = Started(name, process, log)
+        return self.started[name]
+
+    def kill(self, name: str) -> None:
+        """kill -9 the whole process group, like a machine that loses power."""
+        started = self.started[name]
+        started.killed_at = time.monotonic()
+        _signal_group(started.process, signal.SIGKILL)
+        started.process.wait(timeout=10)
+
+    def alive(self, name: str) -> bool:
+        return self.started[name].process.poll() is None
+
+    def stop_all(self, grace: float = 15) -> None:
+        for started in self.started.values():
+            _signal_group(started.process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for started in self.started.values():
+            try:
+                started.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            # Whatever is left of the group (a pool child, a straggler) ends now.
+            _signal_group(started.process, signal.SIGKILL)
+            try:
+                started.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def logs(self) -> str:
+        return "\n".join(started.tail() for started in self.started.values())
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal the group this test started, and never anyone else's. The session leader's pid is
+    the group id. While the leader is not reaped its pid cannot be reused, so the group is ours;
+    once reaped, the id stays ours only while members of the group remain (Linux keeps a pid
+    that is still a group id), and a process that now has that pid is someone else's."""
+    group = process.pid
+    if process.returncode is not None:
+        members = [pid for pid, pgrp in _process_groups() if pgrp == group]
+        if not members or group in members:
+            return
+    try:
+        os.killpg(group, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _process_groups() -> list[tuple[int, int]]:
+    """(pid, process group id) of every live process, from /proc."""
+    rows = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if fields[0] != "Z":  # a zombie is past signalling
+            rows.append((int(stat.parent.name), int(fields[2])))
+    return rows
+
+
+def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.2, diagnostics=lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{diagnostics()}")
+
+
+def answers(url: str, status: int = 200) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == status
+    except requests.RequestException:
+        return False
+
+
+def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
+    """Run a command to its end (migrate, seed_demo); its output is in the error if it fails."""
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+def server_url() -> str:
+    """The PostgreSQL server of DATABASE_URL when it names one, else the local one: these tests
+    always run on PostgreSQL, whatever database the rest of the suite uses."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        return url
+    return "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(scheme="postgres", path=f"/{name}").geturl()
+
+
+@contextmanager
+def scratch_database(prefix: str = "mn"):
+    """A database of its own on the PostgreSQL server (`mn_<random>`), dropped at the end."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = with_database(server_url(), "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url(), name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def redis_forget_queue(url: str, queue: str) -> None:
+    """Remove what a test's own Celery queue left in Redis: the queue itself and the messages a
+    killed worker held unacknowledged (they would come back into a queue nobody reads)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.delete(queue, f"_kombu.binding.{queue}")
+        for tag, payload in client.hscan_iter("unacked"):
+            try:
+                routing_key = json.loads(payload)[2]
+            except (ValueError, IndexError, TypeError):
+                continue
+            if routing_key == queue:
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+    finally:
+        client.close()
+
+
+# --- a temporary directory that only its creator deletes ------------------------------------
+
+class OwnTempDir:
+    """A directory under the system temp directory that this code created, and the only place
+    it ever deletes anything: `remove()` refuses any path that is not that directory."""
+
+    def __init__(self, prefix: str):
+        assert prefix and "/" not in prefix, prefix
+        self.prefix = prefix
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=tempfile.gettempdir()))
+
+    def remove(self) -> None:
+        if self.path.is_symlink():
+            raise RuntimeError(f"refusing to delete {self.path}: a symbolic link")
+        path = self.path.resolve()
+        root = Path(tempfile.gettempdir()).resolve()
+        if path.parent != root or not path.name.startswith(self.prefix):
+            raise RuntimeError(f"refusing to delete {path}: not a directory this test created")
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- nginx in front of several web servers --------------------------------------------------
+
+NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+{user}
+events {{ worker_connections 512; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    upstream app {{
+        # A dead server is left alone for a while after one failure instead of being retried.
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 60s;
+            # A request the dead server never received (connection refused, reset before it was
+            # sent) goes to the next one. A POST that was sent is not repeated by nginx
+            # (no `non_idempotent`): the client repeats it with its Idempotency-Key.
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+            proxy_next_upstream_timeout 10s;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_config(directory: Path, *, port: int, upstreams: list[int]) -> Path:
+    """An nginx configuration whose every file (pid, logs, temp) is inside `directory`."""
+    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (directory / "tmp" / name).mkdir(parents=True, exist_ok=True)
+    user = ""
+    if os.geteuid() == 0:
+        # nginx's workers drop root; they must be able to write their temp files.
+        user = "user nobody nogroup;"
+        directory.chmod(0o755)
+        for path in (directory / "tmp", *(directory / "tmp").iterdir()):
+            os.chown(path, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in upstreams)
+    conf = directory / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=directory, user=user, servers=servers, port=port))
+    return conf
+
+
+def nginx_argv(directory: Path, conf: Path) -> list[str]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return [nginx, "-p", f"{directory}/", "-c", str(conf), "-e", str(directory / "error.log")]
+
+
+# --- PostgreSQL clusters of a test's own (pg_createcluster) ---------------------------------
+# A previous mistake deleted a machine's whole PostgreSQL cluster. So a cluster here has a name
+# only this code gives (`wh_rep_<role>_<pid>`), never the port of the machine's own server, and
+# every command that starts, stops or drops it checks both first. Nothing here runs rm: a
+# cluster is removed by pg_dropcluster, and the data lives in an OwnTempDir.
+
+PG_VERSION = "15"
+PROTECTED_PORT = 5432
+OWN_CLUSTER = re.compile(r"^wh_rep_(primary|replica)_[0-9]+$")
+
+
+def pg_clusters() -> dict[str, dict]:
+    """The clusters of PG_VERSION that pg_lsclusters knows, by name."""
+    done = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True)
+    clusters = {}
+    for line in done.stdout.splitlines():
+        version, name, port, status, _owner, data, *_ = line.split()
+        if version == PG_VERSION:
+            clusters[name] = {"port": int(port), "status": status, "data": data}
+    return clusters
+
+
+def checked(argv: list[str], *, user: str | None = None) -> str:
+    """Run one step; a failure stops everything that follows (with the step's output)."""
+    if user:
+        argv = ["runuser", "-u", user, "--", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+class OwnCluster:
+    """A PostgreSQL cluster this test creates, starts and drops; never `main`, never port 5432."""
+
+    def __init__(self, role: str, port: int):
+        self.name = f"wh_rep_{role}_{os.getpid()}"
+        self.port = port
+        self._refuse_foreign(self.name, port)
+        self.created = False
+
+    @staticmethod
+    def _refuse_foreign(name: str, port: int) -> None:
+        if name == "main" or not OWN_CLUSTER.match(name) or port == PROTECTED_PORT:
+            raise RuntimeError(f"refusing to touch cluster {name!r} on port {port}: not one of this test's own")
+
+    def _guard(self) -> None:
+        """Before any command: the cluster of this name is ours and on our port."""
+        self._refuse_foreign(self.name, self.port)
+        listed = pg_clusters().get(self.name)
+        if listed is not None and listed["port"] != self.port:
+            raise RuntimeError(f"cluster {self.name} is on port {listed['port']}, not {self.port}: not touching it")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}"
+
+    def create(self, data_dir: Path) -> None:
+        self._guard()
+        clusters = pg_clusters()
+        if self.name in clusters:
+            raise RuntimeError(f"cluster {self.name} exists already")
+        taken = [name for name, row in clusters.items() if row["port"] == self.port]
+        if taken:
+            raise RuntimeError(f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
+                               f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)")
+        try:
+            checked(["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "-d", str(data_dir),
+                     "--start-conf=manual", "-o", "fsync=off", "-o", "shared_buffers=16MB",
+                     "-o", "max_connections=40", "--", "--auth-local=trust", "--auth-host=trust"])
+        finally:
+            # Registered even if a later step of pg_createcluster failed: then drop() removes it.
+            self.created = self.name in pg_clusters()
+
+    def set(self, option: str, value: str) -> None:
+        self._guard()
+        checked(["pg_conftool", PG_VERSION, self.name, "set", option, value])
+
+    def start(self) -> None:
+        self._guard()
+        checked(["pg_ctlcluster", PG_VERSION, self.name, "start"])
+        wait_until(lambda: self.answers(), timeout=30, what=f"cluster {self.name} accepting connections")
+
+    def stop(self) -> None:
+        self._guard()
+        checked(["pg_ctlcluster", PG_VERSION, self.name, "stop", "-m", "fast"])
+
+    def answers(self) -> bool:
+        try:
+            with psycopg.connect(f"{self.url}/postgres", connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def drop(self) -> None:
+        if not self.created:
+            return
+        self._guard()
+        if self.name in pg_clusters():
+            checked(["pg_dropcluster", "--stop", PG_VERSION, self.name])
+        self.created = False
+
+
+def postgres_owned_temp_dir(prefix: str) -> OwnTempDir:
+    """An OwnTempDir the postgres user may write (cluster data directories live in it)."""
+    own = OwnTempDir(prefix)
+    entry = pwd.getpwnam("postgres")
+    os.chown(own.path, entry.pw_uid, entry.pw_gid)
+    own.path.chmod(0o700)
+    return own
+
+
+def assert_ports_free(*ports: int) -> None:
+    """Fail at once if another program listens on a port a test is about to use: its server
+    would otherwise answer the readiness checks in place of ours."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise AssertionError(f"port {port} is in use by another program: {exc}") from None
