@@ -106,6 +106,8 @@ class BatchLabelsView(FileView):
     Up to LABELS_SYNC_MAX codes the PDF is the answer; beyond, 202 with a job whose
     `status_url` reports progress and, when done, a `download_url`."""
 
+    answers_conflict = True  # `no_codes` before the batch is coded
+
     @extend_schema(operation_id="batches_labels_pdf",
                    responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: LabelJobOutput})
     def get(self, request, number):
@@ -142,6 +144,8 @@ class LabelJobView(APIView):
 
 class LabelJobDownloadView(FileView):
     """GET /api/label-jobs/{id}/download/ — the finished PDF (409 `label_job_not_ready` before)."""
+
+    answers_conflict = True
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request, job_id):

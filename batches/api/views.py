@@ -66,6 +66,8 @@ class BatchFilter(django_filters.FilterSet):
 class BatchListCreateView(generics.ListAPIView):
     serializer_class = s.BatchSummary
     filterset_class = BatchFilter
+    answers_conflict = False  # a declaration starts a batch; no state to conflict with
+    idempotent_methods = ("POST",)
 
     def get_queryset(self):
         queryset = visible_batches(current_actor(self.request)).select_related("market", "warehouse", "merchant")
@@ -118,6 +120,7 @@ class BatchActionView(APIView):
     """POST /api/batches/{number}/<action>/ → the batch detail after the action."""
 
     action_name: str = ""
+    idempotent_methods = ("POST",)
     input_class = None
     success_status = status.HTTP_200_OK
     service = None  # (batch, actor, data) -> the service call; set by action_view()
@@ -193,6 +196,7 @@ class NotificationListView(generics.ListAPIView):
     """The signed-in user's own notifications (e.g. positive-result alerts for regulators)."""
 
     serializer_class = NotificationOutput
+    every_signed_in_user_may = True  # no role is refused (config.openapi)
     queryset = Notification.objects.none()  # for the schema only; get_queryset() scopes every request
 
     def get_queryset(self):
