@@ -33,11 +33,6 @@ from rest_framework.permissions import AllowAny
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
-# The language of the messages (`?lang=en`, see config.middleware.ChineseFirstLocaleMiddleware).
-LANG_PARAMETER = OpenApiParameter(
-    "lang", str, enum=["zh-hans", "en"], required=False,
-    description="Language of the messages in this answer and the next (a cookie keeps it); default zh-hans.")
-
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key", {"type": "string", "maxLength": 200}, location=OpenApiParameter.HEADER, required=False,
     description="Repeating the request with the same key returns the first answer and does nothing twice "
@@ -90,7 +85,7 @@ ERROR_ANSWERS = {
 
 class AutoSchema(openapi.AutoSchema):
     def get_override_parameters(self):
-        parameters = [*super().get_override_parameters(), LANG_PARAMETER]
+        parameters = list(super().get_override_parameters())
         if self.is_idempotent():
             parameters.append(IDEMPOTENCY_KEY_PARAMETER)
         return parameters
