@@ -29,9 +29,15 @@ import uritemplate
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+# Text that is not blank once trimmed: at least one character Python's str.strip() keeps (the
+# class is the same in Python's and ECMAScript's regular expressions), and no NUL anywhere.
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key", {"type": "string", "maxLength": 200}, location=OpenApiParameter.HEADER, required=False,
@@ -84,6 +90,15 @@ ERROR_ANSWERS = {
 
 
 class AutoSchema(openapi.AutoSchema):
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A CharField trims its input and refuses it blank or with a NUL: say so, so that a
+        # client (and a fuzzer) knows "  " is not a reason.
+        if (direction == "request" and isinstance(field, serializers.CharField) and not field.allow_blank
+                and isinstance(schema, dict) and schema.get("type") == "string" and "pattern" not in schema):
+            schema["pattern"] = NOT_BLANK
+        return schema
+
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
         if self.is_idempotent():
@@ -99,10 +114,16 @@ class AutoSchema(openapi.AutoSchema):
             return responses
         for code in self.error_statuses():
             component_name, description = ERROR_ANSWERS[code]
-            content = {"application/json": {"schema": self._error_component(component_name).ref}}
+            body = {"schema": self._error_component(component_name).ref}
+            content = {media_type: body for media_type in self.error_media_types()}
             answer = responses.setdefault(code, {"description": description})
             answer.setdefault("content", content)
         return responses
+
+    def error_media_types(self) -> list[str]:
+        """Errors are rendered by the view's JSON renderers (e.g. JSON-LD for EPCIS)."""
+        types = [renderer.media_type for renderer in self.view.get_renderers() if isinstance(renderer, JSONRenderer)]
+        return types or ["application/json"]
 
     def error_statuses(self) -> list[str]:
         view, method = self.view, self.method
