@@ -92,6 +92,14 @@ ERROR_ANSWERS = {
 class AutoSchema(openapi.AutoSchema):
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListSerializer) and isinstance(schema, dict) and schema.get("type") == "array":
+            # `many=True` with limits: drf-spectacular states them for a ListField only
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+            if not field.allow_empty:
+                schema["minItems"] = max(schema.get("minItems", 0), 1)
+            if field.min_length is not None:
+                schema["minItems"] = max(schema.get("minItems", 0), field.min_length)
         # A CharField trims its input and refuses it blank or with a NUL: say so, so that a
         # client (and a fuzzer) knows "  " is not a reason.
         if (direction == "request" and isinstance(field, serializers.CharField) and not field.allow_blank
@@ -112,7 +120,8 @@ class AutoSchema(openapi.AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        for code in self.error_statuses():
+        documented = [code for code in responses if code in ERROR_ANSWERS]
+        for code in dict.fromkeys([*self.error_statuses(), *documented]):
             component_name, description = ERROR_ANSWERS[code]
             body = {"schema": self._error_component(component_name).ref}
             content = {media_type: body for media_type in self.error_media_types()}
