@@ -73,7 +73,8 @@ ERROR_BODIES = {
     },
     "IdempotencyKeyReused": {
         "type": "object",
-        "properties": {"detail": {"type": "string"}, "code": {"type": "string", "enum": ["idempotency_key_reused"]}},
+        "description": "`code` is `idempotency_key_reused`.",
+        "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
         "required": ["detail", "code"],
     },
 }

@@ -26,7 +26,6 @@ from .models import BuyerKind, Sale, mobile_validator, validate_credit_code
 from .selectors import sale_output, sales_with_codes, visible_sales
 from .trace_api import PERIOD_PARAMETERS, parse_period
 
-
 # A merchant id as a query parameter: ASCII digits that fit the database's bigint.
 MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
 

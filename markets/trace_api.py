@@ -5,8 +5,7 @@ else an object outside their scope answers 404 and one inside it 403 (SPEC §2, 
 Every trace query by a regulator is recorded (`TraceQuery`), those that found nothing too.
 """
 
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
@@ -82,7 +81,7 @@ def _representable(moment: datetime) -> datetime | None:
     """The moment, if it has a UTC time (the database stores UTC) and a Shanghai time (the
     answer shows it); None for an open bound."""
     try:
-        moment.astimezone(dt_timezone.utc)
+        moment.astimezone(UTC)
         moment.astimezone(SHANGHAI)
     except OverflowError:
         return None

@@ -112,7 +112,10 @@ def malformed_bodies(schema: dict | None, components: dict) -> list[tuple[str, b
         prop = resolve(prop, components)
         if prop.get("readOnly"):
             continue
-        dumped = lambda value: json.dumps({name: value}).encode()  # noqa: E731
+
+        def dumped(value, name=name) -> bytes:
+            return json.dumps({name: value}).encode()
+
         bodies += [
             (f"{name}: NUL", dumped("a\x00b"), name),
             (f"{name}: lone surrogate", dumped(LONE_SURROGATE), name),

@@ -16,6 +16,8 @@ What is configured, and why (everything else is Schemathesis' default, all check
   only with a pattern on every string, which would bury the real patterns.
 - `no-shrink`: the server's data moves on between tries (a recall stays recalled), so a
   shrunk replay would meet another world; a failure is reported as it was found.
+- `hooks`: tests/schemathesis_hooks.py works around a CPython 3.11 fault inside Hypothesis
+  (explained there); it changes no request and no check.
 - Path parameters name real objects of the caller (a batch of market A, one of its codes, its
   sale, its merchant): random values would only ever be 404 and leave the operations untested.
 """
@@ -42,8 +44,19 @@ from tests.conftest import BUYER, PASSWORD, Flow
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("SCHEMATHESIS_TEST_PORT", "18350"))
 BASE = f"http://127.0.0.1:{PORT}"
-MAX_EXAMPLES = 6
-ROLES = ["operator-1", "regulator"]
+MAX_EXAMPLES = 4
+# Who runs which phases. The coverage phase (each boundary and each kind of wrong value of
+# every parameter and field) is the long one: it runs for the roles whose validation the most
+# operations reach — the operator (the warehouse's actions, labels, scans), the merchant
+# (declarations, sales) and the regulator (trace periods and searches, recalls) — and the
+# reviewer (approve/reject) gets fuzzing and stateful runs. Methods an operation does not
+# have are answered 405 before the role matters, so the first caller alone tries all of them.
+ROLES = {
+    "operator-1": {"coverage": True, "unexpected_methods": True},
+    "merchant-a1": {"coverage": True, "unexpected_methods": False},
+    "regulator": {"coverage": True, "unexpected_methods": False},
+    "reviewer-a": {"coverage": False, "unexpected_methods": False},
+}
 
 ANSWERS_400_TO_VALID_SHAPES = [
     ("POST", "/api/auth/token/"),  # the username and password of a real user
@@ -72,11 +85,13 @@ def toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def schemathesis_config(values: dict, *, unexpected_methods: bool) -> str:
+def schemathesis_config(values: dict, *, coverage: bool, unexpected_methods: bool) -> str:
     lines = [
+        'hooks = "tests.schemathesis_hooks"', "",
         "[generation]", "deterministic = true", "allow-x00 = false", "no-shrink = true",
         f"max-examples = {MAX_EXAMPLES}", "",
-        *([] if unexpected_methods else ["[phases.coverage]", 'unexpected-methods = ["TRACE"]', ""]),
+        "[phases.coverage]", f"enabled = {str(coverage).lower()}",
+        *([] if unexpected_methods else ['unexpected-methods = ["TRACE"]']), "",
         "[checks.positive_data_acceptance]",
         'expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]', "",
         "[parameters]",
@@ -122,13 +137,13 @@ def server(goods, tmp_path):
          "--timeout", "60"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
-                if requests.get(f"{BASE}/api/schema/", timeout=5).status_code == 200:
+                if requests.get(f"{BASE}/api/schema/", timeout=30).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or still building the schema
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         yield goods
@@ -142,21 +157,26 @@ def server(goods, tmp_path):
 
 
 def test_schemathesis_finds_nothing_for_any_role(server, tmp_path):
-    """One server, one world, four callers in turn. Methods an operation does not have (405)
-    are answered before the role matters, so the first caller alone tries all of them."""
+    """One server, one world, four callers in turn (ROLES)."""
+    tokens = {}
+    # All sign-ins first: the runs try many wrong passwords on the sign-in, and repeated
+    # failures from one address lock it out for a while (SPEC §4).
+    for username in ROLES:
+        answer = requests.post(f"{BASE}/api/auth/token/", json={"username": username, "password": PASSWORD},
+                               timeout=30)
+        assert answer.status_code == 200, answer.text
+        tokens[username] = answer.json()["token"]
     failed = {}
-    for turn, username in enumerate(ROLES):
-        token = requests.post(f"{BASE}/api/auth/token/", json={"username": username, "password": PASSWORD},
-                              timeout=10)
-        assert token.status_code == 200, token.text
+    for username, phases in ROLES.items():
         config = tmp_path / f"{username}.toml"
-        config.write_text(schemathesis_config(server, unexpected_methods=turn == 0))
+        config.write_text(schemathesis_config(server, **phases))
         run = subprocess.run(
             [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
-             f"{BASE}/api/schema/", "--checks", "all", "--header", f"Authorization: Token {token.json()['token']}",
+             f"{BASE}/api/schema/", "--checks", "all", "--header", f"Authorization: Token {tokens[username]}",
              "--workers", "2", "--no-color", "--report-dir", str(tmp_path / username),
              "--generation-database", "none", "--request-timeout", "30"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+            cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=600,
+            check=False)
         output = run.stdout + run.stderr
         (tmp_path / f"{username}.log").write_text(output)
         summary = output.split("SUMMARY")[-1]

@@ -38,7 +38,7 @@ def require_role(actor: Actor, action: str) -> None:
 
 def validated(input_class, request, **context) -> dict:
     if input_class is None:
-        request.data  # an action that takes no input still refuses a malformed body (400)
+        _ = request.data  # an action that takes no input still refuses a malformed body (400)
         return {}
     serializer = input_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
