@@ -33,3 +33,6 @@ urlpatterns = [
     path("", include("warehouse.public_urls")),
     path("", include("batches.web.urls")),
 ]
+
+handler404 = "config.http_errors.page_not_found"
+handler500 = "config.http_errors.server_error"

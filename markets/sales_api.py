@@ -25,8 +25,7 @@ from batches.models import Role
 from . import services
 from .models import BuyerKind, Sale, mobile_validator, validate_credit_code
 from .selectors import sale_output, sales_with_codes, visible_sales
-from .trace_api import parse_period
-
+from .trace_api import PERIOD_PARAMETERS, parse_period
 
 # A merchant id as a query parameter: ASCII digits that fit the database's bigint.
 MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
@@ -88,9 +87,15 @@ def may_list_sales(actor: Actor | None) -> None:
 
 
 class SaleListCreateView(APIView):
+    pagination_class = PageNumberPagination  # the list is paginated like every list (SPEC §4)
+    answers_conflict = False  # a code that cannot be sold is a per-code 400 (R4)
+    idempotent_methods = ("POST",)
+
     @extend_schema(responses=SaleOutput(many=True), parameters=[
-        OpenApiParameter("merchant", int), OpenApiParameter("from", str), OpenApiParameter("to", str),
-        OpenApiParameter("voided", bool)])
+        OpenApiParameter("merchant", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                         description="Only this merchant's sales (regulators)."),
+        *PERIOD_PARAMETERS,
+        OpenApiParameter("voided", bool, description="Only voided (true) or only standing (false) sales.")])
     @method_decorator(regulator_reads)
     def get(self, request):
         """Own sales (merchant) or the district's (regulator), newest first, paginated."""
@@ -107,9 +112,11 @@ class SaleListCreateView(APIView):
                 raise serializers.ValidationError({"merchant": [_("经营户编号须为数字。")]})
             sales = sales.filter(merchant_id=int(merchant))
         voided = request.query_params.get("voided")
-        if voided in ("true", "1", "false", "0"):
+        if voided is not None:
+            if voided not in ("true", "1", "false", "0"):
+                raise serializers.ValidationError({"voided": [_("请使用 true 或 false。")]})
             sales = sales.filter(voided_at__isnull=voided in ("false", "0"))
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(sales_with_codes(sales).order_by("-sold_at", "-id"), request, view=self)
         return paginator.get_paginated_response([sale_output(sale, actor) for sale in page])
 
@@ -138,6 +145,7 @@ class SaleDetailView(APIView):
 
 
 class SaleVoidView(APIView):
+    idempotent_methods = ("POST",)
     @extend_schema(request=ReasonInput, responses=SaleOutput)
     def post(self, request, sale_id):
         """The merchant voids own sale with a reason; its codes are sellable again (R4)."""

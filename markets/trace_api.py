@@ -5,14 +5,15 @@ else an object outside their scope answers 404 and one inside it 403 (SPEC §2, 
 Every trace query by a regulator is recorded (`TraceQuery`), those that found nothing too.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
@@ -44,7 +45,10 @@ def is_regulator(actor: Actor | None) -> bool:
 
 def parse_period(params) -> tuple[datetime | None, datetime | None]:
     """`from` / `to` as dates (Asia/Shanghai days, both inclusive) or ISO datetimes (`to`
-    exclusive). Returns [start, end) in aware datetimes; 400 on a bad value."""
+    exclusive). Returns [start, end) in aware datetimes; 400 on a bad value.
+
+    A bound beyond the time the database can hold (`to=9999-12-31`, `from=0001-01-01` east of
+    UTC) leaves that side open: every sale is within it, which is what it asks for."""
     errors = {}
 
     def parse(name: str, *, upper: bool):
@@ -55,14 +59,17 @@ def parse_period(params) -> tuple[datetime | None, datetime | None]:
             day = date.fromisoformat(value)
         except ValueError:
             day = None
-        if day is not None:
-            return datetime.combine(day + timedelta(days=1) if upper else day, time.min, tzinfo=SHANGHAI)
         try:
+            if day is not None:
+                return _representable(datetime.combine(day, time.min, tzinfo=SHANGHAI)
+                                      + (timedelta(days=1) if upper else timedelta()))
             moment = datetime.fromisoformat(value)
+        except OverflowError:
+            return None
         except ValueError:
             errors[name] = [_("请使用 YYYY-MM-DD 日期或 ISO 8601 时间。")]
             return None
-        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI)
+        return _representable(moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI))
 
     start, end = parse("from", upper=False), parse("to", upper=True)
     if start and end and start >= end:
@@ -70,6 +77,24 @@ def parse_period(params) -> tuple[datetime | None, datetime | None]:
     if errors:
         raise ValidationError(errors)
     return start, end
+
+
+def _representable(moment: datetime) -> datetime | None:
+    """The moment, if it has a UTC time (the database stores UTC) and a Shanghai time (the
+    answer shows it); None for an open bound."""
+    try:
+        moment.astimezone(UTC)
+        moment.astimezone(SHANGHAI)
+    except OverflowError:
+        return None
+    return moment
+
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("from", str, description="Sold from: a date (Asia/Shanghai day, inclusive) or an ISO 8601 "
+                                              "time; earlier than `to`."),
+    OpenApiParameter("to", str, description="Sold until: a date (inclusive) or an ISO 8601 time (exclusive)."),
+]
 
 
 class _NoFormatOverride:
@@ -155,9 +180,15 @@ class BatchEpcisView(APIView):
 class MerchantSalesView(APIView):
     content_negotiation_class = FormatParamNegotiation
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
-        OpenApiParameter("from", str), OpenApiParameter("to", str),
-        OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])])
+    @extend_schema(responses={
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        (200, "text/csv"): OpenApiTypes.BINARY,
+        (200, exports.XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
+    }, parameters=[
+        *PERIOD_PARAMETERS,
+        OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
+        OpenApiParameter("page", {"type": "integer", "minimum": 1},
+                         description="Page of `sales` in the JSON answer.")])
     def get(self, request, merchant_id):
         """How much the merchant sold and to whom: totals per batch and product, the sales with
         their buyers; `?format=csv|xlsx` gives one row per code sold."""
@@ -215,12 +246,16 @@ class MerchantSalesView(APIView):
 @method_decorator(regulator_reads, name="get")
 @method_decorator(regulator_reads, name="post")
 class TraceSearchView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[OpenApiParameter("q", str, required=True)])
+    answers_conflict = False  # a search changes no state
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
+        OpenApiParameter("q", {"type": "string", "minLength": 2, "maxLength": 300, "pattern": r"\S.*\S"},
+                         required=True, description="2 to 300 characters.")])
     def get(self, request):
         """By code token or scanned URL, batch number, merchant name or licence, buyer phone."""
         return self.search(request, request.query_params.get("q"))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=inline_serializer("TraceSearchInput", fields={
+        "q": serializers.CharField(min_length=2, max_length=300)}), responses=OpenApiTypes.OBJECT)
     def post(self, request):
         """The same search with `{"q"}` in the body: a phone number searched for then stays out
         of URLs, and so out of web-server access logs."""

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batches import qr
+from config.openapi import NOT_BLANK
 from batches.actors import Actor, actor_for, visible_batches, visible_codes
 from batches.api.views import scoped_batch
 from batches.errors import DomainError
@@ -126,6 +127,8 @@ class BatchLabelsView(FileView):
     Up to LABELS_SYNC_MAX codes the PDF is the answer; beyond, 202 with a job whose
     `status_url` reports progress and, when done, a `download_url`."""
 
+    answers_conflict = True  # `no_codes` before the batch is coded
+
     @extend_schema(operation_id="batches_labels_pdf",
                    responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: LabelJobOutput})
     def get(self, request, number):
@@ -174,6 +177,8 @@ class LabelJobRetryView(APIView):
 class LabelJobDownloadView(FileView):
     """GET /api/label-jobs/{id}/download/ — the finished PDF (409 `label_job_not_ready` before)."""
 
+    answers_conflict = True
+
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request, job_id):
         job = scoped_job(request, job_id)
@@ -203,7 +208,9 @@ class ScanView(APIView):
     """GET /api/scan/{value}/ or /api/scan/?value=… — what a scanned batch number, code token,
     `/c/` URL or Digital Link is, and what the caller may do with it. Operators and merchants."""
 
-    @extend_schema(operation_id="scan", responses=SCAN_RESPONSES)
+    @extend_schema(operation_id="scan", responses=SCAN_RESPONSES, parameters=[
+        OpenApiParameter("value", {"type": "string", "pattern": NOT_BLANK}, location=OpenApiParameter.PATH,
+                         description="batch number, code token or a label's URL (percent-encoded)")])
     def get(self, request, value=None):
         actor = actor_for(request.user)
         if actor is None or actor.role not in (Role.OPERATOR, Role.MERCHANT):
@@ -221,7 +228,7 @@ class ScanQueryView(ScanView):
     """GET /api/scan/?value=… — the same, for a scanned URL carried as it is."""
 
     @extend_schema(operation_id="scan_query", responses=SCAN_RESPONSES,
-                   parameters=[OpenApiParameter("value", str, required=True,
+                   parameters=[OpenApiParameter("value", {"type": "string", "pattern": NOT_BLANK}, required=True,
                                                 description="batch number, code token or a label's URL")])
     def get(self, request):
         return super().get(request)

@@ -1,10 +1,23 @@
+"""JSON bodies, checked before any view sees them: size, nesting depth and text (SPEC §4: bad
+input of any kind answers 400 and changes nothing)."""
+
+import math
+
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+# Our deepest body (a declaration's lines) nests three levels; twenty leaves room for growth
+# while a body of a million brackets is refused without walking it twice.
+MAX_JSON_DEPTH = 20
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 400 before reading."""
+    """A JSON object of at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes and MAX_JSON_DEPTH levels,
+    whose strings hold neither a NUL character nor a lone surrogate (PostgreSQL can store
+    neither) and whose numbers are finite. Anything else is a 400 before the view runs."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
@@ -12,7 +25,54 @@ class LimitedJSONParser(JSONParser):
         length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
         if limit is not None and length > limit:
             raise ParseError(f"Request body too large ({length} bytes; at most {limit}).")
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(_("JSON 嵌套过深（最多 %d 层）。") % MAX_JSON_DEPTH) from None
         if not isinstance(data, dict):
-            raise ParseError("A JSON object is expected.")
+            raise ParseError(_("请求体须为 JSON 对象。"))
+        problems = json_problems(data)
+        if problems:
+            raise ValidationError(problems)
         return data
+
+
+def json_problems(data: dict) -> dict:
+    """Field errors for the values no field may hold, keyed by the top-level field they are in
+    (the message names the place inside it). Walked without recursion, depth first."""
+    problems: dict[str, list[str]] = {}
+    stack = [(data, "", 1, None)]
+    while stack:
+        value, place, depth, field = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            problems.setdefault(field or "detail", []).append(
+                str(_("%(place)s：JSON 嵌套过深（最多 %(max)d 层）。") % {"place": place, "max": MAX_JSON_DEPTH}))
+            continue
+        if isinstance(value, dict):
+            for key, item in value.items():
+                here = f"{place}.{key}" if place else key
+                message = text_problem(key)
+                if message:
+                    problems.setdefault(field or "detail", []).append(f"{here!r}: {message}")
+                    continue
+                stack.append((item, here, depth + 1, field or key))
+        elif isinstance(value, list):
+            stack.extend((item, f"{place}[{index}]", depth + 1, field) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            message = text_problem(value)
+            if message:
+                problems.setdefault(field or "detail", []).append(f"{place}: {message}" if place != field else message)
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.setdefault(field or "detail", []).append(
+                f"{place}: {_('数值超出范围。')}" if place != field else str(_("数值超出范围。")))
+    return problems
+
+
+def text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return str(ProhibitNullCharactersValidator.message)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return str(_("不是有效的 Unicode 文本（含孤立的代理字符）。"))
+    return None

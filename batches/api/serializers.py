@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from markets.models import Market
@@ -18,6 +19,7 @@ MAX_LINES = 500
 
 # --- input --------------------------------------------------------------------------------
 
+@extend_schema_field({"type": "string", "maxLength": 32, "minLength": 1, "description": "its code, e.g. MKT-A, WH-1"})
 class CodeRelatedField(serializers.SlugRelatedField):
     """A market or warehouse named by its `code`. A NUL character is refused before the look-up
     (PostgreSQL cannot compare one): DRF would run the field's validators only after it."""
@@ -95,7 +97,7 @@ class OptionalReasonInput(serializers.Serializer):
 
 
 class ArrivalLineInput(serializers.Serializer):
-    line = serializers.IntegerField()
+    line = serializers.IntegerField(min_value=1, max_value=2**63 - 1)  # a line id (bigint)
     received_quantity = serializers.IntegerField(min_value=0, max_value=1_000_000)
     type_matches = serializers.BooleanField()
     spec_matches = serializers.BooleanField()

@@ -38,6 +38,7 @@ def require_role(actor: Actor, action: str) -> None:
 
 def validated(input_class, request, **context) -> dict:
     if input_class is None:
+        _ = request.data  # an action that takes no input still refuses a malformed body (400)
         return {}
     serializer = input_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
@@ -66,6 +67,8 @@ class BatchFilter(django_filters.FilterSet):
 class BatchListCreateView(generics.ListAPIView):
     serializer_class = s.BatchSummary
     filterset_class = BatchFilter
+    answers_conflict = False  # a declaration starts a batch; no state to conflict with
+    idempotent_methods = ("POST",)
 
     def get_queryset(self):
         queryset = visible_batches(current_actor(self.request)).select_related("market", "warehouse", "merchant")
@@ -118,6 +121,7 @@ class BatchActionView(APIView):
     """POST /api/batches/{number}/<action>/ → the batch detail after the action."""
 
     action_name: str = ""
+    idempotent_methods = ("POST",)
     input_class = None
     success_status = status.HTTP_200_OK
     service = None  # (batch, actor, data) -> the service call; set by action_view()
@@ -193,6 +197,7 @@ class NotificationListView(generics.ListAPIView):
     """The signed-in user's own notifications (e.g. positive-result alerts for regulators)."""
 
     serializer_class = NotificationOutput
+    every_signed_in_user_may = True  # no role is refused (config.openapi)
     queryset = Notification.objects.none()  # for the schema only; get_queryset() scopes every request
 
     def get_queryset(self):
