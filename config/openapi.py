@@ -8,7 +8,8 @@ per kind (SPEC §4): 400 field errors, 401, 403, 404, 409 `{"detail", "code", "s
 - 400: every operation (a query parameter it does not know, a NUL character in the path, a
   body or parameter out of its limits);
 - 401: the view needs a signed-in caller (any permission class other than AllowAny);
-- 403: such a view, unless it sets `every_signed_in_user_may = True` (lists any role reads);
+- 403: such a view, unless it sets `every_signed_in_user_may = True` (lists any role reads,
+  signing out);
 - 404: the path names an object, or the answer is a paginated list (`?page=` beyond the end);
 - 409: a signed-in change (POST, PUT, PATCH, DELETE) unless the view sets
   `answers_conflict = False`; a GET whose view sets `answers_conflict = True`;
@@ -141,7 +142,7 @@ class AutoSchema(openapi.AutoSchema):
         codes = ["400"]
         if signed_in:
             codes.append("401")
-            if method in UNSAFE_METHODS or not getattr(view, "every_signed_in_user_may", False):
+            if not getattr(view, "every_signed_in_user_may", False):
                 codes.append("403")
         if uritemplate.variables(self.path) or (self._is_list_view() and self._get_paginator()):
             codes.append("404")

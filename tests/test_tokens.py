@@ -134,10 +134,11 @@ def test_the_schema_documents_both_views(world):
     token = schema["paths"]["/api/auth/token/"]["post"]
     assert set(token["responses"]) == {"200", "400", "429"}
     assert "Retry-After" in token["responses"]["429"]["headers"]
-    assert token["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CredentialsInput")
+    assert token["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CredentialsInputRequest")
     assert set(schema["components"]["schemas"]["TokenOutput"]["properties"]) == {"token", "expires_at"}
     logout = schema["paths"]["/api/auth/logout/"]["post"]
-    assert set(logout["responses"]) == {"204", "401"}
+    # 400: the body, though unused, must not be malformed (like every action's)
+    assert set(logout["responses"]) == {"204", "400", "401"}
     assert logout["security"] == [{"tokenAuth": []}]
     scheme = schema["components"]["securitySchemes"]["tokenAuth"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
