@@ -55,9 +55,12 @@ INSTALLED_APPS = [
     "markets",
     "warehouse",
     "batches",
+    "reliability",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for /metrics (first and last, so they time the whole stack).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RejectNullCharactersMiddleware",
@@ -68,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -246,7 +250,32 @@ CELERY_BEAT_SCHEDULE = {
         "task": "batches.tasks.purge_idempotency_records",
         "schedule": timedelta(hours=1),
     },
+    "purge-outbox": {
+        "task": "reliability.tasks.purge_outbox",
+        "schedule": timedelta(hours=1),
+    },
 }
+
+# --- Reliability: the outbox, health and metrics -------------------------------------------
+# Every task a service starts is written to the outbox in the same transaction and handed to
+# the broker after the commit, or by `manage.py outbox_relay` when the broker was away.
+OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", True)
+OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "1"))
+OUTBOX_RELAY_BATCH = int(os.environ.get("OUTBOX_RELAY_BATCH", "100"))
+OUTBOX_RELAY_MAX_WAIT = float(os.environ.get("OUTBOX_RELAY_MAX_WAIT", "30"))
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
+OUTBOX_RETRY_SECONDS = int(os.environ.get("OUTBOX_RETRY_SECONDS", "10"))
+OUTBOX_RETRY_MAX_SECONDS = int(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "3600"))
+# A row handed over but not finished this long after it was due is sent again (the broker may
+# have lost it); the task's claim makes a second delivery harmless.
+OUTBOX_REDELIVER_SECONDS = int(os.environ.get("OUTBOX_REDELIVER_SECONDS", "3600"))
+OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "7"))
+# /healthz reports the outbox as lagging when a due row has waited longer than this.
+OUTBOX_MAX_LAG_SECONDS = int(os.environ.get("OUTBOX_MAX_LAG_SECONDS", "300"))
+# /metrics answers only these client addresses (CIDR allowed) and, when set, only with
+# `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +26,7 @@ from batches.errors import DomainError
 from batches.labels import Label, write_label_pdf
 from batches.lifecycle import allowed_actions
 from batches.models import Batch, Code, Status
+from reliability import outbox
 
 from .models import LabelJob
 from .selectors import first_negative_result, local_date, qr_url
@@ -75,8 +77,9 @@ def file_name(batch: Batch) -> str:
 
 # --- large sheets: a job built by a Celery task -------------------------------------------
 
+@transaction.atomic
 def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
-    """A job for the batch's sheet, queued after commit. Asked again while one is queued or
+    """A job for the batch's sheet, written with its task to the outbox in one transaction. Asked again while one is queued or
     running (or when a finished sheet is still on disk), the same job answers, so a second
     click does not build the sheet twice."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
@@ -89,7 +92,7 @@ def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
     from . import tasks
 
     job = LabelJob.objects.create(batch=batch, requested_by=actor.user, total=total)
-    tasks.build_label_sheet.delay_on_commit(str(job.pk))
+    outbox.enqueue(tasks.build_label_sheet, args=[str(job.pk)])
     return job
 
 
