@@ -41,12 +41,12 @@ def sweep_due_rests(max_chunks: int = 100) -> int:
     return moved
 
 
-@shared_task(name="batches.tasks.send_alert_email", base=OutboxTask, autoretry_for=(OSError,), retry_backoff=True,
-             retry_backoff_max=600, max_retries=5)
+@shared_task(name="batches.tasks.send_alert_email", base=OutboxTask)
 def send_alert_email(*, subject: str, body: str, recipients: list[str]) -> None:
     """A quarantine alert. Queued through the outbox: a delivery that finds the row already
-    claimed sends nothing, so the regulators get the mail once; a mail server that refuses is
-    tried again with backoff, and after the last try the row stays `failed` in the admin."""
+    claimed sends nothing, so the regulators get the mail once. A mail server that refuses makes
+    the task raise; the outbox sends it again with backoff (OUTBOX_RETRY_SECONDS, doubling) and
+    after OUTBOX_MAX_ATTEMPTS keeps the row as `failed` in the admin and the metrics."""
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 

@@ -269,6 +269,8 @@ OUTBOX_RETRY_MAX_SECONDS = int(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "3600"
 # A row handed over but not finished this long after it was due is sent again (the broker may
 # have lost it); the task's claim makes a second delivery harmless.
 OUTBOX_REDELIVER_SECONDS = int(os.environ.get("OUTBOX_REDELIVER_SECONDS", "3600"))
+# Seconds to wait for the broker before a hand-over is left to the relay (keeps requests quick).
+OUTBOX_BROKER_TIMEOUT = float(os.environ.get("OUTBOX_BROKER_TIMEOUT", "2"))
 OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "7"))
 # /healthz reports the outbox as lagging when a due row has waited longer than this.
 OUTBOX_MAX_LAG_SECONDS = int(os.environ.get("OUTBOX_MAX_LAG_SECONDS", "300"))

@@ -10,8 +10,8 @@ IMMEDIATE transactions serialise them.
 The broker may still deliver a task twice (a relay that died between publishing and marking the
 row, acks_late redelivery, a republished row). Tasks built on `OutboxTask` therefore claim
 their row with a conditional UPDATE before they act, and act only if they won it: the work is
-done once. A task that fails is retried with backoff; after OUTBOX_MAX_ATTEMPTS the row is kept
-as `failed` (admin, metrics), never dropped.
+done once. A task that raises is sent again by the relay after a backoff (OUTBOX_RETRY_SECONDS,
+doubling); after OUTBOX_MAX_ATTEMPTS the row is kept as `failed` (admin, metrics), never dropped.
 """
 
 import logging
@@ -98,12 +98,22 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
         if not claimed:
             return outcome
         with celery_app.connection_for_write() as connection:
+            if not celery_app.conf.task_always_eager:
+                try:
+                    # Once, bounded: kombu would otherwise retry a refused connection for ever.
+                    connection.ensure_connection(max_retries=1, timeout=settings.OUTBOX_BROKER_TIMEOUT)
+                except (BrokerOperationalError, OSError, *connection.connection_errors) as exc:
+                    outcome.broker_error = _describe(exc)
+                    return outcome
             for message in claimed:
                 again = message.state != State.PENDING
                 if again and message.attempts + 1 >= settings.OUTBOX_MAX_ATTEMPTS:
                     _give_up(message, "not finished after %d deliveries" % (message.attempts + 1), now)
                     outcome.failed += 1
                     continue
+                if again:  # a delivery that never finished counts as an attempt
+                    message.attempts += 1
+                    OutboxMessage.objects.filter(pk=message.pk).update(attempts=message.attempts)
                 try:
                     with transaction.atomic():  # an eager task's writes roll back alone if it fails
                         _publish(message, connection)
@@ -117,8 +127,9 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
                         outcome.failed += 1
                     continue
                 ready = max(message.eta or now, now)
-                OutboxMessage.objects.filter(pk=message.pk, state=message.state).update(
-                    state=State.SENT, sent_at=now, attempts=F("attempts") + int(again),
+                # Unchanged since the claim: a task run in-process may already have finished or failed it.
+                OutboxMessage.objects.filter(pk=message.pk, state=message.state, attempts=message.attempts).update(
+                    state=State.SENT, sent_at=now,
                     next_attempt_at=ready + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS),
                 )
                 outcome.sent += 1
@@ -127,6 +138,11 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
 
 def _publish(message: OutboxMessage, connection) -> None:
     task = celery_app.tasks[message.task_name]
+    if celery_app.conf.task_always_eager:
+        # In-process (tests, CELERY_TASK_ALWAYS_EAGER): the task's own failure is recorded on its
+        # row by OutboxTask, not mistaken for a broker that is away.
+        task.apply(args=message.args, kwargs=message.kwargs, task_id=str(message.pk), throw=False)
+        return
     # retry=False: a broker that is away fails at once instead of holding the request or the
     # relay in kombu's retry loop; the row simply stays for the next pass.
     task.apply_async(args=message.args, kwargs=message.kwargs, eta=message.eta, task_id=str(message.pk),
@@ -196,8 +212,9 @@ def claim(message_id) -> Claim:
 
 class OutboxTask(Task):
     """A task queued through the outbox: its Celery id is its row's id. It runs only if it wins
-    the row (a second delivery finds it taken and does nothing), marks it done when it returns,
-    hands it back when it asks for a retry, and marks it failed when it gives up."""
+    the row (a second delivery finds it taken and does nothing) and marks it done when it
+    returns. When it raises, the row is retried by the relay with backoff, then kept as failed;
+    a task that asks Celery for a retry itself hands the row back to `sent`."""
 
     def __call__(self, *args, **kwargs):
         message_id = self.request.id
@@ -213,14 +230,32 @@ class OutboxTask(Task):
             raise
         except Exception as exc:
             if won is Claim.WON:
-                now = timezone.now()
-                OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
-                    state=State.FAILED, attempts=F("attempts") + 1, last_error=_describe(exc), finished_at=now)
+                _task_failed(message_id, exc)
             raise
         if won is Claim.WON:
             OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
                 state=State.DONE, finished_at=timezone.now(), last_error="")
         return result
+
+
+def _task_failed(message_id, exc: BaseException) -> None:
+    """The task raised: the row goes back to `pending` for the relay to send again after a
+    backoff, or, after OUTBOX_MAX_ATTEMPTS, stays `failed` for a person (admin, metrics). The
+    retries live in the database, so they survive a broker or worker restart."""
+    now = timezone.now()
+    message = OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).first()
+    if message is None:
+        return
+    attempts = message.attempts + 1
+    if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        logger.error("outbox: %s[%s] failed for the last time: %s", message.task_name, message_id, _describe(exc))
+        OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
+            state=State.FAILED, attempts=attempts, last_error=_describe(exc), finished_at=now)
+        return
+    logger.warning("outbox: %s[%s] failed (attempt %d), retrying after a backoff: %s", message.task_name, message_id,
+                   attempts, _describe(exc))
+    OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
+        state=State.PENDING, attempts=attempts, last_error=_describe(exc), next_attempt_at=now + backoff(attempts))
 
 
 def _hand_back(message_id, retry: Retry) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole system on one machine: migrate, demo data, web server, Celery worker and beat.
-# Ctrl-C (or SIGTERM) stops all three. Settings come from the environment (README).
+# Runs the whole system on one machine: migrate, demo data, web server, Celery worker and beat,
+# and the outbox relay. Ctrl-C (or SIGTERM) stops them all. Settings come from the environment (README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -20,6 +20,8 @@ stop() {
 trap stop INT TERM EXIT
 
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" -n "worker-$$@%h" &
+pids+=($!)
+$PY manage.py outbox_relay &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
 pids+=($!)
