@@ -263,10 +263,11 @@ def rest_left_message(left: timedelta | None) -> str:
 
 def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=None) -> Batch:
     """R2 re-checked under the row lock. Asked while the batch still rests, the answer is
-    rest_not_complete with rest_until (not a bare invalid_transition), so the crew sees how long is left."""
+    rest_not_complete with rest_until (not a bare invalid_transition), so the crew sees how long is left.
+    Past rest_until, `transition` ends the rest first in the same transaction (R1)."""
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
-        if locked.status == Status.RESTING:
+        if locked.status == Status.RESTING and not locked.rest_is_over(now):
             check_test_gate(locked, role=actor.role, now=now)
 
         def apply(current):
