@@ -269,3 +269,27 @@ def _hand_back(message_id, retry: Retry) -> None:
     OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
         state=State.SENT, attempts=F("attempts") + 1, last_error=_describe(retry.exc or retry)[:1000],
         next_attempt_at=ready + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS))
+
+
+# --- what the health check and the metrics read -------------------------------------------
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int  # not handed to the broker yet (waiting for the relay, or backing off)
+    failed: int
+    oldest_due_seconds: float | None  # how long the oldest due pending row has waited
+
+    @property
+    def lagging(self) -> bool:
+        return self.oldest_due_seconds is not None and self.oldest_due_seconds > settings.OUTBOX_MAX_LAG_SECONDS
+
+
+def backlog(*, now=None) -> Backlog:
+    from django.db.models import Count, Min
+
+    now = now or timezone.now()
+    counts = OutboxMessage.objects.filter(state__in=[State.PENDING, State.FAILED]).aggregate(
+        pending=Count("pk", filter=Q(state=State.PENDING)), failed=Count("pk", filter=Q(state=State.FAILED)),
+        oldest=Min("created_at", filter=Q(state=State.PENDING, next_attempt_at__lte=now)))
+    oldest = counts["oldest"]
+    return Backlog(counts["pending"], counts["failed"], max((now - oldest).total_seconds(), 0.0) if oldest else None)

@@ -79,9 +79,9 @@ def file_name(batch: Batch) -> str:
 
 @transaction.atomic
 def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
-    """A job for the batch's sheet, written with its task to the outbox in one transaction. Asked again while one is queued or
-    running (or when a finished sheet is still on disk), the same job answers, so a second
-    click does not build the sheet twice."""
+    """A job for the batch's sheet, written with its task to the outbox in one transaction.
+    Asked again while one is queued or running (or when a finished sheet is still on disk), the
+    same job answers, so a second click does not build the sheet twice."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     existing = (LabelJob.objects.filter(batch=batch, total=total)
                 .filter(Q(state__in=[LabelJob.State.PENDING, LabelJob.State.RUNNING], created_at__gte=stale)
