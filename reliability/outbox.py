@@ -97,11 +97,12 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
         outcome.claimed = len(claimed)
         if not claimed:
             return outcome
-        with celery_app.connection_for_write() as connection:
+        with celery_app.connection_for_write(connect_timeout=settings.OUTBOX_BROKER_TIMEOUT) as connection:
             if not celery_app.conf.task_always_eager:
                 try:
-                    # Once, bounded: kombu would otherwise retry a refused connection for ever.
-                    connection.ensure_connection(max_retries=1, timeout=settings.OUTBOX_BROKER_TIMEOUT)
+                    # One try, bounded: kombu would otherwise retry a refused connection for ever,
+                    # and a request must not wait for a broker that is away.
+                    connection.ensure_connection(max_retries=0, timeout=settings.OUTBOX_BROKER_TIMEOUT)
                 except (BrokerOperationalError, OSError, *connection.connection_errors) as exc:
                     outcome.broker_error = _describe(exc)
                     return outcome
