@@ -294,3 +294,37 @@ def test_done_rows_are_purged_after_the_keep_period_and_failed_ones_are_kept(db,
 
     assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [failed.pk]
     assert not OutboxMessage.objects.filter(pk=done.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_at_once_hand_each_message_over_once(settings):
+    """Rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL) or under SQLite's IMMEDIATE
+    transaction: two relays running together never publish the same row."""
+    import threading
+
+    from django.db import connection
+
+    settings.OUTBOX_RELAY_BATCH = 10
+    OutboxMessage.objects.bulk_create(OutboxMessage(task_name=tasks.complete_rest.name, args=[0]) for _ in range(120))
+    published = {"a": 0, "b": 0}
+    start = threading.Barrier(2)
+
+    def run(name):
+        try:
+            start.wait()
+            while True:
+                outcome = relay_due()
+                published[name] += outcome.sent
+                if not outcome.claimed:
+                    break
+        finally:
+            connection.close()
+
+    relays = [threading.Thread(target=run, args=(name,)) for name in published]
+    for relay_thread in relays:
+        relay_thread.start()
+    for relay_thread in relays:
+        relay_thread.join(timeout=120)
+
+    assert sum(published.values()) == 120  # every row published by exactly one of them
+    assert OutboxMessage.objects.exclude(state="done").count() == 0
