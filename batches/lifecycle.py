@@ -86,6 +86,12 @@ def allowed_actions(status: str, role: str) -> list[str]:
     return [name for name, t in TRANSITIONS.items() if status in t.sources and role in t.roles]
 
 
+def batch_allowed_actions(batch: Batch, role: str, now=None) -> list[str]:
+    """What the role may do with this batch now: read from its current status, so a batch
+    resting past rest_until offers move_to_storage (R1, see `Batch.current_status`)."""
+    return allowed_actions(batch.current_status(now), role)
+
+
 @dataclass
 class Change:
     """What an action decides under the lock: a status (None keeps the table's target or the
@@ -139,6 +145,8 @@ def transition(*, batch: Batch | int, action: str, actor: Actor,
     batch_id = batch.pk if isinstance(batch, Batch) else batch
     with transaction.atomic():
         locked = Batch.objects.select_for_update(of=("self",)).select_related("market", "warehouse").get(pk=batch_id)
+        if action != "complete_rest" and locked.rest_is_over(now):
+            complete_rest_first(locked, action=action, now=now)
         before = locked.status
         if before not in spec.sources:
             raise invalid_transition(locked, action, actor.role)
@@ -154,6 +162,21 @@ def transition(*, batch: Batch | int, action: str, actor: Actor,
         record_event(batch=locked, action=action, actor=actor, status_before=before,
                      status_after=after, details={**(details or {}), **change.details}, at=now)
     return locked
+
+
+def complete_rest_first(locked: Batch, *, action: str, now) -> None:
+    """R1, time is the truth: an action on a batch whose rest_until has passed first ends the
+    rest, with the same `complete_rest` event by the system as the timer's, in the caller's
+    transaction and under its row lock. A stopped worker never blocks the crew, and the timer
+    or sweep arriving later finds the batch no longer resting and writes nothing."""
+    spec = TRANSITIONS["complete_rest"]
+    (source,) = spec.sources
+    if Batch.objects.filter(pk=locked.pk, status=source).update(
+            status=spec.target, status_changed_at=now, updated_at=now) != 1:
+        raise invalid_transition(locked, action, SYSTEM.role)
+    record_event(batch=locked, action="complete_rest", actor=SYSTEM, status_before=source, status_after=spec.target,
+                 details={"rest_until": timezone.localtime(locked.rest_until).isoformat(), "by": action}, at=now)
+    locked.status, locked.status_changed_at, locked.updated_at = spec.target, now, now
 
 
 def complete_rest(batch_id: int, *, now=None) -> bool:

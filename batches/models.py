@@ -7,6 +7,7 @@ Nothing here assigns `Batch.status`: every change of status goes through
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -69,6 +70,23 @@ class Batch(models.Model):
 
     def __str__(self):
         return self.number
+
+    def rest_is_over(self, now=None) -> bool:
+        """Resting, and `rest_until` has passed: the rest is over whether or not the timer has
+        run yet (R1, "time is the truth")."""
+        return (self.status == Status.RESTING and self.rest_until is not None
+                and self.rest_until <= (now or timezone.now()))
+
+    def current_status(self, now=None) -> str:
+        """The status as it truly is now, derived on read: a batch resting past `rest_until` is
+        `rest_complete`, although the row says `resting` until the timer, the sweep or the next
+        action writes the `complete_rest` event (R1). Reading writes nothing, so a page view or
+        a list never changes the record; the first action on the batch completes the rest in its
+        own transaction (`lifecycle.transition`), and filters treat it as `rest_complete` too."""
+        return Status.REST_COMPLETE if self.rest_is_over(now) else self.status
+
+    def get_current_status_display(self) -> str:
+        return str(Status(self.current_status()).label)
 
 
 class BatchLine(models.Model):

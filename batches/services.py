@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from markets.models import Market, Regulator
+from reliability import outbox
 
 from . import tasks
 from .actors import Actor, visible_codes
@@ -164,7 +165,8 @@ def batch_disinfect(*, batch: Batch, actor: Actor, now=None, agent: str, concent
 @transaction.atomic
 def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
     """Disinfected goods enter the resting zone; `rest_until = now + REST_PERIOD_SECONDS` is
-    fixed here and nowhere else (R1). The timer is queued after commit (R3)."""
+    fixed here and nowhere else (R1). The timer is written to the outbox in the same
+    transaction and reaches the broker after the commit or through the relay (R3)."""
     now = now or timezone.now()
 
     def apply(locked):
@@ -176,7 +178,7 @@ def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
                       details={"rest_until": timezone.localtime(rest_until).isoformat(), "cycle": locked.cycle})
 
     moved = transition(batch=batch, action="move_to_resting", actor=actor, apply=apply, now=now)
-    tasks.complete_rest.apply_async_on_commit(args=(moved.pk,), eta=moved.rest_until)
+    outbox.enqueue(tasks.complete_rest, args=[moved.pk], eta=moved.rest_until)
     return moved
 
 
@@ -220,14 +222,15 @@ def batch_record_test_result(*, batch: Batch, actor: Actor, now=None, sample_no:
 
 
 def notify_regulators(*, batch: Batch, kind: str, title: str, body: str) -> None:
-    """A notification each regulator of the batch's district can list, and an e-mail after commit."""
+    """A notification each regulator of the batch's district can list, and an e-mail through the
+    outbox (sent once, after the commit, even if the broker was away at the time)."""
     regulators = list(Regulator.objects.filter(district_id=batch.market.district_id).select_related("user"))
     Notification.objects.bulk_create(
         Notification(recipient=r.user, kind=kind, batch=batch, title=title, body=body) for r in regulators
     )
     emails = [r.user.email for r in regulators if r.user.email]
     if emails:
-        tasks.send_alert_email.delay_on_commit(subject=title, body=body, recipients=emails)
+        outbox.enqueue(tasks.send_alert_email, kwargs={"subject": str(title), "body": str(body), "recipients": emails})
 
 
 # --- the test gate (R2), storage and codes ------------------------------------------------
@@ -260,10 +263,11 @@ def rest_left_message(left: timedelta | None) -> str:
 
 def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=None) -> Batch:
     """R2 re-checked under the row lock. Asked while the batch still rests, the answer is
-    rest_not_complete with rest_until (not a bare invalid_transition), so the crew sees how long is left."""
+    rest_not_complete with rest_until (not a bare invalid_transition), so the crew sees how long is left.
+    Past rest_until, `transition` ends the rest first in the same transaction (R1)."""
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
-        if locked.status == Status.RESTING:
+        if locked.status == Status.RESTING and not locked.rest_is_over(now):
             check_test_gate(locked, role=actor.role, now=now)
 
         def apply(current):

@@ -6,12 +6,15 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
+from reliability.outbox import OutboxTask
+
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="batches.tasks.complete_rest")
+@shared_task(name="batches.tasks.complete_rest", base=OutboxTask)
 def complete_rest(batch_id: int) -> bool:
-    """The per-batch timer, queued with eta=rest_until when the batch enters resting."""
+    """The per-batch timer, queued through the outbox with eta=rest_until when the batch enters
+    resting. Idempotent in itself; the outbox claim also keeps a second delivery from acting."""
     from .lifecycle import complete_rest as complete
 
     return complete(batch_id)
@@ -22,6 +25,8 @@ def sweep_due_rests(max_chunks: int = 100) -> int:
     """Beat, every REST_SWEEP_SECONDS: moves every batch whose rest_until has passed, in
     bounded chunks. The deadline lives in the database, so a batch due while the broker or
     the worker was down moves on the first sweep after they are back (R3)."""
+    from reliability.heartbeats import REST_SWEEP, record_completion
+
     from .lifecycle import complete_due_rests
 
     moved = 0
@@ -32,11 +37,16 @@ def sweep_due_rests(max_chunks: int = 100) -> int:
             break
     if moved:
         logger.info("rest sweep moved %d batches to rest_complete", moved)
+    record_completion(REST_SWEEP)  # /healthz and /metrics see that the beat is alive
     return moved
 
 
-@shared_task(name="batches.tasks.send_alert_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(name="batches.tasks.send_alert_email", base=OutboxTask)
 def send_alert_email(*, subject: str, body: str, recipients: list[str]) -> None:
+    """A quarantine alert. Queued through the outbox: a delivery that finds the row already
+    claimed sends nothing, so the regulators get the mail once. A mail server that refuses makes
+    the task raise; the outbox sends it again with backoff (OUTBOX_RETRY_SECONDS, doubling) and
+    after OUTBOX_MAX_ATTEMPTS keeps the row as `failed` in the admin and the metrics."""
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 

@@ -92,9 +92,12 @@ INSTALLED_APPS = [
     "markets",
     "warehouse",
     "batches",
+    "reliability",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for /metrics (first and nearly last, so they time the whole stack).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -107,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.RefuseUnknownQueryParametersMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as axes asks: it turns a locked-out sign-in into the 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -215,7 +219,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 HTTPS = env_bool("HTTPS", PUBLIC_BASE_URL.startswith("https://"))
 if HTTPS:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
@@ -371,7 +375,37 @@ CELERY_BEAT_SCHEDULE = {
         "task": "markets.tasks.anonymise_buyers",
         "schedule": crontab(hour=19, minute=30),  # 03:30 Asia/Shanghai, a quiet hour for the markets
     },
+    "purge-outbox": {
+        "task": "reliability.tasks.purge_outbox",
+        "schedule": timedelta(hours=1),
+    },
 }
+
+# --- Reliability: the outbox, health and metrics -------------------------------------------
+# Every task a service starts is written to the outbox in the same transaction and handed to
+# the broker after the commit, or by `manage.py outbox_relay` when the broker was away.
+OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", True)
+OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "1"))
+OUTBOX_RELAY_BATCH = int(os.environ.get("OUTBOX_RELAY_BATCH", "100"))
+OUTBOX_RELAY_MAX_WAIT = float(os.environ.get("OUTBOX_RELAY_MAX_WAIT", "30"))
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
+OUTBOX_RETRY_SECONDS = int(os.environ.get("OUTBOX_RETRY_SECONDS", "10"))
+OUTBOX_RETRY_MAX_SECONDS = int(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "3600"))
+# A row handed over but not finished this long after it was due is sent again (the broker may
+# have lost it); the task's claim makes a second delivery harmless.
+OUTBOX_REDELIVER_SECONDS = int(os.environ.get("OUTBOX_REDELIVER_SECONDS", "3600"))
+# Seconds to wait for the broker before a hand-over is left to the relay (keeps requests quick).
+OUTBOX_BROKER_TIMEOUT = float(os.environ.get("OUTBOX_BROKER_TIMEOUT", "2"))
+OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "7"))
+# /healthz reports the outbox as lagging when a due row has waited longer than this.
+OUTBOX_MAX_LAG_SECONDS = int(os.environ.get("OUTBOX_MAX_LAG_SECONDS", "300"))
+# /metrics answers only these client addresses (CIDR allowed) and, when set, only with
+# `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+# Set (to an empty, writable directory) when several processes serve the web (gunicorn workers):
+# prometheus_client then adds up the request counters of all of them (scripts/run.sh sets it).
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

@@ -8,6 +8,7 @@ from markets.api import MarketListView
 from warehouse.api import WarehouseListView
 
 from .health import healthz
+from .metrics import metrics
 
 api = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
@@ -27,6 +28,7 @@ api = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("i18n/", include("django.conf.urls.i18n")),

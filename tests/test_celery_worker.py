@@ -153,3 +153,62 @@ def test_the_worker_retries_a_failing_label_build_then_records_why_it_failed(
     assert (job.state, job.error_code, job.attempts) == ("failed", "storage", 2), worker.log.read_text()
     assert "标签文件无法写入" in job.error
     assert "Retry in 1s" in worker.log.read_text()
+# --- the outbox relay (nothing lost when the broker is away) -------------------------------
+
+def start_relay(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    log = tmp_path / "relay.log"
+    env = dict(os.environ, DATABASE_URL=database_url(), VAR_DIR=str(settings.VAR_DIR), CELERY_TASK_ALWAYS_EAGER="0",
+               OUTBOX_POLL_SECONDS="0.2")
+    process = subprocess.Popen([sys.executable, "manage.py", "outbox_relay"], cwd=ROOT, env=env,
+                               stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return process, log
+
+
+@pytest.fixture
+def relay_process(tmp_path):
+    started = []
+
+    def start():
+        process, log = start_relay(tmp_path)
+        started.append(process)
+        return process, log
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_a_timer_recorded_while_the_broker_was_away_reaches_the_worker_through_the_relay_once(
+        flow, settings, start_worker, relay_process, django_capture_on_commit_callbacks):
+    from reliability.models import OutboxMessage
+
+    # given a web process whose broker is unreachable when the batch enters resting
+    settings.REST_PERIOD_SECONDS = 4
+    flow.disinfected()
+    broker = settings.CELERY_BROKER_URL
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    celery_app.conf.task_always_eager = False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert flow.post(flow.operator, "move-to-resting")["status"] == "resting"
+    timer = OutboxMessage.objects.get(task_name="batches.tasks.complete_rest")
+    assert timer.state == "pending"
+    settings.CELERY_BROKER_URL = broker
+
+    # when a worker (no beat: only the timer can move it) and the relay run on the real broker
+    worker = start_worker(beat=False)
+    relay, log = relay_process()
+
+    # then the timer reaches the worker and ends the rest, once
+    batch = wait_for_status(flow.number, "rest_complete", worker)
+    assert Event.objects.filter(batch=batch, action="complete_rest").count() == 1
+    deadline = time.monotonic() + 20
+    while OutboxMessage.objects.get(pk=timer.pk).state != "done" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert OutboxMessage.objects.get(pk=timer.pk).state == "done", log.read_text()
+
+    # and the relay stops cleanly on SIGTERM within two seconds
+    relay.terminate()
+    assert relay.wait(timeout=2) == 0, log.read_text()
+    assert "outbox relay stopped" in log.read_text()

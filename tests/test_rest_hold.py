@@ -55,17 +55,20 @@ def test_the_rest_period_is_read_from_the_settings(flow, clock, settings):
     assert tasks.sweep_due_rests() == 1
 
 
-def test_the_timer_is_queued_on_commit_for_rest_until(flow, django_capture_on_commit_callbacks):
-    """R3: the per-batch task is queued after the commit with eta=rest_until (the sweep backs it up)."""
+def test_the_timer_is_recorded_with_the_rest_and_handed_over_on_commit(flow, django_capture_on_commit_callbacks):
+    """R3: the per-batch task is written to the outbox in the transaction that starts the rest,
+    with eta=rest_until, and handed to the broker after the commit (the sweep backs it up)."""
+    from reliability.models import OutboxMessage
+
     flow.disinfected()
 
     with django_capture_on_commit_callbacks() as callbacks:
         resting = flow.post("operator-1", "move-to-resting")
 
-    queued = [c for c in callbacks if getattr(c, "func", None) == tasks.complete_rest.apply_async]
-    assert len(queued) == 1
-    assert queued[0].keywords["args"] == (Batch.objects.get(number=flow.number).pk,)
-    assert queued[0].keywords["eta"] == rest_until(resting)
+    (timer,) = OutboxMessage.objects.filter(task_name=tasks.complete_rest.name)
+    assert timer.args == [Batch.objects.get(number=flow.number).pk]
+    assert timer.eta == rest_until(resting)
+    assert (timer.state, len(callbacks)) == ("pending", 1)  # the hand-over waits for the commit
 
 
 # --- the gate while resting ----------------------------------------------------------------

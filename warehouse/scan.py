@@ -10,7 +10,7 @@ from django.utils import timezone
 from batches.actors import Actor, visible_batches, visible_codes
 from batches.api.serializers import BatchSummary, LineOutput
 from batches.codes import codes_for_scans
-from batches.lifecycle import allowed_actions
+from batches.lifecycle import batch_allowed_actions
 from batches.models import Batch, Code, CodeStatus, Role, Status
 
 from .selectors import qr_url
@@ -24,7 +24,7 @@ def scan_result(value: str, actor: Actor) -> dict | None:
     batch = batches.filter(number__in={value, value.upper()}).first()
     if batch is not None:
         return {"kind": "batch", "batch": batch_facts(batch), "code": None,
-                "allowed_actions": allowed_actions(batch.status, actor.role)}
+                "allowed_actions": batch_allowed_actions(batch, actor.role)}
     code = codes_for_scans([value], queryset=visible_codes(actor))[value]
     if code is None:
         return None
@@ -64,7 +64,7 @@ def code_actions(code: Code, actor: Actor) -> list[str]:
     """What the caller may do with this item now: the crew releases a code still in the
     warehouse of a coded batch; the merchant sells a released code (R4)."""
     batch = code.batch
-    if code.status == CodeStatus.IN_WAREHOUSE and "release" in allowed_actions(batch.status, actor.role):
+    if code.status == CodeStatus.IN_WAREHOUSE and "release" in batch_allowed_actions(batch, actor.role):
         return ["release"]
     if (actor.role == Role.MERCHANT and code.status == CodeStatus.RELEASED and batch.status != Status.RECALLED
             and batch.merchant_id == actor.merchant.pk):

@@ -3,10 +3,12 @@
 from celery import shared_task
 from django.conf import settings
 
+from reliability.outbox import OutboxTask
 
-@shared_task(bind=True, name="warehouse.tasks.build_label_sheet", max_retries=None)
+
+@shared_task(bind=True, name="warehouse.tasks.build_label_sheet", base=OutboxTask, max_retries=None)
 def build_label_sheet(self, job_id: str) -> bool:
-    """Builds a large label sheet (`LabelJob`); queued after the request's commit. A failure
+    """Builds a large label sheet (`LabelJob`); queued through the outbox with the job. A failure
     that may pass (disk, database, time limit) is retried LABEL_JOB_AUTO_RETRIES times, a
     minute apart; then, or for any other failure, the job ends `failed` with its reason."""
     from .label_sheets import RetryLater, label_job_build

@@ -11,7 +11,7 @@ from markets.models import Market
 from warehouse.models import Warehouse
 
 from ..gs1 import is_valid_gtin
-from ..lifecycle import allowed_actions
+from ..lifecycle import batch_allowed_actions
 from ..models import Batch, CodeStatus, Event, Status, TestResult
 
 MAX_LINES = 500
@@ -202,8 +202,9 @@ class MerchantRef(serializers.Serializer):
 
 class BatchSummary(serializers.Serializer):
     number = serializers.CharField()
-    status = serializers.CharField()
-    status_display = serializers.CharField(source="get_status_display")
+    # The status as it is now: resting past rest_until reads rest_complete (R1, Batch.current_status).
+    status = serializers.CharField(source="current_status")
+    status_display = serializers.CharField(source="get_current_status_display")
     market = serializers.CharField(source="market.code")
     warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
     merchant = MerchantRef()
@@ -234,7 +235,7 @@ class BatchDetail(BatchSummary):
 
     def get_allowed_actions(self, batch) -> list[str]:
         actor = self.context.get("actor")
-        return allowed_actions(batch.status, actor.role) if actor else []
+        return batch_allowed_actions(batch, actor.role) if actor else []
 
 
 def batch_detail_queryset(queryset):

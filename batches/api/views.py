@@ -6,6 +6,7 @@ import django_filters
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -48,7 +49,7 @@ def validated(input_class, request, **context) -> dict:
 # --- list, declare, detail, edit ----------------------------------------------------------
 
 class BatchFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, method="filter_status")
     market = django_filters.CharFilter(field_name="market__code")
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     search = django_filters.CharFilter(method="filter_search")
@@ -56,6 +57,19 @@ class BatchFilter(django_filters.FilterSet):
     class Meta:
         model = Batch
         fields = ["status", "market", "warehouse"]
+
+    def filter_status(self, queryset, name, value):
+        """By the status as it is now (Batch.current_status): a batch resting past rest_until
+        is listed under rest_complete, not resting (R1)."""
+        if not value:
+            return queryset
+        now = timezone.now()
+        chosen = Q(status__in=[v for v in value if v not in (Status.RESTING, Status.REST_COMPLETE)])
+        if Status.RESTING in value:
+            chosen |= Q(status=Status.RESTING, rest_until__gt=now)
+        if Status.REST_COMPLETE in value:
+            chosen |= Q(status=Status.REST_COMPLETE) | Q(status=Status.RESTING, rest_until__lte=now)
+        return queryset.filter(chosen)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(

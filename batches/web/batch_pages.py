@@ -19,7 +19,7 @@ from ..actors import visible_batches
 from ..api import serializers as api
 from ..api import views as api_views
 from ..errors import DomainError, InputError
-from ..lifecycle import allowed_actions
+from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
 from .common import OPERATOR, REGULATOR, REVIEWER, domain_error_text, page, require_action, role_page, scoped_batch
@@ -54,7 +54,7 @@ def batch_list(request):
 
 def default_forms(batch, actor) -> dict:
     """An empty form for each action the actor's role may take now (the service still decides)."""
-    allowed = allowed_actions(batch.status, actor.role) if actor else []
+    allowed = batch_allowed_actions(batch, actor.role) if actor else []
     forms = {}
     if "approve" in allowed:
         forms["approve"] = f.ApproveForm(batch=batch, prefix="approve")
@@ -78,7 +78,7 @@ def default_forms(batch, actor) -> dict:
 
 def batch_context(request, batch, *, bound: dict | None = None) -> dict:
     actor = request.actor
-    allowed = allowed_actions(batch.status, actor.role) if actor else []
+    allowed = batch_allowed_actions(batch, actor.role) if actor else []
     # A bound form (with its input and errors) stands in for the empty one while its action is allowed.
     forms = {**default_forms(batch, actor), **{name: form for name, form in (bound or {}).items() if name in allowed}}
     lines = list(batch.lines.all())
@@ -89,8 +89,8 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
                for name in allowed if name in ("submit", "revise", "move_to_resting", "move_to_storage", "issue_codes")]
     return {
         "batch": batch,
-        "status": status_label(batch.status),
-        "tone": STATUS_TONE.get(batch.status, ""),
+        "status": status_label(batch.current_status()),
+        "tone": STATUS_TONE.get(batch.current_status(), ""),
         "rest": rest_info(batch),
         "lines": lines,
         "items": sum((line.received_quantity if line.received_quantity is not None else line.quantity) for line in lines),

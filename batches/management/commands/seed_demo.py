@@ -111,10 +111,13 @@ class Command(BaseCommand):
         self.arrive_all(batch, operator, now=at(20))
         self.disinfected(batch, operator, now=at(21))
         batch = services.batch_move_to_resting(batch=batch, actor=operator, now=at(22))
+        # Sampled 2 h and tested 26 h into a week's rest; in proportion to a shorter one (a rest
+        # is over at rest_until, after which no sample is taken: R1).
+        within = lambda hours: at(22) + rest * hours / (7 * 24)  # noqa: E731
         services.batch_record_sample(batch=batch, actor=operator, sample_no=f"{batch.number}-S1", lab="杭州市疾控中心",
-                                     now=at(24))
+                                     now=within(2))
         services.batch_record_test_result(batch=batch, actor=operator, sample_no=f"{batch.number}-S1",
-                                          result="negative", report_no="HZCDC-2026-0412", now=at(48))
+                                          result="negative", report_no="HZCDC-2026-0412", now=within(26))
         complete_rest(batch.pk, now=batch.rest_until)
         after = batch.rest_until
         services.batch_move_to_storage(batch=batch, actor=operator, now=after + timedelta(hours=1))
