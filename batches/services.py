@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from markets.models import Market, Regulator
-from reliability import outbox
+from config.reliability import outbox
 
 from . import tasks
 from .actors import Actor, visible_codes

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-from reliability.outbox import OutboxTask
+from config.reliability.outbox import OutboxTask
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def sweep_due_rests(max_chunks: int = 100) -> int:
     """Beat, every REST_SWEEP_SECONDS: moves every batch whose rest_until has passed, in
     bounded chunks. The deadline lives in the database, so a batch due while the broker or
     the worker was down moves on the first sweep after they are back (R3)."""
-    from reliability.heartbeats import REST_SWEEP, record_completion
+    from config.reliability.heartbeats import REST_SWEEP, record_completion
 
     from .lifecycle import complete_due_rests
 

@@ -26,8 +26,8 @@ def main():
     settings.CELERY_BROKER_URL = broker
 
     from batches import tasks
-    from reliability.models import OutboxMessage
-    from reliability.outbox import enqueue, relay_due
+    from config.reliability.models import OutboxMessage
+    from config.reliability.outbox import enqueue, relay_due
 
     task = tasks.complete_rest  # with a batch id that does not exist it would do nothing
     with throwaway_database():

@@ -18,8 +18,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 
-from reliability.heartbeats import REST_SWEEP, freshness
-from reliability.outbox import backlog
+from config.reliability.heartbeats import REST_SWEEP, freshness
+from config.reliability.outbox import backlog
 
 from .celery import app
 

@@ -26,9 +26,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 
 from batches.models import Batch, Status
-from reliability.heartbeats import REST_SWEEP
-from reliability.models import Heartbeat, OutboxMessage
-from reliability.outbox import backlog
+from config.reliability.heartbeats import REST_SWEEP
+from config.reliability.models import Heartbeat, OutboxMessage
+from config.reliability.outbox import backlog
 from warehouse.models import LabelJob
 
 

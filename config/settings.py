@@ -92,7 +92,7 @@ INSTALLED_APPS = [
     "markets",
     "warehouse",
     "batches",
-    "reliability",
+    "config.reliability",  # the outbox and the sweep's heartbeat (app label "reliability")
 ]
 
 MIDDLEWARE = [

@@ -182,7 +182,7 @@ def relay_process(tmp_path):
 
 def test_a_timer_recorded_while_the_broker_was_away_reaches_the_worker_through_the_relay_once(
         flow, settings, start_worker, relay_process, django_capture_on_commit_callbacks):
-    from reliability.models import OutboxMessage
+    from config.reliability.models import OutboxMessage
 
     # given a web process whose broker is unreachable when the batch enters resting
     settings.REST_PERIOD_SECONDS = 4

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from batches import tasks
-from reliability.models import Heartbeat, OutboxMessage
+from config.reliability.models import Heartbeat, OutboxMessage
 from warehouse.models import LabelJob
 
 SWEEP = 60  # REST_SWEEP_SECONDS in these tests

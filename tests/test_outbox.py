@@ -12,8 +12,8 @@ from django.utils import timezone
 from batches import tasks
 from batches.models import Batch, Event, TestResult
 from config.celery import app as celery_app
-from reliability.models import OutboxMessage
-from reliability.outbox import relay_due
+from config.reliability.models import OutboxMessage
+from config.reliability.outbox import relay_due
 from warehouse.models import LabelJob
 
 CLOSED_PORT = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -283,7 +283,7 @@ def test_a_message_handed_over_but_never_finished_is_sent_again(flow, clock, set
 
 
 def test_done_rows_are_purged_after_the_keep_period_and_failed_ones_are_kept(db, clock, settings):
-    from reliability.tasks import purge_outbox
+    from config.reliability.tasks import purge_outbox
 
     settings.OUTBOX_KEEP_DAYS = 7
     done = OutboxMessage.objects.create(task_name="x", state="done", finished_at=timezone.now())

@@ -58,7 +58,7 @@ def test_the_rest_period_is_read_from_the_settings(flow, clock, settings):
 def test_the_timer_is_recorded_with_the_rest_and_handed_over_on_commit(flow, django_capture_on_commit_callbacks):
     """R3: the per-batch task is written to the outbox in the transaction that starts the rest,
     with eta=rest_until, and handed to the broker after the commit (the sweep backs it up)."""
-    from reliability.models import OutboxMessage
+    from config.reliability.models import OutboxMessage
 
     flow.disinfected()
 

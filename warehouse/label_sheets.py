@@ -28,7 +28,7 @@ from batches.errors import DomainError
 from batches.labels import FontNotFound, Label, write_label_pdf
 from batches.lifecycle import allowed_actions
 from batches.models import Batch, Code, Status
-from reliability import outbox
+from config.reliability import outbox
 
 from .models import LabelJob
 from .selectors import first_negative_result, local_date, qr_url
@@ -80,8 +80,111 @@ def file_name(batch: Batch) -> str:
 
 # --- large sheets: a job built by a Celery task -------------------------------------------
 
-from django.db import DatabaseError, transaction
-from django.db.models import F, Q
+# Why a build failed, said to the person who prints; the traceback goes to the worker's log.
+FAILURES = {
+    "font_missing": _lazy("标签所需的中文字体缺失，请管理员安装字体（fonts-wqy-microhei）后重试。"),
+    "storage": _lazy("标签文件无法写入（磁盘已满或没有写入权限），请稍后重试；如仍失败请联系管理员。"),
+    "database": _lazy("数据库暂时不可用，请稍后重试。"),
+    "timeout": _lazy("标签生成超时，请重试。"),
+    "worker_lost": _lazy("生成标签的后台进程已中断，请重试。"),
+    "unexpected": _lazy("标签生成失败，请重试；如仍失败请联系管理员。"),
+}
+# Failures that another attempt a little later may not meet; the task retries these by itself.
+TRANSIENT = {"storage", "database", "timeout"}
+
+
+class RetryLater(Exception):
+    """The build failed for a reason that may pass; the task should try again later."""
+
+
+def failure_code(error: BaseException) -> str:
+    if isinstance(error, FontNotFound):
+        return "font_missing"
+    if isinstance(error, SoftTimeLimitExceeded):
+        return "timeout"
+    if isinstance(error, DatabaseError):
+        return "database"
+    if isinstance(error, OSError):
+        return "storage"
+    return "unexpected"
+
+
+def failure_message(code: str) -> str:
+    return str(FAILURES.get(code, FAILURES["unexpected"])) if code else ""
+
+
+def _silent_since(now):
+    """The moment before which a job's last sign of life means its worker is gone."""
+    return now - timedelta(seconds=settings.LABEL_JOB_STALE_SECONDS)
+
+
+def _stale() -> Q:
+    """Jobs queued or running with no sign of life for LABEL_JOB_STALE_SECONDS: the message
+    was lost or the worker died (killed, out of memory, hard time limit)."""
+    silent = _silent_since(timezone.now())
+    return (Q(state__in=[LabelJob.State.PENDING, LabelJob.State.RUNNING])
+            & (Q(progress_at__lt=silent) | Q(progress_at__isnull=True, created_at__lt=silent)))
+
+
+def is_stale(job: LabelJob) -> bool:
+    last = job.progress_at or job.created_at
+    return job.state in (LabelJob.State.PENDING, LabelJob.State.RUNNING) and last < _silent_since(timezone.now())
+
+
+def job_state(job: LabelJob) -> tuple[str, str]:
+    """(state, error code) as the person sees them: a stale job has failed, whatever its row says."""
+    if is_stale(job):
+        return LabelJob.State.FAILED, "worker_lost"
+    return job.state, job.error_code if job.state == LabelJob.State.FAILED else ""
+
+
+def can_retry(job: LabelJob) -> bool:
+    return job_state(job)[0] == LabelJob.State.FAILED
+
+
+def _queue_build(job: LabelJob) -> None:
+    """The build is written to the outbox in the caller's transaction, with the job's change."""
+    from . import tasks
+
+    outbox.enqueue(tasks.build_label_sheet, args=[str(job.pk)])
+
+
+@transaction.atomic
+def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
+    """A job for the batch's sheet, written with its task to the outbox in one transaction. Asked again while one is queued or
+    running (or when a finished sheet is still on disk), the same job answers, so a second
+    click does not build the sheet twice; a failed or stale one is retried in place."""
+    existing = (LabelJob.objects.filter(batch=batch, total=total).order_by("-created_at").first())
+    if existing is not None:
+        if existing.state == LabelJob.State.DONE and sheet_on_disk(existing):
+            return existing
+        if existing.state != LabelJob.State.DONE:
+            if can_retry(existing):
+                try:
+                    return label_job_retry(job=existing, actor=actor)
+                except DomainError:  # another request queued it again a moment ago: that job answers
+                    existing.refresh_from_db()
+            return existing
+    job = LabelJob.objects.create(batch=batch, requested_by=actor.user, total=total)
+    _queue_build(job)
+    return job
+
+
+@transaction.atomic
+def label_job_retry(*, job: LabelJob, actor: Actor) -> LabelJob:
+    """A failed job — or one whose worker died (no progress for LABEL_JOB_STALE_SECONDS) — is
+    queued again as the same job, so the page that polls it carries on. Anything else is
+    DomainError `label_job_not_failed` (409): a job that is queued, running or done is not
+    retried (no sheet is built twice). The update is conditional, so two clicks queue it once."""
+    retryable = Q(state=LabelJob.State.FAILED) | _stale()
+    changed = LabelJob.objects.filter(retryable, pk=job.pk).update(
+        state=LabelJob.State.PENDING, done=0, progress_at=timezone.now(), finished_at=None)
+    job.refresh_from_db()
+    if changed != 1:
+        raise DomainError("label_job_not_failed", _("只有失败或已中断的标签任务可以重试。"), status=job.state,
+                          allowed=[])
+    logger.info("label sheet %s of batch %s queued again by %s", job.pk, job.batch.number, actor.user)
+    _queue_build(job)
     return job
 
 

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from reliability.outbox import OutboxTask
+from config.reliability.outbox import OutboxTask
 
 
 @shared_task(bind=True, name="warehouse.tasks.build_label_sheet", base=OutboxTask, max_retries=None)

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from reliability.outbox import relay_due
+from config.reliability.outbox import relay_due
 
 logger = logging.getLogger("reliability.relay")
 
