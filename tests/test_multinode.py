@@ -78,12 +78,12 @@ def beat(index: int, node: str, directory) -> list[str]:
 
 
 def fleet(node: str, directory) -> dict[str, list[str]]:
-    """Every process of the deployment by name. Another kind of process is one more line here
-    (the outbox relay: `**{f"relay-{i}": [PYTHON, "manage.py", "outbox_relay"] for i in (1, 2)}`)."""
+    """Every process of the deployment by name. Another kind of process is one more line here."""
     return {
         **{f"web-{i}": web(i, port) for i, port in enumerate(WEB_PORTS, start=1)},
         **{f"worker-{i}": worker(i, node) for i in (1, 2)},
         **{f"beat-{i}": beat(i, node, directory) for i in (1, 2)},
+        **{f"relay-{i}": [PYTHON, "manage.py", "outbox_relay"] for i in (1, 2)},
     }
 
 
