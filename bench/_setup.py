@@ -25,6 +25,7 @@ from config.celery import app as celery_app  # noqa: E402
 
 # Timers queued by the services go to an in-memory broker nobody consumes: the benchmarks
 # drive the rest sweep themselves and must not leave messages in a real queue.
+settings.CELERY_BROKER_URL = "memory://"  # the outbox hands tasks to the broker Django's settings name
 celery_app.conf.broker_url = "memory://"
 celery_app.conf.task_always_eager = False
 

@@ -1,6 +1,6 @@
 """Benchmark: QR SVG/PNG rendering (ours vs segno) and the label PDF.
 
-Run from the project root, Django not needed:
+Run from the project root; no database, Django with empty settings:
 
     python bench/bench_qr_labels.py [--n 2000] [--labels 3000]
 
@@ -24,6 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import segno  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+# No project settings: the label code reads LABEL_CJK_FONT and falls back to the Debian font.
+settings.configure()
 
 from batches import labels as labels_mod  # noqa: E402
 from batches import qr  # noqa: E402
