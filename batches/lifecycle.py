@@ -8,8 +8,8 @@ event (R6) in the same transaction (R7). `complete_due_rests()` is its bulk twin
 rest sweep (R3): same table entry, same event writer, a constant number of queries per chunk.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from django.db import transaction
 from django.utils import timezone

@@ -150,7 +150,7 @@ def _xlsx_records(path: Path) -> list[list[str]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a damaged or foreign file
+    except Exception as error:  # openpyxl raises many kinds for a damaged or foreign file
         raise OrgFileError([(None, f"无法读取 XLSX 文件：{error}")]) from None
     try:
         return [list(row) for row in workbook.worksheets[0].iter_rows(min_row=1, values_only=True)]
@@ -196,7 +196,7 @@ def read_org_file(path: str | Path) -> list[Row]:
     rows = []
     for number, record in enumerate(records[1:], start=2):
         values, problems = {}, []
-        for column, cell in zip(columns, record):
+        for column, cell in zip(columns, record, strict=False):
             text = _cell(cell)
             if column is None:
                 if text:

@@ -30,7 +30,7 @@ import qrcode
 from qrcode import util
 from qrcode.constants import ERROR_CORRECT_M
 
-__all__ = ["qr_matrix", "render_svg", "render_png", "cache_clear", "dark_runs"]
+__all__ = ["cache_clear", "dark_runs", "qr_matrix", "render_png", "render_svg"]
 
 CACHE_SIZE = 1024
 
@@ -91,7 +91,7 @@ class _FastQRCode(qrcode.QRCode):
         # Codeword bits, most significant first; remainder bits are 0.
         value = int.from_bytes(bytes(data), "big") << (ncells - 8 * len(data))
         bits = format(value ^ masks[mask_pattern], f"0{ncells}b")
-        for (r, c), bit in zip(cells, bits):
+        for (r, c), bit in zip(cells, bits, strict=True):
             modules[r][c] = bit == "1"
 
     def make(self, fit=True):

@@ -15,8 +15,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from markets.models import Market, Regulator
 from config.reliability import outbox
+from markets.models import Market, Regulator
 
 from . import tasks
 from .actors import Actor, visible_codes
@@ -25,7 +25,15 @@ from .errors import DomainError, InputError
 from .gs1 import digital_link_path
 from .lifecycle import Change, allowed_actions, invalid_transition, record_event, transition
 from .models import (
-    Batch, BatchLine, BatchNumberCounter, Code, CodeStatus, Disinfection, Notification, Sample, Status,
+    Batch,
+    BatchLine,
+    BatchNumberCounter,
+    Code,
+    CodeStatus,
+    Disinfection,
+    Notification,
+    Sample,
+    Status,
     TestResult,
 )
 

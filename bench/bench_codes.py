@@ -74,10 +74,10 @@ def issue_through_copy(tag: str, count: int) -> float:
     rows = [(batch.pk, line.pk, item_no, serial, token, CodeStatus.IN_WAREHOUSE.value, now)
             for item_no, (token, serial) in enumerate(zip(new_tokens(count), new_serials(count), strict=True), start=1)]
     started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.cursor.copy(COPY_SQL) as copy:  # the psycopg 3 cursor under Django's wrapper
-            for row in rows:
-                copy.write_row(row)
+    # cursor.cursor: the psycopg 3 cursor under Django's wrapper
+    with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(COPY_SQL) as copy:
+        for row in rows:
+            copy.write_row(row)
     elapsed = time.perf_counter() - started
     assert batch.codes.count() == count
     return elapsed

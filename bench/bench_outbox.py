@@ -11,8 +11,7 @@ import os
 import time
 
 from _setup import celery_app, throwaway_database
-
-from django.db import transaction  # noqa: E402
+from django.db import transaction
 
 ACTIONS = 500
 BACKLOG = 5000

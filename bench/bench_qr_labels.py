@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import segno  # noqa: E402
+import segno
 
-from batches import labels as labels_mod  # noqa: E402
-from batches import qr  # noqa: E402
-from batches.labels import Label, write_label_pdf  # noqa: E402
+from batches import labels as labels_mod
+from batches import qr
+from batches.labels import Label, write_label_pdf
 
 BASE = "https://trace.example.cn"
 

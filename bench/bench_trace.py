@@ -310,7 +310,7 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
 
 def percentile(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def bench_trace(all_tokens, lookups: int) -> dict:

@@ -126,7 +126,7 @@ class AutoSchema(openapi.AutoSchema):
         for code in dict.fromkeys([*self.error_statuses(), *documented]):
             component_name, description = ERROR_ANSWERS[code]
             body = {"schema": self._error_component(component_name).ref}
-            content = {media_type: body for media_type in self.error_media_types()}
+            content = dict.fromkeys(self.error_media_types(), body)
             answer = responses.setdefault(code, {"description": description})
             answer.setdefault("content", content)
         return responses

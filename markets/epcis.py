@@ -14,7 +14,7 @@ exactly what the labels encode.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -237,7 +237,7 @@ def epcis_document(*, batch: BatchInput, base_url: str, created: datetime) -> di
         "@context": [EPCIS_CONTEXT, {PREFIX: voc}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
-        "creationDate": created.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "creationDate": created.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "id": f"{base_url}/id/batch/{quote(batch.number, safe='')}/epcis/{int(created.timestamp())}",
         "epcisHeader": _master_data(batch, base_url),
         "epcisBody": {"eventList": events},

@@ -162,7 +162,7 @@ def _sheet_head(header: list[str], letters: list[str], widths: dict[int, int]) -
                    for index, width in sorted(widths.items()))
     title_row = "".join(
         f'<c r="{letter}1" s="{HEADER_STYLE}" t="inlineStr"><is><t>{_xml_text(name)}</t></is></c>'
-        for letter, name in zip(letters, header))
+        for letter, name in zip(letters, header, strict=True))
     return XML_HEAD + (
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
         '<sheetViews><sheetView workbookViewId="0">'
@@ -194,7 +194,7 @@ def xlsx_chunks(header: list[str], rows: Iterable[tuple], *, title: str,
             sheet.write(_sheet_head(header, letters, widths or {}).encode("utf-8"))
             pending: list[str] = []
             for last, row in enumerate(rows, start=2):
-                cells = "".join(_cell(f"{letter}{last}", value) for letter, value in zip(letters, row))
+                cells = "".join(_cell(f"{letter}{last}", value) for letter, value in zip(letters, row, strict=False))
                 pending.append(f'<row r="{last}">{cells}</row>')
                 if len(pending) >= ROWS_PER_CHUNK:
                     sheet.write("".join(pending).encode("utf-8"))

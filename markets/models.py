@@ -98,7 +98,7 @@ CREDIT_CODE_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10
 
 
 def credit_code_check_character(first17: str) -> str:
-    total = sum(CREDIT_CODE_ALPHABET.index(ch) * weight for ch, weight in zip(first17, CREDIT_CODE_WEIGHTS))
+    total = sum(CREDIT_CODE_ALPHABET.index(ch) * weight for ch, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 

@@ -224,8 +224,8 @@ def read_batch(cursor, batch_id: int) -> tuple[dict, list[dict]]:
     """The batch (`BATCH_KEYS`) and its lines (`LINE_KEYS`): one statement."""
     rows = _rows(cursor, BATCH_SQL, [batch_id])
     width = len(BATCH_KEYS)
-    batch = dict(zip(BATCH_KEYS, rows[0][:width]))
-    lines = [dict(zip(LINE_KEYS, row[width:])) for row in rows if row[width] is not None]
+    batch = dict(zip(BATCH_KEYS, rows[0][:width], strict=True))
+    lines = [dict(zip(LINE_KEYS, row[width:], strict=True)) for row in rows if row[width] is not None]
     return batch, lines
 
 
@@ -310,7 +310,7 @@ def read_events(cursor, batch_id: int, *, of_code: int | None = None) -> list[di
     else:
         only = f"\n  AND (e.action NOT IN ('sale', 'sale_void') OR {SALE_OF_CODE[cursor.db.vendor]})"
         rows = _rows(cursor, EVENTS_SQL.format(only=only), [batch_id, of_code])
-    events = [dict(zip(EVENT_KEYS, row)) for row in rows]
+    events = [dict(zip(EVENT_KEYS, row, strict=True)) for row in rows]
     for event in events:
         details = event["details"]
         event["details"] = json.loads(details) if isinstance(details, (str, bytes)) else details
@@ -378,13 +378,13 @@ def code_trace(*, actor: Actor, token: str) -> dict | None:
     found = list(codes.order_by().values_list(*CODE_FIELDS)[:1])
     if not found:
         return None
-    code = dict(zip(CODE_FIELDS, found[0]))
+    code = dict(zip(CODE_FIELDS, found[0], strict=True))
     with connections[read_alias()].cursor() as cursor:
         batch, lines = read_batch(cursor, code["batch_id"])
         line = next(line for line in lines if line["id"] == code["line_id"])
         if not ref.token and (not line["gtin"] or gtin14(line["gtin"]) != ref.gtin):
             return None  # a Digital Link whose GTIN is not the line's names no code
-        sales = [dict(zip(SALE_KEYS, row)) for row in _rows(cursor, SALES_OF_CODE_SQL, [code["id"]])]
+        sales = [dict(zip(SALE_KEYS, row, strict=True)) for row in _rows(cursor, SALES_OF_CODE_SQL, [code["id"]])]
         disinfections, samples, counts = batch_records(cursor, code["batch_id"])
         events = read_events(cursor, code["batch_id"], of_code=code["id"])
     number = batch["number"]

@@ -1,8 +1,9 @@
-"""Shared test base: the demo organisations, one API client per named user, and a `flow`
-that walks a batch through the process the way the people would."""
+"""Shared test base: the demo organisations, one API client and one signed-in web client per
+named user, and a `flow` that walks a batch through the process the way the people would."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -59,6 +60,27 @@ class Api:
 @pytest.fixture
 def api(world):
     return Api()
+
+
+class Browser:
+    """Django test clients by demo username: `web("merchant-a1").get("/")`; `web(None)` is anonymous.
+    No Accept-Language is sent, so pages come in the default language (zh-hans)."""
+
+    def __init__(self):
+        self._clients = {}
+
+    def __call__(self, username):
+        if username not in self._clients:
+            client = Client()
+            if username is not None:
+                client.force_login(get_user_model().objects.get(username=username))
+            self._clients[username] = client
+        return self._clients[username]
+
+
+@pytest.fixture
+def web(world):
+    return Browser()
 
 
 LINES = [

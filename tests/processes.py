@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,16 +75,12 @@ class Processes:
             _signal_group(started.process, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for started in self.started.values():
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 started.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             # Whatever is left of the group (a pool child, a straggler) ends now.
             _signal_group(started.process, signal.SIGKILL)
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 started.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
 
     def logs(self) -> str:
         return "\n".join(started.tail() for started in self.started.values())
@@ -100,10 +96,8 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         members = [pid for pid, pgrp in _process_groups() if pgrp == group]
         if not members or group in members:
             return
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(group, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _process_groups() -> list[tuple[int, int]]:

@@ -60,7 +60,7 @@ def test_old_buyers_are_anonymised_new_ones_kept_and_the_run_is_recorded(old_and
     assert (stored_old.buyer_name, stored_old.buyer_phone, stored_old.buyer_kind) == ("已匿名", "", "consumer")
     assert stored_old.buyer_anonymised_at is not None
     # What the sale was stays: merchant, time, codes, their status.
-    assert (stored_old.merchant_id, stored_old.sold_at) == before[old["id"]][1:2] + (before[old["id"]][6],)
+    assert (stored_old.merchant_id, stored_old.sold_at) == (*before[old["id"]][1:2], before[old["id"]][6])
     assert sorted(SaleItem.objects.filter(sale=stored_old).values_list("code__token", flat=True)) == \
         sorted([codes[0]["token"], codes[1]["token"]])
     assert set(SaleItem.objects.filter(sale=stored_old).values_list("code__status", flat=True)) == {CodeStatus.SOLD}

@@ -98,7 +98,7 @@ def test_a_counterfeit_label_is_an_unknown_code_to_the_scanner(api, flow, clock)
     unknown = answer(api("operator-1").get("/api/scan/", {"value": f"{BASE}/c/{UNKNOWN_TOKEN}"}))
     assert unknown[0] == 404
 
-    fakes = counterfeits(scarf.token) + [digital_link(coat, host="http://evil.example")]
+    fakes = [*counterfeits(scarf.token), digital_link(coat, host="http://evil.example")]
     for value in fakes:
         assert answer(api("operator-1").get("/api/scan/", {"value": value})) == unknown, value
     # the genuine labels still resolve

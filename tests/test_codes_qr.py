@@ -48,7 +48,7 @@ def coded(flow, clock):
 
 
 def test_the_qr_of_a_code_without_gtin_reads_its_public_url(api, coded):
-    number, codes = coded
+    _number, codes = coded
     scarf = codes[4]
 
     response = api("operator-1").get(f"/api/codes/{scarf.token}/qr.png")
@@ -88,7 +88,7 @@ def test_the_qr_follows_public_base_url(api, coded, settings):
 
 
 def test_the_qr_url_is_the_url_the_codes_list_shows(api, coded):
-    number, codes = coded
+    number, _codes = coded
     listed = api("operator-1").get(f"/api/batches/{number}/codes/").json()["results"]
 
     for item in listed:

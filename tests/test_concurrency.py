@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
 
-from markets.accounts.tokens import token_issue
 from batches.lifecycle import complete_due_rests, complete_rest
 from batches.models import Batch, Disinfection, Event, IdempotencyRecord
+from markets.accounts.tokens import token_issue
 from tests.conftest import declaration
 
 pytestmark = pytest.mark.django_db(transaction=True)

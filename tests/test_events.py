@@ -187,9 +187,8 @@ def test_not_even_raw_sql_changes_an_event(recorded):
     if connection.vendor == "postgresql":
         for sql in ("UPDATE batches_event SET action = 'reject' WHERE id = %s",
                     "DELETE FROM batches_event WHERE id = %s"):
-            with pytest.raises(DatabaseError, match="immutable"):
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql, [recorded.pk])
+            with pytest.raises(DatabaseError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, [recorded.pk])
     else:
         with pytest.raises(ValidationError):
             Event.objects.filter(pk=recorded.pk).update(action="reject")

@@ -15,7 +15,7 @@ from batches.codes import parse_code_scan
 from batches.models import Batch, Code, Event, IdempotencyRecord, Status
 from markets.models import Merchant, Sale, TraceQuery, mobile_validator, normalize_mobile
 from tests.conftest import BUYER, declaration
-from tests.test_web_support import formset_data, messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import formset_data, messages_of, text_of
 
 GTIN = "09506000134352"
 HUGE = "99999999999999999999999"
@@ -59,7 +59,7 @@ def test_release_by_scanning_a_huge_serial_is_a_per_code_problem(flow, clock, ap
 
 # --- 2. NUL characters ----------------------------------------------------------------------
 
-def NUL_REFUSED() -> str:  # noqa: N802 — Django's own message, in the language the API speaks
+def NUL_REFUSED() -> str:  # upper case as a constant: Django's own message, in the language the API speaks
     from django.core.validators import ProhibitNullCharactersValidator
     from django.utils import translation
 
@@ -262,7 +262,7 @@ def test_the_web_arrival_form_sends_the_status_it_was_shown_with(web, flow):
     page = web("operator-1").get(f"/batches/{flow.number}/").content.decode()
     assert '<input type="hidden" name="status" value="approved">' in page
     lines = list(Batch.objects.get(number=flow.number).lines.all())
-    rows = [{"line": l.pk, "received_quantity": l.quantity, "type_matches": True, "spec_matches": True} for l in lines]
+    rows = [{"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True} for line in lines]
     stale = web("operator-1").post(f"/batches/{flow.number}/do/arrive/",
                                    formset_data("arrival", rows, status="discrepancy"))
     assert stale.status_code == 409 and Batch.objects.get(number=flow.number).status == Status.APPROVED

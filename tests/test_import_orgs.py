@@ -181,7 +181,7 @@ def test_every_error_is_named_with_its_spreadsheet_row_all_at_once(world, tmp_pa
         row("reviewer", name="林雅琴", market="WJ-1", username="op1"),                              # 16
         row("operator", username="op3"),                                                            # 17
         [],                                                                                         # 18 blank
-        row("regulator", name="钱", district="SC", username="qian") + ["stray"],                    # 19
+        [*row("regulator", name="钱", district="SC", username="qian"), "stray"],                    # 19
     ]
     lines = run_failing(write_csv(tmp_path / "orgs.csv", records))
 
@@ -257,7 +257,7 @@ def test_xlsx_errors_carry_the_sheet_row(tmp_path):
 @pytest.mark.django_db
 def test_one_bad_row_at_the_end_saves_nothing(world, tmp_path):
     before = snapshot()
-    records = example_records() + [row("operator", name="王", warehouse="WH-WJ", username="reviewer-a")]
+    records = [*example_records(), row("operator", name="王", warehouse="WH-WJ", username="reviewer-a")]
     lines = run_failing(write_csv(tmp_path / "orgs.csv", records))
 
     assert lines == [f"第 {len(records)} 行：用户 reviewer-a 在系统中已是市场审核员，导入不改变角色；请在管理后台处理后再导入。"]
@@ -289,8 +289,7 @@ def test_running_the_same_file_twice_changes_nothing(tmp_path):
 
 @pytest.mark.django_db
 def test_an_updated_file_updates_and_leaves_absent_people_alone(world, tmp_path):
-    records = example_records() + [row("reviewer", name="审核员", market="WJ-1", username="leaver",
-                                       password="Leaver-pass-2026")]
+    records = [*example_records(), row("reviewer", name="审核员", market="WJ-1", username="leaver", password="Leaver-pass-2026")]
     path = write_csv(tmp_path / "orgs.csv", records)
     run(path)
     User = get_user_model()

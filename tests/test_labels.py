@@ -7,7 +7,7 @@ from the rasterised PDF (poppler's pdftoppm) and must be the code's URL.
 
 import io
 import subprocess
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -81,12 +81,12 @@ def test_a_label_reads_batch_product_warehouse_and_negative_test_date_in_chinese
     """The sample's negative result comes in at 01:30 Beijing time on 2 March (17:30 UTC on
     1 March): the label prints the Beijing date of the first negative result."""
     flow = thirty_items
-    with time_machine.travel(datetime(2026, 2, 20, 9, 0, tzinfo=dt_timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime(2026, 2, 20, 9, 0, tzinfo=UTC), tick=False) as clock:
         flow.resting()
         flow.sample()
-        clock.move_to(datetime(2026, 3, 1, 17, 30, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 1, 17, 30, tzinfo=UTC))
         flow.result("negative", report_no="R-1")
-        clock.move_to(datetime(2026, 3, 2, 3, 0, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
         flow.result("negative", report_no="R-2")  # a later one does not move the date
         clock.shift(7 * 24 * 3600)
         from batches.tasks import sweep_due_rests

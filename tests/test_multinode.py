@@ -337,7 +337,7 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
             "SELECT count(*), count(DISTINCT token) FROM batches_code").fetchone()
 
     # The rest ended exactly once per batch, whoever ended it (timer, sweep, or the crew's action).
-    assert rests == {number: 1 for number in numbers}
+    assert rests == dict.fromkeys(numbers, 1)
     # No code issued twice: one per received item, unique tokens, one sold per batch.
     assert {batch["number"]: codes[batch["number"]] for batch in finished} == {
         batch["number"]: (batch["items"], batch["items"], 1, batch["items"]) for batch in finished}

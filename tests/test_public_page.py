@@ -6,7 +6,8 @@ without (items 4–5).
 """
 
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -39,12 +40,12 @@ def public():
 def coded(flow):
     """Walked on fixed dates: disinfected and resting from 10:00 Beijing time on 1 March 2026,
     negative result on 3 March, rest over on 8 March."""
-    with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=dt_timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=UTC), tick=False) as clock:
         flow.resting()
         flow.sample()
-        clock.move_to(datetime(2026, 3, 3, 1, 0, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))
         flow.result("negative", report_no="HZCDC-2026-0315")
-        clock.move_to(datetime(2026, 3, 8, 2, 0, 1, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 8, 2, 0, 1, tzinfo=UTC))
         from batches.tasks import sweep_due_rests
 
         sweep_due_rests()
@@ -129,7 +130,7 @@ def test_a_recalled_batch_is_a_clear_red_warning(api, flow, public, coded):
     from django.contrib.staticfiles import finders
 
     assert "/static/web/public.css" in html
-    css = open(finders.find("web/public.css"), encoding="utf-8").read()
+    css = Path(finders.find("web/public.css")).read_text(encoding="utf-8")
     assert "--danger: #b3121b" in css and ".status.danger { background: var(--danger)" in css
 
 

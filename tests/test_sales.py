@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
-from markets.accounts.tokens import token_issue
 from batches.models import Batch, Code, Event
+from markets.accounts.tokens import token_issue
 from markets.models import Sale, SaleItem
 from tests.conftest import BUYER, LINES, MARKET_B, Flow
 
@@ -270,7 +270,7 @@ def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_on
 
     codes = flow.released(clock)
     sell([codes[0]["token"]])
-    monkeypatch.setattr(services, "_lock_codes", lambda ids: {pk: "released" for pk in ids})
+    monkeypatch.setattr(services, "_lock_codes", lambda ids: dict.fromkeys(ids, "released"))
 
     answer = sell([codes[0]["token"], codes[1]["token"]], buyer_phone="13700000001", expect=400)
 

@@ -79,7 +79,7 @@ def test_every_form_a_label_carries_finds_the_item(api, coded, form):
 
 
 def test_a_merchant_scanning_a_released_item_may_sell_it(api, flow, coded):
-    number, codes = coded
+    _number, codes = coded
     flow.post("operator-1", "release", {"codes": [codes[1].token]})
 
     released = scan(api("merchant-a1"), codes[1].token).json()

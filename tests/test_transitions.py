@@ -2,6 +2,8 @@
 each action needs and leads to, the API refuses everything else with the 409 body of SPEC §4,
 and each caller is offered exactly the actions the table allows their role."""
 
+import itertools
+
 import pytest
 
 from batches.lifecycle import TRANSITIONS
@@ -193,7 +195,7 @@ def test_every_recorded_change_follows_the_table_and_the_record_is_unbroken(flow
     for batch in Batch.objects.all():
         events = list(batch.events.order_by("id"))
         assert events[0].action == "declare" and events[0].status_after == "draft"
-        for previous, event in zip(events, events[1:]):
+        for previous, event in itertools.pairwise(events):
             t = TRANSITIONS[event.action]
             assert event.status_before == previous.status_after, (batch.number, event.action)
             assert event.status_before in t.sources, (batch.number, event.action)

@@ -9,7 +9,7 @@ import polib
 import pytest
 from django.conf import settings
 
-from tests.test_web_support import text_of, web  # noqa: F401  (fixture)
+from tests.test_web_support import text_of
 
 PAGES_BY_ROLE = {
     "merchant-a1": ["/", "/batches/", "/batches/new/", "/sales/", "/sales/new/"],
@@ -98,8 +98,9 @@ def test_chinese_is_the_default_and_english_is_one_switch_away(web):
 
 def test_times_are_shown_in_shanghai_time(web, flow):
     flow.declare()
-    from batches.models import Batch
     from django.utils import timezone
+
+    from batches.models import Batch
 
     batch = Batch.objects.get(number=flow.number)
     event = batch.events.get()

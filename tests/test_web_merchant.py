@@ -2,8 +2,7 @@
 input kept, edit a draft, revise a rejected batch, the timeline and the rest countdown."""
 
 from batches.models import Batch, Status
-
-from tests.test_web_support import LINE, declaration_form, messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import LINE, declaration_form, messages_of, text_of
 
 
 def test_declare_with_two_lines_saves_a_draft_through_the_service(web):
@@ -62,7 +61,7 @@ def test_edit_a_draft_replaces_its_lines_and_a_submitted_batch_cannot_be_edited(
                                      {**declaration_form([changed], origin_country="法国"), "then": "draft"})
     assert answer.status_code == 302
     batch = Batch.objects.get(number=number)
-    assert batch.origin_country == "法国" and [l.product_name for l in batch.lines.all()] == ["羊绒大衣"]
+    assert batch.origin_country == "法国" and [line.product_name for line in batch.lines.all()] == ["羊绒大衣"]
     flow.post("merchant-a1", "submit")
     # Submitted: the edit page is refused by the state (409, the service says why), nothing changes
     answer = web("merchant-a1").post(f"/batches/{number}/edit/", {**declaration_form(), "then": "draft"})

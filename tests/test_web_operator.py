@@ -4,8 +4,7 @@ board and release by scanning."""
 
 from batches.models import Batch, Code, Status
 from batches.tasks import sweep_due_rests
-
-from tests.test_web_support import formset_data, messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import formset_data, messages_of, text_of
 
 
 def act(web, number, action, data=None, follow=True):
@@ -33,7 +32,7 @@ def test_the_operator_walks_a_batch_through_every_step(web, flow, clock):
     card = web("operator-1").get("/scan/", {"q": number})
     assert "入仓核验" in text_of(card)
     lines = list(Batch.objects.get(number=number).lines.all())
-    rows = [{"line": l.pk, "received_quantity": l.quantity, "type_matches": True, "spec_matches": True} for l in lines]
+    rows = [{"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True} for line in lines]
     answer = act(web, number, "arrive", formset_data("arrival", rows))
     assert "与申报相符" in messages_of(answer)[0], (answer.status_code, text_of(answer)[:3000])
     assert Batch.objects.get(number=number).status == Status.PRE_STORAGE
@@ -70,11 +69,11 @@ def test_the_operator_walks_a_batch_through_every_step(web, flow, clock):
 def test_a_mismatch_moves_to_discrepancy_and_the_form_keeps_input_on_bad_quantities(web, flow):
     flow.approved()
     lines = list(Batch.objects.get(number=flow.number).lines.all())
-    rows = [{"line": l.pk, "received_quantity": -1, "type_matches": True, "spec_matches": True} for l in lines]
+    rows = [{"line": line.pk, "received_quantity": -1, "type_matches": True, "spec_matches": True} for line in lines]
     bad = act(web, flow.number, "arrive", formset_data("arrival", rows), follow=False)
     assert bad.status_code == 400 and 'value="-1"' in bad.content.decode()
-    rows = [{"line": l.pk, "received_quantity": l.quantity - 1, "type_matches": True, "spec_matches": False}
-            for l in lines]
+    rows = [{"line": line.pk, "received_quantity": line.quantity - 1, "type_matches": True, "spec_matches": False}
+            for line in lines]
     answer = act(web, flow.number, "arrive", formset_data("arrival", rows))
     assert Batch.objects.get(number=flow.number).status == Status.DISCREPANCY
     assert "与申报不符" in messages_of(answer)[0]

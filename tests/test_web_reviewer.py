@@ -2,9 +2,8 @@
 declaration, approve with a serving warehouse, reject with a reason."""
 
 from batches.models import Batch, Status
-
 from tests.conftest import Flow
-from tests.test_web_support import messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import messages_of, text_of
 
 
 def test_the_queue_lists_submitted_batches_of_the_market_oldest_first_with_a_badge(web, api, clock):
@@ -16,7 +15,7 @@ def test_the_queue_lists_submitted_batches_of_the_market_oldest_first_with_a_bad
     page = web("reviewer-a").get("/review/")
     rows = [b.number for b in page.context["batches"]]
     assert rows == [first.number, second.number]
-    badge = [item for item in page.context["menu"] if item["key"] == "queue"][0]["badge"]
+    badge = next(item for item in page.context["menu"] if item["key"] == "queue")["badge"]
     assert badge == 2 and 'data-testid="badge-queue"' in page.content.decode()
     # Filter by merchant and by text
     merchant_id = Batch.objects.get(number=second.number).merchant_id

@@ -3,8 +3,7 @@ merchant sales with exports, recall with the buyers and quarantine decisions."""
 
 from batches.models import Batch, Code, Notification, Status
 from markets.models import Sale, TraceQuery
-
-from tests.test_web_support import messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import messages_of, text_of
 
 BUYER = {"buyer_name": "王女士", "buyer_phone": "13912345678", "buyer_kind": "consumer", "buyer_credit_code": ""}
 
@@ -72,7 +71,7 @@ def test_dashboard_shows_occupancy_alerts_quarantine_and_sales_chart(web, flow, 
     chart = page.context["chart"]
     assert chart["total"] == 3 and any(bar["value"] == 3 and bar["market"] == "MKT-A" for bar in chart["bars"])
     assert '<svg viewBox="0 0 640 240"' in page.content.decode() and 'data-value="3"' in page.content.decode()
-    assert [item for item in page.context["menu"] if item["key"] == "alerts"][0]["badge"] == 1
+    assert next(item for item in page.context["menu"] if item["key"] == "alerts")["badge"] == 1
     web("regulator").post("/alerts/read/")
     assert not Notification.objects.filter(read_at__isnull=True, recipient__username="regulator").exists()
 

@@ -6,6 +6,7 @@ it: prefork pool, REMAP_SIGTERM=SIGQUIT so that SIGTERM is a cold shutdown after
 WORKER_SOFT_SHUTDOWN_SECONDS (Celery 5.5 soft shutdown) instead of a warm one that waits for
 every running task. Real processes on the configured broker; the only waits are on them."""
 
+import contextlib
 import os
 import re
 import signal
@@ -51,10 +52,8 @@ class Worker:
         """Seconds from SIGTERM until the process has ended."""
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
         return time.monotonic() - started
 
     def kill(self):

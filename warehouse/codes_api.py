@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batches import qr
-from config.openapi import NOT_BLANK
 from batches.actors import Actor, actor_for, visible_batches, visible_codes
 from batches.api.views import scoped_batch
 from batches.errors import DomainError
 from batches.models import Role
+from config.openapi import NOT_BLANK
 
 from . import label_sheets
 from .models import LabelJob
@@ -139,7 +139,8 @@ class BatchLabelsView(FileView):
             job = label_sheets.label_job_start(batch=batch, actor=actor, total=total)
             body = render_job(request, job)
             return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
-        sheet = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        # FileResponse closes the file once it is sent: no `with` here.
+        sheet = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
         label_sheets.write_batch_labels(batch, sheet, total=total)
         sheet.seek(0)
         return FileResponse(sheet, content_type="application/pdf", filename=label_sheets.file_name(batch))

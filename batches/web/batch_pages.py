@@ -2,8 +2,8 @@
 actions taken from it (each one form → the API's input serializer → one service)."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -24,7 +24,6 @@ from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
 from .common import OPERATOR, REGULATOR, REVIEWER, domain_error_text, page, require_action, role_page, scoped_batch
 from .presenters import ACTION_BUTTONS, STATUS_TONE, event_rows, rest_info, status_label
-
 
 # --- list ---------------------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ def validate_declaration(*, actor, form: DeclarationForm, lines, market_code: st
     errors = dict(serializer.errors)
     line_errors = errors.pop("lines", None)
     if isinstance(line_errors, list):
-        for line, problems in zip(lines.forms, line_errors):
+        for line, problems in zip(lines.forms, line_errors, strict=False):
             if problems:
                 apply_errors(line, problems)
     elif line_errors:
@@ -157,7 +157,7 @@ def arrival_formset(batch, data=None):
     initial = [{"line": line.pk, "received_quantity": line.quantity if line.received_quantity is None
                 else line.received_quantity, "type_matches": True, "spec_matches": True} for line in lines]
     formset = ArrivalFormSet(data, initial=initial, prefix="arrival")
-    for form, line in zip(formset.forms, lines):
+    for form, line in zip(formset.forms, lines, strict=False):
         form.batch_line = line
         form.empty_permitted = False  # an unchanged line (all as declared) is still a checked line
     return formset

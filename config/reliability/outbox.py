@@ -109,7 +109,7 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
             for message in claimed:
                 again = message.state != State.PENDING
                 if again and message.attempts + 1 >= settings.OUTBOX_MAX_ATTEMPTS:
-                    _give_up(message, "not finished after %d deliveries" % (message.attempts + 1), now)
+                    _give_up(message, f"not finished after {message.attempts + 1} deliveries", now)
                     outcome.failed += 1
                     continue
                 if again:  # a delivery that never finished counts as an attempt

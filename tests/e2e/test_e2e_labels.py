@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from batches.models import Batch
 
-from .test_e2e_walk import PASSWORD, people  # noqa: F401 (the fixture)
+from .conftest import PASSWORD
 
 
 @pytest.mark.e2e
