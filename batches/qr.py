@@ -165,12 +165,7 @@ def svg_from_matrix(matrix: list[list[bool]], *, box: int = 4, border: int = 4) 
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data))
-        + tag
-        + data
-        + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF)
-    )
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF)
 
 
 def png_from_matrix(matrix: list[list[bool]], *, box: int = 4, border: int = 4) -> bytes:

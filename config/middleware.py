@@ -37,8 +37,12 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
         response = super().process_response(request, response)
         asked = request.GET.get("lang")
         if asked and chosen_language(request) and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != asked:
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, request.LANGUAGE_CODE, samesite="Lax",
-                                max_age=settings.LANGUAGE_COOKIE_AGE)
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                request.LANGUAGE_CODE,
+                samesite="Lax",
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+            )
         return response
 
 
@@ -103,6 +107,7 @@ class RefuseUnknownQueryParametersMiddleware:
         unknown = sorted(set(request.GET) - allowed)
         if not unknown:
             return None
-        message = str(_("此接口不接受该查询参数（可用：%(allowed)s）。")
-                      % {"allowed": "、".join(sorted(allowed)) or "—"})
+        message = str(
+            _("此接口不接受该查询参数（可用：%(allowed)s）。") % {"allowed": "、".join(sorted(allowed)) or "—"}
+        )
         return JsonResponse({name: [message] for name in unknown}, status=400)

@@ -55,8 +55,15 @@ class Processes:
 
     def start(self, name: str, argv: list[str], *, env: dict | None = None) -> Started:
         log = self.workdir / f"{name}.log"
-        process = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log.open("wb"),
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.started[name] = Started(name, process, log)
         return self.started[name]
 
@@ -108,7 +115,7 @@ def _process_groups() -> list[tuple[int, int]]:
             text = stat.read_text()
         except OSError:
             continue
-        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
         if fields[0] != "Z":  # a zombie is past signalling
             rows.append((int(stat.parent.name), int(fields[2])))
     return rows
@@ -138,6 +145,7 @@ def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
+
 
 def server_url() -> str:
     """The PostgreSQL server of DATABASE_URL when it names one, else the local one: these tests
@@ -192,6 +200,7 @@ def redis_forget_queue(url: str, queue: str) -> None:
 
 
 # --- a temporary directory that only its creator deletes ------------------------------------
+
 
 class OwnTempDir:
     """A directory under the system temp directory that this code created, and the only place
@@ -341,12 +350,32 @@ class OwnCluster:
             raise RuntimeError(f"cluster {self.name} exists already")
         taken = [name for name, row in clusters.items() if row["port"] == self.port]
         if taken:
-            raise RuntimeError(f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
-                               f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)")
+            raise RuntimeError(
+                f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
+                f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)"
+            )
         try:
-            checked(["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "-d", str(data_dir),
-                     "--start-conf=manual", "-o", "fsync=off", "-o", "shared_buffers=16MB",
-                     "-o", "max_connections=40", "--", "--auth-local=trust", "--auth-host=trust"])
+            checked(
+                [
+                    "pg_createcluster",
+                    PG_VERSION,
+                    self.name,
+                    "-p",
+                    str(self.port),
+                    "-d",
+                    str(data_dir),
+                    "--start-conf=manual",
+                    "-o",
+                    "fsync=off",
+                    "-o",
+                    "shared_buffers=16MB",
+                    "-o",
+                    "max_connections=40",
+                    "--",
+                    "--auth-local=trust",
+                    "--auth-host=trust",
+                ]
+            )
         finally:
             # Registered even if a later step of pg_createcluster failed: then drop() removes it.
             self.created = self.name in pg_clusters()

@@ -30,9 +30,15 @@ if [ "$n" -le {busy_calls} ]; then echo "{error}" >&2; exit 100; fi
 
 
 def apt_ensure(tmp_path, bin_dir, **env):
-    return subprocess.run(["scripts/apt-ensure.sh", "nginx", "wrk"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False,
-                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env})
+    return subprocess.run(
+        ["scripts/apt-ensure.sh", "nginx", "wrk"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+    )
 
 
 def calls(tmp_path) -> list[str]:

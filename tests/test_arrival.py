@@ -22,19 +22,24 @@ def test_when_every_line_matches_the_goods_enter_pre_storage(flow):
 
     assert checked["status"] == "pre_storage"
     assert [(line["received_quantity"], line["type_matches"], line["spec_matches"]) for line in checked["lines"]] == [
-        (3, True, True), (2, True, True)]
+        (3, True, True),
+        (2, True, True),
+    ]
     assert checked["allowed_actions"] == ["disinfect", "move_to_resting"]
     event = Event.objects.filter(batch__number=flow.number, action="arrive").get()
     assert (event.status_before, event.status_after, event.zone) == ("approved", "pre_storage", "pre_storage")
     assert event.details["mismatches"] == []
 
 
-@pytest.mark.parametrize("mismatch", [
-    {"received_quantity": 2},  # one coat short
-    {"received_quantity": 4},  # one coat too many
-    {"type_matches": False},  # not what was declared
-    {"spec_matches": False},  # wrong size or material
-])
+@pytest.mark.parametrize(
+    "mismatch",
+    [
+        {"received_quantity": 2},  # one coat short
+        {"received_quantity": 4},  # one coat too many
+        {"type_matches": False},  # not what was declared
+        {"spec_matches": False},  # wrong size or material
+    ],
+)
 def test_any_mismatch_holds_the_batch_in_discrepancy(flow, mismatch):
     # given an approved batch whose first line does not match on arrival
     flow.approved()
@@ -49,8 +54,12 @@ def test_any_mismatch_holds_the_batch_in_discrepancy(flow, mismatch):
     assert checked["allowed_actions"] == ["arrive", "return"]
     event = Event.objects.filter(batch__number=flow.number, action="arrive").get()
     assert [m["line"] for m in event.details["mismatches"]] == [lines[0]["line"]]
-    for action, body in [("disinfect", DISINFECTION), ("move-to-resting", {}), ("move-to-storage", {}),
-                         ("issue-codes", {})]:
+    for action, body in [
+        ("disinfect", DISINFECTION),
+        ("move-to-resting", {}),
+        ("move-to-storage", {}),
+        ("issue-codes", {}),
+    ]:
         refused = flow.api("operator-1").post(f"/api/batches/{flow.number}/{action}/", body, format="json")
         assert refused.status_code == 409, action
         assert refused.json()["code"] == "invalid_transition"
@@ -71,8 +80,10 @@ def test_a_re_verification_that_matches_lets_the_goods_proceed(flow):
     assert rechecked["lines"][0]["received_quantity"] == 3
     flow.post("operator-1", "disinfect", DISINFECTION, expect=201)
     events = Event.objects.filter(batch__number=flow.number, action="arrive").order_by("id")
-    assert [(e.status_before, e.status_after) for e in events] == [("approved", "discrepancy"),
-                                                                  ("discrepancy", "pre_storage")]
+    assert [(e.status_before, e.status_after) for e in events] == [
+        ("approved", "discrepancy"),
+        ("discrepancy", "pre_storage"),
+    ]
 
 
 def test_a_re_verification_that_still_differs_keeps_the_discrepancy(flow):

@@ -96,16 +96,19 @@ def test_the_qr_url_is_the_url_the_codes_list_shows(api, coded):
         assert decode_png(png) == item["url"]
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-1", 200),    # the batch's warehouse
-    ("merchant-a1", 200),   # own batch
-    ("reviewer-a", 200),    # the batch's market
-    ("regulator", 200),     # the district
-    ("operator-2", 404),    # another warehouse
-    ("merchant-a2", 404),   # another merchant of the same market
-    ("reviewer-b", 404),    # another market
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("operator-1", 200),  # the batch's warehouse
+        ("merchant-a1", 200),  # own batch
+        ("reviewer-a", 200),  # the batch's market
+        ("regulator", 200),  # the district
+        ("operator-2", 404),  # another warehouse
+        ("merchant-a2", 404),  # another merchant of the same market
+        ("reviewer-b", 404),  # another market
+        (None, 401),
+    ],
+)
 def test_qr_images_are_scoped_like_the_batch(api, coded, username, expected):
     _number, codes = coded
 

@@ -28,6 +28,7 @@ def digital_link(number, serial):
 
 # --- 1. a Digital Link with a huge serial ---------------------------------------------------
 
+
 def test_a_digital_link_serial_not_of_our_form_names_no_code():
     assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/ABCDEFGHIJKLMNOP").serial == "ABCDEFGHIJKLMNOP"
     # Sequential numbers (the old, guessable serials), huge ones, or the wrong length
@@ -58,6 +59,7 @@ def test_release_by_scanning_a_huge_serial_is_a_per_code_problem(flow, clock, ap
 
 
 # --- 2. NUL characters ----------------------------------------------------------------------
+
 
 def NUL_REFUSED() -> str:  # upper case as a constant: Django's own message, in the language the API speaks
     from django.core.validators import ProhibitNullCharactersValidator
@@ -92,8 +94,10 @@ def test_nul_characters_in_a_market_or_warehouse_code_are_field_errors(api, flow
 
 # --- 3. the `next` target of a web action ---------------------------------------------------
 
-@pytest.mark.parametrize("target", ["review", "web:batch-list", "//evil.example/x", "https://evil.example/",
-                                    "javascript:alert(1)"])
+
+@pytest.mark.parametrize(
+    "target", ["review", "web:batch-list", "//evil.example/x", "https://evil.example/", "javascript:alert(1)"]
+)
 def test_an_action_never_redirects_to_a_next_that_is_not_a_local_path(web, flow, target):
     flow.declare()
     answer = web("merchant-a1").post(f"/batches/{flow.number}/do/submit/", {"next": target})
@@ -108,6 +112,7 @@ def test_an_action_returns_to_a_local_next(web, flow):
 
 
 # --- 4. mobile numbers: ASCII digits only, full-width input normalised ----------------------
+
 
 def test_the_mobile_rule_takes_ascii_digits_only():
     mobile_validator("13912345678")
@@ -128,6 +133,7 @@ def test_a_full_width_phone_is_stored_in_ascii_and_other_digits_are_refused(flow
 
 # --- 5. the merchant's sales page -----------------------------------------------------------
 
+
 def test_the_merchants_sales_page_shows_buyer_phones_masked(web, flow, clock, sell):
     codes = flow.released(clock)
     sell([codes[0]["token"]], buyer_phone=PHONE)
@@ -136,6 +142,7 @@ def test_the_merchants_sales_page_shows_buyer_phones_masked(web, flow, clock, se
 
 
 # --- 6. no personal data kept in idempotency records; records expire ------------------------
+
 
 def test_a_recall_replay_rebuilds_the_buyers_and_the_record_keeps_none(flow, clock, sell, api):
     codes = flow.released(clock)
@@ -157,8 +164,9 @@ def test_idempotency_records_older_than_the_ttl_are_deleted(api, settings):
 
     from batches.tasks import purge_idempotency_records
 
-    assert settings.CELERY_BEAT_SCHEDULE["purge-idempotency-records"]["task"] == \
-        "batches.tasks.purge_idempotency_records"
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["purge-idempotency-records"]["task"] == "batches.tasks.purge_idempotency_records"
+    )
     settings.IDEMPOTENCY_TTL_HOURS = 24
     user = get_user_model().objects.get(username="regulator")
     old = IdempotencyRecord.objects.create(user=user, key="old", fingerprint="x", status_code=200, body={})
@@ -170,8 +178,10 @@ def test_idempotency_records_older_than_the_ttl_are_deleted(api, settings):
 
 # --- 7. impossible dates in the web trace period --------------------------------------------
 
-@pytest.mark.parametrize("query", [{"from": "2024-02-30"}, {"to": "9999-12-31"}, {"from": "0001-01-01"},
-                                   {"to": "2024-13-01"}])
+
+@pytest.mark.parametrize(
+    "query", [{"from": "2024-02-30"}, {"to": "9999-12-31"}, {"from": "0001-01-01"}, {"to": "2024-13-01"}]
+)
 def test_an_impossible_period_is_a_form_error_not_a_500(web, flow, query):
     flow.declare()
     merchant_id = Batch.objects.get(number=flow.number).merchant_id
@@ -190,6 +200,7 @@ def test_a_possible_period_still_filters(web, flow, clock, sell):
 
 
 # --- 8. merchant ids that are not ids -------------------------------------------------------
+
 
 @pytest.mark.parametrize("value", ["abc", HUGE, "²", "١", "-1"])
 def test_the_review_queue_filter_by_a_bad_merchant_id_is_empty(web, flow, value):
@@ -212,6 +223,7 @@ def test_the_sales_list_still_filters_by_merchant(flow, clock, sell, api):
 
 
 # --- 9. R8: times shown in Asia/Shanghai ----------------------------------------------------
+
 
 def test_scan_shows_code_times_in_shanghai(flow, clock, api):
     flow.released(clock)
@@ -240,6 +252,7 @@ def test_rest_until_in_event_details_is_shanghai_time(flow, clock, new_flow):
 
 # --- 10. R7: the arrival check names the status the scanner saw -----------------------------
 
+
 def test_an_arrival_check_for_a_status_the_batch_no_longer_has_is_refused(flow, api):
     flow.approved()
     path = f"/api/batches/{flow.number}/arrive/"
@@ -262,16 +275,22 @@ def test_the_web_arrival_form_sends_the_status_it_was_shown_with(web, flow):
     page = web("operator-1").get(f"/batches/{flow.number}/").content.decode()
     assert '<input type="hidden" name="status" value="approved">' in page
     lines = list(Batch.objects.get(number=flow.number).lines.all())
-    rows = [{"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True} for line in lines]
-    stale = web("operator-1").post(f"/batches/{flow.number}/do/arrive/",
-                                   formset_data("arrival", rows, status="discrepancy"))
+    rows = [
+        {"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True}
+        for line in lines
+    ]
+    stale = web("operator-1").post(
+        f"/batches/{flow.number}/do/arrive/", formset_data("arrival", rows, status="discrepancy")
+    )
     assert stale.status_code == 409 and Batch.objects.get(number=flow.number).status == Status.APPROVED
-    done = web("operator-1").post(f"/batches/{flow.number}/do/arrive/",
-                                  formset_data("arrival", rows, status="approved"))
+    done = web("operator-1").post(
+        f"/batches/{flow.number}/do/arrive/", formset_data("arrival", rows, status="approved")
+    )
     assert done.status_code == 302 and Batch.objects.get(number=flow.number).status == Status.PRE_STORAGE
 
 
 # --- 11. web edit of a batch that is no longer a draft --------------------------------------
+
 
 def test_the_edit_page_of_a_submitted_batch_goes_back_to_the_batch_and_a_post_is_409(web, flow):
     flow.submitted()
@@ -279,14 +298,22 @@ def test_the_edit_page_of_a_submitted_batch_goes_back_to_the_batch_and_a_post_is
     assert page.status_code == 302 and page["Location"] == f"/batches/{flow.number}/"
     followed = web("merchant-a1").get(f"/batches/{flow.number}/edit/", follow=True)
     assert "不能执行此操作" in " ".join(messages_of(followed))
-    form = {"customs_declaration_no": "310120261129000009", "origin_country": "法国", "port_of_entry": "上海浦东",
-            **formset_data("lines", [{"product_name": "羊毛大衣", "category": "服装", "specification": "M",
-                                      "quantity": 3, "unit": "件"}]), "then": "draft"}
+    form = {
+        "customs_declaration_no": "310120261129000009",
+        "origin_country": "法国",
+        "port_of_entry": "上海浦东",
+        **formset_data(
+            "lines",
+            [{"product_name": "羊毛大衣", "category": "服装", "specification": "M", "quantity": 3, "unit": "件"}],
+        ),
+        "then": "draft",
+    }
     answer = web("merchant-a1").post(f"/batches/{flow.number}/edit/", form)
     assert answer.status_code == 409 and Batch.objects.get(number=flow.number).origin_country != "法国"
 
 
 # --- 12. the recall is all-or-nothing with its buyer list and audit record ------------------
+
 
 def _failing_audit(monkeypatch):
     import markets.services
@@ -317,12 +344,13 @@ def test_a_web_recall_whose_audit_record_fails_recalls_nothing(web, flow, clock,
 
 # --- 13. the web trace search keeps phones out of URLs --------------------------------------
 
+
 def test_the_trace_search_is_a_post_with_csrf_and_a_get_searches_nothing(web, flow, clock, sell):
     codes = flow.released(clock)
     sell([codes[0]["token"]], buyer_phone=PHONE)
     for path in ("/trace/", "/dashboard/"):
         html = web("regulator").get(path).content.decode()
-        form = html[html.index('action="/trace/"') - 60:]
+        form = html[html.index('action="/trace/"') - 60 :]
         assert 'method="post" action="/trace/"' in html and "csrfmiddlewaretoken" in form[:600], path
     assert TraceQuery.objects.count() == 0
     found = web("regulator").post("/trace/", {"q": PHONE})

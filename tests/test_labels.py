@@ -19,9 +19,21 @@ from batches.models import Code, TestResult
 from tests import conftest
 
 GTIN = "09506000134352"
-COATS = {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码", "quantity": 20, "unit": "件",
-         "gtin": GTIN}
-SCARVES = {"product_name": "真丝围巾", "category": "服饰配件", "specification": "180×70 cm", "quantity": 10, "unit": "条"}
+COATS = {
+    "product_name": "羊毛大衣",
+    "category": "服装",
+    "specification": "女款 M 码",
+    "quantity": 20,
+    "unit": "件",
+    "gtin": GTIN,
+}
+SCARVES = {
+    "product_name": "真丝围巾",
+    "category": "服饰配件",
+    "specification": "180×70 cm",
+    "quantity": 10,
+    "unit": "条",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +51,12 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def qr_texts_on_page(pdf: bytes, page: int) -> list[str]:
-    png = subprocess.run(["pdftoppm", "-r", "200", "-f", str(page), "-l", str(page), "-png", "-gray", "-"],
-                         input=pdf, capture_output=True, check=True).stdout
+    png = subprocess.run(
+        ["pdftoppm", "-r", "200", "-f", str(page), "-l", str(page), "-png", "-gray", "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+    ).stdout
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
     return [barcode.text for barcode in found]
 
@@ -98,20 +114,32 @@ def test_a_label_reads_batch_product_warehouse_and_negative_test_date_in_chinese
     pdf = b"".join(api("operator-1").get(f"/api/batches/{flow.number}/labels.pdf").streaming_content)
 
     text = pdf_text(pdf)
-    for expected in (flow.number, "羊毛大衣", "女款 M 码", "真丝围巾", "望江集中监管仓", "2026-03-02", "批次", "核酸阴性"):
+    for expected in (
+        flow.number,
+        "羊毛大衣",
+        "女款 M 码",
+        "真丝围巾",
+        "望江集中监管仓",
+        "2026-03-02",
+        "批次",
+        "核酸阴性",
+    ):
         assert expected in text, expected
     assert "2026-03-01" not in text
     assert TestResult.objects.filter(sample__batch__number=flow.number).count() == 2
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("merchant-a1", 403),   # sees the batch, does not print labels
-    ("reviewer-a", 403),
-    ("regulator", 403),
-    ("operator-2", 404),    # another warehouse
-    ("merchant-b1", 404),
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("merchant-a1", 403),  # sees the batch, does not print labels
+        ("reviewer-a", 403),
+        ("regulator", 403),
+        ("operator-2", 404),  # another warehouse
+        ("merchant-b1", 404),
+        (None, 401),
+    ],
+)
 def test_only_the_batch_warehouse_crew_prints_labels(api, flow, clock, username, expected):
     flow.coded(clock)
 
@@ -129,7 +157,8 @@ def test_a_batch_without_codes_has_no_labels_to_print(api, flow):
 
 
 def test_a_large_batch_is_built_by_a_task_whose_progress_the_operator_polls(
-        api, thirty_items, clock, settings, django_capture_on_commit_callbacks):
+    api, thirty_items, clock, settings, django_capture_on_commit_callbacks
+):
     settings.LABELS_SYNC_MAX = 10
     flow = thirty_items
     flow.coded(clock)
@@ -158,7 +187,8 @@ def test_a_large_batch_is_built_by_a_task_whose_progress_the_operator_polls(
 
 
 def test_asking_again_while_the_sheet_is_being_built_answers_the_same_job(
-        api, flow, clock, settings, django_capture_on_commit_callbacks):
+    api, flow, clock, settings, django_capture_on_commit_callbacks
+):
     settings.LABELS_SYNC_MAX = 2
     flow.coded(clock)
     operator = api("operator-1")
@@ -175,7 +205,8 @@ def test_asking_again_while_the_sheet_is_being_built_answers_the_same_job(
 
 
 def test_a_worker_delivering_the_task_twice_builds_the_sheet_once(
-        api, flow, clock, settings, django_capture_on_commit_callbacks):
+    api, flow, clock, settings, django_capture_on_commit_callbacks
+):
     from warehouse.models import LabelJob
     from warehouse.tasks import build_label_sheet
 
@@ -189,16 +220,20 @@ def test_a_worker_delivering_the_task_twice_builds_the_sheet_once(
     assert (job.state, job.done) == ("done", 5)
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-1", 200),
-    ("merchant-a1", 403),
-    ("regulator", 403),
-    ("operator-2", 404),
-    ("merchant-b1", 404),
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("operator-1", 200),
+        ("merchant-a1", 403),
+        ("regulator", 403),
+        ("operator-2", 404),
+        ("merchant-b1", 404),
+        (None, 401),
+    ],
+)
 def test_label_jobs_are_scoped_like_their_batch(
-        api, flow, clock, settings, django_capture_on_commit_callbacks, username, expected):
+    api, flow, clock, settings, django_capture_on_commit_callbacks, username, expected
+):
     settings.LABELS_SYNC_MAX = 2
     flow.coded(clock)
     with django_capture_on_commit_callbacks(execute=True):

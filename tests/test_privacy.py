@@ -33,8 +33,12 @@ def test_nothing_personal_in_batch_pages_events_notifications_or_stored_answers(
     flow.post("regulator", "recall", {"reason": "召回"})
 
     for username in ("merchant-a1", "operator-1", "reviewer-a", "regulator"):
-        for path in (f"/api/batches/{flow.number}/", f"/api/batches/{flow.number}/events/",
-                     f"/api/batches/{flow.number}/codes/", "/api/notifications/"):
+        for path in (
+            f"/api/batches/{flow.number}/",
+            f"/api/batches/{flow.number}/events/",
+            f"/api/batches/{flow.number}/codes/",
+            "/api/notifications/",
+        ):
             text = api(username).get(path).content.decode()
             assert PHONE not in text and NAME not in text, (username, path)
     personal = Q(details__icontains=PHONE) | Q(details__icontains=NAME)

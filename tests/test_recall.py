@@ -17,8 +17,9 @@ def test_a_recall_answers_with_the_batch_and_every_buyer_to_contact(flow, clock,
     codes = flow.released(clock)
     first = sell([codes[0]["token"], codes[1]["token"]], buyer_name="王小姐", buyer_phone="13912345678")
     clock.shift(3600)
-    second = sell([codes[2]["token"]], buyer_name="杭州某服饰有限公司", buyer_kind="business",
-                  buyer_phone="13700000009")
+    second = sell(
+        [codes[2]["token"]], buyer_name="杭州某服饰有限公司", buyer_kind="business", buyer_phone="13700000009"
+    )
     voided = sell([codes[3]["token"]], buyer_name="退货的人", buyer_phone="13600000006")
     api("merchant-a1").post(f"/api/sales/{voided['id']}/void/", {"reason": "退货"}, format="json")
 
@@ -30,15 +31,30 @@ def test_a_recall_answers_with_the_batch_and_every_buyer_to_contact(flow, clock,
     assert recalled["codes"]["sold"] == 3 and recalled["codes"]["recalled"] == 2
     assert recalled["allowed_actions"] == []
     assert recalled["buyers"] == [
-        {"sale": first["id"], "buyer_name": "王小姐", "buyer_phone": "13912345678", "buyer_kind": "consumer",
-         "codes": [codes[0]["token"], codes[1]["token"]], "sold_at": first["sold_at"]},
-        {"sale": second["id"], "buyer_name": "杭州某服饰有限公司", "buyer_phone": "13700000009",
-         "buyer_kind": "business", "codes": [codes[2]["token"]], "sold_at": second["sold_at"]},
+        {
+            "sale": first["id"],
+            "buyer_name": "王小姐",
+            "buyer_phone": "13912345678",
+            "buyer_kind": "consumer",
+            "codes": [codes[0]["token"], codes[1]["token"]],
+            "sold_at": first["sold_at"],
+        },
+        {
+            "sale": second["id"],
+            "buyer_name": "杭州某服饰有限公司",
+            "buyer_phone": "13700000009",
+            "buyer_kind": "business",
+            "codes": [codes[2]["token"]],
+            "sold_at": second["sold_at"],
+        },
     ]
     event = Event.objects.filter(batch__number=flow.number).last()
     assert (event.action, event.status_before, event.status_after) == ("recall", "released", "recalled")
-    assert (event.details["reason"], event.details["codes_recalled"], event.details["codes_sold"]) == \
-        ("境外疫情关联", 2, 3)
+    assert (event.details["reason"], event.details["codes_recalled"], event.details["codes_sold"]) == (
+        "境外疫情关联",
+        2,
+        3,
+    )
 
 
 def test_unsold_codes_of_a_recalled_batch_can_no_longer_be_sold(flow, clock, sell, api):
@@ -97,7 +113,9 @@ def test_a_recall_of_100000_codes_is_one_set_based_transaction(api, clock, sell,
     flow = HundredThousandFlow(api)
     flow.coded(clock)
     flow.post("operator-1", "release", {"all": True})
-    tokens = list(Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)[:3])
+    tokens = list(
+        Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)[:3]
+    )
     sell(tokens[:2])
     regulator = api("regulator")
 
@@ -105,8 +123,13 @@ def test_a_recall_of_100000_codes_is_one_set_based_transaction(api, clock, sell,
         response = regulator.post(f"/api/batches/{flow.number}/recall/", {"reason": "召回"}, format="json")
 
     assert response.status_code == 200, response.content[:500]
-    assert response.json()["codes"] == {"total": 100_000, "in_warehouse": 0, "released": 0, "sold": 2,
-                                        "recalled": 99_998}
+    assert response.json()["codes"] == {
+        "total": 100_000,
+        "in_warehouse": 0,
+        "released": 0,
+        "sold": 2,
+        "recalled": 99_998,
+    }
     assert [buyer["codes"] for buyer in response.json()["buyers"]] == [tokens[:2]]
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "batches_code" in q["sql"]]
     assert len(updates) == 1  # one UPDATE for every code, no save() per row

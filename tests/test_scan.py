@@ -40,6 +40,7 @@ def scan(client, value, *, as_query=False):
 
 # --- what a scan is ------------------------------------------------------------------------
 
+
 def test_scanning_a_pallet_label_finds_the_batch_and_what_the_crew_may_do(api, coded):
     number, _codes = coded
 
@@ -90,15 +91,18 @@ def test_a_merchant_scanning_a_released_item_may_sell_it(api, flow, coded):
     assert scan(api("operator-1"), codes[1].token).json()["allowed_actions"] == []
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-1", 200),
-    ("merchant-a1", 200),
-    ("reviewer-a", 403),   # the role does not scan
-    ("regulator", 403),
-    ("operator-2", 404),   # another warehouse: as if it did not exist
-    ("merchant-a2", 404),  # another merchant
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("operator-1", 200),
+        ("merchant-a1", 200),
+        ("reviewer-a", 403),  # the role does not scan
+        ("regulator", 403),
+        ("operator-2", 404),  # another warehouse: as if it did not exist
+        ("merchant-a2", 404),  # another merchant
+        (None, 401),
+    ],
+)
 def test_scanning_is_for_the_crew_and_the_merchant_within_their_scope(api, coded, username, expected):
     number, codes = coded
 
@@ -106,12 +110,15 @@ def test_scanning_is_for_the_crew_and_the_merchant_within_their_scope(api, coded
     assert scan(api(username), url_of(codes[4])).status_code == expected
 
 
-@pytest.mark.parametrize("value", [
-    "NOT-A-BATCH",
-    "AAAAAAAAAAAAAAAAAAAAAAAA",
-    "https://example.cn/c/AAAAAAAAAAAAAAAAAAAAAAAA",
-    f"https://example.cn/01/{GTIN}/10/NO-SUCH-BATCH/21/1",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NOT-A-BATCH",
+        "AAAAAAAAAAAAAAAAAAAAAAAA",
+        "https://example.cn/c/AAAAAAAAAAAAAAAAAAAAAAAA",
+        f"https://example.cn/01/{GTIN}/10/NO-SUCH-BATCH/21/1",
+    ],
+)
 def test_a_value_naming_nothing_is_not_found(api, coded, value):
     assert scan(api("operator-1"), value).status_code == 404
 
@@ -143,6 +150,7 @@ def test_parse_code_scan_reads_every_form(settings):
 
 # --- release by scanning --------------------------------------------------------------------
 
+
 def test_scanned_values_in_any_form_release_exactly_those_items(api, flow, coded):
     number, codes = coded
     scans = [codes[1].token, url_of(codes[2]), url_of(codes[4]).replace("http://", "HTTP://")]
@@ -170,19 +178,19 @@ def test_each_problem_is_reported_per_scanned_value_and_nothing_is_released(api,
     other.coded(clock)
     other_codes = codes_of(other.number)
     flow.post("operator-1", "release", {"codes": [codes[1].token]})
-    Code.objects.filter(pk=codes[3].pk).update(status=CodeStatus.SOLD)      # given: sold in the market
+    Code.objects.filter(pk=codes[3].pk).update(status=CodeStatus.SOLD)  # given: sold in the market
     Code.objects.filter(pk=codes[5].pk).update(status=CodeStatus.RECALLED)  # given: recalled
     events = Event.objects.count()
     scans = [
-        codes[2].token,                      # fine on its own
-        url_of(codes[2]),                    # the same item again, as its QR URL
-        "ZZZZZZZZZZZZZZZZZZZZZZZZ",          # unknown
-        "not a code at all",                 # unreadable
-        other_codes[1].token,                # of the other batch
-        codes[1].token,                      # already released
-        url_of(codes[3]),                    # sold
-        codes[5].token,                      # recalled
-        codes[4].token,                      # fine
+        codes[2].token,  # fine on its own
+        url_of(codes[2]),  # the same item again, as its QR URL
+        "ZZZZZZZZZZZZZZZZZZZZZZZZ",  # unknown
+        "not a code at all",  # unreadable
+        other_codes[1].token,  # of the other batch
+        codes[1].token,  # already released
+        url_of(codes[3]),  # sold
+        codes[5].token,  # recalled
+        codes[4].token,  # fine
     ]
 
     response = api("operator-1").post(f"/api/batches/{number}/release/", {"codes": scans}, format="json")
@@ -209,8 +217,9 @@ def test_an_item_of_a_batch_out_of_the_callers_sight_is_simply_unknown(api, flow
     other.post(other.merchant, "submit")
     other.post(other.reviewer, "approve", {"warehouse": "WH-2"})
     other.post(other.operator, "arrive", {"lines": other.arrival()})
-    other.post(other.operator, "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"},
-               expect=201)
+    other.post(
+        other.operator, "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}, expect=201
+    )
     other.post(other.operator, "move-to-resting")
     other.sample()
     other.result("negative")

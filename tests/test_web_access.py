@@ -18,8 +18,13 @@ PAGES_BY_ROLE = {
     "regulator": ["/", "/dashboard/", "/trace/", "/alerts/", "/batches/", "/warehouse/board/?warehouse=WH-2"],
 }
 ROLE_ONLY = {
-    "/batches/new/": "merchant-a1", "/sales/": "merchant-a1", "/sales/new/": "merchant-a1",
-    "/review/": "reviewer-a", "/scan/": "operator-1", "/dashboard/": "regulator", "/trace/": "regulator",
+    "/batches/new/": "merchant-a1",
+    "/sales/": "merchant-a1",
+    "/sales/new/": "merchant-a1",
+    "/review/": "reviewer-a",
+    "/scan/": "operator-1",
+    "/dashboard/": "regulator",
+    "/trace/": "regulator",
     "/alerts/": "regulator",
 }
 
@@ -51,9 +56,12 @@ def test_each_role_sees_its_pages_and_its_own_menu(web, user):
         answer = web(user).get(url, follow=True)
         assert answer.status_code == 200, (user, url)
     menu = [item["key"] for item in web(user).get(PAGES_BY_ROLE[user][0], follow=True).context["menu"]]
-    expected = {"merchant-a1": ["home", "declare", "batches", "sell", "sales"],
-                "reviewer-a": ["home", "queue", "batches"], "operator-1": ["scan", "board", "batches"],
-                "regulator": ["home", "trace", "batches", "alerts"]}[user]
+    expected = {
+        "merchant-a1": ["home", "declare", "batches", "sell", "sales"],
+        "reviewer-a": ["home", "queue", "batches"],
+        "operator-1": ["scan", "board", "batches"],
+        "regulator": ["home", "trace", "batches", "alerts"],
+    }[user]
     assert menu == expected
 
 
@@ -130,9 +138,14 @@ def english_source_strings() -> set[str]:
             found.add(re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", block))
     for path in CODE_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ("_", "gettext", "gettext_lazy") and node.args
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("_", "gettext", "gettext_lazy")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 found.add(node.args[0].value)
     return {s for s in found if s.strip()}
 

@@ -19,7 +19,9 @@ def test_the_queue_lists_submitted_batches_of_the_market_oldest_first_with_a_bad
     assert badge == 2 and 'data-testid="badge-queue"' in page.content.decode()
     # Filter by merchant and by text
     merchant_id = Batch.objects.get(number=second.number).merchant_id
-    assert [b.number for b in web("reviewer-a").get(f"/review/?merchant={merchant_id}").context["batches"]] == [second.number]
+    assert [b.number for b in web("reviewer-a").get(f"/review/?merchant={merchant_id}").context["batches"]] == [
+        second.number
+    ]
     assert [b.number for b in web("reviewer-a").get("/review/?q=意大利").context["batches"]] == rows
     # Another market's reviewer does not see them
     assert list(web("reviewer-b").get("/review/").context["batches"]) == []
@@ -48,8 +50,9 @@ def test_reject_needs_a_reason_and_the_merchant_sees_it(web, flow):
     flow.submitted()
     empty = web("reviewer-a").post(f"/batches/{flow.number}/do/reject/", {"reject-reason": ""})
     assert empty.status_code == 400 and "该字段是必填项" in text_of(empty)
-    answer = web("reviewer-a").post(f"/batches/{flow.number}/do/reject/", {"reject-reason": "缺少原产地证明"},
-                                    follow=True)
+    answer = web("reviewer-a").post(
+        f"/batches/{flow.number}/do/reject/", {"reject-reason": "缺少原产地证明"}, follow=True
+    )
     assert Batch.objects.get(number=flow.number).status == Status.REJECTED
     assert "已驳回" in messages_of(answer)[0]
     assert "缺少原产地证明" in text_of(web("merchant-a1").get(f"/batches/{flow.number}/"))

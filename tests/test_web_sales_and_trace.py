@@ -94,8 +94,19 @@ def test_trace_by_token_shows_the_whole_chain_and_the_buyer(web, flow, clock):
     answer = web("regulator").post("/trace/", {"q": f"http://localhost:8000/c/{codes[0].token}"}, follow=True)
     text = text_of(answer)
     assert answer.redirect_chain[-1][0] == f"/trace/codes/{codes[0].token}/"
-    for step in ("已申报", "已批准", "入仓核验", "已消毒", "进入静置区", "已登记检测结果", "静置期满", "进入仓储区",
-                 "已赋码", "商品码出仓", "已售出"):
+    for step in (
+        "已申报",
+        "已批准",
+        "入仓核验",
+        "已消毒",
+        "进入静置区",
+        "已登记检测结果",
+        "静置期满",
+        "进入仓储区",
+        "已赋码",
+        "商品码出仓",
+        "已售出",
+    ):
         assert step in text, step
     assert "王女士" in text and "13912345678" in text
     assert TraceQuery.objects.filter(kind="search").exists() and TraceQuery.objects.filter(kind="code").exists()
@@ -150,6 +161,8 @@ def test_quarantine_decisions_redisinfect_or_destroy(web, flow, api):
     other.sample()
     other.result("positive")
     assert web("operator-1").post(f"/batches/{other.number}/do/destroy/", {"destroy-reason": "x"}).status_code == 403
-    answer = web("regulator").post(f"/batches/{other.number}/do/destroy/", {"destroy-reason": "阳性，销毁"}, follow=True)
+    answer = web("regulator").post(
+        f"/batches/{other.number}/do/destroy/", {"destroy-reason": "阳性，销毁"}, follow=True
+    )
     assert Batch.objects.get(number=other.number).status == Status.DESTROYED
     assert "已登记为销毁" in messages_of(answer)[-1]

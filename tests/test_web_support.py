@@ -17,8 +17,12 @@ def messages_of(response) -> list[str]:
 
 
 def formset_data(prefix: str, rows: list[dict], **extra) -> dict:
-    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0",
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
     for index, row in enumerate(rows):
         for name, value in row.items():
             if value is True:
@@ -30,8 +34,14 @@ def formset_data(prefix: str, rows: list[dict], **extra) -> dict:
     return data
 
 
-LINE = {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码", "quantity": 3, "unit": "件",
-        "gtin": "09506000134352"}
+LINE = {
+    "product_name": "羊毛大衣",
+    "category": "服装",
+    "specification": "女款 M 码",
+    "quantity": 3,
+    "unit": "件",
+    "gtin": "09506000134352",
+}
 HEADER = {"customs_declaration_no": "310120261129000009", "origin_country": "意大利", "port_of_entry": "上海浦东"}
 
 

@@ -31,10 +31,23 @@ class Worker:
     def __init__(self, tmp_path: Path, queue: str, name: str):
         self.log = tmp_path / f"{name}.log"
         env = dict(os.environ, VAR_DIR=str(settings.VAR_DIR), REMAP_SIGTERM="SIGQUIT", CELERY_TASK_ALWAYS_EAGER="0")
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2",
-                   "--include", "tests.celery_probe", "-Q", queue, "-n", f"{name}-{os.getpid()}@%h"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--include",
+            "tests.celery_probe",
+            "-Q",
+            queue,
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")

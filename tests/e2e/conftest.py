@@ -15,8 +15,14 @@ import pytest
 from batches.demo import create_demo_organisations
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -56,8 +62,12 @@ class Person:
         self.page.on("dialog", lambda dialog: dialog.accept())
         # Chromium reports what the Content-Security-Policy blocked on the console.
         self.csp_reports = []
-        self.page.on("console", lambda message: self.csp_reports.append(message.text)
-                     if "Content Security Policy" in message.text else None)
+        self.page.on(
+            "console",
+            lambda message: (
+                self.csp_reports.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         self.base_url, self.shots, self.username = base_url, shots, username
         self.label = label or username
         self.count = 0

@@ -170,14 +170,26 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
         page.keyboard.press("Enter")
     page.wait_for_selector("[data-testid=chain]")
     chain = regulator.text()
-    for step in ("已申报", "已批准", "入仓核验", "已消毒", "进入静置区", "静置期满", "进入仓储区", "已赋码", "商品码出仓",
-                 "已售出"):
+    for step in (
+        "已申报",
+        "已批准",
+        "入仓核验",
+        "已消毒",
+        "进入静置区",
+        "静置期满",
+        "进入仓储区",
+        "已赋码",
+        "商品码出仓",
+        "已售出",
+    ):
         assert step in chain, step
     assert "王女士" in chain and "13912345678" in chain
     regulator.shot("trace-code")
     regulator.submit("[data-testid=sale] ~ section a, a[href^='/trace/merchants/']")
     assert page.inner_text("[data-testid=codes-sold]") == "2"
-    assert re.search(r"/api/trace/merchants/\d+/sales/\?format=xlsx", page.get_attribute("[data-testid=export-xlsx]", "href"))
+    assert re.search(
+        r"/api/trace/merchants/\d+/sales/\?format=xlsx", page.get_attribute("[data-testid=export-xlsx]", "href")
+    )
     regulator.shot("merchant-sales")
     # A search by phone is a POST: the number never goes into a URL
     regulator.go("/trace/")
