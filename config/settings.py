@@ -457,7 +457,7 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
-# --- Codes: label sheets and the public verification page (issue 3) -----------------------
+# --- Codes: label sheets and the public verification page -----------------------------------
 # A label sheet of up to this many codes is answered at once; a larger one is built by a
 # Celery task whose progress the caller polls (GET /api/label-jobs/{id}/).
 LABELS_SYNC_MAX = int(os.environ.get("LABELS_SYNC_MAX", "500"))

@@ -1,4 +1,4 @@
-"""A batch's events as a GS1 EPCIS 2.0 JSON-LD document (issue 4 §3). Pure: plain data in,
+"""A batch's events as a GS1 EPCIS 2.0 JSON-LD document. Pure: plain data in,
 a dict out, no database and no settings, so it is tested on its own and reused anywhere.
 
 One ObjectEvent per recorded step. The CBV's own words are used where they fit (`receiving`,

@@ -237,7 +237,7 @@ class TraceQueryQuerySet(models.QuerySet):
 
 
 class TraceQuery(models.Model):
-    """Who looked up what, when (issue 4 §5). `parameters` never holds a buyer's phone: a phone
+    """Who looked up what, when (docs/contract.md §5). `parameters` never holds a buyer's phone: a phone
     searched for is kept masked, with a keyed digest an auditor can match a number against."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

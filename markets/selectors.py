@@ -2,7 +2,7 @@
 
 Every queryset starts from a scope function — `visible_sales` and `visible_merchants` here,
 `visible_batches` / `visible_codes` in batches.actors — so no endpoint can forget the scope.
-A buyer's phone is shown through `shown_phone`: in full to regulators only (issue 4 §5).
+A buyer's phone is shown through `shown_phone`: in full to regulators only (docs/contract.md §5).
 Each trace reads a fixed number of queries whatever the size of the batch.
 """
 
@@ -110,8 +110,8 @@ def sale_output(sale: Sale, actor: Actor | None) -> dict:
 
 # --- the trace of one code ------------------------------------------------------------------
 #
-# The trace is the hot path of issue 4: p99 within 3x of one hand-written SQL statement, a fixed
-# number of queries whatever the batch. One ORM query, built on the scope function
+# The trace is the regulator's hot path: p99 within 3x of one hand-written SQL statement (README,
+# Benchmarks), a fixed number of queries whatever the batch. One ORM query, built on the scope function
 # (`visible_codes`), finds the code among those the actor may see; every other read is a fixed
 # SQL statement keyed by the ids that query returned (the code, its batch), so the scope is
 # decided once and cannot be bypassed. The statements are plain SQL because building and

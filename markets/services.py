@@ -220,7 +220,7 @@ def trace_query_record(
     result_count: int | None = None,
     now: datetime | None = None,
 ) -> TraceQuery:
-    """Who looked up what, when (issue 4 §5). Phone numbers in the subject or the parameters
+    """Who looked up what, when (docs/contract.md §5). Phone numbers in the subject or the parameters
     are stored masked, with their digests, never in full."""
     subject, digests = redact_phones(subject)
     clean = {}

@@ -1,4 +1,4 @@
-"""The regulator's trace (SPEC §4, issue 4): one code, one batch, a merchant's sales (JSON, CSV,
+"""The regulator's trace (SPEC §4): one code, one batch, a merchant's sales (JSON, CSV,
 XLSX), a batch as EPCIS 2.0, and search. Regulators only, within their district; for anyone
 else an object outside their scope answers 404 and one inside it 403 (SPEC §2, §4).
 

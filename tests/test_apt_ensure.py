@@ -1,5 +1,5 @@
 """scripts/apt-ensure.sh (used by `make run` / `make test` to install Debian packages) waits while
-another package manager holds apt's locks instead of failing at once (issue 8).
+another package manager holds apt's locks instead of failing at once (README, The two commands).
 
 The real apt-get and dpkg-query are stood in for by small scripts first on PATH: the test must
 not install anything or hold the machine's package locks."""

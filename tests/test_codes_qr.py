@@ -1,4 +1,4 @@
-"""QR images of codes (SPEC §4 `GET /api/codes/{token}/qr.svg|png`, issue 3 item 1).
+"""QR images of codes (SPEC §4 `GET /api/codes/{token}/qr.svg|png`).
 
 Given a coded batch of merchant-a1 in WH-1 — three coats with a GTIN (items 1–3) and two
 scarves without (items 4–5) — the QR of each code is decoded and must read the code's URL.

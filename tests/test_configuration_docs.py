@@ -1,5 +1,5 @@
-"""The README's configuration table names every environment variable the settings read
-(issue 8): an operator learns each setting from the README, not from config/settings.py."""
+"""The README's configuration table names every environment variable the settings read: an
+operator learns each setting from the README, not from config/settings.py."""
 
 import ast
 import re

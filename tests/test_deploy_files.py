@@ -1,4 +1,4 @@
-"""The production recipe in deploy/ is valid as shipped (issue 8): nginx accepts the site, systemd
+"""The production recipe in deploy/ is valid as shipped (docs/deploy.md): nginx accepts the site, systemd
 accepts the units, and the environment template is a production configuration that Django's
 deployment checks find clean once its secret is filled in."""
 

@@ -1,4 +1,4 @@
-"""EPCIS 2.0 (issue 4 §3): a batch's events as a GS1 EPCISDocument, one ObjectEvent per step,
+"""EPCIS 2.0: a batch's events as a GS1 EPCISDocument, one ObjectEvent per step,
 validated against the official GS1 EPCIS 2.0 JSON Schema — with its references resolved
 locally and its `uri` / `date-time` formats checked, not only by field presence."""
 

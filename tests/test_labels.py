@@ -1,4 +1,4 @@
-"""Printable label sheets (SPEC §4 `GET /api/batches/{number}/labels.pdf`, issue 3 item 2).
+"""Printable label sheets (SPEC §4 `GET /api/batches/{number}/labels.pdf`).
 
 A4 sheets of 3 × 8 labels, one per code. Small sheets are the answer; large ones are built by
 a Celery task whose progress the operator polls, then downloaded. Each label's QR is read back

@@ -1,4 +1,4 @@
-"""Running it (SPEC §5, issue 2 points 1, 4, 12): the demo world, the health check, the API
+"""Running it (SPEC §5): the demo world, the health check, the API
 documents, the warehouses' live occupancy, and a production configuration that Django's
 deployment checks find clean."""
 

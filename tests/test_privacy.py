@@ -1,4 +1,4 @@
-"""Privacy (issue 4 §5): a buyer's phone in full only to regulators; merchants see their own
+"""Privacy (docs/contract.md §5): a buyer's phone in full only to regulators; merchants see their own
 buyers with the phone masked; nothing personal in events, notifications, stored answers, the
 record of trace queries or the logs."""
 

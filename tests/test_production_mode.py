@@ -1,5 +1,6 @@
-"""Production mode and the embedded default (issue 8): where SECRET_KEY comes from, where QR
-codes point, how database connections are kept, and that production never seeds demo users.
+"""Production mode and the embedded default (docs/deploy.md, What production mode means):
+where SECRET_KEY comes from, where QR codes point, how database connections are kept, and that
+production never seeds demo users.
 
 Settings are read once per process, so most of these start a real `python` with the
 environment under test, the way a server or worker would start."""

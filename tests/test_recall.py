@@ -1,4 +1,4 @@
-"""Recall (SPEC §3, §4; issue 4 §4): the regulator recalls a batch; unsold codes can no longer
+"""Recall (SPEC §3, §4): the regulator recalls a batch; unsold codes can no longer
 be sold; the answer lists every buyer to contact; the merchant is notified; a recall of
 100,000 codes is one set-based transaction, never half-applied."""
 

@@ -1,4 +1,4 @@
-"""Scanning (SPEC §4 `GET /api/scan/{value}/`) and release by scanning (issue 3 item 3).
+"""Scanning (SPEC §4 `GET /api/scan/{value}/`) and release by scanning.
 
 A scanner reads a pallet label (the batch number) or an item's QR: a `/c/` URL, a GS1 Digital
 Link, or the token typed by hand. Given a coded batch of merchant-a1 in WH-1: three coats with

@@ -1,4 +1,4 @@
-"""The regulator's trace (SPEC §4, issue 4): the chain of one code, the fate of a batch, how much
+"""The regulator's trace (SPEC §4): the chain of one code, the fate of a batch, how much
 a merchant sold and to whom (JSON, CSV, XLSX), search — district-scoped, every query recorded."""
 
 import csv

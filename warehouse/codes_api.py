@@ -1,4 +1,4 @@
-"""The API around codes (SPEC §4, issue 3): QR images, label sheets, label jobs and scanning.
+"""The API around codes (SPEC §4): QR images, label sheets, label jobs and scanning.
 
 Every object is found through the caller's scope first (`visible_codes`, `scoped_batch`:
 outside it → 404), then the role is checked (403), then the state (409) — SPEC §4's order.

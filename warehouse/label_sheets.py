@@ -1,4 +1,4 @@
-"""Printable label sheets for a coded batch (issue 3): one QR label per code.
+"""Printable label sheets for a coded batch: one QR label per code.
 
 A sheet of up to LABELS_SYNC_MAX codes is written while the operator waits; a larger one
 becomes a `LabelJob` that a Celery task builds (`label_job_build`) while the operator polls

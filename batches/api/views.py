@@ -269,7 +269,7 @@ class BatchCodesView(generics.ListAPIView):
         return batch.codes.select_related("line", "batch").order_by("item_no")
 
 
-# --- recall (issue 4) ---------------------------------------------------------------------
+# --- recall (docs/contract.md §3, §4) --------------------------------------------------------
 
 
 class RecallView(BatchActionView):

@@ -221,7 +221,7 @@ def recall(request, batch, spec):
 
 def recall_with_buyers(*, batch, actor, reason) -> dict:
     """The recall service, then the buyers to contact (markets' selector); the look-up of the
-    buyers is recorded like every trace query (issue 4 §5)."""
+    buyers is recorded like every trace query (docs/contract.md §5)."""
     from markets.models import TraceQueryKind
     from markets.selectors import recall_buyers
     from markets.services import trace_query_record

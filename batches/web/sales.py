@@ -110,7 +110,7 @@ def sale_list(request):
         .prefetch_related("items__code__batch", "items__code__line")
         .order_by("-sold_at", "-id")[:200]
     )
-    for sale in sales:  # as the sales API shows it: in full to regulators only (issue 4 §5)
+    for sale in sales:  # as the sales API shows it: in full to regulators only (docs/contract.md §5)
         sale.shown_phone = shown_phone(request.actor, sale.buyer_phone)
     return page(request, "web/sale_list.html", {"sales": sales, "void_form": VoidForm()}, active="sales")
 

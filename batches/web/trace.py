@@ -1,8 +1,8 @@
 """The regulator's trace: search by code, batch number, merchant or buyer phone, and the whole
-chain of a code or a batch, a merchant's sales with exports (issue 4).
+chain of a code or a batch, a merchant's sales with exports.
 
 Everything is read through `markets.selectors` (scoped to the district) and every look-up is
-recorded with `markets.services.trace_query_record`, as the trace API does (issue 4 §5).
+recorded with `markets.services.trace_query_record`, as the trace API does (docs/contract.md §5).
 """
 
 from datetime import date, datetime, time, timedelta

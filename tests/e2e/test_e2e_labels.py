@@ -1,5 +1,5 @@
 """A label sheet too large to answer at once is built by a job; the operator's page shows its
-progress and then downloads the PDF (issue 5: long work shows progress)."""
+progress and then downloads the PDF (long work shows its progress)."""
 
 import pytest
 from django.core.management import call_command

@@ -1,4 +1,4 @@
-"""One batch through every role's main path, in a real browser (issue 5):
+"""One batch through every role's main path, in a real browser:
 
 a merchant declares and submits, the reviewer approves, the operator scans the batch through
 every step (with a 2-second rest), codes are issued and released, the merchant sells by
