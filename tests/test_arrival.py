@@ -4,9 +4,10 @@ re-verification matches or the goods are returned. Codes follow the received qua
 
 import pytest
 
-from batches.models import BatchLine, Code, Event
+from batches.models import Batch, BatchLine, Code, Event, Status
 from batches.tasks import sweep_due_rests
 from tests.conftest import row_counts
+from tests.test_web_support import formset_data
 
 DISINFECTION = {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}
 
@@ -186,3 +187,42 @@ def test_codes_are_issued_one_per_received_item(flow, clock):
     assert item_numbers == [1, 2, 3, 4, 5]
     issued = Event.objects.filter(batch__number=flow.number, action="issue_codes").get()
     assert issued.details["issued"] == 5
+
+
+# --- R7: the arrival check names the status the scanner saw -----------------------------------
+
+
+def test_an_arrival_check_for_a_status_the_batch_no_longer_has_is_refused(flow, api):
+    flow.approved()
+    path = f"/api/batches/{flow.number}/arrive/"
+    stale = api("operator-1").post(path, {"lines": flow.arrival(), "status": "discrepancy"}, format="json")
+    assert stale.status_code == 409 and stale.json()["code"] == "invalid_transition"
+    assert stale.json()["status"] == "approved"
+    bad = api("operator-1").post(path, {"lines": flow.arrival(), "status": "nonsense"}, format="json")
+    assert bad.status_code == 400 and "status" in bad.json()
+    first = api("operator-1").post(path, {"lines": flow.arrival(short_by=1), "status": "approved"}, format="json")
+    assert first.status_code == 200 and first.json()["status"] == "discrepancy"
+    again = api("operator-1").post(path, {"lines": flow.arrival(), "status": "approved"}, format="json")
+    assert again.status_code == 409 and again.json()["status"] == "discrepancy"
+    recheck = api("operator-1").post(path, {"lines": flow.arrival(), "status": "discrepancy"}, format="json")
+    assert recheck.status_code == 200 and recheck.json()["status"] == "pre_storage"
+    assert Event.objects.filter(batch__number=flow.number, action="arrive").count() == 2
+
+
+def test_the_web_arrival_form_sends_the_status_it_was_shown_with(web, flow):
+    flow.approved()
+    page = web("operator-1").get(f"/batches/{flow.number}/").content.decode()
+    assert '<input type="hidden" name="status" value="approved">' in page
+    lines = list(Batch.objects.get(number=flow.number).lines.all())
+    rows = [
+        {"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True}
+        for line in lines
+    ]
+    stale = web("operator-1").post(
+        f"/batches/{flow.number}/do/arrive/", formset_data("arrival", rows, status="discrepancy")
+    )
+    assert stale.status_code == 409 and Batch.objects.get(number=flow.number).status == Status.APPROVED
+    done = web("operator-1").post(
+        f"/batches/{flow.number}/do/arrive/", formset_data("arrival", rows, status="approved")
+    )
+    assert done.status_code == 302 and Batch.objects.get(number=flow.number).status == Status.PRE_STORAGE

@@ -284,3 +284,24 @@ def test_not_even_raw_sql_changes_an_event(recorded):
         with pytest.raises(ValidationError):
             Event.objects.filter(pk=recorded.pk).delete()
     assert unchanged(recorded)
+
+
+# --- R8: times in event details are Asia/Shanghai time ----------------------------------------
+
+
+def test_rest_until_in_event_details_is_shanghai_time(flow, clock, new_flow):
+    from batches.lifecycle import complete_rest
+    from batches.tasks import sweep_due_rests
+
+    flow.resting()
+    timed = new_flow()
+    timed.resting()
+    clock.shift(7 * 24 * 3600 + 1)
+    complete_rest(Batch.objects.get(number=timed.number).pk)
+    sweep_due_rests()
+    for number in (flow.number, timed.number):
+        batch = Batch.objects.get(number=number)
+        for action in ("move_to_resting", "complete_rest"):
+            details = Event.objects.get(batch=batch, action=action).details
+            assert details["rest_until"] == timezone.localtime(batch.rest_until).isoformat(), (number, action)
+            assert details["rest_until"].endswith("+08:00")

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from batches.models import Disinfection
-from tests.conftest import LINES, declaration, row_counts
+from batches.models import Batch, Disinfection, Status
+from tests.conftest import BUYER, LINES, declaration, row_counts
 
 
 def line(**overrides):
@@ -282,3 +282,37 @@ def test_a_sample_number_is_used_once_per_batch(flow):
 
     assert response.status_code == 400 and "sample_no" in response.json()
     assert row_counts() == before
+
+
+# --- NUL characters ---------------------------------------------------------------------------
+
+
+def NUL_REFUSED() -> str:  # upper case as a constant: Django's own message, in the language the API speaks
+    from django.core.validators import ProhibitNullCharactersValidator
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        return str(ProhibitNullCharactersValidator.message)
+
+
+def test_nul_characters_in_the_path_or_the_query_answer_400(api, web):
+    assert api("merchant-a1").get("/api/batches/a%00b/").status_code == 400
+    assert api("operator-1").get("/api/scan/", {"value": "\x00x"}).status_code == 400
+    assert api("operator-1").get("/api/scan/%00x/").status_code == 400
+    assert web("merchant-a1").get("/batches/", {"q": "\x00"}).status_code == 400
+    answer = web("merchant-a1").post("/batches/new/", {"customs_declaration_no": "31\x00", "then": "draft"})
+    assert answer.status_code == 400 and Batch.objects.count() == 0
+
+
+def test_nul_characters_in_a_market_or_warehouse_code_are_field_errors(api, flow):
+    answer = api("merchant-a1").post("/api/batches/", declaration(market="MKT-A\x00"), format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["market"])
+    flow.submitted()
+    answer = api("reviewer-a").post(f"/api/batches/{flow.number}/approve/", {"warehouse": "WH-1\x00"}, format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["warehouse"])
+    assert Batch.objects.get(number=flow.number).status == Status.SUBMITTED
+    # DRF's own CharFields (text, list items) refuse them already
+    answer = api("merchant-a1").post("/api/batches/", declaration(customs_declaration_no="31\x00"), format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["customs_declaration_no"])
+    answer = api("merchant-a1").post("/api/sales/", {"codes": ["A\x00"], **BUYER}, format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["codes"])

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches import services
 from batches.actors import actor_for
-from batches.models import Batch, Code, Event, Notification
+from batches.models import Batch, Code, Event, Notification, Status
 from tests.conftest import LINES, Flow
 
 
@@ -160,3 +160,33 @@ def test_the_public_page_behind_a_recalled_code_says_so_and_nothing_personal(flo
         page = client.get(f"/c/{code['token']}").content.decode()
         assert "该批次商品已被召回" in page
         assert "王小姐" not in page and "13912345678" not in page and "13800000001" not in page
+
+
+# --- the recall is all-or-nothing with its buyer list and audit record ------------------------
+
+
+def _failing_audit(monkeypatch):
+    import markets.services
+
+    def refuse(**kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(markets.services, "trace_query_record", refuse)
+
+
+def test_an_api_recall_whose_audit_record_fails_recalls_nothing(flow, clock, api, monkeypatch):
+    flow.released(clock)
+    _failing_audit(monkeypatch)
+    with pytest.raises(RuntimeError):
+        api("regulator").post(f"/api/batches/{flow.number}/recall/", {"reason": "召回"}, format="json")
+    assert Batch.objects.get(number=flow.number).status == Status.RELEASED
+    assert not Event.objects.filter(batch__number=flow.number, action="recall").exists()
+
+
+def test_a_web_recall_whose_audit_record_fails_recalls_nothing(web, flow, clock, monkeypatch):
+    flow.released(clock)
+    _failing_audit(monkeypatch)
+    with pytest.raises(RuntimeError):
+        web("regulator").post(f"/batches/{flow.number}/do/recall/", {"recall-reason": "召回"})
+    assert Batch.objects.get(number=flow.number).status == Status.RELEASED
+    assert not Event.objects.filter(batch__number=flow.number, action="recall").exists()

@@ -6,16 +6,19 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
 from batches.models import Batch, Code, Event
 from markets.accounts.tokens import token_issue
-from markets.models import Sale, SaleItem
+from markets.models import Merchant, Sale, SaleItem, mobile_validator, normalize_mobile
 from tests.conftest import BUYER, LINES, MARKET_B, Flow
 
 # 91330106MA2H0KDM17: a well-formed unified social credit code (check character 7).
 CREDIT_CODE = "91330106MA2H0KDM17"
+PHONE = "13912345678"
+HUGE = "99999999999999999999999"
 
 
 def statuses(flow):
@@ -325,3 +328,39 @@ def test_a_business_buys_1500_coded_garments_in_one_sale_in_a_bounded_number_of_
     assert response.status_code == 201, response.content[:500]
     assert len(response.json()["codes"]) == 1500
     assert Code.objects.filter(batch__number=flow.number, status="sold").count() == 1500
+
+
+# --- buyer mobile numbers: ASCII digits only, full-width input normalised ---------------------
+
+
+def test_the_mobile_rule_takes_ascii_digits_only():
+    mobile_validator("13912345678")
+    mobile_validator("+8613912345678")
+    for value in ("１３９１２３４５６７８", "1٣٩١٢٣٤٥٦٧٨"):
+        with pytest.raises(ValidationError):
+            mobile_validator(value)
+    assert normalize_mobile("＋８６ １３９ １２３４ ５６７８") == PHONE
+
+
+def test_a_full_width_phone_is_stored_in_ascii_and_other_digits_are_refused(flow, clock, sell):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]], buyer_phone="１３９１２３４５６７８")
+    assert Sale.objects.get().buyer_phone == PHONE
+    refused = sell([codes[1]["token"]], buyer_phone="1٣٩١٢٣٤٥٦٧٨", expect=400)
+    assert "buyer_phone" in refused and Sale.objects.count() == 1
+
+
+# --- the sales list by merchant: ids that are not ids -----------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", HUGE, "²", "-1"])
+def test_the_sales_list_refuses_a_bad_merchant_id(api, value):
+    answer = api("regulator").get("/api/sales/", {"merchant": value})
+    assert answer.status_code == 400 and "merchant" in answer.json()
+
+
+def test_the_sales_list_still_filters_by_merchant(flow, clock, sell, api):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]])
+    merchant_id = Merchant.objects.get(user__username="merchant-a1").pk
+    assert api("regulator").get("/api/sales/", {"merchant": merchant_id}).json()["count"] == 1

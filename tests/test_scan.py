@@ -9,11 +9,15 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django.test import Client
 
 from batches.codes import parse_code_scan
 from batches.models import Code, CodeStatus, Event
+from markets.models import Sale
 
 GTIN = "09506000134352"
+HUGE = "99999999999999999999999"
 
 
 def url_of(code: Code) -> str:
@@ -236,3 +240,49 @@ def test_an_item_of_a_batch_out_of_the_callers_sight_is_simply_unknown(api, flow
     assert response.status_code == 400
     assert other.number not in str(response.json())
     assert "未知" in response.json()["codes"][foreign.token]
+
+
+# --- serials not of our form, however large ---------------------------------------------------
+
+
+def digital_link(number, serial):
+    return f"http://localhost:8000/01/{GTIN}/10/{number}/21/{serial}"
+
+
+def test_a_digital_link_serial_not_of_our_form_names_no_code():
+    assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/ABCDEFGHIJKLMNOP").serial == "ABCDEFGHIJKLMNOP"
+    # Sequential numbers (the old, guessable serials), huge ones, or the wrong length
+    for serial in ("1", "2147483648", "9999999999", HUGE, "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNO1"):
+        assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/{serial}") is None, serial
+    # Only ASCII digits: full-width ones are not a GTIN or serial
+    assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/１２") is None
+    assert parse_code_scan("/01/０９５０６０００１３４３５２/10/B-1/21/1") is None
+
+
+def test_a_huge_serial_answers_404_or_400_everywhere_a_scan_is_read(flow, clock, api, sell):
+    codes = flow.released(clock)
+    huge = digital_link(flow.number, HUGE)
+    cache.clear()  # the public page's throttle
+    assert Client().get(f"/01/{GTIN}/10/{flow.number}/21/{HUGE}").status_code == 404
+    assert api("operator-1").get("/api/scan/", {"value": huge}).status_code == 404
+    assert api("merchant-a1").get("/api/scan/", {"value": huge}).status_code == 404
+    refused = sell([codes[0]["token"], huge], expect=400)
+    assert list(refused["codes"]) == [huge] and Sale.objects.count() == 0
+    assert api("regulator").get("/api/trace/search/", {"q": huge}).status_code == 200
+
+
+def test_release_by_scanning_a_huge_serial_is_a_per_code_problem(flow, clock, api):
+    flow.coded(clock)
+    huge = digital_link(flow.number, HUGE)
+    answer = api("operator-1").post(f"/api/batches/{flow.number}/release/", {"codes": [huge]}, format="json")
+    assert answer.status_code == 400 and list(answer.json()["codes"]) == [huge]
+
+
+# --- R8: code times shown in Asia/Shanghai ----------------------------------------------------
+
+
+def test_scan_shows_code_times_in_shanghai(flow, clock, api):
+    flow.released(clock)
+    token = Code.objects.filter(batch__number=flow.number).first().token
+    code = api("operator-1").get(f"/api/scan/{token}/").json()["code"]
+    assert code["issued_at"].endswith("+08:00") and code["released_at"].endswith("+08:00")

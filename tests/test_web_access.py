@@ -9,6 +9,7 @@ import polib
 import pytest
 from django.conf import settings
 
+from batches.models import Batch, Status
 from tests.test_web_support import text_of
 
 PAGES_BY_ROLE = {
@@ -174,3 +175,22 @@ def test_the_catalog_keeps_every_placeholder():
             continue
         placeholders = set(re.findall(r"%\(\w+\)[sd]|\{\w+\}", entry.msgid))
         assert placeholders == set(re.findall(r"%\(\w+\)[sd]|\{\w+\}", entry.msgstr)), entry.msgid
+
+
+# --- the `next` target of a web action: a local path only -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target", ["review", "web:batch-list", "//evil.example/x", "https://evil.example/", "javascript:alert(1)"]
+)
+def test_an_action_never_redirects_to_a_next_that_is_not_a_local_path(web, flow, target):
+    flow.declare()
+    answer = web("merchant-a1").post(f"/batches/{flow.number}/do/submit/", {"next": target})
+    assert answer.status_code == 302 and answer["Location"] == f"/batches/{flow.number}/"
+    assert Batch.objects.get(number=flow.number).status == Status.SUBMITTED
+
+
+def test_an_action_returns_to_a_local_next(web, flow):
+    flow.declare()
+    answer = web("merchant-a1").post(f"/batches/{flow.number}/do/submit/", {"next": "/batches/?status=submitted"})
+    assert answer.status_code == 302 and answer["Location"] == "/batches/?status=submitted"

@@ -2,7 +2,7 @@
 input kept, edit a draft, revise a rejected batch, the timeline and the rest countdown."""
 
 from batches.models import Batch, Status
-from tests.test_web_support import LINE, declaration_form, messages_of, text_of
+from tests.test_web_support import LINE, declaration_form, formset_data, messages_of, text_of
 
 
 def test_declare_with_two_lines_saves_a_draft_through_the_service(web):
@@ -103,3 +103,26 @@ def test_my_batches_lists_only_own_batches_with_status_timeline_and_countdown(we
     assert "data-countdown" in detail.content.decode()
     home = text_of(web("merchant-a1").get("/"))
     assert "仓内静置中" in home and flow.number in home
+
+
+# --- edit of a batch that is no longer a draft ------------------------------------------------
+
+
+def test_the_edit_page_of_a_submitted_batch_goes_back_to_the_batch_and_a_post_is_409(web, flow):
+    flow.submitted()
+    page = web("merchant-a1").get(f"/batches/{flow.number}/edit/")
+    assert page.status_code == 302 and page["Location"] == f"/batches/{flow.number}/"
+    followed = web("merchant-a1").get(f"/batches/{flow.number}/edit/", follow=True)
+    assert "不能执行此操作" in " ".join(messages_of(followed))
+    form = {
+        "customs_declaration_no": "310120261129000009",
+        "origin_country": "法国",
+        "port_of_entry": "上海浦东",
+        **formset_data(
+            "lines",
+            [{"product_name": "羊毛大衣", "category": "服装", "specification": "M", "quantity": 3, "unit": "件"}],
+        ),
+        "then": "draft",
+    }
+    answer = web("merchant-a1").post(f"/batches/{flow.number}/edit/", form)
+    assert answer.status_code == 409 and Batch.objects.get(number=flow.number).origin_country != "法国"

@@ -1,9 +1,13 @@
 """The market reviewer's pages: the approval queue (oldest first, filters, badge), the
 declaration, approve with a serving warehouse, reject with a reason."""
 
+import pytest
+
 from batches.models import Batch, Status
 from tests.conftest import Flow
 from tests.test_web_support import messages_of, text_of
+
+HUGE = "99999999999999999999999"
 
 
 def test_the_queue_lists_submitted_batches_of_the_market_oldest_first_with_a_badge(web, api, clock):
@@ -59,3 +63,13 @@ def test_reject_needs_a_reason_and_the_merchant_sees_it(web, flow):
     # Already decided: a second decision is refused in words (409)
     again = web("reviewer-a").post(f"/batches/{flow.number}/do/approve/", {"approve-warehouse": "WH-1"})
     assert again.status_code == 409 and "批次当前为「已驳回」，不能执行此操作。" in messages_of(again)
+
+
+# --- merchant ids that are not ids ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", HUGE, "²", "١", "-1"])
+def test_the_review_queue_filter_by_a_bad_merchant_id_is_empty(web, flow, value):
+    flow.submitted()
+    page = web("reviewer-a").get("/review/", {"merchant": value})
+    assert page.status_code == 200 and list(page.context["batches"]) == []
