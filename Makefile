@@ -11,7 +11,7 @@ RUN_DEBS := fonts-wqy-microhei
 TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common
 BENCH_DEBS := $(RUN_DEBS) wrk
 
-.PHONY: run test test-fast bench install install-dev system-run system-test system-bench check clean
+.PHONY: run test test-fast lint format bench install install-dev system-run system-test system-bench check clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ test: system-test install-dev
 ## Without the worker, several-machine, replica and browser tests, for quick local loops.
 test-fast: install-dev
 	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica" $(PYTEST_ARGS)
+
+## Lint and format check (ruff, configured in pyproject.toml); CI runs it before the tests.
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## Apply ruff's safe fixes and format the code, so that `make lint` passes.
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 ## Benchmarks (PostgreSQL: set DATABASE_URL); prints the figures.
 bench: system-bench install-dev

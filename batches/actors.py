@@ -41,9 +41,7 @@ def actor_for(user) -> Actor | None:
         return cached
     row = (
         get_user_model()
-        .objects.select_related(
-            "merchant__market", "reviewer__market", "operator__warehouse", "regulator"
-        )
+        .objects.select_related("merchant__market", "reviewer__market", "operator__warehouse", "regulator")
         .get(pk=user.pk)
     )
     actor = None
@@ -101,8 +99,12 @@ def regulator_reads(view):
         enabled = False
         if replica_configured():
             actor = actor_for(request.user)
-            enabled = (actor is not None and actor.role == Role.REGULATOR
-                       and not pinned_to_primary(actor.user_id) and replica_reachable())
+            enabled = (
+                actor is not None
+                and actor.role == Role.REGULATOR
+                and not pinned_to_primary(actor.user_id)
+                and replica_reachable()
+            )
         with replica_reads(enabled):
             return view(request, *args, **kwargs)
 

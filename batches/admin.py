@@ -39,7 +39,18 @@ class BatchAdmin(ReadOnlyAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "batch", "action", "status_before", "status_after", "actor", "role", "at", "warehouse", "zone"]
+    list_display = [
+        "id",
+        "batch",
+        "action",
+        "status_before",
+        "status_after",
+        "actor",
+        "role",
+        "at",
+        "warehouse",
+        "zone",
+    ]
     list_filter = ["action", "role", "warehouse"]
     search_fields = ["batch__number"]
 

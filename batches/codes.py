@@ -26,7 +26,8 @@ SERIAL_RE = re.compile(rf"^[A-Z2-7]{{{SERIAL_LENGTH}}}$")
 # Digital Link carries the GTIN as 14 digits; shorter GTIN-8/12/13 are accepted and padded.
 DIGITAL_LINK_RE = re.compile(
     r"^/01/(?P<gtin>[0-9]{14}|[0-9]{12,13}|[0-9]{8})/10/(?P<lot>[^/]+)"
-    rf"/21/(?P<serial>[A-Za-z2-7]{{{SERIAL_LENGTH}}})/?$")
+    rf"/21/(?P<serial>[A-Za-z2-7]{{{SERIAL_LENGTH}}})/?$"
+)
 C_PATH_RE = re.compile(r"^/c/(?P<token>[A-Za-z2-7]{24})/?$")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LOT_LENGTH = 40  # a batch number
@@ -96,7 +97,7 @@ def _own_path(value: str) -> str | None:
     # Where PUBLIC_BASE_URL has a path (served under a prefix), code paths sit below it.
     prefix = urlsplit(settings.PUBLIC_BASE_URL).path.rstrip("/")
     if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix):]
+        path = path[len(prefix) :]
     return path
 
 
@@ -162,8 +163,12 @@ def codes_for_refs(refs: dict, queryset=None) -> dict:
 
 def names_code(ref: CodeRef, code: Code) -> bool:
     """Whether a Digital Link triple is exactly this code's (needs `code.batch` and `code.line`)."""
-    return (ref.serial == code.serial and ref.lot == code.batch.number
-            and bool(code.line.gtin) and gtin14(code.line.gtin) == ref.gtin)
+    return (
+        ref.serial == code.serial
+        and ref.lot == code.batch.number
+        and bool(code.line.gtin)
+        and gtin14(code.line.gtin) == ref.gtin
+    )
 
 
 def codes_for_scans(values: list[str], queryset=None) -> dict[str, Code | None]:

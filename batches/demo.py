@@ -44,17 +44,22 @@ def create_demo_organisations(*, password: str) -> int:
         markets[code], _ = Market.objects.get_or_create(code=code, defaults={"name": name, "district": district})
     for code, name, area, served in WAREHOUSES:
         warehouse, created = Warehouse.objects.get_or_create(
-            code=code, defaults={"name": name, "district": district, "area_m2": area})
+            code=code, defaults={"name": name, "district": district, "area_m2": area}
+        )
         if created:
             warehouse.markets.set([markets[c] for c in served])
         for kind in ZoneKind:
             Zone.objects.get_or_create(warehouse=warehouse, kind=kind)
     for username, market, name, stall, licence, phone in MERCHANTS:
-        Merchant.objects.get_or_create(user=user(username, first_name=name), defaults={
-            "market": markets[market], "name": name, "stall": stall, "licence_no": licence, "phone": phone})
+        Merchant.objects.get_or_create(
+            user=user(username, first_name=name),
+            defaults={"market": markets[market], "name": name, "stall": stall, "licence_no": licence, "phone": phone},
+        )
     for username, market in REVIEWERS:
         Reviewer.objects.get_or_create(user=user(username), defaults={"market": markets[market]})
     for username, code in OPERATORS:
         Operator.objects.get_or_create(user=user(username), defaults={"warehouse": Warehouse.objects.get(code=code)})
-    Regulator.objects.get_or_create(user=user("regulator", email="regulator@example.cn"), defaults={"district": district})
+    Regulator.objects.get_or_create(
+        user=user("regulator", email="regulator@example.cn"), defaults={"district": district}
+    )
     return created_users

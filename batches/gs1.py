@@ -11,7 +11,9 @@ def gtin_check_digit(body: str) -> int:
 
 def is_valid_gtin(value: str) -> bool:
     return (
-        value.isdigit() and value.isascii() and len(value) in GTIN_LENGTHS
+        value.isdigit()
+        and value.isascii()
+        and len(value) in GTIN_LENGTHS
         and gtin_check_digit(value[:-1]) == int(value[-1])
     )
 

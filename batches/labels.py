@@ -33,7 +33,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 
 from .qr import dark_runs, qr_matrix
 
-__all__ = ["Label", "write_label_pdf", "cjk_font_path", "FontNotFound", "LABELS_PER_PAGE"]
+__all__ = ["LABELS_PER_PAGE", "FontNotFound", "Label", "cjk_font_path", "write_label_pdf"]
 
 
 @dataclass(frozen=True)

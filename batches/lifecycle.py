@@ -8,8 +8,8 @@ event (R6) in the same transaction (R7). `complete_due_rests()` is its bulk twin
 rest sweep (R3): same table entry, same event writer, a constant number of queries per chunk.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,8 +39,15 @@ def _t(sources, target, *roles):
 
 # From `approved` on, until an end state, a regulator may recall.
 RECALLABLE = {
-    S.APPROVED, S.DISCREPANCY, S.PRE_STORAGE, S.RESTING, S.REST_COMPLETE,
-    S.QUARANTINED, S.STORED, S.CODED, S.RELEASED,
+    S.APPROVED,
+    S.DISCREPANCY,
+    S.PRE_STORAGE,
+    S.RESTING,
+    S.REST_COMPLETE,
+    S.QUARANTINED,
+    S.STORED,
+    S.CODED,
+    S.RELEASED,
 }
 
 TRANSITIONS: dict[str, Transition] = {
@@ -112,8 +119,16 @@ def invalid_transition(batch: Batch, action: str, role: str) -> DomainError:
     )
 
 
-def record_event(*, batch: Batch, action: str, actor: Actor, status_before: str, status_after: str,
-                 details: dict | None = None, at=None) -> Event:
+def record_event(
+    *,
+    batch: Batch,
+    action: str,
+    actor: Actor,
+    status_before: str,
+    status_after: str,
+    details: dict | None = None,
+    at=None,
+) -> Event:
     zone = ZONE_OF_STATUS.get(status_after) or ZONE_OF_STATUS.get(status_before) or ""
     pin_to_primary(actor.user_id)  # whoever changed something reads it back fresh (config/replica.py)
     return Event.objects.create(
@@ -130,9 +145,15 @@ def record_event(*, batch: Batch, action: str, actor: Actor, status_before: str,
     )
 
 
-def transition(*, batch: Batch | int, action: str, actor: Actor,
-               apply: Callable[[Batch], Change | None] | None = None,
-               details: dict | None = None, now=None) -> Batch:
+def transition(
+    *,
+    batch: Batch | int,
+    action: str,
+    actor: Actor,
+    apply: Callable[[Batch], Change | None] | None = None,
+    details: dict | None = None,
+    now=None,
+) -> Batch:
     """Take `action` on the batch, or raise DomainError (409).
 
     Under the row lock: the status must be one the table allows for the action, then
@@ -159,8 +180,15 @@ def transition(*, batch: Batch | int, action: str, actor: Actor,
             raise invalid_transition(locked, action, actor.role)
         for name, value in fields.items():
             setattr(locked, name, value)
-        record_event(batch=locked, action=action, actor=actor, status_before=before,
-                     status_after=after, details={**(details or {}), **change.details}, at=now)
+        record_event(
+            batch=locked,
+            action=action,
+            actor=actor,
+            status_before=before,
+            status_after=after,
+            details={**(details or {}), **change.details},
+            at=now,
+        )
     return locked
 
 
@@ -171,11 +199,22 @@ def complete_rest_first(locked: Batch, *, action: str, now) -> None:
     or sweep arriving later finds the batch no longer resting and writes nothing."""
     spec = TRANSITIONS["complete_rest"]
     (source,) = spec.sources
-    if Batch.objects.filter(pk=locked.pk, status=source).update(
-            status=spec.target, status_changed_at=now, updated_at=now) != 1:
+    if (
+        Batch.objects.filter(pk=locked.pk, status=source).update(
+            status=spec.target, status_changed_at=now, updated_at=now
+        )
+        != 1
+    ):
         raise invalid_transition(locked, action, SYSTEM.role)
-    record_event(batch=locked, action="complete_rest", actor=SYSTEM, status_before=source, status_after=spec.target,
-                 details={"rest_until": timezone.localtime(locked.rest_until).isoformat(), "by": action}, at=now)
+    record_event(
+        batch=locked,
+        action="complete_rest",
+        actor=SYSTEM,
+        status_before=source,
+        status_after=spec.target,
+        details={"rest_until": timezone.localtime(locked.rest_until).isoformat(), "by": action},
+        at=now,
+    )
     locked.status, locked.status_changed_at, locked.updated_at = spec.target, now, now
 
 
@@ -187,8 +226,13 @@ def complete_rest(batch_id: int, *, now=None) -> bool:
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or batch.status != S.RESTING or batch.rest_until is None or batch.rest_until > now:
             return False
-        transition(batch=batch, action="complete_rest", actor=SYSTEM, now=now,
-                   details={"rest_until": timezone.localtime(batch.rest_until).isoformat()})
+        transition(
+            batch=batch,
+            action="complete_rest",
+            actor=SYSTEM,
+            now=now,
+            details={"rest_until": timezone.localtime(batch.rest_until).isoformat()},
+        )
     return True
 
 
@@ -219,10 +263,18 @@ def complete_due_rests(*, now=None, limit: int = 1000) -> int:
         if moved != len(ids):  # cannot happen under the claim; refuse to write wrong events
             raise RuntimeError("rest sweep lost its claim")
         Event.objects.bulk_create(
-            Event(batch_id=batch_id, action="complete_rest", status_before=source, status_after=spec.target,
-                  actor=None, role=Role.SYSTEM, at=now, warehouse_id=warehouse_id,
-                  zone=ZONE_OF_STATUS[spec.target],
-                  details={"rest_until": timezone.localtime(rest_until).isoformat(), "by": "sweep"})
+            Event(
+                batch_id=batch_id,
+                action="complete_rest",
+                status_before=source,
+                status_after=spec.target,
+                actor=None,
+                role=Role.SYSTEM,
+                at=now,
+                warehouse_id=warehouse_id,
+                zone=ZONE_OF_STATUS[spec.target],
+                details={"rest_until": timezone.localtime(rest_until).isoformat(), "by": "sweep"},
+            )
             for batch_id, warehouse_id, rest_until in due
         )
     return len(due)

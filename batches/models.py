@@ -74,8 +74,9 @@ class Batch(models.Model):
     def rest_is_over(self, now=None) -> bool:
         """Resting, and `rest_until` has passed: the rest is over whether or not the timer has
         run yet (R1, "time is the truth")."""
-        return (self.status == Status.RESTING and self.rest_until is not None
-                and self.rest_until <= (now or timezone.now()))
+        return (
+            self.status == Status.RESTING and self.rest_until is not None and self.rest_until <= (now or timezone.now())
+        )
 
     def current_status(self, now=None) -> str:
         """The status as it truly is now, derived on read: a batch resting past `rest_until` is

@@ -35,12 +35,39 @@ from warehouse.models import Operator, Warehouse, Zone, ZoneKind
 
 # The columns, in the order of the example file. A header cell is the key ("kind"), the
 # Chinese label ("类型") or both ("类型 kind": the last word of the cell is the key).
-COLUMNS = ("kind", "code", "name", "district", "market", "warehouse", "serves", "stall", "credit_code", "phone",
-           "username", "password", "email", "area_m2", "address")
+COLUMNS = (
+    "kind",
+    "code",
+    "name",
+    "district",
+    "market",
+    "warehouse",
+    "serves",
+    "stall",
+    "credit_code",
+    "phone",
+    "username",
+    "password",
+    "email",
+    "area_m2",
+    "address",
+)
 HEADER_LABELS = {
-    "kind": "类型", "code": "编码", "name": "名称", "district": "辖区", "market": "市场", "warehouse": "监管仓",
-    "serves": "服务市场", "stall": "摊位号", "credit_code": "统一社会信用代码", "phone": "手机号",
-    "username": "用户名", "password": "初始密码", "email": "邮箱", "area_m2": "面积", "address": "地址",
+    "kind": "类型",
+    "code": "编码",
+    "name": "名称",
+    "district": "辖区",
+    "market": "市场",
+    "warehouse": "监管仓",
+    "serves": "服务市场",
+    "stall": "摊位号",
+    "credit_code": "统一社会信用代码",
+    "phone": "手机号",
+    "username": "用户名",
+    "password": "初始密码",
+    "email": "邮箱",
+    "area_m2": "面积",
+    "address": "地址",
 }
 
 DISTRICT, MARKET, WAREHOUSE = "district", "market", "warehouse"
@@ -49,11 +76,20 @@ PEOPLE = (MERCHANT, REVIEWER, OPERATOR, REGULATOR)
 LABEL_KEYS = {label: key for key, label in HEADER_LABELS.items()}  # a header of the label alone
 
 KIND_NAMES = {
-    DISTRICT: "辖区", MARKET: "市场", WAREHOUSE: "监管仓", MERCHANT: "经营户", REVIEWER: "市场审核员",
-    OPERATOR: "仓库操作员", REGULATOR: "监管人员",
+    DISTRICT: "辖区",
+    MARKET: "市场",
+    WAREHOUSE: "监管仓",
+    MERCHANT: "经营户",
+    REVIEWER: "市场审核员",
+    OPERATOR: "仓库操作员",
+    REGULATOR: "监管人员",
 }
-KIND_ALIASES = {**{kind: kind for kind in KIND_NAMES}, **{name: kind for kind, name in KIND_NAMES.items()},
-                "审核员": REVIEWER, "操作员": OPERATOR}
+KIND_ALIASES = {
+    **{kind: kind for kind in KIND_NAMES},
+    **{name: kind for kind, name in KIND_NAMES.items()},
+    "审核员": REVIEWER,
+    "操作员": OPERATOR,
+}
 
 # What each kind must and may fill in; any other column filled in is an error (it usually
 # means the row was shifted by a column).
@@ -119,6 +155,7 @@ class ImportReport:
 
 # --- reading --------------------------------------------------------------------------------
 
+
 def _cell(value) -> str:
     """A cell as text. Spreadsheets store phone numbers and areas as numbers (13800000001.0)."""
     if value is None:
@@ -150,7 +187,7 @@ def _xlsx_records(path: Path) -> list[list[str]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a damaged or foreign file
+    except Exception as error:  # openpyxl raises many kinds for a damaged or foreign file
         raise OrgFileError([(None, f"无法读取 XLSX 文件：{error}")]) from None
     try:
         return [list(row) for row in workbook.worksheets[0].iter_rows(min_row=1, values_only=True)]
@@ -196,26 +233,29 @@ def read_org_file(path: str | Path) -> list[Row]:
     rows = []
     for number, record in enumerate(records[1:], start=2):
         values, problems = {}, []
-        for column, cell in zip(columns, record):
+        for column, cell in zip(columns, record, strict=False):
             text = _cell(cell)
             if column is None:
                 if text:
                     problems.append(f"有内容的单元格“{text[:20]}”没有表头。")
                 continue
             values[column] = text
-        if len(record) > len(columns) and any(_cell(cell) for cell in record[len(columns):]):
+        if len(record) > len(columns) and any(_cell(cell) for cell in record[len(columns) :]):
             problems.append("本行的列数多于表头。")
         if not any(values.values()) and not problems:
             continue
         kind = KIND_ALIASES.get(values.get("kind", "").lower(), "")
         if not kind:
-            problems.append(f"类型“{values.get('kind', '')}”无效，应为 "
-                            f"{'、'.join(f'{k}（{n}）' for k, n in KIND_NAMES.items())} 之一。")
+            problems.append(
+                f"类型“{values.get('kind', '')}”无效，应为 "
+                f"{'、'.join(f'{k}（{n}）' for k, n in KIND_NAMES.items())} 之一。"
+            )
         rows.append(Row(number=number, kind=kind, values=values, problems=problems))
     return rows
 
 
 # --- checking -------------------------------------------------------------------------------
+
 
 @dataclass
 class _Plan:
@@ -265,8 +305,10 @@ def _check_row(row: Row, errors: list) -> None:
         try:
             validate_credit_code(row["credit_code"])
         except ValidationError:
-            error("credit_code", "统一社会信用代码须为 18 位（数字及大写字母，不含 I、O、Z、S、V）且校验位正确"
-                                 "（GB 32100-2015）。")
+            error(
+                "credit_code",
+                "统一社会信用代码须为 18 位（数字及大写字母，不含 I、O、Z、S、V）且校验位正确（GB 32100-2015）。",
+            )
     area = row["area_m2"]
     if area and not (area.isascii() and area.isdigit() and 0 < int(area) <= 2_147_483_647):
         error("area_m2", "面积应为正整数（平方米）。")
@@ -291,18 +333,25 @@ def _check(rows: list[Row]) -> _Plan:
 
     # References: to a row of the file or to what the database already holds.
     known = {
-        DISTRICT: set(plan.districts) | set(District.objects.filter(code__in=_refs(rows, "district"))
-                                            .values_list("code", flat=True)),
-        MARKET: set(plan.markets) | set(Market.objects.filter(code__in=_refs(rows, "market") | _served(rows))
-                                        .values_list("code", flat=True)),
-        WAREHOUSE: set(plan.warehouses) | set(Warehouse.objects.filter(code__in=_refs(rows, "warehouse"))
-                                              .values_list("code", flat=True)),
+        DISTRICT: set(plan.districts)
+        | set(District.objects.filter(code__in=_refs(rows, "district")).values_list("code", flat=True)),
+        MARKET: set(plan.markets)
+        | set(Market.objects.filter(code__in=_refs(rows, "market") | _served(rows)).values_list("code", flat=True)),
+        WAREHOUSE: set(plan.warehouses)
+        | set(Warehouse.objects.filter(code__in=_refs(rows, "warehouse")).values_list("code", flat=True)),
     }
     for row in rows:
         for column in (DISTRICT, MARKET, WAREHOUSE):
             if row.kind != column and row[column] and row[column] not in known[column]:
-                errors.append((row.number, (f"{KIND_NAMES[row.kind]} {column}：{KIND_NAMES[column]} {row[column]} "
-                                           f"既不在文件中，也不在系统中。")))
+                errors.append(
+                    (
+                        row.number,
+                        (
+                            f"{KIND_NAMES[row.kind]} {column}：{KIND_NAMES[column]} {row[column]} "
+                            f"既不在文件中，也不在系统中。"
+                        ),
+                    )
+                )
         if row.kind == WAREHOUSE and row["serves"]:
             codes = [code for code in SERVES_SPLIT_RE.split(row["serves"]) if code]
             unknown = [code for code in codes if code not in known[MARKET]]
@@ -328,25 +377,33 @@ def _served(rows) -> set[str]:
 def _check_people(plan: _Plan, errors: list) -> None:
     """A person keeps one role: the import adds a role to a new user or updates the same role;
     it never turns a reviewer into an operator or gives a superuser a role."""
-    users = (get_user_model().objects.filter(username__in=plan.people)
-             .select_related(*ROLE_ACCESSORS.values()))
+    users = get_user_model().objects.filter(username__in=plan.people).select_related(*ROLE_ACCESSORS.values())
     existing = {user.username: user for user in users}
     for username, row in plan.people.items():
         user = existing.get(username)
         if user is None:
             if row["password"]:
-                candidate = get_user_model()(username=username, first_name=row["name"][:STAFF_NAME_MAX],
-                                             email=row["email"])
+                candidate = get_user_model()(
+                    username=username, first_name=row["name"][:STAFF_NAME_MAX], email=row["email"]
+                )
                 try:
                     validate_password(row["password"], user=candidate)
                 except ValidationError as error:
-                    errors.append((row.number, (f"{KIND_NAMES[row.kind]} password：初始密码不符合密码规则："
-                                               f"{' '.join(error.messages)}")))
+                    errors.append(
+                        (
+                            row.number,
+                            (f"{KIND_NAMES[row.kind]} password：初始密码不符合密码规则：{' '.join(error.messages)}"),
+                        )
+                    )
             continue
         role = _role_of(user)
         if role is not None and role != row.kind:
-            errors.append((row.number, (f"用户 {username} 在系统中已是{KIND_NAMES[role]}，导入不改变角色；"
-                                       f"请在管理后台处理后再导入。")))
+            errors.append(
+                (
+                    row.number,
+                    (f"用户 {username} 在系统中已是{KIND_NAMES[role]}，导入不改变角色；请在管理后台处理后再导入。"),
+                )
+            )
         elif role is None and user.is_superuser:
             errors.append((row.number, f"用户 {username} 是系统管理员，导入不为管理员分配业务角色。"))
 
@@ -359,6 +416,7 @@ def _role_of(user) -> str | None:
 
 
 # --- writing --------------------------------------------------------------------------------
+
 
 def _set(instance, values: dict) -> bool:
     """Assign the values that differ; True if any did. Foreign keys are given as `<name>_id`,
@@ -413,18 +471,33 @@ def _write(plan: _Plan, report: ImportReport) -> None:
 
     markets = {}
     for code, row in plan.markets.items():
-        markets[code], created, changed = _upsert(Market, {"code": code}, {
-            "name": row["name"], "district_id": district(row["district"]).pk, "address": row["address"]})
+        markets[code], created, changed = _upsert(
+            Market,
+            {"code": code},
+            {"name": row["name"], "district_id": district(row["district"]).pk, "address": row["address"]},
+        )
         _count(report, MARKET, created, changed)
-    markets.update({m.code: m for m in Market.objects.filter(code__in={c for cs in plan.serves.values() for c in cs}
-                                                                  | {r["market"] for r in plan.people.values()})
-                    .exclude(code__in=markets)})
+    markets.update(
+        {
+            m.code: m
+            for m in Market.objects.filter(
+                code__in={c for cs in plan.serves.values() for c in cs} | {r["market"] for r in plan.people.values()}
+            ).exclude(code__in=markets)
+        }
+    )
 
     warehouses = {}
     for code, row in plan.warehouses.items():
-        warehouse, created, changed = _upsert(Warehouse, {"code": code}, {
-            "name": row["name"], "district_id": district(row["district"]).pk, "address": row["address"],
-            "area_m2": int(row["area_m2"]) if row["area_m2"] else None})
+        warehouse, created, changed = _upsert(
+            Warehouse,
+            {"code": code},
+            {
+                "name": row["name"],
+                "district_id": district(row["district"]).pk,
+                "address": row["address"],
+                "area_m2": int(row["area_m2"]) if row["area_m2"] else None,
+            },
+        )
         # The file lists every market the warehouse serves: the relation becomes exactly that.
         served = {markets[c].pk for c in plan.serves[code]}
         if set(warehouse.markets.values_list("pk", flat=True)) != served:
@@ -434,22 +507,38 @@ def _write(plan: _Plan, report: ImportReport) -> None:
         for kind in ZoneKind:
             Zone.objects.get_or_create(warehouse=warehouse, kind=kind)
         warehouses[code] = warehouse
-    warehouses.update({w.code: w for w in Warehouse.objects.filter(
-        code__in={r["warehouse"] for r in plan.people.values() if r["warehouse"]}).exclude(code__in=warehouses)})
+    warehouses.update(
+        {
+            w.code: w
+            for w in Warehouse.objects.filter(
+                code__in={r["warehouse"] for r in plan.people.values() if r["warehouse"]}
+            ).exclude(code__in=warehouses)
+        }
+    )
 
     _write_people(plan, report, district=district, markets=markets, warehouses=warehouses)
 
     listed = set(plan.people)
     for kind, accessor in ROLE_ACCESSORS.items():
-        for username in (get_user_model().objects.filter(**{f"{accessor}__isnull": False})
-                         .exclude(username__in=listed).values_list("username", flat=True).order_by("username")):
+        for username in (
+            get_user_model()
+            .objects.filter(**{f"{accessor}__isnull": False})
+            .exclude(username__in=listed)
+            .values_list("username", flat=True)
+            .order_by("username")
+        ):
             report.not_in_file.append(f"{username}（{KIND_NAMES[kind]}）")
 
 
 def _role_values(row: Row, *, district, markets, warehouses) -> dict:
     if row.kind == MERCHANT:
-        return {"market_id": markets[row["market"]].pk, "name": row["name"], "stall": row["stall"],
-                "licence_no": row["credit_code"], "phone": row["phone"]}
+        return {
+            "market_id": markets[row["market"]].pk,
+            "name": row["name"],
+            "stall": row["stall"],
+            "licence_no": row["credit_code"],
+            "phone": row["phone"],
+        }
     if row.kind == REVIEWER:
         return {"market_id": markets[row["market"]].pk}
     if row.kind == OPERATOR:
@@ -491,8 +580,10 @@ def _write_people(plan: _Plan, report: ImportReport, *, district, markets, wareh
     for kind in PEOPLE:
         model = ROLE_MODELS[kind]
         rows = {username: row for username, row in plan.people.items() if row.kind == kind}
-        existing = {role.user_id: role for role in
-                    model.objects.select_for_update().filter(user_id__in=[users[u].pk for u in rows])}
+        existing = {
+            role.user_id: role
+            for role in model.objects.select_for_update().filter(user_id__in=[users[u].pk for u in rows])
+        }
         new_roles, changed_roles, fields = [], [], set()
         for username, row in rows.items():
             values = _role_values(row, district=district, markets=markets, warehouses=warehouses)

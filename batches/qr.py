@@ -30,7 +30,7 @@ import qrcode
 from qrcode import util
 from qrcode.constants import ERROR_CORRECT_M
 
-__all__ = ["qr_matrix", "render_svg", "render_png", "cache_clear", "dark_runs"]
+__all__ = ["cache_clear", "dark_runs", "qr_matrix", "render_png", "render_svg"]
 
 CACHE_SIZE = 1024
 
@@ -91,7 +91,7 @@ class _FastQRCode(qrcode.QRCode):
         # Codeword bits, most significant first; remainder bits are 0.
         value = int.from_bytes(bytes(data), "big") << (ncells - 8 * len(data))
         bits = format(value ^ masks[mask_pattern], f"0{ncells}b")
-        for (r, c), bit in zip(cells, bits):
+        for (r, c), bit in zip(cells, bits, strict=True):
             modules[r][c] = bit == "1"
 
     def make(self, fit=True):
@@ -165,12 +165,7 @@ def svg_from_matrix(matrix: list[list[bool]], *, box: int = 4, border: int = 4) 
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data))
-        + tag
-        + data
-        + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF)
-    )
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF)
 
 
 def png_from_matrix(matrix: list[list[bool]], *, box: int = 4, border: int = 4) -> bytes:

@@ -15,8 +15,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from markets.models import Market, Regulator
 from config.reliability import outbox
+from markets.models import Market, Regulator
 
 from . import tasks
 from .actors import Actor, visible_codes
@@ -25,7 +25,15 @@ from .errors import DomainError, InputError
 from .gs1 import digital_link_path
 from .lifecycle import Change, allowed_actions, invalid_transition, record_event, transition
 from .models import (
-    Batch, BatchLine, BatchNumberCounter, Code, CodeStatus, Disinfection, Notification, Sample, Status,
+    Batch,
+    BatchLine,
+    BatchNumberCounter,
+    Code,
+    CodeStatus,
+    Disinfection,
+    Notification,
+    Sample,
+    Status,
     TestResult,
 )
 
@@ -34,6 +42,7 @@ CODE_CHUNK = 5000
 
 
 # --- declaration and approval -------------------------------------------------------------
+
 
 def next_batch_number(*, market: Market, now=None) -> str:
     """`MKT-A-20261129-0007`: market, local date, a counter per market and day."""
@@ -45,8 +54,16 @@ def next_batch_number(*, market: Market, now=None) -> str:
 
 
 @transaction.atomic
-def batch_declare(*, actor: Actor, now=None, market: Market, customs_declaration_no: str, origin_country: str,
-                  port_of_entry: str, lines: list[dict]) -> Batch:
+def batch_declare(
+    *,
+    actor: Actor,
+    now=None,
+    market: Market,
+    customs_declaration_no: str,
+    origin_country: str,
+    port_of_entry: str,
+    lines: list[dict],
+) -> Batch:
     """A merchant declares imported goods into their own market (SPEC §1.1) → draft."""
     batch = Batch.objects.create(
         number=next_batch_number(market=market, now=now),
@@ -57,8 +74,15 @@ def batch_declare(*, actor: Actor, now=None, market: Market, customs_declaration
         port_of_entry=port_of_entry,
     )
     BatchLine.objects.bulk_create(BatchLine(batch=batch, **_line(line)) for line in lines)
-    record_event(batch=batch, action="declare", actor=actor, status_before="", status_after=Status.DRAFT,
-                 details={"lines": len(lines)}, at=now)
+    record_event(
+        batch=batch,
+        action="declare",
+        actor=actor,
+        status_before="",
+        status_after=Status.DRAFT,
+        details={"lines": len(lines)},
+        at=now,
+    )
     return batch
 
 
@@ -86,14 +110,25 @@ def batch_submit(*, batch: Batch, actor: Actor, now=None) -> Batch:
 
 def batch_approve(*, batch: Batch, actor: Actor, now=None, warehouse) -> Batch:
     """The market's reviewer approves and chooses a warehouse serving the market."""
-    return transition(batch=batch, action="approve", actor=actor,
-                      apply=lambda b: Change(fields={"warehouse_id": warehouse.pk, "reject_reason": ""},
-                                             details={"warehouse": warehouse.code}), now=now)
+    return transition(
+        batch=batch,
+        action="approve",
+        actor=actor,
+        apply=lambda b: Change(
+            fields={"warehouse_id": warehouse.pk, "reject_reason": ""}, details={"warehouse": warehouse.code}
+        ),
+        now=now,
+    )
 
 
 def batch_reject(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
-    return transition(batch=batch, action="reject", actor=actor,
-                      apply=lambda b: Change(fields={"reject_reason": reason}, details={"reason": reason}), now=now)
+    return transition(
+        batch=batch,
+        action="reject",
+        actor=actor,
+        apply=lambda b: Change(fields={"reject_reason": reason}, details={"reason": reason}),
+        now=now,
+    )
 
 
 def batch_revise(*, batch: Batch, actor: Actor, now=None) -> Batch:
@@ -102,9 +137,9 @@ def batch_revise(*, batch: Batch, actor: Actor, now=None) -> Batch:
 
 # --- arrival (R5) -------------------------------------------------------------------------
 
+
 @transaction.atomic
-def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict],
-                 seen_status: str | None = None) -> Batch:
+def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict], seen_status: str | None = None) -> Batch:
     """Check every declared line for type, specification and quantity (R5). All match →
     pre_storage; any mismatch → discrepancy. Re-verification from discrepancy works the same.
     `lines` must name each line of the batch once: {line, received_quantity, type_matches, spec_matches}.
@@ -122,7 +157,9 @@ def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict],
         if unknown:
             errors["lines"] = [_("不属于本批次的明细：%s") % ", ".join(map(str, unknown))]
         if missing or len(given) != len(lines):
-            errors.setdefault("lines", []).append(_("每条申报明细须且仅须核对一次：缺少 %s") % ", ".join(map(str, missing)))
+            errors.setdefault("lines", []).append(
+                _("每条申报明细须且仅须核对一次：缺少 %s") % ", ".join(map(str, missing))
+            )
         if errors:
             raise InputError(errors)
         mismatches = []
@@ -132,11 +169,20 @@ def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict],
             line.type_matches = item["type_matches"]
             line.spec_matches = item["spec_matches"]
             if not (line.type_matches and line.spec_matches and line.received_quantity == line.quantity):
-                mismatches.append({"line": line_id, "declared": line.quantity, "received": line.received_quantity,
-                                   "type_matches": line.type_matches, "spec_matches": line.spec_matches})
+                mismatches.append(
+                    {
+                        "line": line_id,
+                        "declared": line.quantity,
+                        "received": line.received_quantity,
+                        "type_matches": line.type_matches,
+                        "spec_matches": line.spec_matches,
+                    }
+                )
         BatchLine.objects.bulk_update(declared.values(), ["received_quantity", "type_matches", "spec_matches"])
-        return Change(status=Status.DISCREPANCY if mismatches else Status.PRE_STORAGE,
-                      details={"lines": lines, "mismatches": mismatches})
+        return Change(
+            status=Status.DISCREPANCY if mismatches else Status.PRE_STORAGE,
+            details={"lines": lines, "mismatches": mismatches},
+        )
 
     return transition(batch=batch, action="arrive", actor=actor, apply=apply, now=now)
 
@@ -147,14 +193,22 @@ def batch_return(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
 
 # --- disinfection and rest (R1, R3) -------------------------------------------------------
 
+
 @transaction.atomic
-def batch_disinfect(*, batch: Batch, actor: Actor, now=None, agent: str, concentration: str, method: str) -> Disinfection:
+def batch_disinfect(
+    *, batch: Batch, actor: Actor, now=None, agent: str, concentration: str, method: str
+) -> Disinfection:
     record = {}
 
     def apply(locked):
         record["row"] = Disinfection.objects.create(
-            batch=locked, cycle=locked.cycle, agent=agent, concentration=concentration, method=method,
-            performed_by=actor.user, performed_at=now or timezone.now(),
+            batch=locked,
+            cycle=locked.cycle,
+            agent=agent,
+            concentration=concentration,
+            method=method,
+            performed_by=actor.user,
+            performed_at=now or timezone.now(),
         )
         return Change(details={"agent": agent, "concentration": concentration, "method": method, "cycle": locked.cycle})
 
@@ -171,11 +225,17 @@ def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
 
     def apply(locked):
         if not Disinfection.objects.filter(batch=locked, cycle=locked.cycle).exists():
-            raise DomainError("not_disinfected", _("本批次尚未登记消毒，不能进入静置区。"),
-                              status=locked.status, allowed=allowed_actions(locked.status, actor.role))
+            raise DomainError(
+                "not_disinfected",
+                _("本批次尚未登记消毒，不能进入静置区。"),
+                status=locked.status,
+                allowed=allowed_actions(locked.status, actor.role),
+            )
         rest_until = now + timedelta(seconds=settings.REST_PERIOD_SECONDS)
-        return Change(fields={"rest_started_at": now, "rest_until": rest_until},
-                      details={"rest_until": timezone.localtime(rest_until).isoformat(), "cycle": locked.cycle})
+        return Change(
+            fields={"rest_started_at": now, "rest_until": rest_until},
+            details={"rest_until": timezone.localtime(rest_until).isoformat(), "cycle": locked.cycle},
+        )
 
     moved = transition(batch=batch, action="move_to_resting", actor=actor, apply=apply, now=now)
     outbox.enqueue(tasks.complete_rest, args=[moved.pk], eta=moved.rest_until)
@@ -189,8 +249,14 @@ def batch_record_sample(*, batch: Batch, actor: Actor, now=None, sample_no: str,
     def apply(locked):
         if Sample.objects.filter(batch=locked, sample_no=sample_no).exists():
             raise InputError({"sample_no": [_("样品编号 %s 已登记。") % sample_no]})
-        record["row"] = Sample.objects.create(batch=locked, cycle=locked.cycle, sample_no=sample_no, lab=lab,
-                                              taken_by=actor.user, taken_at=now or timezone.now())
+        record["row"] = Sample.objects.create(
+            batch=locked,
+            cycle=locked.cycle,
+            sample_no=sample_no,
+            lab=lab,
+            taken_by=actor.user,
+            taken_at=now or timezone.now(),
+        )
         return Change(details={"sample_no": sample_no, "lab": lab, "cycle": locked.cycle})
 
     transition(batch=batch, action="sample", actor=actor, apply=apply, now=now)
@@ -198,7 +264,9 @@ def batch_record_sample(*, batch: Batch, actor: Actor, now=None, sample_no: str,
 
 
 @transaction.atomic
-def batch_record_test_result(*, batch: Batch, actor: Actor, now=None, sample_no: str, result: str, report_no: str) -> TestResult:
+def batch_record_test_result(
+    *, batch: Batch, actor: Actor, now=None, sample_no: str, result: str, report_no: str
+) -> TestResult:
     """A positive result quarantines the batch at once and alerts the district's regulators."""
     record = {}
 
@@ -206,18 +274,24 @@ def batch_record_test_result(*, batch: Batch, actor: Actor, now=None, sample_no:
         sample = Sample.objects.filter(batch=locked, sample_no=sample_no).first()
         if sample is None:
             raise InputError({"sample_no": [_("本批次没有编号为 %s 的样品。") % sample_no]})
-        record["row"] = TestResult.objects.create(sample=sample, result=result, report_no=report_no,
-                                                  recorded_by=actor.user, recorded_at=now or timezone.now())
+        record["row"] = TestResult.objects.create(
+            sample=sample, result=result, report_no=report_no, recorded_by=actor.user, recorded_at=now or timezone.now()
+        )
         positive = result == TestResult.Outcome.POSITIVE and sample.cycle == locked.cycle
-        return Change(status=Status.QUARANTINED if positive else None,
-                      details={"sample_no": sample_no, "result": result, "report_no": report_no, "cycle": sample.cycle})
+        return Change(
+            status=Status.QUARANTINED if positive else None,
+            details={"sample_no": sample_no, "result": result, "report_no": report_no, "cycle": sample.cycle},
+        )
 
     moved = transition(batch=batch, action="test_result", actor=actor, apply=apply, now=now)
     if moved.status == Status.QUARANTINED:
-        notify_regulators(batch=moved, kind="positive_result",
-                          title=_("阳性检测结果：批次 %s 已隔离") % moved.number,
-                          body=_("样品 %(sample)s，报告 %(report)s。请决定重新消毒或销毁。")
-                          % {"sample": sample_no, "report": report_no})
+        notify_regulators(
+            batch=moved,
+            kind="positive_result",
+            title=_("阳性检测结果：批次 %s 已隔离") % moved.number,
+            body=_("样品 %(sample)s，报告 %(report)s。请决定重新消毒或销毁。")
+            % {"sample": sample_no, "report": report_no},
+        )
     return record["row"]
 
 
@@ -235,16 +309,23 @@ def notify_regulators(*, batch: Batch, kind: str, title: str, body: str) -> None
 
 # --- the test gate (R2), storage and codes ------------------------------------------------
 
+
 def check_test_gate(batch: Batch, *, role: str, now) -> None:
     """R2: the rest is complete, at least one negative result for a sample of the current rest
     period and no positive one; `invalid` counts as neither. Raises DomainError (409)."""
     allowed = allowed_actions(batch.status, role)
     if batch.rest_until is None or now < batch.rest_until or batch.status == Status.RESTING:
         left = (batch.rest_until - now) if batch.rest_until else None
-        raise DomainError("rest_not_complete", rest_left_message(left), status=batch.status, allowed=allowed,
-                          rest_until=timezone.localtime(batch.rest_until).isoformat() if batch.rest_until else None)
-    results = set(TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle)
-                  .values_list("result", flat=True))
+        raise DomainError(
+            "rest_not_complete",
+            rest_left_message(left),
+            status=batch.status,
+            allowed=allowed,
+            rest_until=timezone.localtime(batch.rest_until).isoformat() if batch.rest_until else None,
+        )
+    results = set(
+        TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle).values_list("result", flat=True)
+    )
     if TestResult.Outcome.POSITIVE in results:
         raise DomainError("positive_result", _("本静置期有阳性检测结果。"), status=batch.status, allowed=allowed)
     if TestResult.Outcome.NEGATIVE not in results:
@@ -258,7 +339,10 @@ def rest_left_message(left: timedelta | None) -> str:
     days, rest = divmod(math.ceil(left.total_seconds() / 60), 24 * 60)
     hours, minutes = divmod(rest, 60)
     return _("静置期未满，剩余 %(days)d 天 %(hours)d 小时 %(minutes)d 分钟。") % {
-        "days": days, "hours": hours, "minutes": minutes}
+        "days": days,
+        "hours": hours,
+        "minutes": minutes,
+    }
 
 
 def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=None) -> Batch:
@@ -291,14 +375,14 @@ def new_tokens(count: int) -> list[str]:
     """`count` tokens from one call to the system CSPRNG: 15 random bytes (120 bits) encode to
     exactly 24 base32 characters with no padding, so one encoded string slices into tokens."""
     text = base64.b32encode(secrets.token_bytes(15 * count)).decode("ascii")
-    return [text[start:start + 24] for start in range(0, 24 * count, 24)]
+    return [text[start : start + 24] for start in range(0, 24 * count, 24)]
 
 
 def new_serials(count: int) -> list[str]:
     """`count` GS1 AI 21 serials for Digital Link: 10 random bytes (80 bits, SPEC §4) encode to
     exactly 16 base32 characters — inside AI 21's character set, nothing to escape in a URL."""
     text = base64.b32encode(secrets.token_bytes(10 * count)).decode("ascii")
-    return [text[start:start + 16] for start in range(0, 16 * count, 16)]
+    return [text[start : start + 16] for start in range(0, 16 * count, 16)]
 
 
 def code_url(*, token: str, gtin: str, batch_number: str, serial: str) -> str:
@@ -325,11 +409,21 @@ def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
             count = line.received_quantity if line.received_quantity is not None else line.quantity
             for start in range(0, count, CODE_CHUNK):
                 size = min(CODE_CHUNK, count - start)
-                Code.objects.bulk_create([
-                    Code(batch_id=locked.pk, line_id=line.pk, item_no=item_no + offset, serial=serial, token=token,
-                         issued_at=now)
-                    for offset, (token, serial) in enumerate(zip(new_tokens(size), new_serials(size), strict=True), start=1)
-                ])
+                Code.objects.bulk_create(
+                    [
+                        Code(
+                            batch_id=locked.pk,
+                            line_id=line.pk,
+                            item_no=item_no + offset,
+                            serial=serial,
+                            token=token,
+                            issued_at=now,
+                        )
+                        for offset, (token, serial) in enumerate(
+                            zip(new_tokens(size), new_serials(size), strict=True), start=1
+                        )
+                    ]
+                )
                 item_no += size
                 issued += size
         return Change(details={"issued": issued})
@@ -367,7 +461,9 @@ def _codes_to_release(*, batch: Batch, actor: Actor, scanned: list[str]) -> list
 
 
 @transaction.atomic
-def batch_release(*, batch: Batch, actor: Actor, now=None, tokens: list[str] | None = None, release_all: bool = False) -> Batch:
+def batch_release(
+    *, batch: Batch, actor: Actor, now=None, tokens: list[str] | None = None, release_all: bool = False
+) -> Batch:
     """Codes leave the warehouse to the batch's merchant (SPEC §4). `tokens` are scanned values
     in any form a label carries: a token, a `/c/` URL or a GS1 Digital Link.
 
@@ -385,9 +481,10 @@ def batch_release(*, batch: Batch, actor: Actor, now=None, tokens: list[str] | N
         else:
             codes = _codes_to_release(batch=locked, actor=actor, scanned=tokens)
             ids = [code.pk for code in codes]
-            count = sum(in_warehouse.filter(pk__in=ids[start:start + 500])
-                        .update(status=CodeStatus.RELEASED, released_at=now)
-                        for start in range(0, len(ids), 500))  # bounded IN lists (SQLite's parameter limit)
+            count = sum(
+                in_warehouse.filter(pk__in=ids[start : start + 500]).update(status=CodeStatus.RELEASED, released_at=now)
+                for start in range(0, len(ids), 500)
+            )  # bounded IN lists (SQLite's parameter limit)
             released = {"count": count, "codes": [code.token for code in codes]}
         left = in_warehouse.exists()
         return Change(status=None if left else Status.RELEASED, details=released)
@@ -397,11 +494,19 @@ def batch_release(*, batch: Batch, actor: Actor, now=None, tokens: list[str] | N
 
 # --- the regulator's decisions ------------------------------------------------------------
 
+
 def batch_redisinfect(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     """Back to pre-storage: a new cycle, so a new disinfection and a full new rest are required."""
-    return transition(batch=batch, action="redisinfect", actor=actor,
-                      apply=lambda b: Change(fields={"cycle": b.cycle + 1, "rest_started_at": None, "rest_until": None},
-                                             details={"reason": reason, "cycle": b.cycle + 1}), now=now)
+    return transition(
+        batch=batch,
+        action="redisinfect",
+        actor=actor,
+        apply=lambda b: Change(
+            fields={"cycle": b.cycle + 1, "rest_started_at": None, "rest_until": None},
+            details={"reason": reason, "cycle": b.cycle + 1},
+        ),
+        now=now,
+    )
 
 
 def batch_destroy(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
@@ -428,10 +533,14 @@ def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     recalled = transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)
     merchant_user_id = Batch.objects.filter(pk=recalled.pk).values_list("merchant__user_id", flat=True).get()
     Notification.objects.create(
-        recipient_id=merchant_user_id, kind="recall", batch=recalled,
+        recipient_id=merchant_user_id,
+        kind="recall",
+        batch=recalled,
         title=_("批次 %s 已被召回") % recalled.number,
-        body=_("召回原因：%(reason)s。未售出的 %(recalled)d 件商品码已停止销售，请勿再售；"
-               "已售出 %(sold)d 件，监管部门将联系买方。")
+        body=_(
+            "召回原因：%(reason)s。未售出的 %(recalled)d 件商品码已停止销售，请勿再售；"
+            "已售出 %(sold)d 件，监管部门将联系买方。"
+        )
         % {"reason": reason, "recalled": counts["recalled"], "sold": counts["sold"]},
     )
     return recalled

@@ -40,7 +40,6 @@ def populate() -> str:
     django.setup()
     from django.core.management import call_command
 
-    from batches.actors import actor_for
     from batches.management.commands.seed_demo import Command as SeedDemo
     from batches.models import Code
     from warehouse.models import Warehouse

@@ -1,4 +1,4 @@
-"""Issue 3 benchmark: issuing codes for one large batch through the service, beside a raw
+"""Benchmark (README, Benchmarks): issuing codes for one large batch through the service, beside a raw
 PostgreSQL `COPY` of the same rows into the same table, in the same run (target ≥ 0.3 of COPY).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_codes.py [--count 100000]
@@ -34,16 +34,37 @@ def stored_batch(tag: str, count: int):
     operator = get_user_model().objects.get(username="operator-1")
     past = timezone.now() - timedelta(days=8)
     batch = Batch.objects.create(
-        number=f"BENCH-{tag}", market=merchant.market, merchant=merchant, warehouse=Warehouse.objects.get(code="WH-1"),
-        status=Status.STORED, customs_declaration_no="BENCH", origin_country="意大利", port_of_entry="上海",
-        rest_started_at=past, rest_until=past + timedelta(days=7),
+        number=f"BENCH-{tag}",
+        market=merchant.market,
+        merchant=merchant,
+        warehouse=Warehouse.objects.get(code="WH-1"),
+        status=Status.STORED,
+        customs_declaration_no="BENCH",
+        origin_country="意大利",
+        port_of_entry="上海",
+        rest_started_at=past,
+        rest_until=past + timedelta(days=7),
     )
-    line = BatchLine.objects.create(batch=batch, product_name="羊毛大衣", category="服装", specification="M",
-                                    quantity=count, received_quantity=count, unit="件", gtin="09506000134352",
-                                    type_matches=True, spec_matches=True)
+    line = BatchLine.objects.create(
+        batch=batch,
+        product_name="羊毛大衣",
+        category="服装",
+        specification="M",
+        quantity=count,
+        received_quantity=count,
+        unit="件",
+        gtin="09506000134352",
+        type_matches=True,
+        spec_matches=True,
+    )
     sample = Sample.objects.create(batch=batch, cycle=1, sample_no="S1", lab="CDC", taken_by=operator, taken_at=past)
-    TestResult.objects.create(sample=sample, result=TestResult.Outcome.NEGATIVE, report_no="R1", recorded_by=operator,
-                              recorded_at=past + timedelta(days=1))
+    TestResult.objects.create(
+        sample=sample,
+        result=TestResult.Outcome.NEGATIVE,
+        report_no="R1",
+        recorded_by=operator,
+        recorded_at=past + timedelta(days=1),
+    )
     return batch, line
 
 
@@ -71,13 +92,15 @@ def issue_through_copy(tag: str, count: int) -> float:
 
     batch, line = stored_batch(f"COPY-{tag}", count)
     now = timezone.now()
-    rows = [(batch.pk, line.pk, item_no, serial, token, CodeStatus.IN_WAREHOUSE.value, now)
-            for item_no, (token, serial) in enumerate(zip(new_tokens(count), new_serials(count), strict=True), start=1)]
+    rows = [
+        (batch.pk, line.pk, item_no, serial, token, CodeStatus.IN_WAREHOUSE.value, now)
+        for item_no, (token, serial) in enumerate(zip(new_tokens(count), new_serials(count), strict=True), start=1)
+    ]
     started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.cursor.copy(COPY_SQL) as copy:  # the psycopg 3 cursor under Django's wrapper
-            for row in rows:
-                copy.write_row(row)
+    # cursor.cursor: the psycopg 3 cursor under Django's wrapper
+    with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(COPY_SQL) as copy:
+        for row in rows:
+            copy.write_row(row)
     elapsed = time.perf_counter() - started
     assert batch.codes.count() == count
     return elapsed
@@ -137,24 +160,33 @@ def main():
         from batches.demo import create_demo_organisations
 
         create_demo_organisations(password="bench-pass-123")
-        print(f"database: {connection.vendor}; {args.count:,} codes per round, {args.rounds} rounds, "
-              f"chunk {services.CODE_CHUNK:,} rows")
+        print(
+            f"database: {connection.vendor}; {args.count:,} codes per round, {args.rounds} rounds, "
+            f"chunk {services.CODE_CHUNK:,} rows"
+        )
         if args.labels:  # first, while the process is small, so that its memory growth shows
             elapsed, growth, size = label_sheet_from_database(args.labels)
-            print(f"label sheet from the database, {args.labels:,} codes (the Celery task's path): {elapsed:.1f} s "
-                  f"(target < 15 s), {size / 2**20:.1f} MiB PDF, peak RSS grew {growth:.0f} MiB")
+            print(
+                f"label sheet from the database, {args.labels:,} codes (the Celery task's path): {elapsed:.1f} s "
+                f"(target < 15 s), {size / 2**20:.1f} MiB PDF, peak RSS grew {growth:.0f} MiB"
+            )
         service, copy = [], []
         for round_no in range(args.rounds):  # alternate, so neither side gets the warmer table
             service.append(issue_through_service(str(round_no), args.count))
             copy.append(issue_through_copy(str(round_no), args.count))
         best_service, best_copy = min(service), min(copy)
-        print(f"issue codes (service): best {args.count / best_service:>9,.0f} rows/s ({best_service:.2f} s), "
-              f"median {args.count / statistics.median(service):,.0f} rows/s")
-        print(f"raw COPY (reference):  best {args.count / best_copy:>9,.0f} rows/s ({best_copy:.2f} s), "
-              f"median {args.count / statistics.median(copy):,.0f} rows/s")
+        print(
+            f"issue codes (service): best {args.count / best_service:>9,.0f} rows/s ({best_service:.2f} s), "
+            f"median {args.count / statistics.median(service):,.0f} rows/s"
+        )
+        print(
+            f"raw COPY (reference):  best {args.count / best_copy:>9,.0f} rows/s ({best_copy:.2f} s), "
+            f"median {args.count / statistics.median(copy):,.0f} rows/s"
+        )
         ratio = best_copy / best_service
         print(f"ratio service / COPY: {ratio:.2f} (target ≥ 0.30) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}")
         print(f"peak RSS of the benchmark process: {peak_rss_mib():.0f} MiB")
+
 
 if __name__ == "__main__":
     main()

@@ -20,8 +20,23 @@ DISTRICTS, MARKETS_PER_DISTRICT, WAREHOUSES_PER_DISTRICT, MERCHANTS, STAFF = 13,
 def records():
     from markets.models import credit_code_check_character
 
-    header = ["kind", "code", "name", "district", "market", "warehouse", "serves", "stall", "credit_code", "phone",
-              "username", "password", "email", "area_m2", "address"]
+    header = [
+        "kind",
+        "code",
+        "name",
+        "district",
+        "market",
+        "warehouse",
+        "serves",
+        "stall",
+        "credit_code",
+        "phone",
+        "username",
+        "password",
+        "email",
+        "area_m2",
+        "address",
+    ]
     yield header
 
     def row(kind, **values):
@@ -38,17 +53,35 @@ def records():
         for w in range(WAREHOUSES_PER_DISTRICT):
             code = f"W{d:02d}-{w}"
             warehouses.append(code)
-            yield row("warehouse", code=code, name=f"监管仓 {code}", district=district, area_m2=300,
-                      serves=";".join(codes[w::WAREHOUSES_PER_DISTRICT]))
+            yield row(
+                "warehouse",
+                code=code,
+                name=f"监管仓 {code}",
+                district=district,
+                area_m2=300,
+                serves=";".join(codes[w::WAREHOUSES_PER_DISTRICT]),
+            )
     for i in range(MERCHANTS):
         first17 = f"9133010{i % 10}MA{i:08d}"[:17]
-        yield row("merchant", username=f"m{i}", name=f"商行{i}", market=markets[i % len(markets)], stall=f"S-{i}",
-                  credit_code=first17 + credit_code_check_character(first17), phone=f"138{i:08d}")
+        yield row(
+            "merchant",
+            username=f"m{i}",
+            name=f"商行{i}",
+            market=markets[i % len(markets)],
+            stall=f"S-{i}",
+            credit_code=first17 + credit_code_check_character(first17),
+            phone=f"138{i:08d}",
+        )
     for i in range(STAFF):
         kind = ("reviewer", "operator", "regulator")[i % 3]
-        yield row(kind, username=f"s{i}", name=f"员工{i}", market=markets[i % len(markets)] if kind == "reviewer" else "",
-                  warehouse=warehouses[i % len(warehouses)] if kind == "operator" else "",
-                  district=f"3301{i % DISTRICTS:02d}" if kind == "regulator" else "")
+        yield row(
+            kind,
+            username=f"s{i}",
+            name=f"员工{i}",
+            market=markets[i % len(markets)] if kind == "reviewer" else "",
+            warehouse=warehouses[i % len(warehouses)] if kind == "operator" else "",
+            district=f"3301{i % DISTRICTS:02d}" if kind == "regulator" else "",
+        )
 
 
 def main():

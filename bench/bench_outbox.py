@@ -11,8 +11,7 @@ import os
 import time
 
 from _setup import celery_app, throwaway_database
-
-from django.db import transaction  # noqa: E402
+from django.db import transaction
 
 ACTIONS = 500
 BACKLOG = 5000
@@ -37,8 +36,10 @@ def main():
         down = time_actions(enqueue, task)
         pending = OutboxMessage.objects.filter(state="pending").count()
         settings.CELERY_BROKER_URL = broker
-        print(f"one action recording one task, {ACTIONS} actions: broker up {up:.2f} ms each ({sent} sent at once), "
-              f"broker away {down:.2f} ms each ({pending} left pending for the relay)")
+        print(
+            f"one action recording one task, {ACTIONS} actions: broker up {up:.2f} ms each ({sent} sent at once), "
+            f"broker away {down:.2f} ms each ({pending} left pending for the relay)"
+        )
 
         OutboxMessage.objects.all().delete()
         OutboxMessage.objects.bulk_create(OutboxMessage(task_name=task.name, args=[0]) for _ in range(BACKLOG))
@@ -52,8 +53,10 @@ def main():
             passes += 1
         elapsed = time.perf_counter() - started
         assert OutboxMessage.objects.filter(state="sent").count() == BACKLOG
-        print(f"relay drains a backlog of {BACKLOG}: {elapsed:.2f} s ({BACKLOG / elapsed:.0f} rows/s, "
-              f"{passes} passes of {settings.OUTBOX_RELAY_BATCH})")
+        print(
+            f"relay drains a backlog of {BACKLOG}: {elapsed:.2f} s ({BACKLOG / elapsed:.0f} rows/s, "
+            f"{passes} passes of {settings.OUTBOX_RELAY_BATCH})"
+        )
         celery_app.control.purge()
 
 

@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import segno  # noqa: E402
-from django.conf import settings  # noqa: E402
+import segno
+from django.conf import settings
+
+from batches import labels as labels_mod
+from batches import qr
+from batches.labels import Label, write_label_pdf
 
 # No project settings: the label code reads LABEL_CJK_FONT and falls back to the Debian font.
 settings.configure()
-
-from batches import labels as labels_mod  # noqa: E402
-from batches import qr  # noqa: E402
-from batches.labels import Label, write_label_pdf  # noqa: E402
 
 BASE = "https://trace.example.cn"
 
@@ -126,8 +126,10 @@ def main() -> None:
         us = (time.perf_counter() - t) / len(matrices) * 1e6
         print(f"  ours, {name} drawing alone (matrix given): {us:.0f} µs/img")
     svg, png = qr.render_svg(urls[0]), qr.render_png(urls[0])
-    print(f"  sizes for one URL: ours SVG {len(svg)} B, PNG {len(png)} B;"
-          f" segno SVG {len(segno_svg(urls[0]))} B, PNG {len(segno_png(urls[0]))} B")
+    print(
+        f"  sizes for one URL: ours SVG {len(svg)} B, PNG {len(png)} B;"
+        f" segno SVG {len(segno_svg(urls[0]))} B, PNG {len(segno_png(urls[0]))} B"
+    )
 
     print()
     print(f"Label PDF: {args.labels} labels, {labels_mod.LABELS_PER_PAGE} per A4 page")
@@ -140,8 +142,7 @@ def main() -> None:
     n = write_label_pdf(make_labels(args.labels), out, progress=pages.append)
     secs = time.perf_counter() - t
     size = len(out.getvalue())
-    print(f"  {n} labels, {len(pages)} pages: {secs:.2f} s ({secs / n * 1e3:.2f} ms/label),"
-          f" PDF {size / 1e6:.2f} MB")
+    print(f"  {n} labels, {len(pages)} pages: {secs:.2f} s ({secs / n * 1e3:.2f} ms/label), PDF {size / 1e6:.2f} MB")
     print(f"  ru_maxrss: {rss0:.0f} MB before, {maxrss_mb():.0f} MB after (process peak)")
 
     del out

@@ -34,8 +34,16 @@ def main():
         rows = []
         for i in range(SALES):
             sold_at = now - retention - timedelta(days=1, minutes=i) if i < OLD else now - timedelta(minutes=i)
-            rows.append(Sale(merchant=merchant, sold_by=seller, buyer_name=f"买家{i}", buyer_phone=f"139{i:08d}",
-                             buyer_kind="consumer", sold_at=sold_at))
+            rows.append(
+                Sale(
+                    merchant=merchant,
+                    sold_by=seller,
+                    buyer_name=f"买家{i}",
+                    buyer_phone=f"139{i:08d}",
+                    buyer_kind="consumer",
+                    sold_at=sold_at,
+                )
+            )
             if len(rows) == 10_000:
                 Sale.objects.bulk_create(rows)
                 rows = []
@@ -59,11 +67,15 @@ def main():
 
         assert due == OLD and result.anonymised == OLD and again.anonymised == 0
         assert Sale.objects.filter(buyer_name="已匿名").count() == OLD
-        print(f"{SALES:,} sales, {OLD:,} older than {settings.BUYER_DATA_RETENTION_DAYS} days "
-              f"({connection.vendor}, chunk {settings.BUYER_ANONYMISE_CHUNK_SIZE})")
+        print(
+            f"{SALES:,} sales, {OLD:,} older than {settings.BUYER_DATA_RETENTION_DAYS} days "
+            f"({connection.vendor}, chunk {settings.BUYER_ANONYMISE_CHUNK_SIZE})"
+        )
         print(f"dry run (count): {dry:.2f} s")
-        print(f"first run: {first:.2f} s, {OLD / first:,.0f} sales/s, {len(queries)} queries "
-              f"({len(queries) / chunks:.1f} per chunk of {settings.BUYER_ANONYMISE_CHUNK_SIZE})")
+        print(
+            f"first run: {first:.2f} s, {OLD / first:,.0f} sales/s, {len(queries)} queries "
+            f"({len(queries) / chunks:.1f} per chunk of {settings.BUYER_ANONYMISE_CHUNK_SIZE})"
+        )
         print(f"second run (nothing to do): {second:.3f} s")
 
 

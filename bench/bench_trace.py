@@ -1,4 +1,4 @@
-"""Issue 4 benchmark: the regulator's trace and the merchant sales export on PostgreSQL.
+"""Benchmark (README, Benchmarks): the regulator's trace and the merchant sales export on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_trace.py \
         [--codes 1000000] [--sales 300000] [--lookups 10000] [--export-rows 100000]
@@ -46,8 +46,20 @@ from _setup import throwaway_database  # noqa: E402
 DB_NAME = "bench_trace"
 RECORDED_LOOKUPS = 1000
 SIZE_PATTERN = (1, 2, 3)  # codes per sale, in turn: two codes per sale on average
-LIFECYCLE = ["declare", "submit", "approve", "arrive", "disinfect", "move_to_resting", "sample", "test_result",
-             "complete_rest", "move_to_storage", "issue_codes", "release"]
+LIFECYCLE = [
+    "declare",
+    "submit",
+    "approve",
+    "arrive",
+    "disinfect",
+    "move_to_resting",
+    "sample",
+    "test_result",
+    "complete_rest",
+    "move_to_storage",
+    "issue_codes",
+    "release",
+]
 
 # The same look-up as the service, as one statement: everything `code_trace` returns comes from
 # here or is computed from what this returns (the QR URL, status labels, allowed actions, the
@@ -127,12 +139,12 @@ SELECT json_build_object(
 
 def tokens(count: int) -> list[str]:
     text = base64.b32encode(secrets.token_bytes(15 * count)).decode("ascii")
-    return [text[i:i + 24] for i in range(0, 24 * count, 24)]
+    return [text[i : i + 24] for i in range(0, 24 * count, 24)]
 
 
 def new_serials(count: int) -> list[str]:
     text = base64.b32encode(secrets.token_bytes(10 * count)).decode("ascii")
-    return [text[i:i + 16] for i in range(0, 16 * count, 16)]
+    return [text[i : i + 16] for i in range(0, 16 * count, 16)]
 
 
 def copy_rows(cursor, model, columns: list[str], rows) -> int:
@@ -165,16 +177,25 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
     create_demo_organisations(password="bench-pass-123")
     users = {u.username: u.pk for u in get_user_model().objects.all()}
     markets = {m.code: m for m in Market.objects.all()}
-    warehouse_of = {"MKT-A": Warehouse.objects.get(code="WH-1").pk, "MKT-B": Warehouse.objects.get(code="WH-1").pk,
-                    "MKT-C": Warehouse.objects.get(code="WH-2").pk}
+    warehouse_of = {
+        "MKT-A": Warehouse.objects.get(code="WH-1").pk,
+        "MKT-B": Warehouse.objects.get(code="WH-1").pk,
+        "MKT-C": Warehouse.objects.get(code="WH-2").pk,
+    }
     operator_of = {"MKT-A": users["operator-1"], "MKT-B": users["operator-1"], "MKT-C": users["operator-2"]}
     # Twenty more stall holders, so that the big merchant is one among many.
     User = get_user_model()
     for i in range(20):
         code = "ABC"[i % 3]
         user = User.objects.create(username=f"bench-merchant-{i}", first_name=f"商行{i}")
-        Merchant.objects.create(user=user, market=markets[f"MKT-{code}"], name=f"测试进口服饰商行 {i}",
-                                stall=f"{code}-{300 + i}", licence_no=f"BENCH{i:013d}", phone=f"1380000{i:04d}")
+        Merchant.objects.create(
+            user=user,
+            market=markets[f"MKT-{code}"],
+            name=f"测试进口服饰商行 {i}",
+            stall=f"{code}-{300 + i}",
+            licence_no=f"BENCH{i:013d}",
+            phone=f"1380000{i:04d}",
+        )
     merchants = list(Merchant.objects.select_related("market").order_by("pk"))
     big = next(m for m in merchants if m.user_id == users["merchant-a1"])
     others = [m for m in merchants if m.pk != big.pk]
@@ -205,37 +226,135 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
         rest_until = rest_start + timedelta(days=7)
         released = rest_until + timedelta(hours=3)
         number = f"{market}-{declared:%Y%m%d}-{index:05d}"
-        batch_rows.append((index, number, markets[market].pk, merchant.pk, warehouse, "released", f"3101{index:014d}",
-                           "意大利", "上海浦东", "", 1, rest_start, rest_until, declared, released, released))
+        batch_rows.append(
+            (
+                index,
+                number,
+                markets[market].pk,
+                merchant.pk,
+                warehouse,
+                "released",
+                f"3101{index:014d}",
+                "意大利",
+                "上海浦东",
+                "",
+                1,
+                rest_start,
+                rest_until,
+                declared,
+                released,
+                released,
+            )
+        )
         gtin_size = size // 2
         line_a, line_b = 2 * index - 1, 2 * index
-        line_rows.append((line_a, index, "羊毛大衣", "服装", "女款 M 码", gtin_size, "件", "09506000134352", gtin_size,
-                          True, True))
-        line_rows.append((line_b, index, "真丝围巾", "服饰配件", "180×70 cm", size - gtin_size, "条", "",
-                          size - gtin_size, True, True))
-        disinfection_rows.append((index, index, 1, "含氯消毒剂", "500 mg/L", "喷洒", operator, declared + timedelta(hours=1)))
+        line_rows.append(
+            (line_a, index, "羊毛大衣", "服装", "女款 M 码", gtin_size, "件", "09506000134352", gtin_size, True, True)
+        )
+        line_rows.append(
+            (
+                line_b,
+                index,
+                "真丝围巾",
+                "服饰配件",
+                "180×70 cm",
+                size - gtin_size,
+                "条",
+                "",
+                size - gtin_size,
+                True,
+                True,
+            )
+        )
+        disinfection_rows.append(
+            (index, index, 1, "含氯消毒剂", "500 mg/L", "喷洒", operator, declared + timedelta(hours=1))
+        )
         sample_rows.append((index, index, 1, "S1", "杭州市疾控中心", operator, rest_start + timedelta(hours=1)))
         result_rows.append((index, index, "negative", f"R-{index}", operator, rest_start + timedelta(days=1)))
-        steps = [("declare", "", "draft", merchant.user_id, "merchant", declared, None, "", {"lines": 2}),
-                 ("submit", "draft", "submitted", merchant.user_id, "merchant", declared, None, "", {}),
-                 ("approve", "submitted", "approved", users["reviewer-a"], "reviewer", declared, warehouse, "",
-                  {"warehouse": "WH-1"}),
-                 ("arrive", "approved", "pre_storage", operator, "operator", declared, warehouse, "pre_storage", {}),
-                 ("disinfect", "pre_storage", "pre_storage", operator, "operator", declared, warehouse, "pre_storage",
-                  {"agent": "含氯消毒剂"}),
-                 ("move_to_resting", "pre_storage", "resting", operator, "operator", rest_start, warehouse, "resting",
-                  {"rest_until": rest_until.isoformat()}),
-                 ("sample", "resting", "resting", operator, "operator", rest_start, warehouse, "resting",
-                  {"sample_no": "S1"}),
-                 ("test_result", "resting", "resting", operator, "operator", rest_start, warehouse, "resting",
-                  {"sample_no": "S1", "result": "negative"}),
-                 ("complete_rest", "resting", "rest_complete", None, "system", rest_until, warehouse, "resting", {}),
-                 ("move_to_storage", "rest_complete", "stored", operator, "operator", rest_until, warehouse,
-                  "storage", {}),
-                 ("issue_codes", "stored", "coded", operator, "operator", rest_until, warehouse, "storage",
-                  {"issued": size}),
-                 ("release", "coded", "released", operator, "operator", released, warehouse, "", {"all": True,
-                                                                                                  "count": size})]
+        steps = [
+            ("declare", "", "draft", merchant.user_id, "merchant", declared, None, "", {"lines": 2}),
+            ("submit", "draft", "submitted", merchant.user_id, "merchant", declared, None, "", {}),
+            (
+                "approve",
+                "submitted",
+                "approved",
+                users["reviewer-a"],
+                "reviewer",
+                declared,
+                warehouse,
+                "",
+                {"warehouse": "WH-1"},
+            ),
+            ("arrive", "approved", "pre_storage", operator, "operator", declared, warehouse, "pre_storage", {}),
+            (
+                "disinfect",
+                "pre_storage",
+                "pre_storage",
+                operator,
+                "operator",
+                declared,
+                warehouse,
+                "pre_storage",
+                {"agent": "含氯消毒剂"},
+            ),
+            (
+                "move_to_resting",
+                "pre_storage",
+                "resting",
+                operator,
+                "operator",
+                rest_start,
+                warehouse,
+                "resting",
+                {"rest_until": rest_until.isoformat()},
+            ),
+            (
+                "sample",
+                "resting",
+                "resting",
+                operator,
+                "operator",
+                rest_start,
+                warehouse,
+                "resting",
+                {"sample_no": "S1"},
+            ),
+            (
+                "test_result",
+                "resting",
+                "resting",
+                operator,
+                "operator",
+                rest_start,
+                warehouse,
+                "resting",
+                {"sample_no": "S1", "result": "negative"},
+            ),
+            ("complete_rest", "resting", "rest_complete", None, "system", rest_until, warehouse, "resting", {}),
+            ("move_to_storage", "rest_complete", "stored", operator, "operator", rest_until, warehouse, "storage", {}),
+            (
+                "issue_codes",
+                "stored",
+                "coded",
+                operator,
+                "operator",
+                rest_until,
+                warehouse,
+                "storage",
+                {"issued": size},
+            ),
+            (
+                "release",
+                "coded",
+                "released",
+                operator,
+                "operator",
+                released,
+                warehouse,
+                "",
+                {"all": True, "count": size},
+            ),
+        ]
         for action, before, after, actor, role, at, wh, zone, details in steps:
             event_id += 1
             event_rows.append((event_id, index, action, before, after, actor, role, at, wh, zone, json.dumps(details)))
@@ -245,8 +364,19 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
         for item_no in range(1, size + 1):
             code_id += 1
             line = line_a if item_no <= gtin_size else line_b
-            code_rows.append([code_id, index, line, item_no, batch_serials[item_no - 1], batch_tokens[item_no - 1],
-                              "released", rest_until, released])
+            code_rows.append(
+                [
+                    code_id,
+                    index,
+                    line,
+                    item_no,
+                    batch_serials[item_no - 1],
+                    batch_tokens[item_no - 1],
+                    "released",
+                    rest_until,
+                    released,
+                ]
+            )
         all_tokens += batch_tokens
 
         # Sales: consecutive codes, 1, 2, 3, 1, ... per sale, spread over the days after release.
@@ -258,8 +388,21 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
             sale_id += 1
             sold_at = released + timedelta(seconds=span * (k + 1) / (sold_per_batch[index - 1] + 1))
             phone = f"13{rnd.randrange(10**9):09d}"
-            sale_rows.append((sale_id, merchant.pk, merchant.user_id, f"买家{sale_id}", phone,
-                              "consumer" if sale_id % 5 else "business", "", sold_at, None, None, ""))
+            sale_rows.append(
+                (
+                    sale_id,
+                    merchant.pk,
+                    merchant.user_id,
+                    f"买家{sale_id}",
+                    phone,
+                    "consumer" if sale_id % 5 else "business",
+                    "",
+                    sold_at,
+                    None,
+                    None,
+                    "",
+                )
+            )
             sold_tokens = []
             for _ in range(count):
                 item_code = first_code + serial
@@ -268,49 +411,143 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
                 sold_tokens.append(batch_tokens[serial])
                 serial += 1
             event_id += 1
-            event_rows.append((event_id, index, "sale", "released", "released", merchant.user_id, "merchant", sold_at,
-                               warehouse, "", json.dumps({"sale": sale_id, "count": count, "codes": sold_tokens})))
+            event_rows.append(
+                (
+                    event_id,
+                    index,
+                    "sale",
+                    "released",
+                    "released",
+                    merchant.user_id,
+                    "merchant",
+                    sold_at,
+                    warehouse,
+                    "",
+                    json.dumps({"sale": sale_id, "count": count, "codes": sold_tokens}),
+                )
+            )
             if merchant.pk == big.pk:
                 big_rows += count
 
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor
         loaded = {
-            "batches": copy_rows(cursor, Batch, ["id", "number", "market_id", "merchant_id", "warehouse_id", "status",
-                                                 "customs_declaration_no", "origin_country", "port_of_entry",
-                                                 "reject_reason", "cycle", "rest_started_at", "rest_until",
-                                                 "created_at", "updated_at", "status_changed_at"], batch_rows),
-            "lines": copy_rows(cursor, BatchLine, ["id", "batch_id", "product_name", "category", "specification",
-                                                   "quantity", "unit", "gtin", "received_quantity", "type_matches",
-                                                   "spec_matches"], line_rows),
-            "disinfections": copy_rows(cursor, Disinfection, ["id", "batch_id", "cycle", "agent", "concentration",
-                                                              "method", "performed_by_id", "performed_at"],
-                                       disinfection_rows),
-            "samples": copy_rows(cursor, Sample, ["id", "batch_id", "cycle", "sample_no", "lab", "taken_by_id",
-                                                  "taken_at"], sample_rows),
-            "results": copy_rows(cursor, TestResult, ["id", "sample_id", "result", "report_no", "recorded_by_id",
-                                                      "recorded_at"], result_rows),
-            "codes": copy_rows(cursor, Code, ["id", "batch_id", "line_id", "item_no", "serial", "token", "status",
-                                              "issued_at", "released_at"], code_rows),
-            "events": copy_rows(cursor, Event, ["id", "batch_id", "action", "status_before", "status_after",
-                                                "actor_id", "role", "at", "warehouse_id", "zone", "details"],
-                                event_rows),
-            "sales": copy_rows(cursor, Sale, ["id", "merchant_id", "sold_by_id", "buyer_name", "buyer_phone",
-                                              "buyer_kind", "buyer_credit_code", "sold_at", "voided_at",
-                                              "voided_by_id", "void_reason"], sale_rows),
+            "batches": copy_rows(
+                cursor,
+                Batch,
+                [
+                    "id",
+                    "number",
+                    "market_id",
+                    "merchant_id",
+                    "warehouse_id",
+                    "status",
+                    "customs_declaration_no",
+                    "origin_country",
+                    "port_of_entry",
+                    "reject_reason",
+                    "cycle",
+                    "rest_started_at",
+                    "rest_until",
+                    "created_at",
+                    "updated_at",
+                    "status_changed_at",
+                ],
+                batch_rows,
+            ),
+            "lines": copy_rows(
+                cursor,
+                BatchLine,
+                [
+                    "id",
+                    "batch_id",
+                    "product_name",
+                    "category",
+                    "specification",
+                    "quantity",
+                    "unit",
+                    "gtin",
+                    "received_quantity",
+                    "type_matches",
+                    "spec_matches",
+                ],
+                line_rows,
+            ),
+            "disinfections": copy_rows(
+                cursor,
+                Disinfection,
+                ["id", "batch_id", "cycle", "agent", "concentration", "method", "performed_by_id", "performed_at"],
+                disinfection_rows,
+            ),
+            "samples": copy_rows(
+                cursor, Sample, ["id", "batch_id", "cycle", "sample_no", "lab", "taken_by_id", "taken_at"], sample_rows
+            ),
+            "results": copy_rows(
+                cursor,
+                TestResult,
+                ["id", "sample_id", "result", "report_no", "recorded_by_id", "recorded_at"],
+                result_rows,
+            ),
+            "codes": copy_rows(
+                cursor,
+                Code,
+                ["id", "batch_id", "line_id", "item_no", "serial", "token", "status", "issued_at", "released_at"],
+                code_rows,
+            ),
+            "events": copy_rows(
+                cursor,
+                Event,
+                [
+                    "id",
+                    "batch_id",
+                    "action",
+                    "status_before",
+                    "status_after",
+                    "actor_id",
+                    "role",
+                    "at",
+                    "warehouse_id",
+                    "zone",
+                    "details",
+                ],
+                event_rows,
+            ),
+            "sales": copy_rows(
+                cursor,
+                Sale,
+                [
+                    "id",
+                    "merchant_id",
+                    "sold_by_id",
+                    "buyer_name",
+                    "buyer_phone",
+                    "buyer_kind",
+                    "buyer_credit_code",
+                    "sold_at",
+                    "voided_at",
+                    "voided_by_id",
+                    "void_reason",
+                ],
+                sale_rows,
+            ),
             "sale items": copy_rows(cursor, SaleItem, ["id", "sale_id", "code_id", "voided"], item_rows),
         }
         for model in (Batch, BatchLine, Disinfection, Sample, TestResult, Code, Event, Sale, SaleItem):
             table = model._meta.db_table
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         cursor.execute("ANALYZE")
-    return {"loaded": loaded, "tokens": all_tokens, "big_merchant": big, "big_rows": big_rows,
-            "sizes": (min(sizes), max(sizes))}
+    return {
+        "loaded": loaded,
+        "tokens": all_tokens,
+        "big_merchant": big,
+        "big_rows": big_rows,
+        "sizes": (min(sizes), max(sizes)),
+    }
 
 
 def percentile(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def bench_trace(all_tokens, lookups: int) -> dict:
@@ -382,8 +619,15 @@ def comparable(trace: dict) -> dict:
     sale = trace["sale"]
     return {
         "code": [trace["code"][k] for k in ("token", "serial", "status", "product_name", "specification", "gtin")],
-        "batch": [batch["number"], batch["status"], batch["market"], batch["warehouse"], batch["merchant"],
-                  batch["customs_declaration_no"], batch["cycle"]],
+        "batch": [
+            batch["number"],
+            batch["status"],
+            batch["market"],
+            batch["warehouse"],
+            batch["merchant"],
+            batch["customs_declaration_no"],
+            batch["cycle"],
+        ],
         "lines": batch["lines"],
         "disinfections": [(d["agent"], d["performed_by"]) for d in batch["disinfections"]],
         "samples": [(s["sample_no"], [r["result"] for r in s["results"]]) for s in batch["samples"]],
@@ -400,8 +644,15 @@ def comparable_sql(answer: dict) -> dict:
     sale = answer["sale"]
     return {
         "code": [answer["code"][k] for k in ("token", "serial", "status", "product_name", "specification", "gtin")],
-        "batch": [batch["number"], batch["status"], batch["market"], batch["warehouse"], batch["merchant"],
-                  batch["customs_declaration_no"], batch["cycle"]],
+        "batch": [
+            batch["number"],
+            batch["status"],
+            batch["market"],
+            batch["warehouse"],
+            batch["merchant"],
+            batch["customs_declaration_no"],
+            batch["cycle"],
+        ],
         "lines": batch["lines"],
         "disinfections": [(d["agent"], d["performed_by"]) for d in batch["disinfections"] or []],
         "samples": [(s["sample_no"], [r["result"] for r in s["results"]]) for s in batch["samples"] or []],
@@ -438,8 +689,13 @@ def bench_export(merchant, fmt: str, measure_memory: bool) -> dict:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     response.close()
-    return {"seconds": elapsed, "first_byte": first, "bytes": size, "rows": lines - 1 if fmt == "csv" else None,
-            "peak": peak}
+    return {
+        "seconds": elapsed,
+        "first_byte": first,
+        "bytes": size,
+        "rows": lines - 1 if fmt == "csv" else None,
+        "peak": peak,
+    }
 
 
 def main():
@@ -462,25 +718,36 @@ def main():
         data = load(codes_total=args.codes, sales_total=args.sales, export_rows=args.export_rows)
         loaded = data["loaded"]
         print(f"$ {command}")
-        print(f"database {DB_NAME}: loaded in {time.perf_counter() - t:.1f} s — "
-              + ", ".join(f"{n:,} {name}" for name, n in loaded.items())
-              + f" (batches of {data['sizes'][0]:,}–{data['sizes'][1]:,} codes)")
+        print(
+            f"database {DB_NAME}: loaded in {time.perf_counter() - t:.1f} s — "
+            + ", ".join(f"{n:,} {name}" for name, n in loaded.items())
+            + f" (batches of {data['sizes'][0]:,}–{data['sizes'][1]:,} codes)"
+        )
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
         trace = bench_trace(data["tokens"], args.lookups)
         print(f"\ntrace by token, {args.lookups:,} random look-ups (ms):")
-        rows = [("service layer (code_trace)", trace["service"]),
-                (f"  + audit record (first {len(trace['recorded']):,})", trace["recorded"]),
-                ("one hand-written SQL", trace["sql"])]
+        rows = [
+            ("service layer (code_trace)", trace["service"]),
+            (f"  + audit record (first {len(trace['recorded']):,})", trace["recorded"]),
+            ("one hand-written SQL", trace["sql"]),
+        ]
         for name, values in rows:
-            print(f"  {name:30} p50 {percentile(values, 50):6.2f}   p99 {percentile(values, 99):6.2f}   "
-                  f"mean {statistics.fmean(values):6.2f}")
+            print(
+                f"  {name:30} p50 {percentile(values, 50):6.2f}   p99 {percentile(values, 99):6.2f}   "
+                f"mean {statistics.fmean(values):6.2f}"
+            )
         sql_p99 = percentile(trace["sql"], 99)
-        print(f"  p99 ratio service / SQL: {percentile(trace['service'], 99) / sql_p99:.2f}×"
-              f"  (with the audit record: {percentile(trace['recorded'], 99) / sql_p99:.2f}×; target ≤ 3×)")
+        print(
+            f"  p99 ratio service / SQL: {percentile(trace['service'], 99) / sql_p99:.2f}×"
+            f"  (with the audit record: {percentile(trace['recorded'], 99) / sql_p99:.2f}×; target ≤ 3×)"
+        )
         low, high = trace["queries"]
-        print(f"  queries per trace: {low}" + (f"–{high}" if high != low else "")
-              + f" (every look-up; batches of {data['sizes'][0]:,}–{data['sizes'][1]:,} codes)")
+        print(
+            f"  queries per trace: {low}"
+            + (f"–{high}" if high != low else "")
+            + f" (every look-up; batches of {data['sizes'][0]:,}–{data['sizes'][1]:,} codes)"
+        )
 
         merchant = data["big_merchant"]
         print(f"\nmerchant sales export, {merchant.name} (id {merchant.pk}), {data['big_rows']:,} codes sold:")
@@ -488,11 +755,15 @@ def main():
             timed = bench_export(merchant, fmt, measure_memory=False)
             traced = bench_export(merchant, fmt, measure_memory=True)
             rows = f"{timed['rows']:,} rows, " if timed["rows"] is not None else ""
-            print(f"  {fmt:5} {rows}{timed['bytes'] / 1e6:.1f} MB streamed in {timed['seconds']:.2f} s, first byte "
-                  f"after {timed['first_byte']:.2f} s; peak Python memory {traced['peak'] / 1e6:.2f} MB "
-                  f"(tracemalloc, {traced['seconds']:.2f} s traced)")
-        print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-              f"on {os.cpu_count()} CPUs (figures are wall-clock times on this machine)")
+            print(
+                f"  {fmt:5} {rows}{timed['bytes'] / 1e6:.1f} MB streamed in {timed['seconds']:.2f} s, first byte "
+                f"after {timed['first_byte']:.2f} s; peak Python memory {traced['peak'] / 1e6:.2f} MB "
+                f"(tracemalloc, {traced['seconds']:.2f} s traced)"
+            )
+        print(
+            f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+            f"on {os.cpu_count()} CPUs (figures are wall-clock times on this machine)"
+        )
 
 
 if __name__ == "__main__":

@@ -98,18 +98,24 @@ class WarehouseCollector:
         yield batches
 
         overdue = Batch.objects.filter(status=Status.RESTING, rest_until__lte=now).count()
-        yield GaugeMetricFamily("warehouse_rests_overdue",
-                                "Batches still resting although rest_until has passed (timer and sweep behind).",
-                                value=overdue)
+        yield GaugeMetricFamily(
+            "warehouse_rests_overdue",
+            "Batches still resting although rest_until has passed (timer and sweep behind).",
+            value=overdue,
+        )
 
         state = backlog(now=now)
-        yield GaugeMetricFamily("warehouse_outbox_backlog", "Outbox rows not yet handed to the broker.",
-                                value=state.pending)
-        yield GaugeMetricFamily("warehouse_outbox_failed", "Outbox rows given up after the last attempt.",
-                                value=state.failed)
-        yield GaugeMetricFamily("warehouse_outbox_oldest_due_seconds",
-                                "How long the oldest due pending outbox row has waited (0 if none).",
-                                value=state.oldest_due_seconds or 0.0)
+        yield GaugeMetricFamily(
+            "warehouse_outbox_backlog", "Outbox rows not yet handed to the broker.", value=state.pending
+        )
+        yield GaugeMetricFamily(
+            "warehouse_outbox_failed", "Outbox rows given up after the last attempt.", value=state.failed
+        )
+        yield GaugeMetricFamily(
+            "warehouse_outbox_oldest_due_seconds",
+            "How long the oldest due pending outbox row has waited (0 if none).",
+            value=state.oldest_due_seconds or 0.0,
+        )
         by_state = dict(OutboxMessage.objects.order_by().values_list("state").annotate(n=Count("pk")))
         outbox = GaugeMetricFamily("warehouse_outbox_messages", "Outbox rows by state.", labels=["state"])
         for value in OutboxMessage.State.values:
@@ -123,6 +129,8 @@ class WarehouseCollector:
         yield jobs
 
         last = Heartbeat.objects.filter(name=REST_SWEEP).values_list("last_completed_at", flat=True).first()
-        yield GaugeMetricFamily("warehouse_rest_sweep_last_completed_timestamp_seconds",
-                                "Unix time the rest sweep last completed (0 if never).",
-                                value=last.timestamp() if last else 0.0)
+        yield GaugeMetricFamily(
+            "warehouse_rest_sweep_last_completed_timestamp_seconds",
+            "Unix time the rest sweep last completed (0 if never).",
+            value=last.timestamp() if last else 0.0,
+        )

@@ -41,16 +41,20 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 NOT_BLANK = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key", {"type": "string", "maxLength": 200}, location=OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    {"type": "string", "maxLength": 200},
+    location=OpenApiParameter.HEADER,
+    required=False,
     description="Repeating the request with the same key returns the first answer and does nothing twice "
-                "(IDEMPOTENCY_TTL_HOURS, a day by default); the same key with another request answers 422.")
+    "(IDEMPOTENCY_TTL_HOURS, a day by default); the same key with another request answers 422.",
+)
 
 ERROR_BODIES = {
     "FieldErrors": {
         "type": "object",
         "description": "Bad input, nothing stored. Each key names a field of the input (its messages as a "
-                       "list, or nested errors for a list or object field); `non_field_errors` and `detail` "
-                       "hold errors that belong to no single field.",
+        "list, or nested errors for a list or object field); `non_field_errors` and `detail` "
+        "hold errors that belong to no single field.",
         "additionalProperties": {},
     },
     "ErrorDetail": {
@@ -61,8 +65,8 @@ ERROR_BODIES = {
     "Conflict": {
         "type": "object",
         "description": "The action is not allowed in the current state; `code` names the unmet condition "
-                       "(`invalid_transition`, `rest_not_complete` with `rest_until`, ...), `allowed` lists "
-                       "the actions the caller may take now.",
+        "(`invalid_transition`, `rest_not_complete` with `rest_until`, ...), `allowed` lists "
+        "the actions the caller may take now.",
         "properties": {
             "detail": {"type": "string"},
             "code": {"type": "string"},
@@ -104,8 +108,14 @@ class AutoSchema(openapi.AutoSchema):
                 schema["minItems"] = max(schema.get("minItems", 0), field.min_length)
         # A CharField trims its input and refuses it blank or with a NUL: say so, so that a
         # client (and a fuzzer) knows "  " is not a reason.
-        if (direction == "request" and isinstance(field, serializers.CharField) and not field.allow_blank
-                and isinstance(schema, dict) and schema.get("type") == "string" and "pattern" not in schema):
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and not field.allow_blank
+            and isinstance(schema, dict)
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+        ):
             schema["pattern"] = NOT_BLANK
         return schema
 
@@ -126,7 +136,7 @@ class AutoSchema(openapi.AutoSchema):
         for code in dict.fromkeys([*self.error_statuses(), *documented]):
             component_name, description = ERROR_ANSWERS[code]
             body = {"schema": self._error_component(component_name).ref}
-            content = {media_type: body for media_type in self.error_media_types()}
+            content = dict.fromkeys(self.error_media_types(), body)
             answer = responses.setdefault(code, {"description": description})
             answer.setdefault("content", content)
         return responses
@@ -156,8 +166,7 @@ class AutoSchema(openapi.AutoSchema):
         return codes
 
     def _error_component(self, name: str) -> ResolvedComponent:
-        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name,
-                                      schema=ERROR_BODIES[name])
+        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=ERROR_BODIES[name])
         self.registry.register_on_missing(component)
         return component
 
@@ -176,7 +185,8 @@ def _query_parameters() -> dict[tuple[str, str], frozenset[str]]:
     return {
         (path, method.upper()): frozenset(p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
         for path, item in schema["paths"].items()
-        for method, operation in item.items() if method in METHODS
+        for method, operation in item.items()
+        if method in METHODS
     }
 
 

@@ -79,6 +79,7 @@ def replica_reachable() -> bool:
 
 # --- read-your-writes: a person who changed something reads from the primary for a while -----
 
+
 def _pin_key(user_id) -> str:
     return f"replica-pin:{user_id}"
 

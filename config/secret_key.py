@@ -5,6 +5,7 @@ On one machine without it, the first process to start writes a random key; every
 and every process starting at the same moment, reads that same key, so sessions and signed
 values survive restarts and agree between the web server and the Celery worker."""
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -30,10 +31,8 @@ def local_secret_key(var_dir: Path) -> str:
                 f.write(secrets.token_urlsafe(50))
                 f.flush()
                 os.fsync(f.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):  # another process was first: use its key
                 os.link(temporary, path)
-            except FileExistsError:
-                pass  # another process was first: use its key
         finally:
             os.unlink(temporary)
     key = path.read_text().strip()

@@ -56,7 +56,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. In production (PUBLIC_BASE_URL is https:// or PRODUCTION=1) it must come "
             "from the environment: generate one with `python -c 'import secrets; print(secrets.token_urlsafe(50))'` "
-            "and put it in the environment file (docs/deploy.md).")
+            "and put it in the environment file (docs/deploy.md)."
+        )
     from config.secret_key import local_secret_key
 
     # One machine without configuration: a random key made on first start and kept in VAR_DIR.
@@ -69,8 +70,10 @@ def _url_host(url: str) -> str:
 
 
 # The public address's own host is always served (a QR code opened on a phone names it).
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ",".join(dict.fromkeys(["localhost", "127.0.0.1", "[::1]", "testserver",
-                                                                  _url_host(PUBLIC_BASE_URL)])))
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS",
+    ",".join(dict.fromkeys(["localhost", "127.0.0.1", "[::1]", "testserver", _url_host(PUBLIC_BASE_URL)])),
+)
 # Further hosts whose code URLs a scan accepts besides PUBLIC_BASE_URL's ("host" or "host:port",
 # e.g. an old public address whose labels are still in the market); any other host is unknown.
 CODE_URL_HOSTS = env_list("CODE_URL_HOSTS")
@@ -163,10 +166,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(
-        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True)
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
     # A replica that does not answer soon is skipped (the primary serves), not waited for.
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "3")))
+        "connect_timeout", int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "3"))
+    )
     # Tests read the replica alias through the primary's test database (there is no second one).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["config.replica.PrimaryReplicaRouter"]
@@ -452,7 +457,7 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
-# --- Codes: label sheets and the public verification page (issue 3) -----------------------
+# --- Codes: label sheets and the public verification page -----------------------------------
 # A label sheet of up to this many codes is answered at once; a larger one is built by a
 # Celery task whose progress the caller polls (GET /api/label-jobs/{id}/).
 LABELS_SYNC_MAX = int(os.environ.get("LABELS_SYNC_MAX", "500"))

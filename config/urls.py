@@ -19,8 +19,11 @@ api = [
     # Swagger UI's files come from drf-spectacular-sidecar and its start-up script from
     # `?script` (the split view), so no script is inline; its page and its React components
     # set inline styles, which this view alone allows.
-    path("docs/", csp_update({"style-src": ["'unsafe-inline'"]})(
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path(
+        "docs/",
+        csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("", include("batches.api.urls")),
     path("", include("warehouse.api_urls")),  # codes: QR images, labels, scanning
     path("", include("markets.api_urls")),  # sales and the regulator's trace

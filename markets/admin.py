@@ -65,8 +65,19 @@ class SaleAdmin(admin.ModelAdmin):
     list_display = ["id", "merchant", "buyer_name", "phone", "buyer_kind", "sold_at", "voided_at"]
     list_filter = ["buyer_kind", "merchant__market"]
     date_hierarchy = "sold_at"
-    fields = ["merchant", "sold_by", "buyer_name", "phone", "buyer_kind", "buyer_credit_code", "sold_at",
-              "voided_at", "voided_by", "void_reason", "buyer_anonymised_at"]
+    fields = [
+        "merchant",
+        "sold_by",
+        "buyer_name",
+        "phone",
+        "buyer_kind",
+        "buyer_credit_code",
+        "sold_at",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+        "buyer_anonymised_at",
+    ]
     readonly_fields = fields
     inlines = [SaleItemInline]
 

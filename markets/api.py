@@ -24,5 +24,8 @@ class MarketListView(generics.ListAPIView):
         actor = actor_for(self.request.user)
         if actor is None:
             return Market.objects.none()
-        return Market.objects.filter(district_id=actor.district_id).select_related("district").prefetch_related(
-            "warehouses")
+        return (
+            Market.objects.filter(district_id=actor.district_id)
+            .select_related("district")
+            .prefetch_related("warehouses")
+        )

@@ -1,4 +1,4 @@
-"""A batch's events as a GS1 EPCIS 2.0 JSON-LD document (issue 4 §3). Pure: plain data in,
+"""A batch's events as a GS1 EPCIS 2.0 JSON-LD document. Pure: plain data in,
 a dict out, no database and no settings, so it is tested on its own and reused anywhere.
 
 One ObjectEvent per recorded step. The CBV's own words are used where they fit (`receiving`,
@@ -14,7 +14,7 @@ exactly what the labels encode.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -146,8 +146,9 @@ def class_uri(*, base_url: str, batch_number: str, line: Line) -> str:
     return f"{base_url}/id/batch/{lot}/line/{line.id}"
 
 
-def _objects(step: Step, batch: BatchInput, *, base_url: str, coded: bool, by_token: dict,
-             codes_released: dict) -> dict:
+def _objects(
+    step: Step, batch: BatchInput, *, base_url: str, coded: bool, by_token: dict, codes_released: dict
+) -> dict:
     if step.action == "issue_codes":
         return {"epcList": [code.uri for code in batch.codes]}
     if step.action in CODE_ACTIONS:
@@ -163,8 +164,9 @@ def _objects(step: Step, batch: BatchInput, *, base_url: str, coded: bool, by_to
     quantities = []
     for line in batch.lines:
         quantity = line.received_quantity if received and line.received_quantity is not None else line.quantity
-        quantities.append({"epcClass": class_uri(base_url=base_url, batch_number=batch.number, line=line),
-                           "quantity": quantity})
+        quantities.append(
+            {"epcClass": class_uri(base_url=base_url, batch_number=batch.number, line=line), "quantity": quantity}
+        )
     return {"quantityList": quantities}
 
 
@@ -179,8 +181,9 @@ def _places(step: Step, batch: BatchInput, base_url: str) -> dict:
     return {"readPoint": {"id": read_point}, "bizLocation": {"id": warehouse}}
 
 
-def object_event(step: Step, batch: BatchInput, *, base_url: str, voc: str, coded: bool, by_token: dict,
-                 codes_released: dict) -> dict:
+def object_event(
+    step: Step, batch: BatchInput, *, base_url: str, voc: str, coded: bool, by_token: dict, codes_released: dict
+) -> dict:
     action, biz_step, disposition = STEPS.get(step.action, ("OBSERVE", ("bizstep", step.action), None))
     event = {
         "type": "ObjectEvent",
@@ -208,14 +211,26 @@ def object_event(step: Step, batch: BatchInput, *, base_url: str, voc: str, code
 
 def _master_data(batch: BatchInput, base_url: str) -> dict:
     warehouses = {step.warehouse.code: step.warehouse.name for step in batch.steps if step.warehouse}
-    locations = [{"id": f"{base_url}/id/market/{quote(batch.market.code, safe='')}",
-                  "attributes": [{"id": "urn:epcglobal:cbv:mda#name", "attribute": batch.market.name}]}]
-    locations += [{"id": f"{base_url}/id/warehouse/{quote(code, safe='')}",
-                   "attributes": [{"id": "urn:epcglobal:cbv:mda#name", "attribute": name}]}
-                  for code, name in sorted(warehouses.items())]
-    return {"epcisMasterData": {"vocabularyList": [
-        {"type": "urn:epcglobal:epcis:vtype:BusinessLocation", "vocabularyElementList": locations},
-    ]}}
+    locations = [
+        {
+            "id": f"{base_url}/id/market/{quote(batch.market.code, safe='')}",
+            "attributes": [{"id": "urn:epcglobal:cbv:mda#name", "attribute": batch.market.name}],
+        }
+    ]
+    locations += [
+        {
+            "id": f"{base_url}/id/warehouse/{quote(code, safe='')}",
+            "attributes": [{"id": "urn:epcglobal:cbv:mda#name", "attribute": name}],
+        }
+        for code, name in sorted(warehouses.items())
+    ]
+    return {
+        "epcisMasterData": {
+            "vocabularyList": [
+                {"type": "urn:epcglobal:epcis:vtype:BusinessLocation", "vocabularyElementList": locations},
+            ]
+        }
+    }
 
 
 def epcis_document(*, batch: BatchInput, base_url: str, created: datetime) -> dict:
@@ -231,13 +246,16 @@ def epcis_document(*, batch: BatchInput, base_url: str, created: datetime) -> di
     events = []
     for step in batch.steps:
         coded = coded or step.action == "issue_codes"
-        events.append(object_event(step, batch, base_url=base_url, voc=voc, coded=coded, by_token=by_token,
-                                   codes_released=codes_released))
+        events.append(
+            object_event(
+                step, batch, base_url=base_url, voc=voc, coded=coded, by_token=by_token, codes_released=codes_released
+            )
+        )
     return {
         "@context": [EPCIS_CONTEXT, {PREFIX: voc}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
-        "creationDate": created.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "creationDate": created.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "id": f"{base_url}/id/batch/{quote(batch.number, safe='')}/epcis/{int(created.timestamp())}",
         "epcisHeader": _master_data(batch, base_url),
         "epcisBody": {"eventList": events},

@@ -101,7 +101,7 @@ STYLES = XML_HEAD + (
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
-    "<borders count=\"1\"><border><left/><right/><top/><bottom/><diagonal/></border></borders>"
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
     '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
@@ -158,11 +158,13 @@ def _cell(ref: str, value) -> str:
 
 
 def _sheet_head(header: list[str], letters: list[str], widths: dict[int, int]) -> str:
-    cols = "".join(f'<col min="{index}" max="{index}" width="{width}" customWidth="1"/>'
-                   for index, width in sorted(widths.items()))
+    cols = "".join(
+        f'<col min="{index}" max="{index}" width="{width}" customWidth="1"/>' for index, width in sorted(widths.items())
+    )
     title_row = "".join(
         f'<c r="{letter}1" s="{HEADER_STYLE}" t="inlineStr"><is><t>{_xml_text(name)}</t></is></c>'
-        for letter, name in zip(letters, header))
+        for letter, name in zip(letters, header, strict=True)
+    )
     return XML_HEAD + (
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
         '<sheetViews><sheetView workbookViewId="0">'
@@ -174,8 +176,9 @@ def _sheet_head(header: list[str], letters: list[str], widths: dict[int, int]) -
     )
 
 
-def xlsx_chunks(header: list[str], rows: Iterable[tuple], *, title: str,
-                widths: dict[int, int] | None = None) -> Iterator[bytes]:
+def xlsx_chunks(
+    header: list[str], rows: Iterable[tuple], *, title: str, widths: dict[int, int] | None = None
+) -> Iterator[bytes]:
     """A one-sheet workbook yielded in chunks as `rows` are read (ROWS_PER_CHUNK at a time):
     bounded memory whatever the number of rows. The header is bold and frozen and carries an
     autofilter, so the sheet sorts and filters; times are real date-time cells."""
@@ -194,22 +197,31 @@ def xlsx_chunks(header: list[str], rows: Iterable[tuple], *, title: str,
             sheet.write(_sheet_head(header, letters, widths or {}).encode("utf-8"))
             pending: list[str] = []
             for last, row in enumerate(rows, start=2):
-                cells = "".join(_cell(f"{letter}{last}", value) for letter, value in zip(letters, row))
+                cells = "".join(_cell(f"{letter}{last}", value) for letter, value in zip(letters, row, strict=False))
                 pending.append(f'<row r="{last}">{cells}</row>')
                 if len(pending) >= ROWS_PER_CHUNK:
                     sheet.write("".join(pending).encode("utf-8"))
                     pending.clear()
                     yield sink.take()
             area = f"A1:{letters[-1]}{last}"
-            sheet.write(("".join(pending) + f'</sheetData><autoFilter ref="{area}"/>'
-                         '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
-                         "</worksheet>").encode("utf-8"))
+            sheet.write(
+                (
+                    "".join(pending) + f'</sheetData><autoFilter ref="{area}"/>'
+                    '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+                    "</worksheet>"
+                ).encode("utf-8")
+            )
         quoted = sheet_name.replace("'", "''")
         filter_range = f"'{quoted}'!$A$1:${letters[-1]}${last}"
-        archive.writestr("xl/workbook.xml", XML_HEAD + (
-            f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
-            '<bookViews><workbookView activeTab="0"/></bookViews>'
-            f'<sheets><sheet name={quoteattr(sheet_name)} sheetId="1" r:id="rId1"/></sheets>'
-            '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-            f"{escape(filter_range)}</definedName></definedNames></workbook>"))
+        archive.writestr(
+            "xl/workbook.xml",
+            XML_HEAD
+            + (
+                f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+                '<bookViews><workbookView activeTab="0"/></bookViews>'
+                f'<sheets><sheet name={quoteattr(sheet_name)} sheetId="1" r:id="rId1"/></sheets>'
+                '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+                f"{escape(filter_range)}</definedName></definedNames></workbook>"
+            ),
+        )
     yield sink.take()

@@ -98,7 +98,9 @@ CREDIT_CODE_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10
 
 
 def credit_code_check_character(first17: str) -> str:
-    total = sum(CREDIT_CODE_ALPHABET.index(ch) * weight for ch, weight in zip(first17, CREDIT_CODE_WEIGHTS))
+    total = sum(
+        CREDIT_CODE_ALPHABET.index(ch) * weight for ch, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=True)
+    )
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -140,12 +142,14 @@ class Sale(models.Model):
     buyer_name = models.CharField(_("买方名称"), max_length=200)
     buyer_phone = models.CharField(_("买方手机号"), max_length=11, validators=[mobile_validator])
     buyer_kind = models.CharField(_("买方类型"), max_length=10, choices=BuyerKind.choices)
-    buyer_credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True,
-                                         validators=[validate_credit_code])
+    buyer_credit_code = models.CharField(
+        _("统一社会信用代码"), max_length=18, blank=True, validators=[validate_credit_code]
+    )
     sold_at = models.DateTimeField(_("销售时间"))
     voided_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
-    voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                  null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     void_reason = models.CharField(_("作废原因"), max_length=500, blank=True)
     buyer_anonymised_at = models.DateTimeField(_("买方信息匿名化时间"), null=True, blank=True)
 
@@ -155,12 +159,15 @@ class Sale(models.Model):
             models.Index(fields=["merchant", "sold_at"], name="sale_merchant_sold_at"),
             models.Index(fields=["buyer_phone"], name="sale_buyer_phone"),
             # The daily anonymisation reads only sales not yet anonymised, oldest first.
-            models.Index(fields=["sold_at"], condition=models.Q(buyer_anonymised_at__isnull=True),
-                         name="sale_buyer_to_anonymise"),
+            models.Index(
+                fields=["sold_at"], condition=models.Q(buyer_anonymised_at__isnull=True), name="sale_buyer_to_anonymise"
+            ),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(buyer_kind="business") | models.Q(buyer_credit_code=""),
-                                   name="sale_credit_code_business_only"),
+            models.CheckConstraint(
+                condition=models.Q(buyer_kind="business") | models.Q(buyer_credit_code=""),
+                name="sale_credit_code_business_only",
+            ),
         ]
         verbose_name = _("销售记录")
         verbose_name_plural = _("销售记录")
@@ -230,7 +237,7 @@ class TraceQueryQuerySet(models.QuerySet):
 
 
 class TraceQuery(models.Model):
-    """Who looked up what, when (issue 4 §5). `parameters` never holds a buyer's phone: a phone
+    """Who looked up what, when (docs/contract.md §5). `parameters` never holds a buyer's phone: a phone
     searched for is kept masked, with a keyed digest an auditor can match a number against."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

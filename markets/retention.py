@@ -35,8 +35,13 @@ def sales_due_for_anonymisation(*, cutoff: datetime):
     return Sale.objects.filter(sold_at__lt=cutoff, buyer_anonymised_at__isnull=True)
 
 
-def buyers_anonymise(*, now: datetime | None = None, retention_days: int | None = None,
-                     chunk_size: int | None = None, dry_run: bool = False) -> AnonymisationResult:
+def buyers_anonymise(
+    *,
+    now: datetime | None = None,
+    retention_days: int | None = None,
+    chunk_size: int | None = None,
+    dry_run: bool = False,
+) -> AnonymisationResult:
     """Anonymise the buyers of every sale sold before `now - retention_days`.
 
     Works in bounded chunks, each its own short transaction, walking the sales by primary key;
@@ -55,22 +60,31 @@ def buyers_anonymise(*, now: datetime | None = None, retention_days: int | None 
     while True:
         with transaction.atomic():
             ids = list(
-                sales_due_for_anonymisation(cutoff=cutoff).filter(pk__gt=last_pk).order_by("pk")
-                .select_for_update(skip_locked=True).values_list("pk", flat=True)[:chunk_size]
+                sales_due_for_anonymisation(cutoff=cutoff)
+                .filter(pk__gt=last_pk)
+                .order_by("pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:chunk_size]
             )
             if not ids:
                 break
             anonymised += Sale.objects.filter(pk__in=ids, buyer_anonymised_at__isnull=True).update(
                 buyer_name=ANONYMISED_BUYER_NAME,
                 buyer_phone="",
-                buyer_credit_code=Case(When(buyer_credit_code__startswith=INDIVIDUAL_BUSINESS_PREFIX, then=Value("")),
-                                       default=F("buyer_credit_code")),
+                buyer_credit_code=Case(
+                    When(buyer_credit_code__startswith=INDIVIDUAL_BUSINESS_PREFIX, then=Value("")),
+                    default=F("buyer_credit_code"),
+                ),
                 buyer_anonymised_at=started,
             )
         last_pk = ids[-1]
         if len(ids) < chunk_size:
             break
-    run = BuyerAnonymisationRun.objects.create(started_at=started, finished_at=max(timezone.now(), started),
-                                               retention_days=retention_days, cutoff=cutoff,
-                                               sales_anonymised=anonymised)
+    run = BuyerAnonymisationRun.objects.create(
+        started_at=started,
+        finished_at=max(timezone.now(), started),
+        retention_days=retention_days,
+        cutoff=cutoff,
+        sales_anonymised=anonymised,
+    )
     return AnonymisationResult(cutoff=cutoff, due=due, anonymised=anonymised, run=run)

@@ -40,8 +40,9 @@ class MobileField(serializers.CharField):
 
 
 class SaleInput(serializers.Serializer):
-    codes = serializers.ListField(child=serializers.CharField(max_length=300), allow_empty=False,
-                                  max_length=services.SALE_MAX_CODES)
+    codes = serializers.ListField(
+        child=serializers.CharField(max_length=300), allow_empty=False, max_length=services.SALE_MAX_CODES
+    )
     buyer_name = serializers.CharField(max_length=200)
     buyer_phone = MobileField(max_length=20, validators=[mobile_validator])
     buyer_kind = serializers.ChoiceField(choices=BuyerKind.choices)
@@ -91,11 +92,18 @@ class SaleListCreateView(APIView):
     answers_conflict = False  # a code that cannot be sold is a per-code 400 (R4)
     idempotent_methods = ("POST",)
 
-    @extend_schema(responses=SaleOutput(many=True), parameters=[
-        OpenApiParameter("merchant", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
-                         description="Only this merchant's sales (regulators)."),
-        *PERIOD_PARAMETERS,
-        OpenApiParameter("voided", bool, description="Only voided (true) or only standing (false) sales.")])
+    @extend_schema(
+        responses=SaleOutput(many=True),
+        parameters=[
+            OpenApiParameter(
+                "merchant",
+                {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                description="Only this merchant's sales (regulators).",
+            ),
+            *PERIOD_PARAMETERS,
+            OpenApiParameter("voided", bool, description="Only voided (true) or only standing (false) sales."),
+        ],
+    )
     @method_decorator(regulator_reads)
     def get(self, request):
         """Own sales (merchant) or the district's (regulator), newest first, paginated."""
@@ -130,9 +138,14 @@ class SaleListCreateView(APIView):
         if actor is None or actor.role != Role.MERCHANT:
             raise PermissionDenied(_("只有经营户可以登记销售。"))
         data = validated(SaleInput, request)
-        sale = services.sale_record(actor=actor, scans=data["codes"], buyer_name=data["buyer_name"],
-                                    buyer_phone=data["buyer_phone"], buyer_kind=data["buyer_kind"],
-                                    buyer_credit_code=data["buyer_credit_code"])
+        sale = services.sale_record(
+            actor=actor,
+            scans=data["codes"],
+            buyer_name=data["buyer_name"],
+            buyer_phone=data["buyer_phone"],
+            buyer_kind=data["buyer_kind"],
+            buyer_credit_code=data["buyer_credit_code"],
+        )
         return Response(render_sale(sale, actor), status=status.HTTP_201_CREATED)
 
 
@@ -146,6 +159,7 @@ class SaleDetailView(APIView):
 
 class SaleVoidView(APIView):
     idempotent_methods = ("POST",)
+
     @extend_schema(request=ReasonInput, responses=SaleOutput)
     def post(self, request, sale_id):
         """The merchant voids own sale with a reason; its codes are sellable again (R4)."""

@@ -2,7 +2,7 @@
 
 Every queryset starts from a scope function — `visible_sales` and `visible_merchants` here,
 `visible_batches` / `visible_codes` in batches.actors — so no endpoint can forget the scope.
-A buyer's phone is shown through `shown_phone`: in full to regulators only (issue 4 §5).
+A buyer's phone is shown through `shown_phone`: in full to regulators only (docs/contract.md §5).
 Each trace reads a fixed number of queries whatever the size of the batch.
 """
 
@@ -42,6 +42,7 @@ def local_iso(value: datetime | None) -> str | None:
 
 # --- scope ----------------------------------------------------------------------------------
 
+
 def visible_sales(actor: Actor | None) -> QuerySet[Sale]:
     """A merchant sees own sales; a regulator the sales of the district; nobody else any."""
     sales = Sale.objects.all()
@@ -80,10 +81,15 @@ def shown_phone(actor: Actor | None, phone: str) -> str:
 
 # --- sales ----------------------------------------------------------------------------------
 
+
 def sales_with_codes(queryset: QuerySet[Sale]) -> QuerySet[Sale]:
     return queryset.select_related("merchant").prefetch_related(
-        Prefetch("items", queryset=SaleItem.objects.select_related("code")
-                 .only("id", "sale_id", "voided", "code__token").order_by("code_id"))
+        Prefetch(
+            "items",
+            queryset=SaleItem.objects.select_related("code")
+            .only("id", "sale_id", "voided", "code__token")
+            .order_by("code_id"),
+        )
     )
 
 
@@ -104,8 +110,8 @@ def sale_output(sale: Sale, actor: Actor | None) -> dict:
 
 # --- the trace of one code ------------------------------------------------------------------
 #
-# The trace is the hot path of issue 4: p99 within 3x of one hand-written SQL statement, a fixed
-# number of queries whatever the batch. One ORM query, built on the scope function
+# The trace is the regulator's hot path: p99 within 3x of one hand-written SQL statement (README,
+# Benchmarks), a fixed number of queries whatever the batch. One ORM query, built on the scope function
 # (`visible_codes`), finds the code among those the actor may see; every other read is a fixed
 # SQL statement keyed by the ids that query returned (the code, its batch), so the scope is
 # decided once and cannot be bypassed. The statements are plain SQL because building and
@@ -120,19 +126,88 @@ def sale_output(sale: Sale, actor: Actor | None) -> dict:
 # back aware from PostgreSQL and naive UTC from SQLite (how Django stores them): `_utc`.
 
 DETAIL_KEYS = [
-    "number", "status", "status_display", "market", "warehouse", "merchant", "customs_declaration_no",
-    "rest_until", "created_at", "status_changed_at", "origin_country", "port_of_entry", "reject_reason",
-    "cycle", "rest_started_at", "lines", "disinfections", "samples", "codes", "allowed_actions",
+    "number",
+    "status",
+    "status_display",
+    "market",
+    "warehouse",
+    "merchant",
+    "customs_declaration_no",
+    "rest_until",
+    "created_at",
+    "status_changed_at",
+    "origin_country",
+    "port_of_entry",
+    "reject_reason",
+    "cycle",
+    "rest_started_at",
+    "lines",
+    "disinfections",
+    "samples",
+    "codes",
+    "allowed_actions",
 ]
-LINE_KEYS = ("id", "product_name", "category", "specification", "quantity", "received_quantity",
-             "type_matches", "spec_matches", "unit", "gtin")
-BATCH_KEYS = ("id", "number", "status", "market", "market_name", "warehouse", "merchant_id", "merchant_name",
-              "stall", "merchant_market", "customs_declaration_no", "rest_until", "created_at", "status_changed_at",
-              "origin_country", "port_of_entry", "reject_reason", "cycle", "rest_started_at")
-SALE_KEYS = ("id", "voided", "sold_at", "buyer_name", "buyer_phone", "buyer_kind", "buyer_credit_code", "voided_at",
-             "void_reason")
-EVENT_KEYS = ("id", "action", "status_before", "status_after", "actor_id", "actor", "actor_first_name",
-              "actor_last_name", "role", "at", "warehouse_id", "warehouse", "warehouse_name", "zone", "details")
+LINE_KEYS = (
+    "id",
+    "product_name",
+    "category",
+    "specification",
+    "quantity",
+    "received_quantity",
+    "type_matches",
+    "spec_matches",
+    "unit",
+    "gtin",
+)
+BATCH_KEYS = (
+    "id",
+    "number",
+    "status",
+    "market",
+    "market_name",
+    "warehouse",
+    "merchant_id",
+    "merchant_name",
+    "stall",
+    "merchant_market",
+    "customs_declaration_no",
+    "rest_until",
+    "created_at",
+    "status_changed_at",
+    "origin_country",
+    "port_of_entry",
+    "reject_reason",
+    "cycle",
+    "rest_started_at",
+)
+SALE_KEYS = (
+    "id",
+    "voided",
+    "sold_at",
+    "buyer_name",
+    "buyer_phone",
+    "buyer_kind",
+    "buyer_credit_code",
+    "voided_at",
+    "void_reason",
+)
+EVENT_KEYS = (
+    "id",
+    "action",
+    "status_before",
+    "status_after",
+    "actor_id",
+    "actor",
+    "actor_first_name",
+    "actor_last_name",
+    "role",
+    "at",
+    "warehouse_id",
+    "warehouse",
+    "warehouse_name",
+    "zone",
+    "details",
+)
 CODE_FIELDS = ("id", "token", "serial", "item_no", "status", "issued_at", "released_at", "batch_id", "line_id")
 
 # The batch with its market, merchant (and the merchant's market), warehouse and lines, one row
@@ -190,15 +265,19 @@ def _check_shapes() -> None:
     expected = {
         "detail": (DETAIL_KEYS, BatchDetail),
         "line": (list(LINE_KEYS), LineOutput),
-        "disinfection": (["cycle", "agent", "concentration", "method", "performed_by", "performed_at"],
-                         DisinfectionOutput),
+        "disinfection": (
+            ["cycle", "agent", "concentration", "method", "performed_by", "performed_at"],
+            DisinfectionOutput,
+        ),
         "sample": (["cycle", "sample_no", "lab", "taken_at", "results"], SampleOutput),
         "result": (["result", "report_no", "recorded_at"], ResultOutput),
     }
     for name, (keys, serializer) in expected.items():
         if list(serializer._declared_fields) != keys:
-            raise RuntimeError(f"markets.selectors: the trace's {name} shape no longer matches "
-                               f"{serializer.__name__}; change the trace together with the serializer.")
+            raise RuntimeError(
+                f"markets.selectors: the trace's {name} shape no longer matches "
+                f"{serializer.__name__}; change the trace together with the serializer."
+            )
 
 
 _check_shapes()
@@ -224,8 +303,8 @@ def read_batch(cursor, batch_id: int) -> tuple[dict, list[dict]]:
     """The batch (`BATCH_KEYS`) and its lines (`LINE_KEYS`): one statement."""
     rows = _rows(cursor, BATCH_SQL, [batch_id])
     width = len(BATCH_KEYS)
-    batch = dict(zip(BATCH_KEYS, rows[0][:width]))
-    lines = [dict(zip(LINE_KEYS, row[width:])) for row in rows if row[width] is not None]
+    batch = dict(zip(BATCH_KEYS, rows[0][:width], strict=True))
+    lines = [dict(zip(LINE_KEYS, row[width:], strict=True)) for row in rows if row[width] is not None]
     return batch, lines
 
 
@@ -233,18 +312,31 @@ def batch_records(cursor, batch_id: int) -> tuple[list[dict], list[dict], dict]:
     """The batch's disinfections, samples with their results, and code counts as the batch
     detail shows them: three statements whatever the size of the batch."""
     disinfections = [
-        {"cycle": cycle, "agent": agent, "concentration": concentration, "method": method,
-         "performed_by": performed_by, "performed_at": _drf_time(performed_at)}
-        for cycle, agent, concentration, method, performed_by, performed_at
-        in _rows(cursor, DISINFECTIONS_SQL, [batch_id])
+        {
+            "cycle": cycle,
+            "agent": agent,
+            "concentration": concentration,
+            "method": method,
+            "performed_by": performed_by,
+            "performed_at": _drf_time(performed_at),
+        }
+        for cycle, agent, concentration, method, performed_by, performed_at in _rows(
+            cursor, DISINFECTIONS_SQL, [batch_id]
+        )
     ]
     samples: dict[int, dict] = {}
     for sample_id, cycle, sample_no, lab, taken_at, result_id, result, report_no, recorded_at in _rows(
-            cursor, SAMPLES_SQL, [batch_id]):
+        cursor, SAMPLES_SQL, [batch_id]
+    ):
         sample = samples.get(sample_id)
         if sample is None:
-            sample = samples[sample_id] = {"cycle": cycle, "sample_no": sample_no, "lab": lab,
-                                           "taken_at": _drf_time(taken_at), "results": []}
+            sample = samples[sample_id] = {
+                "cycle": cycle,
+                "sample_no": sample_no,
+                "lab": lab,
+                "taken_at": _drf_time(taken_at),
+                "results": [],
+            }
         if result_id is not None:
             sample["results"].append({"result": result, "report_no": report_no, "recorded_at": _drf_time(recorded_at)})
     by_status = dict(_rows(cursor, CODE_COUNTS_SQL, [batch_id]))
@@ -252,8 +344,9 @@ def batch_records(cursor, batch_id: int) -> tuple[list[dict], list[dict], dict]:
     return disinfections, list(samples.values()), codes
 
 
-def batch_detail(batch: dict, lines: list[dict], disinfections: list[dict], samples: list[dict], codes: dict,
-                 actor: Actor | None) -> dict:
+def batch_detail(
+    batch: dict, lines: list[dict], disinfections: list[dict], samples: list[dict], codes: dict, actor: Actor | None
+) -> dict:
     """The batch detail of SPEC §4 (`BatchDetail`'s fields and formats) from `read_batch` and
     `batch_records`. It holds no buyer and no personal data."""
     status = batch["status"]
@@ -296,11 +389,16 @@ def buyer_output(sale: dict, actor: Actor | None) -> dict:
 
 
 def batch_merchant(batch: dict) -> dict:
-    return {"id": batch["merchant_id"], "name": batch["merchant_name"], "stall": batch["stall"],
-            "market": batch["merchant_market"]}
+    return {
+        "id": batch["merchant_id"],
+        "name": batch["merchant_name"],
+        "stall": batch["stall"],
+        "market": batch["merchant_market"],
+    }
 
 
 # --- events as the trace shows them ---------------------------------------------------------
+
 
 def read_events(cursor, batch_id: int, *, of_code: int | None = None) -> list[dict]:
     """The batch's events (`EVENT_KEYS`), oldest first, with who and where: one statement. With
@@ -310,7 +408,7 @@ def read_events(cursor, batch_id: int, *, of_code: int | None = None) -> list[di
     else:
         only = f"\n  AND (e.action NOT IN ('sale', 'sale_void') OR {SALE_OF_CODE[cursor.db.vendor]})"
         rows = _rows(cursor, EVENTS_SQL.format(only=only), [batch_id, of_code])
-    events = [dict(zip(EVENT_KEYS, row)) for row in rows]
+    events = [dict(zip(EVENT_KEYS, row, strict=True)) for row in rows]
     for event in events:
         details = event["details"]
         event["details"] = json.loads(details) if isinstance(details, (str, bytes)) else details
@@ -378,13 +476,13 @@ def code_trace(*, actor: Actor, token: str) -> dict | None:
     found = list(codes.order_by().values_list(*CODE_FIELDS)[:1])
     if not found:
         return None
-    code = dict(zip(CODE_FIELDS, found[0]))
+    code = dict(zip(CODE_FIELDS, found[0], strict=True))
     with connections[read_alias()].cursor() as cursor:
         batch, lines = read_batch(cursor, code["batch_id"])
         line = next(line for line in lines if line["id"] == code["line_id"])
         if not ref.token and (not line["gtin"] or gtin14(line["gtin"]) != ref.gtin):
             return None  # a Digital Link whose GTIN is not the line's names no code
-        sales = [dict(zip(SALE_KEYS, row)) for row in _rows(cursor, SALES_OF_CODE_SQL, [code["id"]])]
+        sales = [dict(zip(SALE_KEYS, row, strict=True)) for row in _rows(cursor, SALES_OF_CODE_SQL, [code["id"]])]
         disinfections, samples, counts = batch_records(cursor, code["batch_id"])
         events = read_events(cursor, code["batch_id"], of_code=code["id"])
     number = batch["number"]
@@ -404,8 +502,11 @@ def code_trace(*, actor: Actor, token: str) -> dict | None:
         },
         "batch": batch_detail(batch, lines, disinfections, samples, counts, actor),
         "merchant": batch_merchant(batch),
-        "events": [event_output(event, batch) for event in events
-                   if _concerns_code(event, code["token"], number, code["serial"])],
+        "events": [
+            event_output(event, batch)
+            for event in events
+            if _concerns_code(event, code["token"], number, code["serial"])
+        ],
         "sale": buyer_output(active, actor) if active else None,
         "voided_sales": [buyer_output(sale, actor) for sale in sales if sale["voided"]],
     }
@@ -417,6 +518,7 @@ def merchant_ref(merchant: Merchant) -> dict:
 
 # --- the trace of one batch -----------------------------------------------------------------
 
+
 def batch_for_trace(*, actor: Actor, number: str) -> Batch | None:
     batches = visible_batches(actor).select_related("market", "warehouse", "merchant__market")
     return batches.filter(number=number).first()
@@ -427,8 +529,12 @@ def batch_buyers(batch: Batch) -> QuerySet:
     return (
         SaleItem.objects.filter(code__batch=batch, voided=False)
         .values("sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind", "sale__buyer_credit_code")
-        .annotate(codes=Count("id"), sales=Count("sale_id", distinct=True),
-                  first_sold_at=Min("sale__sold_at"), last_sold_at=Max("sale__sold_at"))
+        .annotate(
+            codes=Count("id"),
+            sales=Count("sale_id", distinct=True),
+            first_sold_at=Min("sale__sold_at"),
+            last_sold_at=Max("sale__sold_at"),
+        )
         .order_by("first_sold_at", "sale__buyer_phone")
     )
 
@@ -442,12 +548,19 @@ def batch_trace(*, actor: Actor, batch: Batch) -> dict:
         events = read_events(cursor, batch.pk)
     codes = detail["codes"]
     items = SaleItem.objects.filter(code__batch=batch).aggregate(
-        voided_codes=Count("id", filter=Q(voided=True)), sales=Count("sale_id", distinct=True, filter=Q(voided=False)))
+        voided_codes=Count("id", filter=Q(voided=True)), sales=Count("sale_id", distinct=True, filter=Q(voided=False))
+    )
     buyers = [
-        {"buyer_name": row["sale__buyer_name"], "buyer_phone": shown_phone(actor, row["sale__buyer_phone"]),
-         "buyer_kind": row["sale__buyer_kind"], "buyer_credit_code": row["sale__buyer_credit_code"],
-         "codes": row["codes"], "sales": row["sales"], "first_sold_at": local_iso(row["first_sold_at"]),
-         "last_sold_at": local_iso(row["last_sold_at"])}
+        {
+            "buyer_name": row["sale__buyer_name"],
+            "buyer_phone": shown_phone(actor, row["sale__buyer_phone"]),
+            "buyer_kind": row["sale__buyer_kind"],
+            "buyer_credit_code": row["sale__buyer_credit_code"],
+            "codes": row["codes"],
+            "sales": row["sales"],
+            "first_sold_at": local_iso(row["first_sold_at"]),
+            "last_sold_at": local_iso(row["last_sold_at"]),
+        }
         for row in batch_buyers(batch)
     ]
     return {
@@ -474,19 +587,27 @@ def recall_buyers(*, actor: Actor, batch: Batch) -> list[dict]:
     rows = (
         SaleItem.objects.filter(code__batch=batch, voided=False)
         .order_by("sale__sold_at", "sale_id", "code__item_no")
-        .values_list("sale_id", "sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind", "sale__sold_at",
-                     "code__token")
+        .values_list(
+            "sale_id", "sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind", "sale__sold_at", "code__token"
+        )
     )
     buyers: dict[int, dict] = {}
     for sale_id, name, phone, kind, sold_at, token in rows.iterator(chunk_size=5000):
         if sale_id not in buyers:
-            buyers[sale_id] = {"sale": sale_id, "buyer_name": name, "buyer_phone": shown_phone(actor, phone),
-                               "buyer_kind": kind, "codes": [], "sold_at": local_iso(sold_at)}
+            buyers[sale_id] = {
+                "sale": sale_id,
+                "buyer_name": name,
+                "buyer_phone": shown_phone(actor, phone),
+                "buyer_kind": kind,
+                "codes": [],
+                "sold_at": local_iso(sold_at),
+            }
         buyers[sale_id]["codes"].append(token)
     return list(buyers.values())
 
 
 # --- a merchant's sales ---------------------------------------------------------------------
+
 
 def merchant_for_trace(*, actor: Actor, merchant_id: int) -> Merchant | None:
     return visible_merchants(actor).select_related("market").filter(pk=merchant_id).first()
@@ -513,18 +634,39 @@ def sold_items(*, merchant: Merchant, start: datetime | None, end: datetime | No
 def merchant_sales_summary(*, merchant: Merchant, start: datetime | None, end: datetime | None) -> dict:
     """How much the merchant sold and to how many buyers, per batch and per product (line)."""
     items = sold_items(merchant=merchant, start=start, end=end)
-    totals = items.aggregate(codes=Count("id"), sales=Count("sale_id", distinct=True),
-                             buyers=Count("sale__buyer_phone", distinct=True, filter=NAMED_BUYER))
-    totals["voided_sales"] = _period(Sale.objects.filter(merchant=merchant, voided_at__isnull=False),
-                                     "sold_at", start, end).count()
+    totals = items.aggregate(
+        codes=Count("id"),
+        sales=Count("sale_id", distinct=True),
+        buyers=Count("sale__buyer_phone", distinct=True, filter=NAMED_BUYER),
+    )
+    totals["voided_sales"] = _period(
+        Sale.objects.filter(merchant=merchant, voided_at__isnull=False), "sold_at", start, end
+    ).count()
     by_product = [
-        {"batch": row["code__batch__number"], "line": row["code__line_id"],
-         "product_name": row["code__line__product_name"], "specification": row["code__line__specification"], "gtin": row["code__line__gtin"],
-         "unit": row["code__line__unit"], "codes": row["codes"], "sales": row["sales"], "buyers": row["buyers"]}
-        for row in items.values("code__batch__number", "code__line_id", "code__line__product_name",
-                                "code__line__specification", "code__line__gtin", "code__line__unit")
-        .annotate(codes=Count("id"), sales=Count("sale_id", distinct=True),
-                  buyers=Count("sale__buyer_phone", distinct=True, filter=NAMED_BUYER))
+        {
+            "batch": row["code__batch__number"],
+            "line": row["code__line_id"],
+            "product_name": row["code__line__product_name"],
+            "specification": row["code__line__specification"],
+            "gtin": row["code__line__gtin"],
+            "unit": row["code__line__unit"],
+            "codes": row["codes"],
+            "sales": row["sales"],
+            "buyers": row["buyers"],
+        }
+        for row in items.values(
+            "code__batch__number",
+            "code__line_id",
+            "code__line__product_name",
+            "code__line__specification",
+            "code__line__gtin",
+            "code__line__unit",
+        )
+        .annotate(
+            codes=Count("id"),
+            sales=Count("sale_id", distinct=True),
+            buyers=Count("sale__buyer_phone", distinct=True, filter=NAMED_BUYER),
+        )
         .order_by("code__batch__number", "code__line_id")
     ]
     by_batch: dict[str, dict] = {}
@@ -541,14 +683,33 @@ def merchant_sales(*, merchant: Merchant, start: datetime | None, end: datetime 
 
 
 EXPORT_HEADER = [
-    "销售时间 sold_at", "销售单号 sale_id", "批次号 batch", "品名 product_name", "类别 category", "规格 specification",
-    "GTIN", "序号 item_no", "商品码 token", "码链接 url", "买方 buyer_name", "买方手机 buyer_phone",
-    "买方类型 buyer_kind", "统一社会信用代码 buyer_credit_code", "经营户 merchant", "摊位 stall",
+    "销售时间 sold_at",
+    "销售单号 sale_id",
+    "批次号 batch",
+    "品名 product_name",
+    "类别 category",
+    "规格 specification",
+    "GTIN",
+    "序号 item_no",
+    "商品码 token",
+    "码链接 url",
+    "买方 buyer_name",
+    "买方手机 buyer_phone",
+    "买方类型 buyer_kind",
+    "统一社会信用代码 buyer_credit_code",
+    "经营户 merchant",
+    "摊位 stall",
 ]
 
 
-def export_rows(*, merchant: Merchant, start: datetime | None, end: datetime | None,
-                chunk_size: int = 2000, using: str | None = None) -> Iterator[tuple]:
+def export_rows(
+    *,
+    merchant: Merchant,
+    start: datetime | None,
+    end: datetime | None,
+    chunk_size: int = 2000,
+    using: str | None = None,
+) -> Iterator[tuple]:
     """One row per code sold, oldest sale first, read with a server-side cursor in chunks so
     that memory stays bounded whatever the number of rows. Times are naive Asia/Shanghai.
     `using` names the database when the rows are read after the view has returned (streamed)."""
@@ -558,25 +719,64 @@ def export_rows(*, merchant: Merchant, start: datetime | None, end: datetime | N
         sold_items(merchant=merchant, start=start, end=end)
         .using(using or read_alias())
         .order_by("sale__sold_at", "sale_id", "code__item_no")
-        .values_list("sale__sold_at", "sale_id", "code__batch__number", "code__line__product_name",
-                     "code__line__category", "code__line__specification", "code__line__gtin", "code__item_no",
-                     "code__serial", "code__token", "sale__buyer_name", "sale__buyer_phone", "sale__buyer_kind",
-                     "sale__buyer_credit_code")
+        .values_list(
+            "sale__sold_at",
+            "sale_id",
+            "code__batch__number",
+            "code__line__product_name",
+            "code__line__category",
+            "code__line__specification",
+            "code__line__gtin",
+            "code__item_no",
+            "code__serial",
+            "code__token",
+            "sale__buyer_name",
+            "sale__buyer_phone",
+            "sale__buyer_kind",
+            "sale__buyer_credit_code",
+        )
     )
-    for (sold_at, sale_id, number, product, category, specification, gtin, item_no, serial, token, buyer, phone,
-         kind, credit_code) in rows.iterator(chunk_size=chunk_size):
+    for (
+        sold_at,
+        sale_id,
+        number,
+        product,
+        category,
+        specification,
+        gtin,
+        item_no,
+        serial,
+        token,
+        buyer,
+        phone,
+        kind,
+        credit_code,
+    ) in rows.iterator(chunk_size=chunk_size):
         label = labels.get(kind)
         if label is None:
             label = labels[kind] = str(kinds.get(kind, kind))
         yield (
-            sold_at.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0), sale_id, number, product, category,
-            specification, gtin, item_no, token,
+            sold_at.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0),
+            sale_id,
+            number,
+            product,
+            category,
+            specification,
+            gtin,
+            item_no,
+            token,
             code_url(token=token, gtin=gtin, batch_number=number, serial=serial),
-            buyer, phone, label, credit_code, merchant.name, merchant.stall,
+            buyer,
+            phone,
+            label,
+            credit_code,
+            merchant.name,
+            merchant.stall,
         )
 
 
 # --- search ---------------------------------------------------------------------------------
+
 
 def trace_search(*, actor: Actor, q: str) -> dict:
     """Find by code token or scanned URL, batch number, merchant name or licence, buyer phone —
@@ -586,16 +786,32 @@ def trace_search(*, actor: Actor, q: str) -> dict:
     if parse_code_scan(q):
         code = codes_for_scans([q], queryset=visible_codes(actor))[q]
         if code is not None:
-            found["codes"].append({"token": code.token, "serial": code.serial, "item_no": code.item_no,
-                                   "status": code.status,
-                                   "batch": code.batch.number})
-    for batch in (visible_batches(actor).filter(number__icontains=q).select_related("merchant")
-                  .order_by("-created_at")[:SEARCH_LIMIT]):
-        found["batches"].append({"number": batch.number, "status": batch.status,
-                                 "merchant": {"id": batch.merchant_id, "name": batch.merchant.name}})
+            found["codes"].append(
+                {
+                    "token": code.token,
+                    "serial": code.serial,
+                    "item_no": code.item_no,
+                    "status": code.status,
+                    "batch": code.batch.number,
+                }
+            )
+    for batch in (
+        visible_batches(actor)
+        .filter(number__icontains=q)
+        .select_related("merchant")
+        .order_by("-created_at")[:SEARCH_LIMIT]
+    ):
+        found["batches"].append(
+            {
+                "number": batch.number,
+                "status": batch.status,
+                "merchant": {"id": batch.merchant_id, "name": batch.merchant.name},
+            }
+        )
     merchants = visible_merchants(actor).filter(Q(name__icontains=q) | Q(licence_no__iexact=q)).select_related("market")
-    found["merchants"] = [dict(merchant_ref(m), licence_no=m.licence_no)
-                          for m in merchants.order_by("name")[:SEARCH_LIMIT]]
+    found["merchants"] = [
+        dict(merchant_ref(m), licence_no=m.licence_no) for m in merchants.order_by("name")[:SEARCH_LIMIT]
+    ]
     phone = normalize_mobile(q)
     if phone.isdigit() and len(phone) == 11 and phone.startswith("1"):
         sales = sales_with_codes(visible_sales(actor).filter(buyer_phone=phone)).order_by("-sold_at", "-id")
@@ -605,23 +821,51 @@ def trace_search(*, actor: Actor, q: str) -> dict:
 
 # --- EPCIS ----------------------------------------------------------------------------------
 
+
 def epcis_for_batch(*, batch: Batch, created: datetime) -> dict:
     """The batch's events as an EPCIS 2.0 document (markets.epcis); four queries."""
-    lines = [epcis.Line(id=line.pk, product_name=line.product_name, gtin=line.gtin, quantity=line.quantity,
-                        received_quantity=line.received_quantity) for line in batch.lines.all()]
+    lines = [
+        epcis.Line(
+            id=line.pk,
+            product_name=line.product_name,
+            gtin=line.gtin,
+            quantity=line.quantity,
+            received_quantity=line.received_quantity,
+        )
+        for line in batch.lines.all()
+    ]
     gtins = {line.id: line.gtin for line in lines}
     codes = [
-        epcis.CodeRef(token=token, item_no=item_no, released_at=released_at,
-                      uri=code_url(token=token, gtin=gtins.get(line_id, ""), batch_number=batch.number, serial=serial))
+        epcis.CodeRef(
+            token=token,
+            item_no=item_no,
+            released_at=released_at,
+            uri=code_url(token=token, gtin=gtins.get(line_id, ""), batch_number=batch.number, serial=serial),
+        )
         for token, item_no, serial, line_id, released_at in batch.codes.order_by("item_no")
-        .values_list("token", "item_no", "serial", "line_id", "released_at").iterator(chunk_size=5000)
+        .values_list("token", "item_no", "serial", "line_id", "released_at")
+        .iterator(chunk_size=5000)
     ]
     steps = [
-        epcis.Step(id=event.pk, action=event.action, status_before=event.status_before, status_after=event.status_after,
-                   role=event.role, at=event.at, zone=event.zone, details=event.details,
-                   warehouse=epcis.Place(event.warehouse.code, event.warehouse.name) if event.warehouse_id else None)
+        epcis.Step(
+            id=event.pk,
+            action=event.action,
+            status_before=event.status_before,
+            status_after=event.status_after,
+            role=event.role,
+            at=event.at,
+            zone=event.zone,
+            details=event.details,
+            warehouse=epcis.Place(event.warehouse.code, event.warehouse.name) if event.warehouse_id else None,
+        )
         for event in batch.events.select_related("warehouse").order_by("id")
     ]
-    data = epcis.BatchInput(number=batch.number, market=epcis.Place(batch.market.code, batch.market.name),
-                            stall=batch.merchant.stall, lines=lines, codes=codes, steps=steps)
+    data = epcis.BatchInput(
+        number=batch.number,
+        market=epcis.Place(batch.market.code, batch.market.name),
+        stall=batch.merchant.stall,
+        lines=lines,
+        codes=codes,
+        steps=steps,
+    )
     return epcis.epcis_document(batch=data, base_url=settings.PUBLIC_BASE_URL, created=created)

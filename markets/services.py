@@ -52,8 +52,16 @@ def _lock_codes(code_ids) -> dict[int, str]:
 
 
 @transaction.atomic
-def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone: str, buyer_kind: str,
-                buyer_credit_code: str = "", now: datetime | None = None) -> Sale:
+def sale_record(
+    *,
+    actor: Actor,
+    scans: list[str],
+    buyer_name: str,
+    buyer_phone: str,
+    buyer_kind: str,
+    buyer_credit_code: str = "",
+    now: datetime | None = None,
+) -> Sale:
     """A merchant sells one or more codes to one buyer (R4).
 
     Each code is sold once, only by the merchant it was released to (the batch's merchant),
@@ -90,25 +98,44 @@ def sale_record(*, actor: Actor, scans: list[str], buyer_name: str, buyer_phone:
         raise InputError({"codes": problems})
 
     sale = Sale.objects.create(
-        merchant=actor.merchant, sold_by=actor.user, buyer_name=buyer_name, buyer_phone=normalize_mobile(buyer_phone),
-        buyer_kind=buyer_kind, buyer_credit_code=buyer_credit_code, sold_at=now,
+        merchant=actor.merchant,
+        sold_by=actor.user,
+        buyer_name=buyer_name,
+        buyer_phone=normalize_mobile(buyer_phone),
+        buyer_kind=buyer_kind,
+        buyer_credit_code=buyer_credit_code,
+        sold_at=now,
     )
     try:
         with transaction.atomic():
             SaleItem.objects.bulk_create(SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen))
     except IntegrityError:
-        taken = (SaleItem.objects.filter(code_id__in=chosen, voided=False).exclude(sale=sale)
-                 .values_list("code_id", flat=True))
-        raise InputError({"codes": {scanned_as[pk]: messages[CodeStatus.SOLD] for pk in taken}
-                          or {"_all": messages[CodeStatus.SOLD]}}) from None
+        taken = (
+            SaleItem.objects.filter(code_id__in=chosen, voided=False)
+            .exclude(sale=sale)
+            .values_list("code_id", flat=True)
+        )
+        raise InputError(
+            {
+                "codes": {scanned_as[pk]: messages[CodeStatus.SOLD] for pk in taken}
+                or {"_all": messages[CodeStatus.SOLD]}
+            }
+        ) from None
     sold = Code.objects.filter(pk__in=chosen, status=CodeStatus.RELEASED).update(status=CodeStatus.SOLD)
     if sold != len(chosen):  # cannot happen under the locks; refuse to record a partial sale
         raise RuntimeError("sale lost its lock on the codes")
 
     for batch in batches.values():
         tokens = [code.token for code in sorted(chosen.values(), key=lambda c: c.item_no) if code.batch_id == batch.pk]
-        record_event(batch=batch, action="sale", actor=actor, status_before=batch.status, status_after=batch.status,
-                     details={"sale": sale.pk, "count": len(tokens), "codes": tokens}, at=now)
+        record_event(
+            batch=batch,
+            action="sale",
+            actor=actor,
+            status_before=batch.status,
+            status_after=batch.status,
+            details={"sale": sale.pk, "count": len(tokens), "codes": tokens},
+            at=now,
+        )
     return sale
 
 
@@ -120,8 +147,12 @@ def sale_void(*, actor: Actor, sale: Sale, reason: str, now: datetime | None = N
     now = now or timezone.now()
     locked = Sale.objects.select_for_update().get(pk=sale.pk)
     if locked.voided_at is not None:
-        raise DomainError("sale_voided", _("该销售记录已于 %s 作废。") % timezone.localtime(locked.voided_at).isoformat(),
-                          status="voided", allowed=[])
+        raise DomainError(
+            "sale_voided",
+            _("该销售记录已于 %s 作废。") % timezone.localtime(locked.voided_at).isoformat(),
+            status="voided",
+            allowed=[],
+        )
     items = list(locked.items.order_by("code__item_no").values_list("code_id", "code__batch_id", "code__token"))
     batches = _lock_batches({batch_id for _pk, batch_id, _token in items})
     _lock_codes([pk for pk, _batch_id, _token in items])
@@ -138,10 +169,21 @@ def sale_void(*, actor: Actor, sale: Sale, reason: str, now: datetime | None = N
     for batch in batches.values():
         tokens = [token for _pk, batch_id, token in items if batch_id == batch.pk]
         returned_to = CodeStatus.RECALLED if batch.pk in recalled else CodeStatus.RELEASED
-        record_event(batch=batch, action="sale_void", actor=actor, status_before=batch.status,
-                     status_after=batch.status, at=now,
-                     details={"sale": locked.pk, "reason": reason, "count": len(tokens), "codes": tokens,
-                              "codes_now": returned_to})
+        record_event(
+            batch=batch,
+            action="sale_void",
+            actor=actor,
+            status_before=batch.status,
+            status_after=batch.status,
+            at=now,
+            details={
+                "sale": locked.pk,
+                "reason": reason,
+                "count": len(tokens),
+                "codes": tokens,
+                "codes_now": returned_to,
+            },
+        )
     return locked
 
 
@@ -168,9 +210,17 @@ def redact_phones(text: str) -> tuple[str, list[str]]:
     return PHONE_IN_TEXT_RE.sub(mask, text or ""), digests
 
 
-def trace_query_record(*, actor: Actor, kind: str, subject: str = "", parameters: dict | None = None,
-                       found: bool = True, result_count: int | None = None, now: datetime | None = None) -> TraceQuery:
-    """Who looked up what, when (issue 4 §5). Phone numbers in the subject or the parameters
+def trace_query_record(
+    *,
+    actor: Actor,
+    kind: str,
+    subject: str = "",
+    parameters: dict | None = None,
+    found: bool = True,
+    result_count: int | None = None,
+    now: datetime | None = None,
+) -> TraceQuery:
+    """Who looked up what, when (docs/contract.md §5). Phone numbers in the subject or the parameters
     are stored masked, with their digests, never in full."""
     subject, digests = redact_phones(subject)
     clean = {}
@@ -181,6 +231,13 @@ def trace_query_record(*, actor: Actor, kind: str, subject: str = "", parameters
         clean[name] = value
     if digests:
         clean["phone_digests"] = digests
-    return TraceQuery.objects.create(user=actor.user, role=actor.role, kind=kind, subject=subject[:200],
-                                     parameters=clean, found=found, result_count=result_count,
-                                     at=now or timezone.now())
+    return TraceQuery.objects.create(
+        user=actor.user,
+        role=actor.role,
+        kind=kind,
+        subject=subject[:200],
+        parameters=clean,
+        found=found,
+        result_count=result_count,
+        at=now or timezone.now(),
+    )

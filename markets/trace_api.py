@@ -1,4 +1,4 @@
-"""The regulator's trace (SPEC §4, issue 4): one code, one batch, a merchant's sales (JSON, CSV,
+"""The regulator's trace (SPEC §4): one code, one batch, a merchant's sales (JSON, CSV,
 XLSX), a batch as EPCIS 2.0, and search. Regulators only, within their district; for anyone
 else an object outside their scope answers 404 and one inside it 403 (SPEC §2, §4).
 
@@ -61,8 +61,9 @@ def parse_period(params) -> tuple[datetime | None, datetime | None]:
             day = None
         try:
             if day is not None:
-                return _representable(datetime.combine(day, time.min, tzinfo=SHANGHAI)
-                                      + (timedelta(days=1) if upper else timedelta()))
+                return _representable(
+                    datetime.combine(day, time.min, tzinfo=SHANGHAI) + (timedelta(days=1) if upper else timedelta())
+                )
             moment = datetime.fromisoformat(value)
         except OverflowError:
             return None
@@ -91,8 +92,11 @@ def _representable(moment: datetime) -> datetime | None:
 
 
 PERIOD_PARAMETERS = [
-    OpenApiParameter("from", str, description="Sold from: a date (Asia/Shanghai day, inclusive) or an ISO 8601 "
-                                              "time; earlier than `to`."),
+    OpenApiParameter(
+        "from",
+        str,
+        description="Sold from: a date (Asia/Shanghai day, inclusive) or an ISO 8601 time; earlier than `to`.",
+    ),
     OpenApiParameter("to", str, description="Sold until: a date (inclusive) or an ISO 8601 time (exclusive)."),
 ]
 
@@ -114,6 +118,7 @@ class JSONLDRenderer(JSONRenderer):
 
 # --- one code -------------------------------------------------------------------------------
 
+
 @method_decorator(regulator_reads, name="get")
 class CodeTraceView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -128,12 +133,18 @@ class CodeTraceView(APIView):
         if trace is None:
             trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
             raise Http404
-        trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=trace["code"]["token"],
-                           parameters={"batch": trace["batch"]["number"]}, result_count=len(trace["events"]))
+        trace_query_record(
+            actor=actor,
+            kind=TraceQueryKind.CODE,
+            subject=trace["code"]["token"],
+            parameters={"batch": trace["batch"]["number"]},
+            result_count=len(trace["events"]),
+        )
         return Response(trace)
 
 
 # --- one batch ------------------------------------------------------------------------------
+
 
 def traced_batch(request, number: str, kind: str):
     """The batch in the caller's scope (else 404), for a regulator (else 403); a regulator's
@@ -155,8 +166,9 @@ class BatchTraceView(APIView):
         """Counts issued / in warehouse / released / sold / recalled / voided, buyers, timeline."""
         batch, actor = traced_batch(request, number, TraceQueryKind.BATCH)
         trace = selectors.batch_trace(actor=actor, batch=batch)
-        trace_query_record(actor=actor, kind=TraceQueryKind.BATCH, subject=batch.number,
-                           result_count=trace["counts"]["buyers"])
+        trace_query_record(
+            actor=actor, kind=TraceQueryKind.BATCH, subject=batch.number, result_count=trace["counts"]["buyers"]
+        )
         return Response(trace)
 
 
@@ -169,26 +181,36 @@ class BatchEpcisView(APIView):
         """The batch's events as a GS1 EPCIS 2.0 JSON-LD EPCISDocument."""
         batch, actor = traced_batch(request, number, TraceQueryKind.EPCIS)
         document = selectors.epcis_for_batch(batch=batch, created=timezone.now())
-        trace_query_record(actor=actor, kind=TraceQueryKind.EPCIS, subject=batch.number,
-                           result_count=len(document["epcisBody"]["eventList"]))
+        trace_query_record(
+            actor=actor,
+            kind=TraceQueryKind.EPCIS,
+            subject=batch.number,
+            result_count=len(document["epcisBody"]["eventList"]),
+        )
         return Response(document)
 
 
 # --- a merchant's sales ---------------------------------------------------------------------
 
+
 @method_decorator(regulator_reads, name="get")
 class MerchantSalesView(APIView):
     content_negotiation_class = FormatParamNegotiation
 
-    @extend_schema(responses={
-        (200, "application/json"): OpenApiTypes.OBJECT,
-        (200, "text/csv"): OpenApiTypes.BINARY,
-        (200, exports.XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
-    }, parameters=[
-        *PERIOD_PARAMETERS,
-        OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
-        OpenApiParameter("page", {"type": "integer", "minimum": 1},
-                         description="Page of `sales` in the JSON answer.")])
+    @extend_schema(
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, exports.XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
+        },
+        parameters=[
+            *PERIOD_PARAMETERS,
+            OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1}, description="Page of `sales` in the JSON answer."
+            ),
+        ],
+    )
     def get(self, request, merchant_id):
         """How much the merchant sold and to whom: totals per batch and product, the sales with
         their buyers; `?format=csv|xlsx` gives one row per code sold."""
@@ -196,8 +218,9 @@ class MerchantSalesView(APIView):
         merchant = selectors.merchant_for_trace(actor=actor, merchant_id=merchant_id)
         if merchant is None:
             if is_regulator(actor):
-                trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant_id),
-                                   found=False)
+                trace_query_record(
+                    actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant_id), found=False
+                )
             raise Http404
         require_regulator(actor)
         start, end = parse_period(request.query_params)
@@ -206,21 +229,32 @@ class MerchantSalesView(APIView):
             raise ValidationError({"format": [_("可选 json、csv 或 xlsx。")]})
         period = {"from": selectors.local_iso(start), "to": selectors.local_iso(end)}
         if fmt != "json":
-            trace_query_record(actor=actor, kind=TraceQueryKind.EXPORT, subject=str(merchant.pk),
-                               parameters={**period, "format": fmt})
+            trace_query_record(
+                actor=actor, kind=TraceQueryKind.EXPORT, subject=str(merchant.pk), parameters={**period, "format": fmt}
+            )
             return self.export(merchant, start, end, fmt)
 
         summary = selectors.merchant_sales_summary(merchant=merchant, start=start, end=end)
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.merchant_sales(merchant=merchant, start=start, end=end),
-                                           request, view=self)
+        page = paginator.paginate_queryset(
+            selectors.merchant_sales(merchant=merchant, start=start, end=end), request, view=self
+        )
         sales = paginator.get_paginated_response([selectors.sale_output(sale, actor) for sale in page]).data
-        trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant.pk),
-                           parameters=period, result_count=summary["totals"]["codes"])
-        return Response({
-            "merchant": dict(selectors.merchant_ref(merchant), licence_no=merchant.licence_no),
-            **period, **summary, "sales": sales,
-        })
+        trace_query_record(
+            actor=actor,
+            kind=TraceQueryKind.MERCHANT_SALES,
+            subject=str(merchant.pk),
+            parameters=period,
+            result_count=summary["totals"]["codes"],
+        )
+        return Response(
+            {
+                "merchant": dict(selectors.merchant_ref(merchant), licence_no=merchant.licence_no),
+                **period,
+                **summary,
+                "sales": sales,
+            }
+        )
 
     @staticmethod
     def export(merchant, start, end, fmt):
@@ -233,8 +267,12 @@ class MerchantSalesView(APIView):
             chunks = exports.csv_chunks(selectors.EXPORT_HEADER, rows)
             content_type = "text/csv; charset=utf-8"
         else:  # streamed as it is written: the first bytes leave before the last row is read
-            chunks = exports.xlsx_chunks(selectors.EXPORT_HEADER, rows, title="sales",
-                                         widths={1: 20, 3: 22, 4: 20, 9: 28, 10: 48, 11: 16, 12: 14, 14: 22})
+            chunks = exports.xlsx_chunks(
+                selectors.EXPORT_HEADER,
+                rows,
+                title="sales",
+                widths={1: 20, 3: 22, 4: 20, 9: 28, 10: 48, 11: 16, 12: 14, 14: 22},
+            )
             content_type = exports.XLSX_CONTENT_TYPE
         response = StreamingHttpResponse(chunks, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -243,19 +281,33 @@ class MerchantSalesView(APIView):
 
 # --- search ---------------------------------------------------------------------------------
 
+
 @method_decorator(regulator_reads, name="get")
 @method_decorator(regulator_reads, name="post")
 class TraceSearchView(APIView):
     answers_conflict = False  # a search changes no state
-    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
-        OpenApiParameter("q", {"type": "string", "minLength": 2, "maxLength": 300, "pattern": r"\S.*\S"},
-                         required=True, description="2 to 300 characters.")])
+
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter(
+                "q",
+                {"type": "string", "minLength": 2, "maxLength": 300, "pattern": r"\S.*\S"},
+                required=True,
+                description="2 to 300 characters.",
+            )
+        ],
+    )
     def get(self, request):
         """By code token or scanned URL, batch number, merchant name or licence, buyer phone."""
         return self.search(request, request.query_params.get("q"))
 
-    @extend_schema(request=inline_serializer("TraceSearchInput", fields={
-        "q": serializers.CharField(min_length=2, max_length=300)}), responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=inline_serializer(
+            "TraceSearchInput", fields={"q": serializers.CharField(min_length=2, max_length=300)}
+        ),
+        responses=OpenApiTypes.OBJECT,
+    )
     def post(self, request):
         """The same search with `{"q"}` in the body: a phone number searched for then stays out
         of URLs, and so out of web-server access logs."""
@@ -268,7 +320,7 @@ class TraceSearchView(APIView):
         if len(q) < 2 or len(q) > 300:
             raise ValidationError({"q": [_("请输入 2 至 300 个字符。")]})
         found = selectors.trace_search(actor=actor, q=q)
-        trace_query_record(actor=actor, kind=TraceQueryKind.SEARCH, subject=q,
-                           result_count=sum(len(rows) for rows in found.values()))
+        trace_query_record(
+            actor=actor, kind=TraceQueryKind.SEARCH, subject=q, result_count=sum(len(rows) for rows in found.values())
+        )
         return Response({"q": q, **found})
-

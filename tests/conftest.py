@@ -1,8 +1,9 @@
-"""Shared test base: the demo organisations, one API client per named user, and a `flow`
-that walks a batch through the process the way the people would."""
+"""Shared test base: the demo organisations, one API client and one signed-in web client per
+named user, and a `flow` that walks a batch through the process the way the people would."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -61,16 +62,48 @@ def api(world):
     return Api()
 
 
+class Browser:
+    """Django test clients by demo username: `web("merchant-a1").get("/")`; `web(None)` is anonymous.
+    No Accept-Language is sent, so pages come in the default language (zh-hans)."""
+
+    def __init__(self):
+        self._clients = {}
+
+    def __call__(self, username):
+        if username not in self._clients:
+            client = Client()
+            if username is not None:
+                client.force_login(get_user_model().objects.get(username=username))
+            self._clients[username] = client
+        return self._clients[username]
+
+
+@pytest.fixture
+def web(world):
+    return Browser()
+
+
 LINES = [
-    {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码", "quantity": 3, "unit": "件",
-     "gtin": "09506000134352"},
+    {
+        "product_name": "羊毛大衣",
+        "category": "服装",
+        "specification": "女款 M 码",
+        "quantity": 3,
+        "unit": "件",
+        "gtin": "09506000134352",
+    },
     {"product_name": "真丝围巾", "category": "服饰配件", "specification": "180×70 cm", "quantity": 2, "unit": "条"},
 ]
 
 
 def declaration(**overrides):
-    body = {"market": "MKT-A", "customs_declaration_no": "310120261129000001", "origin_country": "意大利",
-            "port_of_entry": "上海浦东", "lines": [dict(line) for line in LINES]}
+    body = {
+        "market": "MKT-A",
+        "customs_declaration_no": "310120261129000001",
+        "origin_country": "意大利",
+        "port_of_entry": "上海浦东",
+        "lines": [dict(line) for line in LINES],
+    }
     body.update(overrides)
     return body
 
@@ -101,8 +134,9 @@ class Flow:
         return response.json()
 
     def declare(self, **overrides):
-        response = self.api(self.merchant).post("/api/batches/", declaration(**{"market": self.market, **overrides}),
-                                                format="json")
+        response = self.api(self.merchant).post(
+            "/api/batches/", declaration(**{"market": self.market, **overrides}), format="json"
+        )
         assert response.status_code == 201, response.content
         self.number = response.json()["number"]
         return response.json()
@@ -117,8 +151,15 @@ class Flow:
 
     def arrival(self, *, short_by=0):
         lines = self.detail(self.operator)["lines"]
-        return [{"line": line["id"], "received_quantity": line["quantity"] - (short_by if i == 0 else 0),
-                 "type_matches": True, "spec_matches": True} for i, line in enumerate(lines)]
+        return [
+            {
+                "line": line["id"],
+                "received_quantity": line["quantity"] - (short_by if i == 0 else 0),
+                "type_matches": True,
+                "spec_matches": True,
+            }
+            for i, line in enumerate(lines)
+        ]
 
     def pre_storage(self):
         self.approved()
@@ -126,8 +167,12 @@ class Flow:
 
     def disinfected(self):
         self.pre_storage()
-        return self.post(self.operator, "disinfect",
-                         {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}, expect=201)
+        return self.post(
+            self.operator,
+            "disinfect",
+            {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"},
+            expect=201,
+        )
 
     def resting(self):
         self.disinfected()
@@ -137,8 +182,12 @@ class Flow:
         return self.post(self.operator, "samples", {"sample_no": sample_no, "lab": "杭州市疾控中心"}, expect=201)
 
     def result(self, result="negative", sample_no="S1", report_no="R-1"):
-        return self.post(self.operator, "test-results",
-                         {"sample_no": sample_no, "result": result, "report_no": report_no}, expect=201)
+        return self.post(
+            self.operator,
+            "test-results",
+            {"sample_no": sample_no, "result": result, "report_no": report_no},
+            expect=201,
+        )
 
     def rest_complete(self, clock):
         """Resting with a negative sample, then the clock moves past rest_until and the sweep runs."""
@@ -169,8 +218,10 @@ class Flow:
             "submitted": self.submitted,
             "rejected": lambda: (self.submitted(), self.post(self.reviewer, "reject", {"reason": "资料不全"})),
             "approved": self.approved,
-            "discrepancy": lambda: (self.approved(),
-                                    self.post(self.operator, "arrive", {"lines": self.arrival(short_by=1)})),
+            "discrepancy": lambda: (
+                self.approved(),
+                self.post(self.operator, "arrive", {"lines": self.arrival(short_by=1)}),
+            ),
             "returned": lambda: (self.to("discrepancy"), self.post(self.operator, "return", {"reason": "货单不符"})),
             "pre_storage": self.pre_storage,
             "resting": self.resting,
@@ -209,8 +260,13 @@ def flow(api):
 
 # Other people's batches: market B goes to WH-1 like market A; market C to WH-2.
 MARKET_B = {"merchant": "merchant-b1", "reviewer": "reviewer-b", "market": "MKT-B"}
-MARKET_C = {"merchant": "merchant-c1", "reviewer": "reviewer-c", "operator": "operator-2", "market": "MKT-C",
-            "warehouse": "WH-2"}
+MARKET_C = {
+    "merchant": "merchant-c1",
+    "reviewer": "reviewer-c",
+    "operator": "operator-2",
+    "market": "MKT-C",
+    "warehouse": "WH-2",
+}
 
 
 @pytest.fixture
@@ -236,7 +292,7 @@ def clock():
         yield traveller
 
 
-# --- sales (issue 4) ----------------------------------------------------------------------
+# --- sales ------------------------------------------------------------------------------
 
 BUYER = {"buyer_name": "王小姐", "buyer_phone": "13912345678", "buyer_kind": "consumer"}
 
@@ -247,8 +303,9 @@ def sell(api):
     `sell(tokens, username=..., expect=400, buyer_phone=...)` for other cases."""
 
     def sell(codes, *, username="merchant-a1", expect=201, headers=None, **buyer):
-        response = api(username).post("/api/sales/", {"codes": list(codes), **BUYER, **buyer}, format="json",
-                                      headers=headers)
+        response = api(username).post(
+            "/api/sales/", {"codes": list(codes), **BUYER, **buyer}, format="json", headers=headers
+        )
         assert response.status_code == expect, response.content[:800]
         return response.json()
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,8 +55,15 @@ class Processes:
 
     def start(self, name: str, argv: list[str], *, env: dict | None = None) -> Started:
         log = self.workdir / f"{name}.log"
-        process = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log.open("wb"),
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.started[name] = Started(name, process, log)
         return self.started[name]
 
@@ -75,16 +82,12 @@ class Processes:
             _signal_group(started.process, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for started in self.started.values():
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 started.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             # Whatever is left of the group (a pool child, a straggler) ends now.
             _signal_group(started.process, signal.SIGKILL)
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 started.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
 
     def logs(self) -> str:
         return "\n".join(started.tail() for started in self.started.values())
@@ -100,10 +103,8 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         members = [pid for pid, pgrp in _process_groups() if pgrp == group]
         if not members or group in members:
             return
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(group, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _process_groups() -> list[tuple[int, int]]:
@@ -114,7 +115,7 @@ def _process_groups() -> list[tuple[int, int]]:
             text = stat.read_text()
         except OSError:
             continue
-        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
         if fields[0] != "Z":  # a zombie is past signalling
             rows.append((int(stat.parent.name), int(fields[2])))
     return rows
@@ -144,6 +145,7 @@ def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
+
 
 def server_url() -> str:
     """The PostgreSQL server of DATABASE_URL when it names one, else the local one: these tests
@@ -198,6 +200,7 @@ def redis_forget_queue(url: str, queue: str) -> None:
 
 
 # --- a temporary directory that only its creator deletes ------------------------------------
+
 
 class OwnTempDir:
     """A directory under the system temp directory that this code created, and the only place
@@ -347,12 +350,32 @@ class OwnCluster:
             raise RuntimeError(f"cluster {self.name} exists already")
         taken = [name for name, row in clusters.items() if row["port"] == self.port]
         if taken:
-            raise RuntimeError(f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
-                               f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)")
+            raise RuntimeError(
+                f"port {self.port} belongs to cluster {taken[0]} (a leftover? "
+                f"`pg_dropcluster --stop {PG_VERSION} {taken[0]}` removes it)"
+            )
         try:
-            checked(["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "-d", str(data_dir),
-                     "--start-conf=manual", "-o", "fsync=off", "-o", "shared_buffers=16MB",
-                     "-o", "max_connections=40", "--", "--auth-local=trust", "--auth-host=trust"])
+            checked(
+                [
+                    "pg_createcluster",
+                    PG_VERSION,
+                    self.name,
+                    "-p",
+                    str(self.port),
+                    "-d",
+                    str(data_dir),
+                    "--start-conf=manual",
+                    "-o",
+                    "fsync=off",
+                    "-o",
+                    "shared_buffers=16MB",
+                    "-o",
+                    "max_connections=40",
+                    "--",
+                    "--auth-local=trust",
+                    "--auth-host=trust",
+                ]
+            )
         finally:
             # Registered even if a later step of pg_createcluster failed: then drop() removes it.
             self.created = self.name in pg_clusters()

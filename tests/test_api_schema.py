@@ -54,8 +54,9 @@ def test_every_operation_documents_its_errors_with_the_shared_bodies(schema):
                 assert responses[code]["content"], (method, path, code)
     conflict = schema["components"]["schemas"]["Conflict"]
     assert set(conflict["required"]) == {"detail", "code", "status", "allowed"}
-    actions = [op for path, method, op in operations(schema) if path.startswith("/api/batches/{number}/")
-               and method == "post"]
+    actions = [
+        op for path, method, op in operations(schema) if path.startswith("/api/batches/{number}/") and method == "post"
+    ]
     assert len(actions) >= 15 and all("409" in op["responses"] and "403" in op["responses"] for op in actions)
 
 
@@ -86,12 +87,15 @@ def test_the_sales_list_is_documented_as_paginated(schema):
     assert "page" in [p["name"] for p in schema["paths"]["/api/sales/"]["get"]["parameters"]]
 
 
-@pytest.mark.parametrize("username, url, junk", [
-    ("reviewer-a", "/api/batches/?stauts=submitted", "stauts"),
-    ("merchant-a1", "/api/sales/?merchant_id=1", "merchant_id"),
-    ("regulator", "/api/markets/?format=api", "format"),
-    ("regulator", "/api/trace/search/?q=MKT&limit=5", "limit"),
-])
+@pytest.mark.parametrize(
+    "username, url, junk",
+    [
+        ("reviewer-a", "/api/batches/?stauts=submitted", "stauts"),
+        ("merchant-a1", "/api/sales/?merchant_id=1", "merchant_id"),
+        ("regulator", "/api/markets/?format=api", "format"),
+        ("regulator", "/api/trace/search/?q=MKT&limit=5", "limit"),
+    ],
+)
 def test_a_query_parameter_the_endpoint_does_not_document_is_refused(api, username, url, junk):
     answer = api(username).get(url)
 
@@ -111,15 +115,24 @@ def test_the_documented_parameters_still_work(api, flow):
 def test_a_junk_parameter_on_a_change_is_refused_and_nothing_happens(api, flow):
     flow.submitted()
 
-    answer = api("reviewer-a").post(f"/api/batches/{flow.number}/approve/?force=1", {"warehouse": "WH-1"},
-                                    format="json")
+    answer = api("reviewer-a").post(
+        f"/api/batches/{flow.number}/approve/?force=1", {"warehouse": "WH-1"}, format="json"
+    )
 
     assert answer.status_code == 400 and "force" in answer.json()
     assert flow.detail()["status"] == "submitted"
 
 
-@pytest.mark.parametrize("period", [{"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "0001-01-01T00:00:00+14:00"},
-                                    {"to": "9999-12-31T23:59:59-12:00"}, {"from": "9999-12-31"}])
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"to": "9999-12-31"},
+        {"from": "0001-01-01"},
+        {"from": "0001-01-01T00:00:00+14:00"},
+        {"to": "9999-12-31T23:59:59-12:00"},
+        {"from": "9999-12-31"},
+    ],
+)
 def test_a_period_at_the_ends_of_the_calendar_is_an_open_bound_not_a_500(api, period):
     assert api("merchant-a1").get("/api/sales/", period).status_code == 200
     assert api("regulator").get("/api/sales/", period).status_code == 200
@@ -134,8 +147,9 @@ def test_an_api_url_that_matches_no_route_answers_json_404(api):
 
 def test_a_lone_surrogate_or_nul_in_the_trace_search_body_is_a_field_error(api):
     for q in ["\ud800abc", "ab\x00c"]:
-        answer = api("regulator").generic("POST", "/api/trace/search/", json.dumps({"q": q}),
-                                          content_type="application/json")
+        answer = api("regulator").generic(
+            "POST", "/api/trace/search/", json.dumps({"q": q}), content_type="application/json"
+        )
         assert answer.status_code == 400 and "q" in answer.json()
 
 

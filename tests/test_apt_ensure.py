@@ -1,5 +1,5 @@
 """scripts/apt-ensure.sh (used by `make run` / `make test` to install Debian packages) waits while
-another package manager holds apt's locks instead of failing at once (issue 8).
+another package manager holds apt's locks instead of failing at once (README, The two commands).
 
 The real apt-get and dpkg-query are stood in for by small scripts first on PATH: the test must
 not install anything or hold the machine's package locks."""
@@ -30,9 +30,15 @@ if [ "$n" -le {busy_calls} ]; then echo "{error}" >&2; exit 100; fi
 
 
 def apt_ensure(tmp_path, bin_dir, **env):
-    return subprocess.run(["scripts/apt-ensure.sh", "nginx", "wrk"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False,
-                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env})
+    return subprocess.run(
+        ["scripts/apt-ensure.sh", "nginx", "wrk"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+    )
 
 
 def calls(tmp_path) -> list[str]:

@@ -4,9 +4,10 @@ re-verification matches or the goods are returned. Codes follow the received qua
 
 import pytest
 
-from batches.models import BatchLine, Code, Event
+from batches.models import Batch, BatchLine, Code, Event, Status
 from batches.tasks import sweep_due_rests
 from tests.conftest import row_counts
+from tests.test_web_support import formset_data
 
 DISINFECTION = {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}
 
@@ -22,19 +23,24 @@ def test_when_every_line_matches_the_goods_enter_pre_storage(flow):
 
     assert checked["status"] == "pre_storage"
     assert [(line["received_quantity"], line["type_matches"], line["spec_matches"]) for line in checked["lines"]] == [
-        (3, True, True), (2, True, True)]
+        (3, True, True),
+        (2, True, True),
+    ]
     assert checked["allowed_actions"] == ["disinfect", "move_to_resting"]
     event = Event.objects.filter(batch__number=flow.number, action="arrive").get()
     assert (event.status_before, event.status_after, event.zone) == ("approved", "pre_storage", "pre_storage")
     assert event.details["mismatches"] == []
 
 
-@pytest.mark.parametrize("mismatch", [
-    {"received_quantity": 2},  # one coat short
-    {"received_quantity": 4},  # one coat too many
-    {"type_matches": False},  # not what was declared
-    {"spec_matches": False},  # wrong size or material
-])
+@pytest.mark.parametrize(
+    "mismatch",
+    [
+        {"received_quantity": 2},  # one coat short
+        {"received_quantity": 4},  # one coat too many
+        {"type_matches": False},  # not what was declared
+        {"spec_matches": False},  # wrong size or material
+    ],
+)
 def test_any_mismatch_holds_the_batch_in_discrepancy(flow, mismatch):
     # given an approved batch whose first line does not match on arrival
     flow.approved()
@@ -49,8 +55,12 @@ def test_any_mismatch_holds_the_batch_in_discrepancy(flow, mismatch):
     assert checked["allowed_actions"] == ["arrive", "return"]
     event = Event.objects.filter(batch__number=flow.number, action="arrive").get()
     assert [m["line"] for m in event.details["mismatches"]] == [lines[0]["line"]]
-    for action, body in [("disinfect", DISINFECTION), ("move-to-resting", {}), ("move-to-storage", {}),
-                         ("issue-codes", {})]:
+    for action, body in [
+        ("disinfect", DISINFECTION),
+        ("move-to-resting", {}),
+        ("move-to-storage", {}),
+        ("issue-codes", {}),
+    ]:
         refused = flow.api("operator-1").post(f"/api/batches/{flow.number}/{action}/", body, format="json")
         assert refused.status_code == 409, action
         assert refused.json()["code"] == "invalid_transition"
@@ -71,8 +81,10 @@ def test_a_re_verification_that_matches_lets_the_goods_proceed(flow):
     assert rechecked["lines"][0]["received_quantity"] == 3
     flow.post("operator-1", "disinfect", DISINFECTION, expect=201)
     events = Event.objects.filter(batch__number=flow.number, action="arrive").order_by("id")
-    assert [(e.status_before, e.status_after) for e in events] == [("approved", "discrepancy"),
-                                                                  ("discrepancy", "pre_storage")]
+    assert [(e.status_before, e.status_after) for e in events] == [
+        ("approved", "discrepancy"),
+        ("discrepancy", "pre_storage"),
+    ]
 
 
 def test_a_re_verification_that_still_differs_keeps_the_discrepancy(flow):
@@ -175,3 +187,42 @@ def test_codes_are_issued_one_per_received_item(flow, clock):
     assert item_numbers == [1, 2, 3, 4, 5]
     issued = Event.objects.filter(batch__number=flow.number, action="issue_codes").get()
     assert issued.details["issued"] == 5
+
+
+# --- R7: the arrival check names the status the scanner saw -----------------------------------
+
+
+def test_an_arrival_check_for_a_status_the_batch_no_longer_has_is_refused(flow, api):
+    flow.approved()
+    path = f"/api/batches/{flow.number}/arrive/"
+    stale = api("operator-1").post(path, {"lines": flow.arrival(), "status": "discrepancy"}, format="json")
+    assert stale.status_code == 409 and stale.json()["code"] == "invalid_transition"
+    assert stale.json()["status"] == "approved"
+    bad = api("operator-1").post(path, {"lines": flow.arrival(), "status": "nonsense"}, format="json")
+    assert bad.status_code == 400 and "status" in bad.json()
+    first = api("operator-1").post(path, {"lines": flow.arrival(short_by=1), "status": "approved"}, format="json")
+    assert first.status_code == 200 and first.json()["status"] == "discrepancy"
+    again = api("operator-1").post(path, {"lines": flow.arrival(), "status": "approved"}, format="json")
+    assert again.status_code == 409 and again.json()["status"] == "discrepancy"
+    recheck = api("operator-1").post(path, {"lines": flow.arrival(), "status": "discrepancy"}, format="json")
+    assert recheck.status_code == 200 and recheck.json()["status"] == "pre_storage"
+    assert Event.objects.filter(batch__number=flow.number, action="arrive").count() == 2
+
+
+def test_the_web_arrival_form_sends_the_status_it_was_shown_with(web, flow):
+    flow.approved()
+    page = web("operator-1").get(f"/batches/{flow.number}/").content.decode()
+    assert '<input type="hidden" name="status" value="approved">' in page
+    lines = list(Batch.objects.get(number=flow.number).lines.all())
+    rows = [
+        {"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True}
+        for line in lines
+    ]
+    stale = web("operator-1").post(
+        f"/batches/{flow.number}/do/arrive/", formset_data("arrival", rows, status="discrepancy")
+    )
+    assert stale.status_code == 409 and Batch.objects.get(number=flow.number).status == Status.APPROVED
+    done = web("operator-1").post(
+        f"/batches/{flow.number}/do/arrive/", formset_data("arrival", rows, status="approved")
+    )
+    assert done.status_code == 302 and Batch.objects.get(number=flow.number).status == Status.PRE_STORAGE

@@ -32,9 +32,19 @@ def command(*args) -> str:
 
 
 def sales_as_stored() -> list[tuple]:
-    return list(Sale.objects.order_by("pk").values_list(
-        "pk", "merchant_id", "buyer_name", "buyer_phone", "buyer_kind", "buyer_credit_code", "sold_at", "voided_at",
-        "buyer_anonymised_at"))
+    return list(
+        Sale.objects.order_by("pk").values_list(
+            "pk",
+            "merchant_id",
+            "buyer_name",
+            "buyer_phone",
+            "buyer_kind",
+            "buyer_credit_code",
+            "sold_at",
+            "voided_at",
+            "buyer_anonymised_at",
+        )
+    )
 
 
 @pytest.fixture
@@ -43,8 +53,13 @@ def old_and_new_sales(flow, clock, sell):
     codes = flow.released(clock)
     old = sell([codes[0]["token"], codes[1]["token"]], buyer_name="王小姐", buyer_phone="13912345678")
     clock.shift((RETENTION - 29) * DAY)
-    new = sell([codes[2]["token"]], buyer_name="杭州某服饰有限公司", buyer_kind="business", buyer_phone="13700000009",
-               buyer_credit_code="91330100799655058B")
+    new = sell(
+        [codes[2]["token"]],
+        buyer_name="杭州某服饰有限公司",
+        buyer_kind="business",
+        buyer_phone="13700000009",
+        buyer_credit_code="91330100799655058B",
+    )
     clock.shift(30 * DAY)
     return codes, old, new
 
@@ -60,9 +75,10 @@ def test_old_buyers_are_anonymised_new_ones_kept_and_the_run_is_recorded(old_and
     assert (stored_old.buyer_name, stored_old.buyer_phone, stored_old.buyer_kind) == ("已匿名", "", "consumer")
     assert stored_old.buyer_anonymised_at is not None
     # What the sale was stays: merchant, time, codes, their status.
-    assert (stored_old.merchant_id, stored_old.sold_at) == before[old["id"]][1:2] + (before[old["id"]][6],)
-    assert sorted(SaleItem.objects.filter(sale=stored_old).values_list("code__token", flat=True)) == \
-        sorted([codes[0]["token"], codes[1]["token"]])
+    assert (stored_old.merchant_id, stored_old.sold_at) == (*before[old["id"]][1:2], before[old["id"]][6])
+    assert sorted(SaleItem.objects.filter(sale=stored_old).values_list("code__token", flat=True)) == sorted(
+        [codes[0]["token"], codes[1]["token"]]
+    )
     assert set(SaleItem.objects.filter(sale=stored_old).values_list("code__status", flat=True)) == {CodeStatus.SOLD}
     # The newer sale is untouched.
     assert before[new["id"]] == next(row for row in sales_as_stored() if row[0] == new["id"])
@@ -81,8 +97,10 @@ def test_a_rerun_changes_nothing_but_is_recorded(old_and_new_sales, clock):
 
     assert sales_as_stored() == after_first
     assert " 0 条销售记录" in out
-    assert list(BuyerAnonymisationRun.objects.order_by("started_at").values_list("sales_anonymised", flat=True)) \
-        == [1, 0]
+    assert list(BuyerAnonymisationRun.objects.order_by("started_at").values_list("sales_anonymised", flat=True)) == [
+        1,
+        0,
+    ]
 
 
 def test_dry_run_counts_and_changes_nothing(old_and_new_sales):
@@ -103,13 +121,20 @@ def test_trace_counts_recall_and_exports_still_work_after_anonymisation(old_and_
 
     trace = regulator.get(f"/api/trace/codes/{codes[0]['token']}/").json()
     assert trace["sale"]["id"] == old["id"]
-    assert (trace["sale"]["buyer_name"], trace["sale"]["buyer_phone"], trace["sale"]["buyer_kind"]) == \
-        ("已匿名", "", "consumer")
+    assert (trace["sale"]["buyer_name"], trace["sale"]["buyer_phone"], trace["sale"]["buyer_kind"]) == (
+        "已匿名",
+        "",
+        "consumer",
+    )
     assert [e["action"] for e in trace["events"]][-1] == "sale"
 
     batch = regulator.get(f"/api/trace/batches/{flow.number}/").json()
-    assert {key: batch["counts"][key] for key in ("issued", "sold", "sales", "buyers")} == \
-        {"issued": 5, "sold": 3, "sales": 2, "buyers": 1}  # the anonymised buyer is no longer a known buyer
+    assert {key: batch["counts"][key] for key in ("issued", "sold", "sales", "buyers")} == {
+        "issued": 5,
+        "sold": 3,
+        "sales": 2,
+        "buyers": 1,
+    }  # the anonymised buyer is no longer a known buyer
     assert sorted((b["buyer_name"], b["codes"]) for b in batch["buyers"]) == [("已匿名", 2), ("杭州某服饰有限公司", 1)]
 
     merchant_id = Batch.objects.get(number=flow.number).merchant_id
@@ -119,22 +144,29 @@ def test_trace_counts_recall_and_exports_still_work_after_anonymisation(old_and_
     export = regulator.get(f"/api/trace/merchants/{merchant_id}/sales/?format=csv")
     _header, *rows = csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig")))
     assert [(row[8], row[10], row[11]) for row in rows] == [
-        (codes[0]["token"], "已匿名", ""), (codes[1]["token"], "已匿名", ""),
-        (codes[2]["token"], "杭州某服饰有限公司", "13700000009")]
+        (codes[0]["token"], "已匿名", ""),
+        (codes[1]["token"], "已匿名", ""),
+        (codes[2]["token"], "杭州某服饰有限公司", "13700000009"),
+    ]
 
     # The old phone finds nothing any more; the new one still does.
     assert regulator.post("/api/trace/search/", {"q": "13912345678"}, format="json").json()["sales"] == []
-    assert [s["id"] for s in regulator.post("/api/trace/search/", {"q": "13700000009"}, format="json").json()["sales"]] \
-        == [new["id"]]
+    assert [
+        s["id"] for s in regulator.post("/api/trace/search/", {"q": "13700000009"}, format="json").json()["sales"]
+    ] == [new["id"]]
 
     # A recall still lists every sale; the anonymised one cannot be contacted any more.
     recall = regulator.post(f"/api/batches/{flow.number}/recall/", {"reason": "境外通报阳性"}, format="json").json()
-    assert sorted((b["buyer_name"], b["buyer_phone"], len(b["codes"])) for b in recall["buyers"]) == \
-        [("已匿名", "", 2), ("杭州某服饰有限公司", "13700000009", 1)]
+    assert sorted((b["buyer_name"], b["buyer_phone"], len(b["codes"])) for b in recall["buyers"]) == [
+        ("已匿名", "", 2),
+        ("杭州某服饰有限公司", "13700000009", 1),
+    ]
 
     # The event log is never rewritten (R6) and holds no buyer data to begin with.
-    assert list(Event.objects.filter(id__lte=events_before[-1][0]).order_by("id")
-                .values_list("id", "action", "details")) == events_before
+    assert (
+        list(Event.objects.filter(id__lte=events_before[-1][0]).order_by("id").values_list("id", "action", "details"))
+        == events_before
+    )
 
 
 def test_a_merchant_sees_an_anonymised_sale_without_a_phone(old_and_new_sales, api):

@@ -35,15 +35,33 @@ def database_url() -> str:
 class Worker:
     def __init__(self, tmp_path: Path, *, beat: bool, env: dict | None = None):
         self.log = tmp_path / "worker.log"
-        env = dict(os.environ, DATABASE_URL=database_url(), REST_SWEEP_SECONDS="1",
-                   REST_PERIOD_SECONDS=str(settings.REST_PERIOD_SECONDS), VAR_DIR=str(settings.VAR_DIR),
-                   CELERY_TASK_ALWAYS_EAGER="0", **(env or {}))
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-                   "--without-gossip", "--without-mingle", "--purge", "-n", f"test-{os.getpid()}@%h"]
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url(),
+            REST_SWEEP_SECONDS="1",
+            REST_PERIOD_SECONDS=str(settings.REST_PERIOD_SECONDS),
+            VAR_DIR=str(settings.VAR_DIR),
+            CELERY_TASK_ALWAYS_EAGER="0",
+            **(env or {}),
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--purge",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ]
         if beat:
             command += ["--beat", "--schedule", str(tmp_path / "beat-schedule")]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -87,8 +105,9 @@ def wait_for_status(number: str, status: str, worker: Worker, timeout=45) -> Bat
     raise AssertionError(f"{number} still {batch.status}; worker log:\n{worker.log.read_text()}")
 
 
-def test_the_worker_ends_the_rest_through_the_broker_at_rest_until(flow, settings, start_worker,
-                                                                  django_capture_on_commit_callbacks):
+def test_the_worker_ends_the_rest_through_the_broker_at_rest_until(
+    flow, settings, start_worker, django_capture_on_commit_callbacks
+):
     settings.REST_PERIOD_SECONDS = 3
     worker = start_worker(beat=False)  # no beat: only the ETA task queued on commit can move it
     flow.disinfected()
@@ -121,7 +140,8 @@ def test_a_rest_that_ended_while_no_worker_ran_is_moved_by_the_first_sweep(flow,
 
 
 def test_the_worker_retries_a_failing_label_build_then_records_why_it_failed(
-        flow, settings, start_worker, tmp_path, django_capture_on_commit_callbacks):
+    flow, settings, start_worker, tmp_path, django_capture_on_commit_callbacks
+):
     """Celery's own retry on the real broker: a build that cannot write its file is tried again
     LABEL_JOB_AUTO_RETRIES times, then the job ends `failed` with a reason for people."""
     import time_machine
@@ -140,8 +160,9 @@ def test_the_worker_retries_a_failing_label_build_then_records_why_it_failed(
     settings.LABELS_SYNC_MAX = 2
     blocker = tmp_path / "media-is-a-file"
     blocker.write_text("")
-    worker = start_worker(beat=False, env={"MEDIA_ROOT": str(blocker), "LABEL_JOB_AUTO_RETRIES": "1",
-                                           "LABEL_JOB_RETRY_SECONDS": "1"})
+    worker = start_worker(
+        beat=False, env={"MEDIA_ROOT": str(blocker), "LABEL_JOB_AUTO_RETRIES": "1", "LABEL_JOB_RETRY_SECONDS": "1"}
+    )
     celery_app.conf.task_always_eager = False
     with django_capture_on_commit_callbacks(execute=True):
         asked = flow.api(flow.operator).get(f"/api/batches/{flow.number}/labels.pdf")
@@ -153,14 +174,23 @@ def test_the_worker_retries_a_failing_label_build_then_records_why_it_failed(
     assert (job.state, job.error_code, job.attempts) == ("failed", "storage", 2), worker.log.read_text()
     assert "标签文件无法写入" in job.error
     assert "Retry in 1s" in worker.log.read_text()
+
+
 # --- the outbox relay (nothing lost when the broker is away) -------------------------------
+
 
 def start_relay(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "relay.log"
-    env = dict(os.environ, DATABASE_URL=database_url(), VAR_DIR=str(settings.VAR_DIR), CELERY_TASK_ALWAYS_EAGER="0",
-               OUTBOX_POLL_SECONDS="0.2")
-    process = subprocess.Popen([sys.executable, "manage.py", "outbox_relay"], cwd=ROOT, env=env,
-                               stdout=log.open("w"), stderr=subprocess.STDOUT)
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url(),
+        VAR_DIR=str(settings.VAR_DIR),
+        CELERY_TASK_ALWAYS_EAGER="0",
+        OUTBOX_POLL_SECONDS="0.2",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "outbox_relay"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
     return process, log
 
 
@@ -181,7 +211,8 @@ def relay_process(tmp_path):
 
 
 def test_a_timer_recorded_while_the_broker_was_away_reaches_the_worker_through_the_relay_once(
-        flow, settings, start_worker, relay_process, django_capture_on_commit_callbacks):
+    flow, settings, start_worker, relay_process, django_capture_on_commit_callbacks
+):
     from config.reliability.models import OutboxMessage
 
     # given a web process whose broker is unreachable when the batch enters resting

@@ -46,27 +46,33 @@ def answer(response) -> tuple[int, bytes]:
 
 # --- 1. only our own host ---------------------------------------------------------------------
 
+
 def counterfeits(token: str) -> list[str]:
     """A real token in URLs that are not ours."""
     return [
         f"http://evil.example/c/{token}",
         f"https://evil.example:8000/c/{token}",
-        f"http://localhost:8001/c/{token}",        # our host, another port
-        f"http://localhost/c/{token}",             # our host, the default port: not what we print
-        f"ftp://localhost:8000/c/{token}",         # not http(s)
+        f"http://localhost:8001/c/{token}",  # our host, another port
+        f"http://localhost/c/{token}",  # our host, the default port: not what we print
+        f"ftp://localhost:8000/c/{token}",  # not http(s)
         f"http://localhost:8000@evil.example/c/{token}",  # our address as a user part of a foreign host
-        f"http://user@localhost:8000/c/{token}",   # nobody prints a user part
-        f"evil.example/c/{token}",                 # no scheme: not a path on our host either
+        f"http://user@localhost:8000/c/{token}",  # nobody prints a user part
+        f"evil.example/c/{token}",  # no scheme: not a path on our host either
         f"//evil.example/c/{token}",
         f"http://localhost:8000.evil.example/c/{token}",
-        f"http://localhost:99999/c/{token}",       # not a port at all
+        f"http://localhost:99999/c/{token}",  # not a port at all
     ]
 
 
 def test_only_urls_on_our_own_host_and_port_are_codes():
     token = "ABCDEFGHIJKLMNOPQRSTUVWX"
-    for value in (f"{BASE}/c/{token}", f"HTTP://LOCALHOST:8000/c/{token}", f"http://Localhost:8000/c/{token}/",
-                  f"/c/{token}", token):
+    for value in (
+        f"{BASE}/c/{token}",
+        f"HTTP://LOCALHOST:8000/c/{token}",
+        f"http://Localhost:8000/c/{token}/",
+        f"/c/{token}",
+        token,
+    ):
         assert parse_code_scan(value).token == token, value
     for value in counterfeits(token):
         assert parse_code_scan(value) is None, value
@@ -75,11 +81,19 @@ def test_only_urls_on_our_own_host_and_port_are_codes():
 def test_hosts_listed_in_code_url_hosts_count_too(settings):
     token = "ABCDEFGHIJKLMNOPQRSTUVWX"
     settings.CODE_URL_HOSTS = ["verify.example.cn", "10.0.0.5:8080"]
-    for value in (f"https://verify.example.cn/c/{token}", f"http://VERIFY.example.cn:80/c/{token}",
-                  f"http://10.0.0.5:8080/c/{token}", f"{BASE}/c/{token}"):
+    for value in (
+        f"https://verify.example.cn/c/{token}",
+        f"http://VERIFY.example.cn:80/c/{token}",
+        f"http://10.0.0.5:8080/c/{token}",
+        f"{BASE}/c/{token}",
+    ):
         assert parse_code_scan(value).token == token, value
-    for value in (f"https://verify.example.cn:8443/c/{token}", f"http://10.0.0.5/c/{token}",
-                  f"https://example.cn/c/{token}", f"https://evil.verify.example.cn/c/{token}"):
+    for value in (
+        f"https://verify.example.cn:8443/c/{token}",
+        f"http://10.0.0.5/c/{token}",
+        f"https://example.cn/c/{token}",
+        f"https://evil.verify.example.cn/c/{token}",
+    ):
         assert parse_code_scan(value) is None, value
 
 
@@ -98,7 +112,7 @@ def test_a_counterfeit_label_is_an_unknown_code_to_the_scanner(api, flow, clock)
     unknown = answer(api("operator-1").get("/api/scan/", {"value": f"{BASE}/c/{UNKNOWN_TOKEN}"}))
     assert unknown[0] == 404
 
-    fakes = counterfeits(scarf.token) + [digital_link(coat, host="http://evil.example")]
+    fakes = [*counterfeits(scarf.token), digital_link(coat, host="http://evil.example")]
     for value in fakes:
         assert answer(api("operator-1").get("/api/scan/", {"value": value})) == unknown, value
     # the genuine labels still resolve
@@ -111,8 +125,9 @@ def test_a_counterfeit_label_cannot_be_released(api, flow, clock):
     scarf, coat = codes_of(flow.number)[4], codes_of(flow.number)[1]
     fakes = [f"http://evil.example/c/{scarf.token}", digital_link(coat, host="https://evil.example")]
 
-    response = api("operator-1").post(f"/api/batches/{flow.number}/release/",
-                                      {"codes": [codes_of(flow.number)[2].token, *fakes]}, format="json")
+    response = api("operator-1").post(
+        f"/api/batches/{flow.number}/release/", {"codes": [codes_of(flow.number)[2].token, *fakes]}, format="json"
+    )
 
     assert response.status_code == 400
     problems = response.json()["codes"]
@@ -137,6 +152,7 @@ def test_a_counterfeit_label_cannot_be_sold(flow, clock, sell):
 
 # --- 2. random serials: no enumeration -------------------------------------------------------
 
+
 def test_sequential_and_guessed_digital_links_never_resolve(flow, clock):
     flow.coded(clock)
     codes = codes_of(flow.number)
@@ -149,9 +165,11 @@ def test_sequential_and_guessed_digital_links_never_resolve(flow, clock):
     guesses += [digital_link(coat, host="", serial=f"{n:016d}") for n in range(1, 6)]
     guesses += [digital_link(coat, host="", serial="A" * 16), digital_link(coat, host="", serial="Z" * 20)]
     # A real serial with the wrong lot or the wrong GTIN: only the whole real triple resolves
-    guesses += [digital_link(coat, host="", lot="MKT-A-20261129-0002"),
-                digital_link(coat, host="", gtin="09506000134369"),
-                digital_link(codes[4], host="", serial=coat.serial.lower()[:15])]
+    guesses += [
+        digital_link(coat, host="", lot="MKT-A-20261129-0002"),
+        digital_link(coat, host="", gtin="09506000134369"),
+        digital_link(codes[4], host="", serial=coat.serial.lower()[:15]),
+    ]
     for path in guesses:
         assert answer(public.get(path)) == unknown, path
     assert public.get(digital_link(coat, host="")).status_code == 200
@@ -167,6 +185,7 @@ def test_a_scanner_cannot_enumerate_serials_either(api, flow, clock):
 
 
 # --- 3. exists but not yours = unknown ------------------------------------------------------
+
 
 @pytest.fixture
 def two_warehouses(new_flow, flow, clock):
@@ -195,12 +214,14 @@ def test_qr_images_and_trace_of_a_code_outside_ones_reach_answer_like_an_unknown
     foreign = codes_of(theirs.number)[4]
     client = api("operator-1")
     for suffix in ("qr.svg", "qr.png"):
-        assert (answer(client.get(f"/api/codes/{foreign.token}/{suffix}"))
-                == answer(client.get(f"/api/codes/{UNKNOWN_TOKEN}/{suffix}")))
+        assert answer(client.get(f"/api/codes/{foreign.token}/{suffix}")) == answer(
+            client.get(f"/api/codes/{UNKNOWN_TOKEN}/{suffix}")
+        )
         assert client.get(f"/api/codes/{codes_of(mine.number)[4].token}/{suffix}").status_code == 200
     merchant = api("merchant-a2")
-    assert (answer(merchant.get(f"/api/trace/codes/{codes_of(mine.number)[4].token}/"))
-            == answer(merchant.get(f"/api/trace/codes/{UNKNOWN_TOKEN}/")))
+    assert answer(merchant.get(f"/api/trace/codes/{codes_of(mine.number)[4].token}/")) == answer(
+        merchant.get(f"/api/trace/codes/{UNKNOWN_TOKEN}/")
+    )
 
 
 def test_selling_another_merchants_code_answers_like_an_unknown_one(api, two_warehouses, sell):
@@ -219,8 +240,11 @@ def test_releasing_a_code_of_another_warehouse_answers_like_an_unknown_one(api, 
     mine, theirs = two_warehouses
     foreign = codes_of(theirs.number)[4]
     # operator-2 releases in its own batch a token of WH-1's batch: unknown, like a made-up token
-    response = api("operator-2").post(f"/api/batches/{theirs.number}/release/",
-                                      {"codes": [codes_of(mine.number)[4].token, UNKNOWN_TOKEN]}, format="json")
+    response = api("operator-2").post(
+        f"/api/batches/{theirs.number}/release/",
+        {"codes": [codes_of(mine.number)[4].token, UNKNOWN_TOKEN]},
+        format="json",
+    )
     assert response.status_code == 400
     problems = response.json()["codes"]
     assert problems[codes_of(mine.number)[4].token] == problems[UNKNOWN_TOKEN] == "未知的商品码。"

@@ -1,4 +1,4 @@
-"""QR images of codes (SPEC §4 `GET /api/codes/{token}/qr.svg|png`, issue 3 item 1).
+"""QR images of codes (SPEC §4 `GET /api/codes/{token}/qr.svg|png`).
 
 Given a coded batch of merchant-a1 in WH-1 — three coats with a GTIN (items 1–3) and two
 scarves without (items 4–5) — the QR of each code is decoded and must read the code's URL.
@@ -48,7 +48,7 @@ def coded(flow, clock):
 
 
 def test_the_qr_of_a_code_without_gtin_reads_its_public_url(api, coded):
-    number, codes = coded
+    _number, codes = coded
     scarf = codes[4]
 
     response = api("operator-1").get(f"/api/codes/{scarf.token}/qr.png")
@@ -88,7 +88,7 @@ def test_the_qr_follows_public_base_url(api, coded, settings):
 
 
 def test_the_qr_url_is_the_url_the_codes_list_shows(api, coded):
-    number, codes = coded
+    number, _codes = coded
     listed = api("operator-1").get(f"/api/batches/{number}/codes/").json()["results"]
 
     for item in listed:
@@ -96,16 +96,19 @@ def test_the_qr_url_is_the_url_the_codes_list_shows(api, coded):
         assert decode_png(png) == item["url"]
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-1", 200),    # the batch's warehouse
-    ("merchant-a1", 200),   # own batch
-    ("reviewer-a", 200),    # the batch's market
-    ("regulator", 200),     # the district
-    ("operator-2", 404),    # another warehouse
-    ("merchant-a2", 404),   # another merchant of the same market
-    ("reviewer-b", 404),    # another market
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("operator-1", 200),  # the batch's warehouse
+        ("merchant-a1", 200),  # own batch
+        ("reviewer-a", 200),  # the batch's market
+        ("regulator", 200),  # the district
+        ("operator-2", 404),  # another warehouse
+        ("merchant-a2", 404),  # another merchant of the same market
+        ("reviewer-b", 404),  # another market
+        (None, 401),
+    ],
+)
 def test_qr_images_are_scoped_like_the_batch(api, coded, username, expected):
     _number, codes = coded
 

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
 
-from markets.accounts.tokens import token_issue
 from batches.lifecycle import complete_due_rests, complete_rest
 from batches.models import Batch, Disinfection, Event, IdempotencyRecord
+from markets.accounts.tokens import token_issue
 from tests.conftest import declaration
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,13 +65,17 @@ def events(number, action):
 
 # --- one transition, two scanners ----------------------------------------------------------
 
-@pytest.mark.parametrize("status, who, action, event", [
-    ("draft", "merchant-a1", "submit", "submit"),
-    ("submitted", "reviewer-a", "approve", "approve"),
-    ("pre_storage", "operator-1", "move-to-resting", "move_to_resting"),
-    ("rest_complete", "operator-1", "move-to-storage", "move_to_storage"),
-    ("stored", "operator-1", "issue-codes", "issue_codes"),
-])
+
+@pytest.mark.parametrize(
+    "status, who, action, event",
+    [
+        ("draft", "merchant-a1", "submit", "submit"),
+        ("submitted", "reviewer-a", "approve", "approve"),
+        ("pre_storage", "operator-1", "move-to-resting", "move_to_resting"),
+        ("rest_complete", "operator-1", "move-to-storage", "move_to_storage"),
+        ("stored", "operator-1", "issue-codes", "issue_codes"),
+    ],
+)
 def test_two_scanners_fire_the_same_transition_and_exactly_one_wins(flow, clock, status, who, action, event):
     # given a batch where the action is allowed (and disinfected, for move-to-resting)
     flow.to(status, clock)
@@ -131,6 +135,7 @@ def test_merchants_declaring_at_once_get_distinct_numbers(api):
 
 # --- Idempotency-Key -----------------------------------------------------------------------
 
+
 def test_a_repeated_request_with_the_same_key_is_answered_from_the_first(flow):
     flow.pre_storage()
     client = client_for("operator-1")
@@ -179,8 +184,9 @@ def test_the_same_key_with_a_different_request_is_refused(flow):
     client.post(url, DISINFECTION, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
 
     other_body = client.post(url, {**DISINFECTION, "agent": "过氧乙酸"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    other_action = client.post(f"/api/batches/{flow.number}/move-to-resting/", {}, format="json",
-                               HTTP_IDEMPOTENCY_KEY="k-1")
+    other_action = client.post(
+        f"/api/batches/{flow.number}/move-to-resting/", {}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
 
     assert other_body.status_code == other_action.status_code == 422
     assert other_body.json()["code"] == "idempotency_key_reused"
@@ -189,10 +195,8 @@ def test_the_same_key_with_a_different_request_is_refused(flow):
 
 
 def test_keys_belong_to_their_user(api):
-    first = client_for("merchant-a1").post("/api/batches/", declaration(), format="json",
-                                           HTTP_IDEMPOTENCY_KEY="same")
-    second = client_for("merchant-a2").post("/api/batches/", declaration(), format="json",
-                                            HTTP_IDEMPOTENCY_KEY="same")
+    first = client_for("merchant-a1").post("/api/batches/", declaration(), format="json", HTTP_IDEMPOTENCY_KEY="same")
+    second = client_for("merchant-a2").post("/api/batches/", declaration(), format="json", HTTP_IDEMPOTENCY_KEY="same")
 
     assert first.status_code == second.status_code == 201
     assert first.json()["number"] != second.json()["number"]
@@ -217,8 +221,10 @@ def test_two_requests_with_the_same_key_at_once_act_once(flow):
     flow.pre_storage()
     url = f"/api/batches/{flow.number}/disinfect/"
 
-    responses = at_once(post("operator-1", url, DISINFECTION, HTTP_IDEMPOTENCY_KEY="double-tap"),
-                        post("operator-1", url, DISINFECTION, HTTP_IDEMPOTENCY_KEY="double-tap"))
+    responses = at_once(
+        post("operator-1", url, DISINFECTION, HTTP_IDEMPOTENCY_KEY="double-tap"),
+        post("operator-1", url, DISINFECTION, HTTP_IDEMPOTENCY_KEY="double-tap"),
+    )
 
     assert [r.status_code for r in responses] == [201, 201]
     assert responses[0].json() == responses[1].json()
@@ -229,6 +235,7 @@ def test_two_requests_with_the_same_key_at_once_act_once(flow):
 
 
 # --- the timer and the sweep ---------------------------------------------------------------
+
 
 def test_the_timer_and_the_sweep_firing_at_once_end_the_rest_once(flow):
     resting = Batch.objects.get(number=flow.resting()["number"])

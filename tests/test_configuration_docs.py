@@ -1,5 +1,5 @@
-"""The README's configuration table names every environment variable the settings read
-(issue 8): an operator learns each setting from the README, not from config/settings.py."""
+"""The README's configuration table names every environment variable the settings read: an
+operator learns each setting from the README, not from config/settings.py."""
 
 import ast
 import re
@@ -10,8 +10,12 @@ ENV_HELPERS = {"env_bool", "env_list"}
 
 
 def is_os_environ(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "environ" and isinstance(node.value, ast.Name)
-            and node.value.id == "os")
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
 
 
 def first_string(args) -> str | None:
@@ -30,7 +34,9 @@ def variables_read_by_settings() -> set[str]:
             func = node.func
             reads = (
                 (isinstance(func, ast.Name) and func.id in ENV_HELPERS)
-                or (isinstance(func, ast.Attribute) and func.attr in {"get", "setdefault"} and is_os_environ(func.value))
+                or (
+                    isinstance(func, ast.Attribute) and func.attr in {"get", "setdefault"} and is_os_environ(func.value)
+                )
                 or (isinstance(func, ast.Attribute) and func.attr == "getenv")
             )
             name = first_string(node.args) if reads else None

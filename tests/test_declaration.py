@@ -18,6 +18,7 @@ def numbers(response):
 
 # --- declare -------------------------------------------------------------------------------
 
+
 def test_a_merchant_declares_a_draft_with_its_lines(flow):
     # when merchant-a1 declares two lines of goods into market A
     response = flow.api("merchant-a1").post("/api/batches/", declaration(), format="json")
@@ -30,7 +31,9 @@ def test_a_merchant_declares_a_draft_with_its_lines(flow):
     assert (batch["market"], batch["warehouse"]) == ("MKT-A", None)
     assert batch["merchant"]["name"] == "杭州望江服饰商行"
     assert [(line["product_name"], line["quantity"], line["received_quantity"]) for line in batch["lines"]] == [
-        ("羊毛大衣", 3, None), ("真丝围巾", 2, None)]
+        ("羊毛大衣", 3, None),
+        ("真丝围巾", 2, None),
+    ]
     assert batch["lines"][0]["gtin"] == "09506000134352" and batch["lines"][1]["gtin"] == ""
     assert Batch.objects.get(number=batch["number"]).merchant.user.username == "merchant-a1"
 
@@ -55,16 +58,28 @@ def test_batch_numbers_name_the_market_and_the_day_in_hangzhou_and_never_repeat(
 
 # --- edit while draft ----------------------------------------------------------------------
 
+
 def test_a_draft_can_be_edited_and_its_lines_replaced(flow):
     # given a draft
     flow.declare()
 
     # when the merchant corrects the customs number and replaces the lines
-    response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/", {
-        "customs_declaration_no": "310120261129000099",
-        "lines": [{"product_name": "羊绒针织衫", "category": "服装", "specification": "男款 L 码", "quantity": 7,
-                   "unit": "件"}],
-    }, format="json")
+    response = flow.api("merchant-a1").patch(
+        f"/api/batches/{flow.number}/",
+        {
+            "customs_declaration_no": "310120261129000099",
+            "lines": [
+                {
+                    "product_name": "羊绒针织衫",
+                    "category": "服装",
+                    "specification": "男款 L 码",
+                    "quantity": 7,
+                    "unit": "件",
+                }
+            ],
+        },
+        format="json",
+    )
 
     # then the draft shows the correction and only the new line
     assert response.status_code == 200, response.content
@@ -81,8 +96,9 @@ def test_a_submitted_batch_can_no_longer_be_edited(flow):
     flow.submitted()
 
     # when the merchant tries to change it
-    response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/",
-                                             {"customs_declaration_no": "CHANGED"}, format="json")
+    response = flow.api("merchant-a1").patch(
+        f"/api/batches/{flow.number}/", {"customs_declaration_no": "CHANGED"}, format="json"
+    )
 
     # then the answer is 409 and the declaration stays as submitted
     assert response.status_code == 409
@@ -95,8 +111,9 @@ def test_editing_cannot_touch_status_number_or_market(flow):
     flow.declare()
     before = flow.detail()
 
-    response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/",
-                                             {"status": "stored", "number": "X", "market": "MKT-B"}, format="json")
+    response = flow.api("merchant-a1").patch(
+        f"/api/batches/{flow.number}/", {"status": "stored", "number": "X", "market": "MKT-B"}, format="json"
+    )
 
     assert response.status_code == 400
     assert set(response.json()) == {"status", "number", "market"}
@@ -104,6 +121,7 @@ def test_editing_cannot_touch_status_number_or_market(flow):
 
 
 # --- submit and the approval queue ---------------------------------------------------------
+
 
 def test_submitting_hands_the_batch_to_the_market_reviewer(flow):
     flow.declare()
@@ -151,8 +169,7 @@ def test_the_reviewer_approves_into_a_warehouse_serving_the_market(flow):
 def test_a_warehouse_that_does_not_serve_the_market_is_refused(flow):
     flow.submitted()
 
-    response = flow.api("reviewer-a").post(f"/api/batches/{flow.number}/approve/", {"warehouse": "WH-2"},
-                                           format="json")
+    response = flow.api("reviewer-a").post(f"/api/batches/{flow.number}/approve/", {"warehouse": "WH-2"}, format="json")
 
     assert response.status_code == 400
     assert "warehouse" in response.json()
@@ -182,9 +199,21 @@ def test_a_rejected_batch_is_revised_corrected_and_queued_again(flow, new_flow, 
     # when the merchant revises, corrects and resubmits it
     clock.shift(60)
     assert flow.post("merchant-a1", "revise")["status"] == "draft"
-    response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/", {"lines": [
-        {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码 藏青 100% 羊毛",
-         "quantity": 3, "unit": "件"}]}, format="json")
+    response = flow.api("merchant-a1").patch(
+        f"/api/batches/{flow.number}/",
+        {
+            "lines": [
+                {
+                    "product_name": "羊毛大衣",
+                    "category": "服装",
+                    "specification": "女款 M 码 藏青 100% 羊毛",
+                    "quantity": 3,
+                    "unit": "件",
+                }
+            ]
+        },
+        format="json",
+    )
     assert response.status_code == 200
     assert flow.post("merchant-a1", "submit")["status"] == "submitted"
 
@@ -197,6 +226,7 @@ def test_a_rejected_batch_is_revised_corrected_and_queued_again(flow, new_flow, 
 
 # --- the list and its filters --------------------------------------------------------------
 
+
 def test_the_list_filters_by_market_warehouse_status_and_search(flow, new_flow):
     # given batches of markets A (WH-1), B (WH-1) and C (WH-2) in different states
     a_draft = new_flow()
@@ -206,15 +236,20 @@ def test_the_list_filters_by_market_warehouse_status_and_search(flow, new_flow):
     b_approved = new_flow(**MARKET_B)
     b_approved.approved()
     c_approved = new_flow(**MARKET_C)
-    c_approved.declare(lines=[{"product_name": "韩版卫衣", "category": "服装", "specification": "均码",
-                               "quantity": 4, "unit": "件"}])
+    c_approved.declare(
+        lines=[{"product_name": "韩版卫衣", "category": "服装", "specification": "均码", "quantity": 4, "unit": "件"}]
+    )
     c_approved.post("merchant-c1", "submit")
     c_approved.post("reviewer-c", "approve", {"warehouse": "WH-2"})
     regulator = flow.api("regulator")
 
     # then the regulator, who sees the whole district, narrows the list with each filter
     assert set(numbers(regulator.get("/api/batches/"))) == {
-        a_draft.number, a_approved.number, b_approved.number, c_approved.number}
+        a_draft.number,
+        a_approved.number,
+        b_approved.number,
+        c_approved.number,
+    }
     assert numbers(regulator.get("/api/batches/?market=MKT-B")) == [b_approved.number]
     assert set(numbers(regulator.get("/api/batches/?warehouse=WH-1"))) == {a_approved.number, b_approved.number}
     assert numbers(regulator.get("/api/batches/?warehouse=WH-2")) == [c_approved.number]

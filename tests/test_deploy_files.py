@@ -1,4 +1,4 @@
-"""The production recipe in deploy/ is valid as shipped (issue 8): nginx accepts the site, systemd
+"""The production recipe in deploy/ is valid as shipped (docs/deploy.md): nginx accepts the site, systemd
 accepts the units, and the environment template is a production configuration that Django's
 deployment checks find clean once its secret is filled in."""
 
@@ -19,15 +19,38 @@ from django.core.cache import cache
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-UNITS = ["warehouse-web.service", "warehouse-worker.service", "warehouse-beat.service", "warehouse-relay.service",
-         "warehouse.target"]
+UNITS = [
+    "warehouse-web.service",
+    "warehouse-worker.service",
+    "warehouse-beat.service",
+    "warehouse-relay.service",
+    "warehouse.target",
+]
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     cert, key = folder / "fullchain.pem", folder / "privkey.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=trace.example.cn", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=trace.example.cn",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -36,8 +59,9 @@ def test_nginx_accepts_the_site(tmp_path):
     assert shutil.which("nginx") and shutil.which("openssl"), "install nginx and openssl (make system-test)"
     main = nginx_config(tmp_path)
 
-    result = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True, timeout=60, check=False
+    )
 
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr and "test is successful" in result.stderr, result.stderr
@@ -51,8 +75,13 @@ def test_systemd_accepts_the_units(tmp_path):
         # Installed under /opt/warehouse; here the checkout stands in for it.
         (tmp_path / name).write_text(text.replace("/opt/warehouse", str(ROOT)))
 
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *[str(tmp_path / name) for name in UNITS]],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *[str(tmp_path / name) for name in UNITS]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
@@ -68,8 +97,15 @@ def test_the_environment_template_is_a_clean_production_configuration(tmp_path):
     assert env["SECRET_KEY"] == ""  # no secret is shipped
     env.update(SECRET_KEY=secrets.token_urlsafe(50), VAR_DIR=str(tmp_path / "var"))
 
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
@@ -99,8 +135,11 @@ def nginx_in_front(tmp_path, live_server, settings):
     site = site.replace("listen 80;", f"listen 127.0.0.1:{HTTP_PORT};").replace("listen [::]:80;", "")
     site = site.replace("alias /var/lib/warehouse/static/;", f"alias {static}/;")
     (tmp_path / "warehouse.conf").write_text(site)
-    process = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off; user root;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        ["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off; user root;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -127,7 +166,9 @@ def nginx_config(tmp_path: Path) -> Path:
     snippet = tmp_path / "warehouse-proxy.conf"
     shutil.copy(DEPLOY / "nginx" / "warehouse-proxy.conf", snippet)
     site = (DEPLOY / "nginx" / "warehouse.conf").read_text()
-    site = site.replace("/etc/ssl/warehouse/fullchain.pem", str(cert)).replace("/etc/ssl/warehouse/privkey.pem", str(key))
+    site = site.replace("/etc/ssl/warehouse/fullchain.pem", str(cert)).replace(
+        "/etc/ssl/warehouse/privkey.pem", str(key)
+    )
     site = site.replace("/etc/nginx/snippets/warehouse-proxy.conf", str(snippet))
     site = re.sub(r"(access_log|error_log) /var/log/nginx/", rf"\1 {tmp_path}/", site)
     (tmp_path / "warehouse.conf").write_text(site)
@@ -155,8 +196,9 @@ def get(path: str, *, client: str, headers=None, https=True) -> tuple[int, dict,
     if https:
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the test's own certificate
-        conn = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, source_address=(client, 0), context=context,
-                                           timeout=30)
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", HTTPS_PORT, source_address=(client, 0), context=context, timeout=30
+        )
     else:
         conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, source_address=(client, 0), timeout=30)
     try:
@@ -173,8 +215,9 @@ UNKNOWN_CODE = "/c/" + "A" * 24
 @pytest.mark.django_db(transaction=True)
 def test_behind_nginx_the_public_page_limit_counts_the_real_client(nginx_in_front):
     # One client (127.0.0.2) uses up its 3 requests a minute, forging X-Forwarded-For to look new.
-    answers = [get(UNKNOWN_CODE, client="127.0.0.2", headers={"X-Forwarded-For": f"203.0.113.{i}"})[0]
-               for i in range(4)]
+    answers = [
+        get(UNKNOWN_CODE, client="127.0.0.2", headers={"X-Forwarded-For": f"203.0.113.{i}"})[0] for i in range(4)
+    ]
     assert answers == [404, 404, 404, 429]
 
     # Another client behind the same nginx is not limited by the first one's requests.

@@ -1,4 +1,4 @@
-"""EPCIS 2.0 (issue 4 §3): a batch's events as a GS1 EPCISDocument, one ObjectEvent per step,
+"""EPCIS 2.0: a batch's events as a GS1 EPCISDocument, one ObjectEvent per step,
 validated against the official GS1 EPCIS 2.0 JSON Schema — with its references resolved
 locally and its `uri` / `date-time` formats checked, not only by field presence."""
 
@@ -64,8 +64,9 @@ def test_every_reference_in_the_schema_resolves_locally(schema, registry):
         assert resolver.lookup(ref).contents is not None, ref
 
 
-@pytest.mark.parametrize("name", ["Example_9.6.1-ObjectEvent.jsonld",
-                                  "Example_9.6.1-ObjectEventWithDigitalLink.jsonld"])
+@pytest.mark.parametrize(
+    "name", ["Example_9.6.1-ObjectEvent.jsonld", "Example_9.6.1-ObjectEventWithDigitalLink.jsonld"]
+)
 def test_the_standards_own_examples_validate(validator, name):
     assert errors(validator, json.loads((DATA / name).read_text())) == []
 
@@ -102,7 +103,9 @@ def test_a_sold_batch_is_a_valid_epcis_document_with_one_event_per_step(flow, cl
     # Before codes exist: quantities per declared line, the GTIN line as a Digital Link class with lot.
     assert step["declare"]["action"] == "ADD"
     assert step["declare"]["quantityList"][0] == {
-        "epcClass": f"http://localhost:8000/01/09506000134352/10/{flow.number}", "quantity": 3}
+        "epcClass": f"http://localhost:8000/01/09506000134352/10/{flow.number}",
+        "quantity": 3,
+    }
     assert step["arrive"]["bizStep"] == "receiving" and step["arrive"]["disposition"] == "conformant"
     # Where the CBV has no word, this system's vocabulary.
     assert step["disinfect"]["bizStep"] == VOC + "bizstep/disinfecting"
@@ -141,8 +144,11 @@ def test_quarantine_destruction_and_recall_speak_the_cbv_or_our_vocabulary(flow,
     step = {e["wh:step"]: e for e in destroyed["epcisBody"]["eventList"]}
     assert step["test_result"]["disposition"] == VOC + "disp/quarantined"
     assert step["test_result"]["wh:details"]["result"] == "positive"
-    assert (step["destroy"]["action"], step["destroy"]["bizStep"], step["destroy"]["disposition"]) == \
-        ("DELETE", "destroying", "destroyed")
+    assert (step["destroy"]["action"], step["destroy"]["bizStep"], step["destroy"]["disposition"]) == (
+        "DELETE",
+        "destroying",
+        "destroyed",
+    )
     last = recall["epcisBody"]["eventList"][-1]
     assert (last["wh:step"], last["bizStep"], last["disposition"]) == ("recall", VOC + "bizstep/recalling", "recalled")
 
@@ -175,8 +181,14 @@ def test_our_cbv_words_are_the_contexts_and_our_prefix_collides_with_none():
     biz_steps, dispositions = set(context["bizStep"]["@context"]), set(context["disposition"]["@context"])
     used_steps = {step for _a, step, _d in epcis.STEPS.values() if isinstance(step, str)}
     used_dispositions = {d for _a, _s, d in epcis.STEPS.values() if isinstance(d, str)}
-    used_dispositions |= {"conformant", "mismatch_quantity", "non_conformant", "unknown", "recalled",
-                          "sellable_accessible"}  # chosen per event (arrival, results, voids)
+    used_dispositions |= {
+        "conformant",
+        "mismatch_quantity",
+        "non_conformant",
+        "unknown",
+        "recalled",
+        "sellable_accessible",
+    }  # chosen per event (arrival, results, voids)
     assert used_steps <= biz_steps, used_steps - biz_steps
     assert used_dispositions <= dispositions, used_dispositions - dispositions
     assert epcis.PREFIX not in context

@@ -22,24 +22,93 @@ def test_each_step_writes_exactly_one_event_with_who_when_where_and_what(flow, c
         # (who, what, body, expected status, action, before, after, warehouse, zone, a detail that must be recorded)
         ("merchant-a1", "declare", None, 201, "declare", "", "draft", None, "", ("lines", 2)),
         ("merchant-a1", "submit", {}, 200, "submit", "draft", "submitted", None, "", None),
-        ("reviewer-a", "approve", {"warehouse": "WH-1"}, 200, "approve", "submitted", "approved", "WH-1", "",
-         ("warehouse", "WH-1")),
-        ("operator-1", "arrive", "arrival", 200, "arrive", "approved", "pre_storage", "WH-1", "pre_storage",
-         ("mismatches", [])),
-        ("operator-1", "disinfect", DISINFECTION, 201, "disinfect", "pre_storage", "pre_storage", "WH-1",
-         "pre_storage", ("agent", "含氯消毒剂")),
-        ("operator-1", "move-to-resting", {}, 200, "move_to_resting", "pre_storage", "resting", "WH-1", "resting",
-         ("cycle", 1)),
-        ("operator-1", "samples", {"sample_no": "S1", "lab": "杭州市疾控中心"}, 201, "sample", "resting", "resting",
-         "WH-1", "resting", ("sample_no", "S1")),
-        ("operator-1", "test-results", {"sample_no": "S1", "result": "negative", "report_no": "HZ-1"}, 201,
-         "test_result", "resting", "resting", "WH-1", "resting", ("result", "negative")),
+        (
+            "reviewer-a",
+            "approve",
+            {"warehouse": "WH-1"},
+            200,
+            "approve",
+            "submitted",
+            "approved",
+            "WH-1",
+            "",
+            ("warehouse", "WH-1"),
+        ),
+        (
+            "operator-1",
+            "arrive",
+            "arrival",
+            200,
+            "arrive",
+            "approved",
+            "pre_storage",
+            "WH-1",
+            "pre_storage",
+            ("mismatches", []),
+        ),
+        (
+            "operator-1",
+            "disinfect",
+            DISINFECTION,
+            201,
+            "disinfect",
+            "pre_storage",
+            "pre_storage",
+            "WH-1",
+            "pre_storage",
+            ("agent", "含氯消毒剂"),
+        ),
+        (
+            "operator-1",
+            "move-to-resting",
+            {},
+            200,
+            "move_to_resting",
+            "pre_storage",
+            "resting",
+            "WH-1",
+            "resting",
+            ("cycle", 1),
+        ),
+        (
+            "operator-1",
+            "samples",
+            {"sample_no": "S1", "lab": "杭州市疾控中心"},
+            201,
+            "sample",
+            "resting",
+            "resting",
+            "WH-1",
+            "resting",
+            ("sample_no", "S1"),
+        ),
+        (
+            "operator-1",
+            "test-results",
+            {"sample_no": "S1", "result": "negative", "report_no": "HZ-1"},
+            201,
+            "test_result",
+            "resting",
+            "resting",
+            "WH-1",
+            "resting",
+            ("result", "negative"),
+        ),
         ("timer", "sweep", None, None, "complete_rest", "resting", "rest_complete", "WH-1", "resting", ("by", "sweep")),
-        ("operator-1", "move-to-storage", {}, 200, "move_to_storage", "rest_complete", "stored", "WH-1", "storage",
-         None),
+        (
+            "operator-1",
+            "move-to-storage",
+            {},
+            200,
+            "move_to_storage",
+            "rest_complete",
+            "stored",
+            "WH-1",
+            "storage",
+            None,
+        ),
         ("operator-1", "issue-codes", {}, 200, "issue_codes", "stored", "coded", "WH-1", "storage", ("issued", 5)),
-        ("operator-1", "release", {"all": True}, 200, "release", "coded", "released", "WH-1", "storage",
-         ("count", 5)),
+        ("operator-1", "release", {"all": True}, 200, "release", "coded", "released", "WH-1", "storage", ("count", 5)),
     ]
     for who, what, body, status, action, before, after, warehouse, zone, detail in steps:
         clock.shift(3600 if what != "sweep" else 7 * 24 * 3600)
@@ -83,10 +152,24 @@ def test_the_timeline_is_served_oldest_first_with_the_fields_clients_use(flow):
     assert body["count"] == 4
     assert [e["action"] for e in body["results"]] == ["declare", "submit", "approve", "arrive"]
     arrive = body["results"][-1]
-    assert set(arrive) == {"id", "action", "status_before", "status_after", "actor", "role", "at", "warehouse", "zone",
-                           "details"}
-    assert (arrive["actor"], arrive["role"], arrive["warehouse"], arrive["zone"]) == ("operator-1", "operator", "WH-1",
-                                                                                      "pre_storage")
+    assert set(arrive) == {
+        "id",
+        "action",
+        "status_before",
+        "status_after",
+        "actor",
+        "role",
+        "at",
+        "warehouse",
+        "zone",
+        "details",
+    }
+    assert (arrive["actor"], arrive["role"], arrive["warehouse"], arrive["zone"]) == (
+        "operator-1",
+        "operator",
+        "WH-1",
+        "pre_storage",
+    )
     assert arrive["at"].endswith("+08:00")  # shown in Asia/Shanghai (R8)
     ids = [e["id"] for e in body["results"]]
     assert ids == sorted(ids)
@@ -120,6 +203,7 @@ def test_event_times_are_stored_in_utc(flow):
 
 # --- immutability --------------------------------------------------------------------------
 
+
 @pytest.fixture
 def recorded(flow):
     flow.approved()
@@ -145,13 +229,16 @@ def test_an_event_cannot_be_deleted(recorded):
     assert unchanged(recorded)
 
 
-@pytest.mark.parametrize("operation", [
-    lambda qs: qs.update(action="reject"),
-    lambda qs: qs.delete(),
-    lambda qs: Event.objects.bulk_update([_with(qs.get(), action="reject")], ["action"]),
-    lambda qs: qs.get().batch.events.all().delete(),
-    lambda qs: qs.get().batch.events.update(details={}),
-])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda qs: qs.update(action="reject"),
+        lambda qs: qs.delete(),
+        lambda qs: Event.objects.bulk_update([_with(qs.get(), action="reject")], ["action"]),
+        lambda qs: qs.get().batch.events.all().delete(),
+        lambda qs: qs.get().batch.events.update(details={}),
+    ],
+)
 def test_events_cannot_be_changed_in_bulk(recorded, operation):
     with pytest.raises(ValidationError), transaction.atomic():
         operation(Event.objects.filter(pk=recorded.pk))
@@ -185,14 +272,36 @@ def test_not_even_raw_sql_changes_an_event(recorded):
     """On PostgreSQL a trigger (migration batches 0002) refuses UPDATE and DELETE from any
     client. SQLite has no such trigger; there the ORM guard is what holds."""
     if connection.vendor == "postgresql":
-        for sql in ("UPDATE batches_event SET action = 'reject' WHERE id = %s",
-                    "DELETE FROM batches_event WHERE id = %s"):
-            with pytest.raises(DatabaseError, match="immutable"):
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql, [recorded.pk])
+        for sql in (
+            "UPDATE batches_event SET action = 'reject' WHERE id = %s",
+            "DELETE FROM batches_event WHERE id = %s",
+        ):
+            with pytest.raises(DatabaseError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, [recorded.pk])
     else:
         with pytest.raises(ValidationError):
             Event.objects.filter(pk=recorded.pk).update(action="reject")
         with pytest.raises(ValidationError):
             Event.objects.filter(pk=recorded.pk).delete()
     assert unchanged(recorded)
+
+
+# --- R8: times in event details are Asia/Shanghai time ----------------------------------------
+
+
+def test_rest_until_in_event_details_is_shanghai_time(flow, clock, new_flow):
+    from batches.lifecycle import complete_rest
+    from batches.tasks import sweep_due_rests
+
+    flow.resting()
+    timed = new_flow()
+    timed.resting()
+    clock.shift(7 * 24 * 3600 + 1)
+    complete_rest(Batch.objects.get(number=timed.number).pk)
+    sweep_due_rests()
+    for number in (flow.number, timed.number):
+        batch = Batch.objects.get(number=number)
+        for action in ("move_to_resting", "complete_rest"):
+            details = Event.objects.get(batch=batch, action=action).details
+            assert details["rest_until"] == timezone.localtime(batch.rest_until).isoformat(), (number, action)
+            assert details["rest_until"].endswith("+08:00")

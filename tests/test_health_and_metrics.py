@@ -27,6 +27,7 @@ def health(client):
 
 # --- /healthz -----------------------------------------------------------------------------
 
+
 def test_healthz_answers_per_component(client, db, clock):
     tasks.sweep_due_rests()
     clock.shift(30)
@@ -60,8 +61,12 @@ def test_healthz_answers_503_when_the_last_sweep_is_older_than_three_intervals(c
 
 def test_a_sweep_by_another_process_is_seen(client, db, clock):
     """Any beat or worker on any machine: the completion is a database row every process reads."""
-    Heartbeat.objects.create(name="rest_sweep", first_seen_at=timezone.now() - timedelta(days=1),
-                             last_completed_at=timezone.now() - timedelta(seconds=10), last_host="worker-2:4242")
+    Heartbeat.objects.create(
+        name="rest_sweep",
+        first_seen_at=timezone.now() - timedelta(days=1),
+        last_completed_at=timezone.now() - timedelta(seconds=10),
+        last_host="worker-2:4242",
+    )
 
     status, body = health(client)
 
@@ -104,6 +109,7 @@ def test_healthz_reports_the_outbox_backlog_and_failures(client, db, clock, sett
 
 
 # --- /metrics -----------------------------------------------------------------------------
+
 
 def scrape(client=None, **extra):
     return (client or Client()).get("/metrics", **extra)

@@ -17,8 +17,23 @@ from markets.models import District, Market, Merchant, Regulator, Reviewer
 from warehouse.models import Operator, Warehouse, Zone
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
-HEADER = ["kind", "code", "name", "district", "market", "warehouse", "serves", "stall", "credit_code", "phone",
-          "username", "password", "email", "area_m2", "address"]
+HEADER = [
+    "kind",
+    "code",
+    "name",
+    "district",
+    "market",
+    "warehouse",
+    "serves",
+    "stall",
+    "credit_code",
+    "phone",
+    "username",
+    "password",
+    "email",
+    "area_m2",
+    "address",
+]
 
 
 def example_records() -> list[list[str]]:
@@ -59,17 +74,20 @@ def snapshot() -> dict:
         "warehouses": sorted(Warehouse.objects.values_list("code", "name", "district__code", "area_m2", "address")),
         "serves": sorted(Warehouse.markets.through.objects.values_list("warehouse__code", "market__code")),
         "zones": sorted(Zone.objects.values_list("warehouse__code", "kind")),
-        "merchants": sorted(Merchant.objects.values_list("user__username", "market__code", "name", "stall",
-                                                         "licence_no", "phone")),
+        "merchants": sorted(
+            Merchant.objects.values_list("user__username", "market__code", "name", "stall", "licence_no", "phone")
+        ),
         "reviewers": sorted(Reviewer.objects.values_list("user__username", "market__code")),
         "operators": sorted(Operator.objects.values_list("user__username", "warehouse__code")),
         "regulators": sorted(Regulator.objects.values_list("user__username", "district__code")),
-        "users": sorted(get_user_model().objects.values_list("username", "password", "first_name", "email",
-                                                             "is_active")),
+        "users": sorted(
+            get_user_model().objects.values_list("username", "password", "first_name", "email", "is_active")
+        ),
     }
 
 
 # --- a valid file ---------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_the_example_csv_creates_the_organisations_and_their_people():
@@ -86,8 +104,12 @@ def test_the_example_csv_creates_the_organisations_and_their_people():
     User = get_user_model()
     merchant = actor_for(User.objects.get(username="sjq-c033"))
     assert merchant.role == Role.MERCHANT and merchant.market.code == "SJQ"
-    assert (merchant.merchant.name, merchant.merchant.stall, merchant.merchant.licence_no, merchant.merchant.phone) \
-        == ("四季青日韩服饰商行", "C-033", "92330102MA2K6Q9R2J", "13800010003")  # "+86 138 0001 0003" normalised
+    assert (merchant.merchant.name, merchant.merchant.stall, merchant.merchant.licence_no, merchant.merchant.phone) == (
+        "四季青日韩服饰商行",
+        "C-033",
+        "92330102MA2K6Q9R2J",
+        "13800010003",
+    )  # "+86 138 0001 0003" normalised
     assert actor_for(User.objects.get(username="wj1-review")).market.code == "WJ-1"
     assert actor_for(User.objects.get(username="whwj-wang")).warehouse.code == "WH-WJ"
     regulator = User.objects.get(username="gs-sun")
@@ -127,14 +149,41 @@ def test_an_xlsx_with_numbers_typed_as_numbers_and_a_password_column(tmp_path):
     """Spreadsheets store typed phone numbers and areas as numbers; they import as text."""
     workbook = Workbook()
     sheet = workbook.active
-    sheet.append(["类型 kind", "编码 code", "名称 name", "辖区 district", "服务市场 serves", "面积 area_m2",
-                  "市场 market", "摊位号 stall", "统一社会信用代码 credit_code", "手机号 phone", "用户名 username",
-                  "初始密码 password"])
+    sheet.append(
+        [
+            "类型 kind",
+            "编码 code",
+            "名称 name",
+            "辖区 district",
+            "服务市场 serves",
+            "面积 area_m2",
+            "市场 market",
+            "摊位号 stall",
+            "统一社会信用代码 credit_code",
+            "手机号 phone",
+            "用户名 username",
+            "初始密码 password",
+        ]
+    )
     sheet.append(["辖区", "330102", "杭州市上城区"])
     sheet.append(["市场", "WJ-1", "望江服装城", "330102"])
     sheet.append(["监管仓", "WH-WJ", "望江集中监管仓", "330102", "WJ-1", 300.0])
-    sheet.append(["经营户", None, "杭州望江服饰商行", None, None, None, "WJ-1", "A-101", "91330102MA2H4K7L19",
-                  13800010001, "wj-a101", "Wangjiang-2026!"])
+    sheet.append(
+        [
+            "经营户",
+            None,
+            "杭州望江服饰商行",
+            None,
+            None,
+            None,
+            "WJ-1",
+            "A-101",
+            "91330102MA2H4K7L19",
+            13800010001,
+            "wj-a101",
+            "Wangjiang-2026!",
+        ]
+    )
     workbook.save(tmp_path / "orgs.xlsx")
 
     out, _err = run(tmp_path / "orgs.xlsx")
@@ -147,13 +196,15 @@ def test_an_xlsx_with_numbers_typed_as_numbers_and_a_password_column(tmp_path):
 
 @pytest.mark.django_db
 def test_a_csv_saved_by_excel_in_gbk_imports(tmp_path):
-    path = write_csv(tmp_path / "orgs.csv", [HEADER, row("district", code="330102", name="杭州市上城区")],
-                     encoding="gb18030")
+    path = write_csv(
+        tmp_path / "orgs.csv", [HEADER, row("district", code="330102", name="杭州市上城区")], encoding="gb18030"
+    )
     run(path)
     assert District.objects.get(code="330102").name == "杭州市上城区"
 
 
 # --- errors ---------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_every_error_is_named_with_its_spreadsheet_row_all_at_once(world, tmp_path):
@@ -161,27 +212,40 @@ def test_every_error_is_named_with_its_spreadsheet_row_all_at_once(world, tmp_pa
     get_user_model().objects.create_superuser("root", password="x")
     records = [
         HEADER,
-        row("district", code="330102", name="杭州市上城区"),                                         # 2 fine
-        row("shop", code="X"),                                                                      # 3
-        row("market", code="WJ 1", name="望江服装城", district="330102"),                            # 4
-        row("market", code="WJ-2", name="望" * 201, district="330102"),                             # 5
-        row("market", code="WJ-3", name="望江", district="999999"),                                  # 6
-        row("market", code="WJ-1", name="望江服装城", district="330102", stall="A-1"),               # 7
-        row("market", code="WJ-1", name="望江服装城二", district="330102"),                          # 8
-        row("warehouse", code="WH-WJ", name="望江仓", district="330102", serves="WJ-1;NOPE",
-            area_m2="三百"),                                                                        # 9
-        row("merchant", name="商行", market="WJ-1", stall="A-1", credit_code="91330102MA2H4K7L18",
-            phone="1380001000", username="m1"),                                                     # 10
-        row("merchant", name="商行二", market="MKT-Z", stall="A-2", credit_code="91330102MA2J8N3P59",
-            phone="13800010002", username="m 2"),                                                   # 11
-        row("reviewer", name="陈晓峰", market="WJ-1", username="operator-1"),                     # 12
-        row("operator", name="王强", warehouse="WH-X", username="op1", email="not-an-email"),        # 13
-        row("regulator", name="赵敏", district="330102", username="root"),                          # 14
-        row("regulator", name="孙浩", district="330102", username="sun", password="123"),           # 15
-        row("reviewer", name="林雅琴", market="WJ-1", username="op1"),                              # 16
-        row("operator", username="op3"),                                                            # 17
-        [],                                                                                         # 18 blank
-        row("regulator", name="钱", district="SC", username="qian") + ["stray"],                    # 19
+        row("district", code="330102", name="杭州市上城区"),  # 2 fine
+        row("shop", code="X"),  # 3
+        row("market", code="WJ 1", name="望江服装城", district="330102"),  # 4
+        row("market", code="WJ-2", name="望" * 201, district="330102"),  # 5
+        row("market", code="WJ-3", name="望江", district="999999"),  # 6
+        row("market", code="WJ-1", name="望江服装城", district="330102", stall="A-1"),  # 7
+        row("market", code="WJ-1", name="望江服装城二", district="330102"),  # 8
+        row("warehouse", code="WH-WJ", name="望江仓", district="330102", serves="WJ-1;NOPE", area_m2="三百"),  # 9
+        row(
+            "merchant",
+            name="商行",
+            market="WJ-1",
+            stall="A-1",
+            credit_code="91330102MA2H4K7L18",
+            phone="1380001000",
+            username="m1",
+        ),  # 10
+        row(
+            "merchant",
+            name="商行二",
+            market="MKT-Z",
+            stall="A-2",
+            credit_code="91330102MA2J8N3P59",
+            phone="13800010002",
+            username="m 2",
+        ),  # 11
+        row("reviewer", name="陈晓峰", market="WJ-1", username="operator-1"),  # 12
+        row("operator", name="王强", warehouse="WH-X", username="op1", email="not-an-email"),  # 13
+        row("regulator", name="赵敏", district="330102", username="root"),  # 14
+        row("regulator", name="孙浩", district="330102", username="sun", password="123"),  # 15
+        row("reviewer", name="林雅琴", market="WJ-1", username="op1"),  # 16
+        row("operator", username="op3"),  # 17
+        [],  # 18 blank
+        [*row("regulator", name="钱", district="SC", username="qian"), "stray"],  # 19
     ]
     lines = run_failing(write_csv(tmp_path / "orgs.csv", records))
 
@@ -228,8 +292,12 @@ def test_header_and_file_errors(tmp_path):
     assert any("第 1 行：表头第 3 列“name”重复" in line for line in lines)
     assert any("第 1 行：表头缺少 kind（类型）列" in line for line in lines)
 
-    lines = run_failing(write_csv(tmp_path / "b.csv", [["kind", "code", "", "name"], ["district", "X", "杭州", "上城"],
-                                                       ["district", "Y", "", "拱墅", "区"]]))
+    lines = run_failing(
+        write_csv(
+            tmp_path / "b.csv",
+            [["kind", "code", "", "name"], ["district", "X", "杭州", "上城"], ["district", "Y", "", "拱墅", "区"]],
+        )
+    )
     assert lines == ["第 2 行：有内容的单元格“杭州”没有表头。", "第 3 行：本行的列数多于表头。"]
 
     (tmp_path / "orgs.txt").write_text("kind\n")
@@ -254,13 +322,16 @@ def test_xlsx_errors_carry_the_sheet_row(tmp_path):
 
 # --- all or nothing, dry run ------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_one_bad_row_at_the_end_saves_nothing(world, tmp_path):
     before = snapshot()
-    records = example_records() + [row("operator", name="王", warehouse="WH-WJ", username="reviewer-a")]
+    records = [*example_records(), row("operator", name="王", warehouse="WH-WJ", username="reviewer-a")]
     lines = run_failing(write_csv(tmp_path / "orgs.csv", records))
 
-    assert lines == [f"第 {len(records)} 行：用户 reviewer-a 在系统中已是市场审核员，导入不改变角色；请在管理后台处理后再导入。"]
+    assert lines == [
+        f"第 {len(records)} 行：用户 reviewer-a 在系统中已是市场审核员，导入不改变角色；请在管理后台处理后再导入。"
+    ]
     assert snapshot() == before
 
 
@@ -274,6 +345,7 @@ def test_dry_run_reports_and_writes_nothing(world):
 
 
 # --- idempotency and updates ------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_running_the_same_file_twice_changes_nothing(tmp_path):
@@ -289,8 +361,10 @@ def test_running_the_same_file_twice_changes_nothing(tmp_path):
 
 @pytest.mark.django_db
 def test_an_updated_file_updates_and_leaves_absent_people_alone(world, tmp_path):
-    records = example_records() + [row("reviewer", name="审核员", market="WJ-1", username="leaver",
-                                       password="Leaver-pass-2026")]
+    records = [
+        *example_records(),
+        row("reviewer", name="审核员", market="WJ-1", username="leaver", password="Leaver-pass-2026"),
+    ]
     path = write_csv(tmp_path / "orgs.csv", records)
     run(path)
     User = get_user_model()

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from batches.models import Disinfection
-from tests.conftest import LINES, declaration, row_counts
+from batches.models import Batch, Disinfection, Status
+from tests.conftest import BUYER, LINES, declaration, row_counts
 
 
 def line(**overrides):
@@ -27,12 +27,16 @@ def nothing_stored(db):
 
 # --- the body itself -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, blamed", [
-    (b'{"market": "MKT-A", "lines": [', "detail"),  # cut off
-    (b"{'market': 'MKT-A'}", "detail"),  # not JSON
-    ("{\"market\": \"MKT-A\"}".encode("utf-16"), "detail"),  # not UTF-8
-    (b"", "market"),  # no body at all: every required field is missing
-])
+
+@pytest.mark.parametrize(
+    "body, blamed",
+    [
+        (b'{"market": "MKT-A", "lines": [', "detail"),  # cut off
+        (b"{'market': 'MKT-A'}", "detail"),  # not JSON
+        ('{"market": "MKT-A"}'.encode("utf-16"), "detail"),  # not UTF-8
+        (b"", "market"),  # no body at all: every required field is missing
+    ],
+)
 def test_malformed_json_is_refused(api, nothing_stored, body, blamed):
     response = declare_raw(api, body)
 
@@ -78,20 +82,24 @@ def test_a_body_over_the_default_limit_is_refused(api, nothing_stored):
 
 # --- fields of a declaration ---------------------------------------------------------------
 
-@pytest.mark.parametrize("field, value", [
-    ("market", "MKT-Z"),  # unknown
-    ("market", "MKT-B"),  # another merchant's market
-    ("market", None),
-    ("market", ["MKT-A"]),
-    ("customs_declaration_no", ""),
-    ("customs_declaration_no", "9" * 65),
-    ("origin_country", "国" * 101),
-    ("port_of_entry", {"name": "上海"}),
-    ("lines", []),
-    ("lines", None),
-    ("lines", "羊毛大衣"),
-    ("lines", [line() for _ in range(501)]),
-])
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("market", "MKT-Z"),  # unknown
+        ("market", "MKT-B"),  # another merchant's market
+        ("market", None),
+        ("market", ["MKT-A"]),
+        ("customs_declaration_no", ""),
+        ("customs_declaration_no", "9" * 65),
+        ("origin_country", "国" * 101),
+        ("port_of_entry", {"name": "上海"}),
+        ("lines", []),
+        ("lines", None),
+        ("lines", "羊毛大衣"),
+        ("lines", [line() for _ in range(501)]),
+    ],
+)
 def test_declaration_fields_are_checked(api, nothing_stored, field, value):
     response = api("merchant-a1").post("/api/batches/", declaration(**{field: value}), format="json")
 
@@ -110,25 +118,28 @@ def test_every_declaration_field_is_required(api, nothing_stored, field):
     assert field in response.json()
 
 
-@pytest.mark.parametrize("field, value", [
-    ("quantity", "abc"),
-    ("quantity", 2.5),
-    ("quantity", True),
-    ("quantity", 0),
-    ("quantity", -3),
-    ("quantity", None),
-    ("quantity", 10**12),
-    ("product_name", "名" * 201),
-    ("product_name", ""),
-    ("specification", "s" * 201),
-    ("category", "c" * 101),
-    ("unit", "u" * 21),
-    ("gtin", "09506000134353"),  # wrong check digit
-    ("gtin", "0950600013435"),  # 13 digits, wrong check digit
-    ("gtin", "1234567"),  # 7 digits
-    ("gtin", "ABCDEFGHIJKLM"),
-    ("gtin", "095060001343521"),  # 15 digits
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("quantity", "abc"),
+        ("quantity", 2.5),
+        ("quantity", True),
+        ("quantity", 0),
+        ("quantity", -3),
+        ("quantity", None),
+        ("quantity", 10**12),
+        ("product_name", "名" * 201),
+        ("product_name", ""),
+        ("specification", "s" * 201),
+        ("category", "c" * 101),
+        ("unit", "u" * 21),
+        ("gtin", "09506000134353"),  # wrong check digit
+        ("gtin", "0950600013435"),  # 13 digits, wrong check digit
+        ("gtin", "1234567"),  # 7 digits
+        ("gtin", "ABCDEFGHIJKLM"),
+        ("gtin", "095060001343521"),  # 15 digits
+    ],
+)
 def test_line_fields_are_checked(api, nothing_stored, field, value):
     body = declaration(lines=[line(), line(**{field: value})])
 
@@ -167,6 +178,7 @@ def test_names_of_exactly_200_characters_are_accepted(api):
 
 # --- fields of actions ---------------------------------------------------------------------
 
+
 def test_editing_a_draft_checks_its_lines_too(flow):
     flow.declare()
     before = flow.detail()
@@ -181,14 +193,17 @@ def test_editing_a_draft_checks_its_lines_too(flow):
     assert row_counts() == with_nothing_stored
 
 
-@pytest.mark.parametrize("warehouse, reason", [("WH-9", "unknown"), ("WH-2", "does not serve MKT-A"), ("", "blank"),
-                                               (None, "null"), (1, "an id, not a code")])
+@pytest.mark.parametrize(
+    "warehouse, reason",
+    [("WH-9", "unknown"), ("WH-2", "does not serve MKT-A"), ("", "blank"), (None, "null"), (1, "an id, not a code")],
+)
 def test_approval_names_a_warehouse_that_serves_the_market(flow, warehouse, reason):
     flow.submitted()
     before = row_counts()
 
-    response = flow.api("reviewer-a").post(f"/api/batches/{flow.number}/approve/", {"warehouse": warehouse},
-                                           format="json")
+    response = flow.api("reviewer-a").post(
+        f"/api/batches/{flow.number}/approve/", {"warehouse": warehouse}, format="json"
+    )
 
     assert response.status_code == 400, reason
     assert "warehouse" in response.json()
@@ -196,14 +211,17 @@ def test_approval_names_a_warehouse_that_serves_the_market(flow, warehouse, reas
     assert flow.detail()["status"] == "submitted"
 
 
-@pytest.mark.parametrize("item, field", [
-    ({"received_quantity": -1}, "received_quantity"),
-    ({"received_quantity": "three"}, "received_quantity"),
-    ({"received_quantity": 1.5}, "received_quantity"),
-    ({"type_matches": "maybe"}, "type_matches"),
-    ({"spec_matches": None}, "spec_matches"),
-    ({"line": "first"}, "line"),
-])
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        ({"received_quantity": -1}, "received_quantity"),
+        ({"received_quantity": "three"}, "received_quantity"),
+        ({"received_quantity": 1.5}, "received_quantity"),
+        ({"type_matches": "maybe"}, "type_matches"),
+        ({"spec_matches": None}, "spec_matches"),
+        ({"line": "first"}, "line"),
+    ],
+)
 def test_an_arrival_check_with_wrong_types_is_refused(flow, item, field):
     flow.approved()
     lines = flow.arrival()
@@ -218,11 +236,14 @@ def test_an_arrival_check_with_wrong_types_is_refused(flow, item, field):
     assert flow.detail()["status"] == "approved"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"concentration": "500 mg/L", "method": "喷洒"}, "agent"),
-    ({"agent": "a" * 101, "concentration": "500 mg/L", "method": "喷洒"}, "agent"),
-    ({"agent": "含氯消毒剂", "concentration": 500, "method": ["喷洒"]}, "method"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"concentration": "500 mg/L", "method": "喷洒"}, "agent"),
+        ({"agent": "a" * 101, "concentration": "500 mg/L", "method": "喷洒"}, "agent"),
+        ({"agent": "含氯消毒剂", "concentration": 500, "method": ["喷洒"]}, "method"),
+    ],
+)
 def test_a_disinfection_record_is_checked(flow, body, field):
     flow.pre_storage()
     before = row_counts()
@@ -240,8 +261,11 @@ def test_a_test_result_is_one_of_negative_positive_invalid(flow):
     flow.sample()
     before = row_counts()
 
-    response = flow.api("operator-1").post(f"/api/batches/{flow.number}/test-results/",
-                                           {"sample_no": "S1", "result": "阴性", "report_no": "R-1"}, format="json")
+    response = flow.api("operator-1").post(
+        f"/api/batches/{flow.number}/test-results/",
+        {"sample_no": "S1", "result": "阴性", "report_no": "R-1"},
+        format="json",
+    )
 
     assert response.status_code == 400 and "result" in response.json()
     assert row_counts() == before
@@ -252,8 +276,43 @@ def test_a_sample_number_is_used_once_per_batch(flow):
     flow.sample("S1")
     before = row_counts()
 
-    response = flow.api("operator-1").post(f"/api/batches/{flow.number}/samples/",
-                                           {"sample_no": "S1", "lab": "另一实验室"}, format="json")
+    response = flow.api("operator-1").post(
+        f"/api/batches/{flow.number}/samples/", {"sample_no": "S1", "lab": "另一实验室"}, format="json"
+    )
 
     assert response.status_code == 400 and "sample_no" in response.json()
     assert row_counts() == before
+
+
+# --- NUL characters ---------------------------------------------------------------------------
+
+
+def NUL_REFUSED() -> str:  # upper case as a constant: Django's own message, in the language the API speaks
+    from django.core.validators import ProhibitNullCharactersValidator
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        return str(ProhibitNullCharactersValidator.message)
+
+
+def test_nul_characters_in_the_path_or_the_query_answer_400(api, web):
+    assert api("merchant-a1").get("/api/batches/a%00b/").status_code == 400
+    assert api("operator-1").get("/api/scan/", {"value": "\x00x"}).status_code == 400
+    assert api("operator-1").get("/api/scan/%00x/").status_code == 400
+    assert web("merchant-a1").get("/batches/", {"q": "\x00"}).status_code == 400
+    answer = web("merchant-a1").post("/batches/new/", {"customs_declaration_no": "31\x00", "then": "draft"})
+    assert answer.status_code == 400 and Batch.objects.count() == 0
+
+
+def test_nul_characters_in_a_market_or_warehouse_code_are_field_errors(api, flow):
+    answer = api("merchant-a1").post("/api/batches/", declaration(market="MKT-A\x00"), format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["market"])
+    flow.submitted()
+    answer = api("reviewer-a").post(f"/api/batches/{flow.number}/approve/", {"warehouse": "WH-1\x00"}, format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["warehouse"])
+    assert Batch.objects.get(number=flow.number).status == Status.SUBMITTED
+    # DRF's own CharFields (text, list items) refuse them already
+    answer = api("merchant-a1").post("/api/batches/", declaration(customs_declaration_no="31\x00"), format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["customs_declaration_no"])
+    answer = api("merchant-a1").post("/api/sales/", {"codes": ["A\x00"], **BUYER}, format="json")
+    assert answer.status_code == 400 and NUL_REFUSED() in str(answer.json()["codes"])

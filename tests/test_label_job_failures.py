@@ -51,7 +51,8 @@ def ask_for_labels(api, flow, capture, username="operator-1"):
 
 
 def test_a_build_that_keeps_failing_is_retried_by_the_task_then_failed_with_a_reason(
-        api, flow, clock, broken_disk, task_errors_as_a_worker_sees_them, django_capture_on_commit_callbacks):
+    api, flow, clock, broken_disk, task_errors_as_a_worker_sees_them, django_capture_on_commit_callbacks
+):
     broken_disk.LABEL_JOB_AUTO_RETRIES = 2
     flow.coded(clock)
 
@@ -69,7 +70,8 @@ def test_a_build_that_keeps_failing_is_retried_by_the_task_then_failed_with_a_re
 
 
 def test_a_failed_job_is_retried_in_place_and_then_builds(
-        api, flow, clock, broken_disk, tmp_path, django_capture_on_commit_callbacks):
+    api, flow, clock, broken_disk, tmp_path, django_capture_on_commit_callbacks
+):
     broken_disk.LABEL_JOB_AUTO_RETRIES = 0
     flow.coded(clock)
     job = ask_for_labels(api, flow, django_capture_on_commit_callbacks)
@@ -88,7 +90,8 @@ def test_a_failed_job_is_retried_in_place_and_then_builds(
 
 
 def test_asking_for_the_sheet_again_retries_the_failed_job(
-        api, flow, clock, broken_disk, tmp_path, django_capture_on_commit_callbacks):
+    api, flow, clock, broken_disk, tmp_path, django_capture_on_commit_callbacks
+):
     broken_disk.LABEL_JOB_AUTO_RETRIES = 0
     flow.coded(clock)
     failed = ask_for_labels(api, flow, django_capture_on_commit_callbacks)
@@ -102,7 +105,8 @@ def test_asking_for_the_sheet_again_retries_the_failed_job(
 
 
 def test_a_job_whose_worker_died_shows_as_failed_and_can_be_retried(
-        api, flow, clock, media, django_capture_on_commit_callbacks):
+    api, flow, clock, media, django_capture_on_commit_callbacks
+):
     media.LABEL_JOB_STALE_SECONDS = 300
     flow.coded(clock)
     with django_capture_on_commit_callbacks(execute=False):  # the task is never delivered here
@@ -141,10 +145,13 @@ def test_two_retries_at_once_queue_the_job_once(api, flow, clock, broken_disk, d
     assert len(callbacks) == 1
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-2", 404), ("merchant-b1", 404), ("merchant-a1", 403), ("regulator", 403), (None, 401)])
+@pytest.mark.parametrize(
+    "username, expected",
+    [("operator-2", 404), ("merchant-b1", 404), ("merchant-a1", 403), ("regulator", 403), (None, 401)],
+)
 def test_only_the_batch_warehouse_crew_retries(
-        api, flow, clock, broken_disk, django_capture_on_commit_callbacks, username, expected):
+    api, flow, clock, broken_disk, django_capture_on_commit_callbacks, username, expected
+):
     broken_disk.LABEL_JOB_AUTO_RETRIES = 0
     flow.coded(clock)
     job = ask_for_labels(api, flow, django_capture_on_commit_callbacks)

@@ -1,4 +1,4 @@
-"""Printable label sheets (SPEC §4 `GET /api/batches/{number}/labels.pdf`, issue 3 item 2).
+"""Printable label sheets (SPEC §4 `GET /api/batches/{number}/labels.pdf`).
 
 A4 sheets of 3 × 8 labels, one per code. Small sheets are the answer; large ones are built by
 a Celery task whose progress the operator polls, then downloaded. Each label's QR is read back
@@ -7,7 +7,7 @@ from the rasterised PDF (poppler's pdftoppm) and must be the code's URL.
 
 import io
 import subprocess
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -19,9 +19,21 @@ from batches.models import Code, TestResult
 from tests import conftest
 
 GTIN = "09506000134352"
-COATS = {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码", "quantity": 20, "unit": "件",
-         "gtin": GTIN}
-SCARVES = {"product_name": "真丝围巾", "category": "服饰配件", "specification": "180×70 cm", "quantity": 10, "unit": "条"}
+COATS = {
+    "product_name": "羊毛大衣",
+    "category": "服装",
+    "specification": "女款 M 码",
+    "quantity": 20,
+    "unit": "件",
+    "gtin": GTIN,
+}
+SCARVES = {
+    "product_name": "真丝围巾",
+    "category": "服饰配件",
+    "specification": "180×70 cm",
+    "quantity": 10,
+    "unit": "条",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +51,12 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def qr_texts_on_page(pdf: bytes, page: int) -> list[str]:
-    png = subprocess.run(["pdftoppm", "-r", "200", "-f", str(page), "-l", str(page), "-png", "-gray", "-"],
-                         input=pdf, capture_output=True, check=True).stdout
+    png = subprocess.run(
+        ["pdftoppm", "-r", "200", "-f", str(page), "-l", str(page), "-png", "-gray", "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+    ).stdout
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
     return [barcode.text for barcode in found]
 
@@ -81,12 +97,12 @@ def test_a_label_reads_batch_product_warehouse_and_negative_test_date_in_chinese
     """The sample's negative result comes in at 01:30 Beijing time on 2 March (17:30 UTC on
     1 March): the label prints the Beijing date of the first negative result."""
     flow = thirty_items
-    with time_machine.travel(datetime(2026, 2, 20, 9, 0, tzinfo=dt_timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime(2026, 2, 20, 9, 0, tzinfo=UTC), tick=False) as clock:
         flow.resting()
         flow.sample()
-        clock.move_to(datetime(2026, 3, 1, 17, 30, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 1, 17, 30, tzinfo=UTC))
         flow.result("negative", report_no="R-1")
-        clock.move_to(datetime(2026, 3, 2, 3, 0, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
         flow.result("negative", report_no="R-2")  # a later one does not move the date
         clock.shift(7 * 24 * 3600)
         from batches.tasks import sweep_due_rests
@@ -98,20 +114,32 @@ def test_a_label_reads_batch_product_warehouse_and_negative_test_date_in_chinese
     pdf = b"".join(api("operator-1").get(f"/api/batches/{flow.number}/labels.pdf").streaming_content)
 
     text = pdf_text(pdf)
-    for expected in (flow.number, "羊毛大衣", "女款 M 码", "真丝围巾", "望江集中监管仓", "2026-03-02", "批次", "核酸阴性"):
+    for expected in (
+        flow.number,
+        "羊毛大衣",
+        "女款 M 码",
+        "真丝围巾",
+        "望江集中监管仓",
+        "2026-03-02",
+        "批次",
+        "核酸阴性",
+    ):
         assert expected in text, expected
     assert "2026-03-01" not in text
     assert TestResult.objects.filter(sample__batch__number=flow.number).count() == 2
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("merchant-a1", 403),   # sees the batch, does not print labels
-    ("reviewer-a", 403),
-    ("regulator", 403),
-    ("operator-2", 404),    # another warehouse
-    ("merchant-b1", 404),
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("merchant-a1", 403),  # sees the batch, does not print labels
+        ("reviewer-a", 403),
+        ("regulator", 403),
+        ("operator-2", 404),  # another warehouse
+        ("merchant-b1", 404),
+        (None, 401),
+    ],
+)
 def test_only_the_batch_warehouse_crew_prints_labels(api, flow, clock, username, expected):
     flow.coded(clock)
 
@@ -129,7 +157,8 @@ def test_a_batch_without_codes_has_no_labels_to_print(api, flow):
 
 
 def test_a_large_batch_is_built_by_a_task_whose_progress_the_operator_polls(
-        api, thirty_items, clock, settings, django_capture_on_commit_callbacks):
+    api, thirty_items, clock, settings, django_capture_on_commit_callbacks
+):
     settings.LABELS_SYNC_MAX = 10
     flow = thirty_items
     flow.coded(clock)
@@ -158,7 +187,8 @@ def test_a_large_batch_is_built_by_a_task_whose_progress_the_operator_polls(
 
 
 def test_asking_again_while_the_sheet_is_being_built_answers_the_same_job(
-        api, flow, clock, settings, django_capture_on_commit_callbacks):
+    api, flow, clock, settings, django_capture_on_commit_callbacks
+):
     settings.LABELS_SYNC_MAX = 2
     flow.coded(clock)
     operator = api("operator-1")
@@ -175,7 +205,8 @@ def test_asking_again_while_the_sheet_is_being_built_answers_the_same_job(
 
 
 def test_a_worker_delivering_the_task_twice_builds_the_sheet_once(
-        api, flow, clock, settings, django_capture_on_commit_callbacks):
+    api, flow, clock, settings, django_capture_on_commit_callbacks
+):
     from warehouse.models import LabelJob
     from warehouse.tasks import build_label_sheet
 
@@ -189,16 +220,20 @@ def test_a_worker_delivering_the_task_twice_builds_the_sheet_once(
     assert (job.state, job.done) == ("done", 5)
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-1", 200),
-    ("merchant-a1", 403),
-    ("regulator", 403),
-    ("operator-2", 404),
-    ("merchant-b1", 404),
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("operator-1", 200),
+        ("merchant-a1", 403),
+        ("regulator", 403),
+        ("operator-2", 404),
+        ("merchant-b1", 404),
+        (None, 401),
+    ],
+)
 def test_label_jobs_are_scoped_like_their_batch(
-        api, flow, clock, settings, django_capture_on_commit_callbacks, username, expected):
+    api, flow, clock, settings, django_capture_on_commit_callbacks, username, expected
+):
     settings.LABELS_SYNC_MAX = 2
     flow.coded(clock)
     with django_capture_on_commit_callbacks(execute=True):

@@ -18,8 +18,9 @@ def test_a_batch_walks_from_declaration_to_released_goods(flow, clock):
     assert (approved["status"], approved["warehouse"]) == ("approved", "WH-1")
 
     assert flow.post("operator-1", "arrive", {"lines": flow.arrival()})["status"] == "pre_storage"
-    disinfected = flow.post("operator-1", "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L",
-                                                        "method": "喷洒"}, expect=201)
+    disinfected = flow.post(
+        "operator-1", "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}, expect=201
+    )
     assert disinfected["disinfections"][0]["agent"] == "含氯消毒剂"
 
     resting = flow.post("operator-1", "move-to-resting")
@@ -50,5 +51,18 @@ def test_a_batch_walks_from_declaration_to_released_goods(flow, clock):
     assert released["status"] == "released" and released["codes"]["released"] == 5
 
     actions = list(Event.objects.filter(batch__number=flow.number).values_list("action", flat=True))
-    assert actions == ["declare", "submit", "approve", "arrive", "disinfect", "move_to_resting", "sample",
-                       "test_result", "complete_rest", "move_to_storage", "issue_codes", "release", "release"]
+    assert actions == [
+        "declare",
+        "submit",
+        "approve",
+        "arrive",
+        "disinfect",
+        "move_to_resting",
+        "sample",
+        "test_result",
+        "complete_rest",
+        "move_to_storage",
+        "issue_codes",
+        "release",
+        "release",
+    ]

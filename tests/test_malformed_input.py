@@ -65,8 +65,12 @@ def world_with_goods(flow, clock, sell):
     codes = flow.released(clock)
     sale = sell([codes[0]["token"]])
     return {
-        "number": flow.number, "token": codes[1]["token"], "sale_id": sale["id"], "value": flow.number,
-        "merchant_id": Merchant.objects.get(user__username="merchant-a1").pk, "job_id": str(uuid.uuid4()),
+        "number": flow.number,
+        "token": codes[1]["token"],
+        "sale_id": sale["id"],
+        "value": flow.number,
+        "merchant_id": Merchant.objects.get(user__username="merchant-a1").pk,
+        "job_id": str(uuid.uuid4()),
     }
 
 
@@ -129,12 +133,16 @@ def malformed_bodies(schema: dict | None, components: dict) -> list[tuple[str, b
             bodies += [(f"{name}: huge", dumped(10**30), name), (f"{name}: -huge", dumped(-(10**30)), name)]
         if kind == "array":
             item = resolve(prop.get("items", {}), components)
-            bodies += [(f"{name}: NUL item", dumped(["a\x00"]), name),
-                       (f"{name}: surrogate item", dumped([LONE_SURROGATE]), name)]
+            bodies += [
+                (f"{name}: NUL item", dumped(["a\x00"]), name),
+                (f"{name}: surrogate item", dumped([LONE_SURROGATE]), name),
+            ]
             for inner in item.get("properties", {}):
-                bodies += [(f"{name}[].{inner}: NUL", dumped([{inner: "\x00"}]), name),
-                           (f"{name}[].{inner}: huge", dumped([{inner: 10**30}]), name),
-                           (f"{name}[].{inner}: surrogate", dumped([{inner: LONE_SURROGATE}]), name)]
+                bodies += [
+                    (f"{name}[].{inner}: NUL", dumped([{inner: "\x00"}]), name),
+                    (f"{name}[].{inner}: huge", dumped([{inner: 10**30}]), name),
+                    (f"{name}[].{inner}: surrogate", dumped([{inner: LONE_SURROGATE}]), name),
+                ]
     return bodies
 
 

@@ -61,20 +61,54 @@ USERS = sorted({name for row in PEOPLE for name in (row[0], row[2], row[3])})
 
 # --- the machines ---------------------------------------------------------------------------
 
+
 def web(index: int, port: int) -> list[str]:
-    return [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--worker-class", "gthread", "--threads", "2", "--timeout", "60",
-            "--graceful-timeout", "5"]
+    return [
+        str(BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "2",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+    ]
 
 
 def worker(index: int, node: str) -> list[str]:
-    return [str(BIN / "celery"), "-A", "config", "worker", "--pool=threads", "--concurrency=2",
-            "-n", f"{node}-worker-{index}@%h", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    return [
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--pool=threads",
+        "--concurrency=2",
+        "-n",
+        f"{node}-worker-{index}@%h",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
 
 
 def beat(index: int, node: str, directory) -> list[str]:
-    return [str(BIN / "celery"), "-A", "config", "beat", "--loglevel=INFO",
-            "--schedule", str(directory / f"beat-{index}-schedule"), "--pidfile", str(directory / f"beat-{index}.pid")]
+    return [
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "beat",
+        "--loglevel=INFO",
+        "--schedule",
+        str(directory / f"beat-{index}-schedule"),
+        "--pidfile",
+        str(directory / f"beat-{index}.pid"),
+    ]
 
 
 def fleet(node: str, directory) -> dict[str, list[str]]:
@@ -116,8 +150,7 @@ def deployment():
             processes = Processes(own.path, environment(database_url, queue, own.path))
             try:
                 start(processes, node, own.path)
-                yield Deployment(processes=processes, database_url=database_url,
-                                 base=f"http://127.0.0.1:{NGINX_PORT}")
+                yield Deployment(processes=processes, database_url=database_url, base=f"http://127.0.0.1:{NGINX_PORT}")
             finally:
                 processes.stop_all()  # before the database is dropped
     finally:
@@ -131,11 +164,21 @@ def environment(database_url: str, queue: str, directory) -> dict:
     var = directory / "var"
     var.mkdir()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "CELERY_", "PYTEST_"))}
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url(), CELERY_QUEUE=queue,
-               REST_PERIOD_SECONDS=str(REST_SECONDS), REST_SWEEP_SECONDS=str(SWEEP_SECONDS),
-               SECRET_KEY=secrets.token_hex(32), DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
-               PUBLIC_BASE_URL=f"http://127.0.0.1:{NGINX_PORT}", VAR_DIR=str(var), PYTHONUNBUFFERED="1",
-               DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url(),
+        CELERY_QUEUE=queue,
+        REST_PERIOD_SECONDS=str(REST_SECONDS),
+        REST_SWEEP_SECONDS=str(SWEEP_SECONDS),
+        SECRET_KEY=secrets.token_hex(32),
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{NGINX_PORT}",
+        VAR_DIR=str(var),
+        PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        LOG_LEVEL="WARNING",
+    )
     return env
 
 
@@ -151,8 +194,12 @@ def start(processes: Processes, node: str, directory) -> None:
     directory.chmod(0o711)  # nginx's unprivileged workers reach their temp files in it
     processes.start("nginx", nginx_argv(nginx_dir, nginx_config(nginx_dir, port=NGINX_PORT, upstreams=list(WEB_PORTS))))
     for name in processes.started:
-        wait_until(lambda name=name: is_ready(processes, name) or not processes.alive(name), timeout=90,
-                   what=f"{name} ready", diagnostics=processes.logs)
+        wait_until(
+            lambda name=name: is_ready(processes, name) or not processes.alive(name),
+            timeout=90,
+            what=f"{name} ready",
+            diagnostics=processes.logs,
+        )
         assert processes.alive(name), processes.logs()
 
 
@@ -164,6 +211,7 @@ class Deployment:
 
 
 # --- the clients ----------------------------------------------------------------------------
+
 
 @dataclass
 class Attempt:
@@ -209,8 +257,7 @@ class Client:
         for attempt in range(tries):
             started = time.monotonic()
             try:
-                response = self.session.request(method, self.base + path, json=body, headers=headers,
-                                                timeout=(3, 60))
+                response = self.session.request(method, self.base + path, json=body, headers=headers, timeout=(3, 60))
             except requests.RequestException:
                 self.record.add(Attempt(step, None, started, time.monotonic(), attempt > 0))
                 time.sleep(0.2 * (attempt + 1))
@@ -236,34 +283,73 @@ def sign_in(base: str, record: Record) -> dict[str, Client]:
 
 # --- one batch through the process ----------------------------------------------------------
 
+
 def declare_to_resting(clients, index: int) -> dict:
     """Declaration to a negative result while resting; returns what the second half needs."""
     merchant, market, reviewer, operator, warehouse = PEOPLE[index % len(PEOPLE)]
     m, r, o = clients[merchant], clients[reviewer], clients[operator]
-    lines = [{"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码",
-              "quantity": 1 + index % 3, "unit": "件"},
-             {"product_name": "真丝围巾", "category": "服饰配件", "specification": "180×70 cm",
-              "quantity": 1 + index % 2, "unit": "条"}]
-    declared = m.call("declare", "POST", "/api/batches/", {
-        "market": market, "customs_declaration_no": f"31012026{index:010d}", "origin_country": "意大利",
-        "port_of_entry": "上海浦东", "lines": lines}, expect=(201,)).json()
+    lines = [
+        {
+            "product_name": "羊毛大衣",
+            "category": "服装",
+            "specification": "女款 M 码",
+            "quantity": 1 + index % 3,
+            "unit": "件",
+        },
+        {
+            "product_name": "真丝围巾",
+            "category": "服饰配件",
+            "specification": "180×70 cm",
+            "quantity": 1 + index % 2,
+            "unit": "条",
+        },
+    ]
+    declared = m.call(
+        "declare",
+        "POST",
+        "/api/batches/",
+        {
+            "market": market,
+            "customs_declaration_no": f"31012026{index:010d}",
+            "origin_country": "意大利",
+            "port_of_entry": "上海浦东",
+            "lines": lines,
+        },
+        expect=(201,),
+    ).json()
     number = declared["number"]
     path = f"/api/batches/{number}"
     m.call("submit", "POST", f"{path}/submit/")
     approved = r.call("approve", "POST", f"{path}/approve/", {"warehouse": warehouse}).json()
-    arrival = [{"line": line["id"], "received_quantity": line["quantity"], "type_matches": True,
-                "spec_matches": True} for line in approved["lines"]]
+    arrival = [
+        {"line": line["id"], "received_quantity": line["quantity"], "type_matches": True, "spec_matches": True}
+        for line in approved["lines"]
+    ]
     arrived = o.call("arrive", "POST", f"{path}/arrive/", {"lines": arrival}).json()
     assert arrived["status"] == "pre_storage", arrived
-    o.call("disinfect", "POST", f"{path}/disinfect/",
-           {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}, expect=(201,))
+    o.call(
+        "disinfect",
+        "POST",
+        f"{path}/disinfect/",
+        {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"},
+        expect=(201,),
+    )
     resting = o.call("move-to-resting", "POST", f"{path}/move-to-resting/").json()
     assert resting["status"] == "resting", resting
     o.call("sample", "POST", f"{path}/samples/", {"sample_no": f"S-{number}", "lab": "杭州市疾控中心"}, expect=(201,))
-    o.call("test-result", "POST", f"{path}/test-results/",
-           {"sample_no": f"S-{number}", "result": "negative", "report_no": f"R-{number}"}, expect=(201,))
-    return {"index": index, "number": number, "rest_until": datetime.fromisoformat(resting["rest_until"]),
-            "items": sum(line["quantity"] for line in lines)}
+    o.call(
+        "test-result",
+        "POST",
+        f"{path}/test-results/",
+        {"sample_no": f"S-{number}", "result": "negative", "report_no": f"R-{number}"},
+        expect=(201,),
+    )
+    return {
+        "index": index,
+        "number": number,
+        "rest_until": datetime.fromisoformat(resting["rest_until"]),
+        "items": sum(line["quantity"] for line in lines),
+    }
 
 
 def rest_to_sale(clients, batch: dict) -> dict:
@@ -286,13 +372,19 @@ def rest_to_sale(clients, batch: dict) -> dict:
     codes = o.call("codes", "GET", f"{path}/codes/").json()["results"]
     released = o.call("release", "POST", f"{path}/release/", {"all": True}).json()
     assert released["status"] == "released", released
-    m.call("sale", "POST", "/api/sales/", {"codes": [codes[0]["token"]], "buyer_name": "王女士",
-                                           "buyer_phone": "13900001234", "buyer_kind": "consumer"}, expect=(201,))
+    m.call(
+        "sale",
+        "POST",
+        "/api/sales/",
+        {"codes": [codes[0]["token"]], "buyer_name": "王女士", "buyer_phone": "13900001234", "buyer_kind": "consumer"},
+        expect=(201,),
+    )
     final = m.call("detail", "GET", f"{path}/").json()
     return {**batch, "status": final["status"], "tokens": [code["token"] for code in codes]}
 
 
 # --- the test -------------------------------------------------------------------------------
+
 
 def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed(deployment, capsys):
     processes = deployment.processes
@@ -321,26 +413,41 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
     assert Counter(batch["status"] for batch in finished) == {"released": BATCHES}
     numbers = [batch["number"] for batch in finished]
     with psycopg.connect(deployment.database_url) as conn:
-        rests = dict(conn.execute(
-            "SELECT b.number, count(e.id) FROM batches_batch b LEFT JOIN batches_event e "
-            "ON e.batch_id = b.id AND e.action = 'complete_rest' WHERE b.number = ANY(%s) GROUP BY b.number",
-            [numbers]).fetchall())
-        ended_by = Counter(row[0] or "timer" for row in conn.execute(
-            "SELECT e.details->>'by' FROM batches_event e JOIN batches_batch b ON b.id = e.batch_id "
-            "WHERE e.action = 'complete_rest' AND b.number = ANY(%s)", [numbers]).fetchall())
-        codes = {row[0]: row[1:] for row in conn.execute(
-            "SELECT b.number, count(c.id), count(DISTINCT c.token), count(c.id) FILTER (WHERE c.status = 'sold'), "
-            "(SELECT sum(l.received_quantity) FROM batches_batchline l WHERE l.batch_id = b.id) "
-            "FROM batches_batch b JOIN batches_code c ON c.batch_id = b.id WHERE b.number = ANY(%s) "
-            "GROUP BY b.id, b.number", [numbers]).fetchall()}
+        rests = dict(
+            conn.execute(
+                "SELECT b.number, count(e.id) FROM batches_batch b LEFT JOIN batches_event e "
+                "ON e.batch_id = b.id AND e.action = 'complete_rest' WHERE b.number = ANY(%s) GROUP BY b.number",
+                [numbers],
+            ).fetchall()
+        )
+        ended_by = Counter(
+            row[0] or "timer"
+            for row in conn.execute(
+                "SELECT e.details->>'by' FROM batches_event e JOIN batches_batch b ON b.id = e.batch_id "
+                "WHERE e.action = 'complete_rest' AND b.number = ANY(%s)",
+                [numbers],
+            ).fetchall()
+        )
+        codes = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT b.number, count(c.id), count(DISTINCT c.token), count(c.id) FILTER (WHERE c.status = 'sold'), "
+                "(SELECT sum(l.received_quantity) FROM batches_batchline l WHERE l.batch_id = b.id) "
+                "FROM batches_batch b JOIN batches_code c ON c.batch_id = b.id WHERE b.number = ANY(%s) "
+                "GROUP BY b.id, b.number",
+                [numbers],
+            ).fetchall()
+        }
         all_tokens, distinct_tokens = conn.execute(
-            "SELECT count(*), count(DISTINCT token) FROM batches_code").fetchone()
+            "SELECT count(*), count(DISTINCT token) FROM batches_code"
+        ).fetchone()
 
     # The rest ended exactly once per batch, whoever ended it (timer, sweep, or the crew's action).
-    assert rests == {number: 1 for number in numbers}
+    assert rests == dict.fromkeys(numbers, 1)
     # No code issued twice: one per received item, unique tokens, one sold per batch.
     assert {batch["number"]: codes[batch["number"]] for batch in finished} == {
-        batch["number"]: (batch["items"], batch["items"], 1, batch["items"]) for batch in finished}
+        batch["number"]: (batch["items"], batch["items"], 1, batch["items"]) for batch in finished
+    }
     assert all_tokens == distinct_tokens
     assert all(len(set(batch["tokens"])) == batch["items"] for batch in finished)
 
@@ -350,7 +457,8 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
     failed = [a for a in attempts if a.status is None or a.status >= 500]
     kill = killed_at[0]
     assert all(a.status in (None, 502) and a.started <= kill + 0.5 and a.ended >= kill - 0.5 for a in failed), [
-        (a.step, a.status, round(a.started - kill, 2), round(a.ended - kill, 2)) for a in failed]
+        (a.step, a.status, round(a.started - kill, 2), round(a.ended - kill, 2)) for a in failed
+    ]
     assert all(processes.alive(name) for name in ("web-2", "worker-2", "beat-2", "nginx")), processes.logs()
     assert not any(processes.alive(name) for name in KILLED)
 
@@ -370,12 +478,16 @@ def figures(attempts: list[Attempt], *, wall: float, ended_by: Counter, kill: fl
 
     lines = [
         "",
-        (f"multinode: {BATCHES} batches, 2 web (gunicorn) behind nginx, 2 Celery workers, 2 beats; "
-         f"REST_PERIOD_SECONDS={REST_SECONDS}, REST_SWEEP_SECONDS={SWEEP_SECONDS}"),
+        (
+            f"multinode: {BATCHES} batches, 2 web (gunicorn) behind nginx, 2 Celery workers, 2 beats; "
+            f"REST_PERIOD_SECONDS={REST_SECONDS}, REST_SWEEP_SECONDS={SWEEP_SECONDS}"
+        ),
         f"  killed -9 at {kill:.1f} s: {', '.join(KILLED)}",
-        (f"  wall time {wall:.1f} s; requests {len(attempts)}; retries {sum(a.retry for a in attempts)}; "
-         f"5xx seen {sum(1 for a in attempts if a.status and a.status >= 500)}; "
-         f"connection errors {sum(1 for a in attempts if a.status is None)}"),
+        (
+            f"  wall time {wall:.1f} s; requests {len(attempts)}; retries {sum(a.retry for a in attempts)}; "
+            f"5xx seen {sum(1 for a in attempts if a.status and a.status >= 500)}; "
+            f"connection errors {sum(1 for a in attempts if a.status is None)}"
+        ),
         f"  rest ended by: {dict(sorted(ended_by.items()))}",
         f"  {'step':<16}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}",
     ]

@@ -1,4 +1,4 @@
-"""Running it (SPEC §5, issue 2 points 1, 4, 12): the demo world, the health check, the API
+"""Running it (SPEC §5): the demo world, the health check, the API
 documents, the warehouses' live occupancy, and a production configuration that Django's
 deployment checks find clean."""
 
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # --- seed_demo ----------------------------------------------------------------------------
 
+
 def every_table():
     return {model._meta.label: model._base_manager.count() for model in apps.get_models(include_auto_created=True)}
 
@@ -37,21 +38,33 @@ def test_seed_demo_creates_the_world_of_the_spec(db):
     seed()
 
     assert {(w.code, tuple(sorted(m.code for m in w.markets.all()))) for w in Warehouse.objects.all()} == {
-        ("WH-1", ("MKT-A", "MKT-B")), ("WH-2", ("MKT-C",))}
+        ("WH-1", ("MKT-A", "MKT-B")),
+        ("WH-2", ("MKT-C",)),
+    }
     assert {(m.user.username, m.market.code) for m in Merchant.objects.all()} == {
-        ("merchant-a1", "MKT-A"), ("merchant-a2", "MKT-A"), ("merchant-b1", "MKT-B"), ("merchant-c1", "MKT-C")}
+        ("merchant-a1", "MKT-A"),
+        ("merchant-a2", "MKT-A"),
+        ("merchant-b1", "MKT-B"),
+        ("merchant-c1", "MKT-C"),
+    }
     assert {(r.user.username, r.market.code) for r in Reviewer.objects.all()} == {
-        ("reviewer-a", "MKT-A"), ("reviewer-b", "MKT-B"), ("reviewer-c", "MKT-C")}
+        ("reviewer-a", "MKT-A"),
+        ("reviewer-b", "MKT-B"),
+        ("reviewer-c", "MKT-C"),
+    }
     assert {(o.user.username, o.warehouse.code) for o in Operator.objects.all()} == {
-        ("operator-1", "WH-1"), ("operator-2", "WH-2")}
+        ("operator-1", "WH-1"),
+        ("operator-2", "WH-2"),
+    }
     assert [r.user.username for r in Regulator.objects.all()] == ["regulator"]
     for warehouse in Warehouse.objects.all():
         assert sorted(warehouse.zones.values_list("kind", flat=True)) == ["pre_storage", "resting", "storage"]
     statuses = set(Batch.objects.values_list("status", flat=True))
     assert {"draft", "submitted", "approved", "pre_storage", "resting", "discrepancy", "coded"} <= statuses
     # and the demo users sign in with the given password
-    response = APIClient().post("/api/auth/token/", {"username": "reviewer-a", "password": "demo-pass-123"},
-                                format="json")
+    response = APIClient().post(
+        "/api/auth/token/", {"username": "reviewer-a", "password": "demo-pass-123"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["token"]
 
 
@@ -80,6 +93,7 @@ def test_seed_demo_run_twice_changes_nothing(db):
 
 # --- /healthz -----------------------------------------------------------------------------
 
+
 def test_healthz_reports_the_database_and_the_broker(client, db):
     response = client.get("/healthz")
 
@@ -102,8 +116,23 @@ def test_healthz_answers_503_when_the_broker_is_unreachable(client, db, settings
 
 # --- the API documents ---------------------------------------------------------------------
 
-ACTION_PATHS = ["submit", "approve", "reject", "revise", "arrive", "return", "disinfect", "move-to-resting", "samples",
-                "test-results", "move-to-storage", "issue-codes", "release", "redisinfect", "destroy"]
+ACTION_PATHS = [
+    "submit",
+    "approve",
+    "reject",
+    "revise",
+    "arrive",
+    "return",
+    "disinfect",
+    "move-to-resting",
+    "samples",
+    "test-results",
+    "move-to-storage",
+    "issue-codes",
+    "release",
+    "redisinfect",
+    "destroy",
+]
 
 
 @pytest.fixture
@@ -117,9 +146,16 @@ def test_the_openapi_schema_lists_every_batch_action(schema):
     assert schema["openapi"].startswith("3.")
     for action in ACTION_PATHS:
         assert "post" in schema["paths"][f"/api/batches/{{number}}/{action}/"], action
-    for path in ("/api/batches/", "/api/batches/{number}/", "/api/batches/{number}/events/",
-                 "/api/batches/{number}/codes/", "/api/warehouses/", "/api/markets/", "/api/notifications/",
-                 "/api/auth/token/"):
+    for path in (
+        "/api/batches/",
+        "/api/batches/{number}/",
+        "/api/batches/{number}/events/",
+        "/api/batches/{number}/codes/",
+        "/api/warehouses/",
+        "/api/markets/",
+        "/api/notifications/",
+        "/api/auth/token/",
+    ):
         assert path in schema["paths"], path
 
 
@@ -154,6 +190,7 @@ def test_the_interactive_docs_are_served(db):
 
 # --- zone occupancy ------------------------------------------------------------------------
 
+
 def zones(api, warehouse="WH-1"):
     listed = {w["code"]: w for w in api("operator-1").get("/api/warehouses/").json()["results"]}
     return {z["kind"]: (z["batches"], z["items"]) for z in listed[warehouse]["zones"]}
@@ -167,8 +204,9 @@ def test_warehouse_zones_show_live_occupancy_as_a_batch_moves(flow, api, clock):
     flow.post("operator-1", "arrive", {"lines": flow.arrival()})
     assert zones(api) == {**empty, "pre_storage": (1, 5)}
 
-    flow.post("operator-1", "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"},
-              expect=201)
+    flow.post(
+        "operator-1", "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}, expect=201
+    )
     flow.post("operator-1", "move-to-resting")
     assert zones(api) == {**empty, "resting": (1, 5)}
 
@@ -176,6 +214,7 @@ def test_warehouse_zones_show_live_occupancy_as_a_batch_moves(flow, api, clock):
     flow.result("negative")
     clock.shift(7 * 24 * 3600)
     from batches.tasks import sweep_due_rests
+
     sweep_due_rests()
     assert zones(api) == {**empty, "resting": (1, 5)}  # rest complete, still in the resting zone
 
@@ -190,14 +229,27 @@ def test_warehouse_zones_show_live_occupancy_as_a_batch_moves(flow, api, clock):
 
 # --- production configuration --------------------------------------------------------------
 
+
 def test_the_deployment_checks_are_clean_in_production_configuration(tmp_path):
     # Only what production sets: nothing of the test run's own environment leaks in.
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VAR_DIR": str(tmp_path), "DEBUG": "0",
-           "SECRET_KEY": secrets.token_urlsafe(50), "PUBLIC_BASE_URL": "https://trace.example.cn",
-           "ALLOWED_HOSTS": "trace.example.cn"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "VAR_DIR": str(tmp_path),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "PUBLIC_BASE_URL": "https://trace.example.cn",
+        "ALLOWED_HOSTS": "trace.example.cn",
+    }
 
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

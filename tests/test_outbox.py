@@ -60,8 +60,10 @@ def completions(number):
 
 # --- the rest timer -----------------------------------------------------------------------
 
+
 def test_move_to_resting_answers_200_while_the_broker_is_away_and_the_timer_runs_once_when_it_is_back(
-        flow, clock, broker, django_capture_on_commit_callbacks):
+    flow, clock, broker, django_capture_on_commit_callbacks
+):
     # given a disinfected batch and a broker that cannot be reached
     flow.disinfected()
     broker.down()
@@ -97,8 +99,10 @@ def test_move_to_resting_answers_200_while_the_broker_is_away_and_the_timer_runs
 
 # --- the quarantine alert -----------------------------------------------------------------
 
+
 def test_a_positive_result_answers_201_while_the_broker_is_away_and_the_alert_is_mailed_once(
-        flow, broker, mailoutbox, django_capture_on_commit_callbacks):
+    flow, broker, mailoutbox, django_capture_on_commit_callbacks
+):
     flow.resting()
     flow.sample()
     broker.down()
@@ -107,8 +111,9 @@ def test_a_positive_result_answers_201_while_the_broker_is_away_and_the_alert_is
 
     # when the positive result is recorded while the broker is away
     with django_capture_on_commit_callbacks(execute=True):
-        first = flow.api("operator-1").post(f"/api/batches/{flow.number}/test-results/", body, format="json",
-                                            headers=key)
+        first = flow.api("operator-1").post(
+            f"/api/batches/{flow.number}/test-results/", body, format="json", headers=key
+        )
 
     # then it is recorded, the batch is quarantined and the regulator sees the alert in the app
     assert first.status_code == 201
@@ -121,8 +126,9 @@ def test_a_positive_result_answers_201_while_the_broker_is_away_and_the_alert_is
 
     # and the client's retry with the same key replays the first answer and records nothing twice
     with django_capture_on_commit_callbacks(execute=True):
-        again = flow.api("operator-1").post(f"/api/batches/{flow.number}/test-results/", body, format="json",
-                                            headers=key)
+        again = flow.api("operator-1").post(
+            f"/api/batches/{flow.number}/test-results/", body, format="json", headers=key
+        )
     assert (again.status_code, again.json()) == (201, first.json())
     assert again["Idempotent-Replayed"] == "true"
     assert TestResult.objects.filter(sample__batch__number=flow.number).count() == 1
@@ -141,7 +147,8 @@ def test_a_positive_result_answers_201_while_the_broker_is_away_and_the_alert_is
 
 
 def test_a_refusing_mail_server_is_tried_again_with_backoff_then_the_alert_is_kept_as_failed_until_sent_again(
-        flow, clock, settings, mailoutbox, admin_client):
+    flow, clock, settings, mailoutbox, admin_client
+):
     # given a quarantine alert in the outbox and a mail server that refuses connections
     settings.OUTBOX_MAX_ATTEMPTS, settings.OUTBOX_RETRY_SECONDS = 3, 10
     flow.resting()
@@ -162,8 +169,11 @@ def test_a_refusing_mail_server_is_tried_again_with_backoff_then_the_alert_is_ke
     clock.shift(1)
     relay()
     alert.refresh_from_db()
-    assert (alert.state, alert.attempts, alert.next_attempt_at) == ("pending", 2,
-                                                                    timezone.now() + timedelta(seconds=20))
+    assert (alert.state, alert.attempts, alert.next_attempt_at) == (
+        "pending",
+        2,
+        timezone.now() + timedelta(seconds=20),
+    )
     clock.shift(20)
     relay()
     alert.refresh_from_db()
@@ -177,8 +187,9 @@ def test_a_refusing_mail_server_is_tried_again_with_backoff_then_the_alert_is_ke
 
     # when the mail server is back and an administrator sends the row again
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    answer = admin_client.post("/admin/reliability/outboxmessage/",
-                               {"action": "send_again", "_selected_action": [str(alert.pk)]})
+    answer = admin_client.post(
+        "/admin/reliability/outboxmessage/", {"action": "send_again", "_selected_action": [str(alert.pk)]}
+    )
     assert answer.status_code == 302
     relay()
 
@@ -190,8 +201,10 @@ def test_a_refusing_mail_server_is_tried_again_with_backoff_then_the_alert_is_ke
 
 # --- label jobs ---------------------------------------------------------------------------
 
+
 def test_a_label_job_asked_while_the_broker_is_away_is_built_when_it_is_back(
-        api, flow, clock, settings, broker, django_capture_on_commit_callbacks):
+    api, flow, clock, settings, broker, django_capture_on_commit_callbacks
+):
     settings.LABELS_SYNC_MAX = 2
     flow.coded(clock)
     broker.down()
@@ -220,6 +233,7 @@ def tasks_build_label_sheet():
 
 # --- the relay's own rules ----------------------------------------------------------------
 
+
 def test_nothing_is_recorded_when_the_action_is_refused(flow, broker, django_capture_on_commit_callbacks):
     flow.pre_storage()  # not disinfected: move_to_resting is refused
     broker.down()
@@ -230,8 +244,7 @@ def test_nothing_is_recorded_when_the_action_is_refused(flow, broker, django_cap
     assert OutboxMessage.objects.count() == 0
 
 
-def test_a_message_that_cannot_be_published_backs_off_and_is_kept_as_failed_after_the_last_attempt(
-        db, clock, settings):
+def test_a_message_that_cannot_be_published_backs_off_and_is_kept_as_failed_after_the_last_attempt(db, clock, settings):
     settings.OUTBOX_MAX_ATTEMPTS, settings.OUTBOX_RETRY_SECONDS = 3, 10
     broken = OutboxMessage.objects.create(task_name="no.such.task", args=[1])
 
@@ -257,8 +270,9 @@ def test_a_message_that_cannot_be_published_backs_off_and_is_kept_as_failed_afte
     assert OutboxMessage.objects.filter(pk=broken.pk).exists()
 
 
-def test_a_message_handed_over_but_never_finished_is_sent_again(flow, clock, settings, broker,
-                                                                django_capture_on_commit_callbacks):
+def test_a_message_handed_over_but_never_finished_is_sent_again(
+    flow, clock, settings, broker, django_capture_on_commit_callbacks
+):
     """The broker may lose what it was given (Redis without persistence restarted): a row that is
     still `sent` OUTBOX_REDELIVER_SECONDS after it was due goes out again, and runs once."""
     settings.OUTBOX_REDELIVER_SECONDS = 600

@@ -9,8 +9,19 @@ from rest_framework.test import APIClient
 from batches.models import Batch, Event
 from tests.conftest import PASSWORD, Flow, declaration
 
-USERS = [None, "merchant-a1", "merchant-a2", "merchant-b1", "merchant-c1", "reviewer-a", "reviewer-b", "reviewer-c",
-         "operator-1", "operator-2", "regulator"]
+USERS = [
+    None,
+    "merchant-a1",
+    "merchant-a2",
+    "merchant-b1",
+    "merchant-c1",
+    "reviewer-a",
+    "reviewer-b",
+    "reviewer-c",
+    "operator-1",
+    "operator-2",
+    "regulator",
+]
 ROLE = {user: user.split("-")[0] for user in USERS if user}
 OWN_MARKET = {"merchant-a1": "MKT-A", "merchant-a2": "MKT-A", "merchant-b1": "MKT-B", "merchant-c1": "MKT-C"}
 
@@ -52,19 +63,43 @@ ACTIONS = {
     "reject": ("reject/", "post", lambda f, c: f.submitted(), lambda f: {"reason": "资料不全"}, {"reviewer"}, 200),
     "revise": ("revise/", "post", lambda f, c: f.to("rejected"), lambda f: {}, {"merchant"}, 200),
     "arrive": ("arrive/", "post", lambda f, c: f.approved(), arrival, {"operator"}, 200),
-    "return": ("return/", "post", lambda f, c: f.to("discrepancy"), lambda f: {"reason": "货单不符"},
-               {"operator", "regulator"}, 200),
+    "return": (
+        "return/",
+        "post",
+        lambda f, c: f.to("discrepancy"),
+        lambda f: {"reason": "货单不符"},
+        {"operator", "regulator"},
+        200,
+    ),
     "disinfect": ("disinfect/", "post", lambda f, c: f.pre_storage(), lambda f: DISINFECTION, {"operator"}, 201),
     "move_to_resting": ("move-to-resting/", "post", lambda f, c: f.disinfected(), lambda f: {}, {"operator"}, 200),
-    "sample": ("samples/", "post", lambda f, c: f.resting(), lambda f: {"sample_no": "S9", "lab": "疾控中心"},
-               {"operator"}, 201),
-    "test_result": ("test-results/", "post", resting_with_sample,
-                    lambda f: {"sample_no": "S1", "result": "negative", "report_no": "R-1"}, {"operator"}, 201),
+    "sample": (
+        "samples/",
+        "post",
+        lambda f, c: f.resting(),
+        lambda f: {"sample_no": "S9", "lab": "疾控中心"},
+        {"operator"},
+        201,
+    ),
+    "test_result": (
+        "test-results/",
+        "post",
+        resting_with_sample,
+        lambda f: {"sample_no": "S1", "result": "negative", "report_no": "R-1"},
+        {"operator"},
+        201,
+    ),
     "move_to_storage": ("move-to-storage/", "post", lambda f, c: f.rest_complete(c), lambda f: {}, {"operator"}, 200),
     "issue_codes": ("issue-codes/", "post", stored, lambda f: {}, {"operator"}, 200),
     "release": ("release/", "post", lambda f, c: f.coded(c), lambda f: {"all": True}, {"operator"}, 200),
-    "redisinfect": ("redisinfect/", "post", lambda f, c: f.to("quarantined"), lambda f: {"reason": "重新消毒"},
-                    {"regulator"}, 200),
+    "redisinfect": (
+        "redisinfect/",
+        "post",
+        lambda f, c: f.to("quarantined"),
+        lambda f: {"reason": "重新消毒"},
+        {"regulator"},
+        200,
+    ),
     "destroy": ("destroy/", "post", lambda f, c: f.to("quarantined"), lambda f: {"reason": "销毁"}, {"regulator"}, 200),
 }
 
@@ -185,6 +220,7 @@ def test_an_anonymous_call_is_told_how_to_authenticate(api):
 
 
 # --- authentication ------------------------------------------------------------------------
+
 
 def test_a_token_is_issued_for_username_and_password_and_works(world):
     client = APIClient()

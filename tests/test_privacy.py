@@ -1,10 +1,12 @@
-"""Privacy (issue 4 §5): a buyer's phone in full only to regulators; merchants see their own
+"""Privacy (docs/contract.md §5): a buyer's phone in full only to regulators; merchants see their own
 buyers with the phone masked; nothing personal in events, notifications, stored answers, the
 record of trace queries or the logs."""
 
 import logging
+from datetime import timedelta
 
 from django.db.models import Q
+from django.utils import timezone
 
 from batches.models import Event, IdempotencyRecord, Notification
 from markets.models import TraceQuery
@@ -33,8 +35,12 @@ def test_nothing_personal_in_batch_pages_events_notifications_or_stored_answers(
     flow.post("regulator", "recall", {"reason": "召回"})
 
     for username in ("merchant-a1", "operator-1", "reviewer-a", "regulator"):
-        for path in (f"/api/batches/{flow.number}/", f"/api/batches/{flow.number}/events/",
-                     f"/api/batches/{flow.number}/codes/", "/api/notifications/"):
+        for path in (
+            f"/api/batches/{flow.number}/",
+            f"/api/batches/{flow.number}/events/",
+            f"/api/batches/{flow.number}/codes/",
+            "/api/notifications/",
+        ):
             text = api(username).get(path).content.decode()
             assert PHONE not in text and NAME not in text, (username, path)
     personal = Q(details__icontains=PHONE) | Q(details__icontains=NAME)
@@ -98,3 +104,48 @@ def test_a_phone_can_be_searched_for_without_putting_it_in_a_url(flow, clock, se
     assert response.status_code == 200 and response.json()["sales"][0]["codes"] == [codes[0]["token"]]
     assert api("merchant-a1").post("/api/trace/search/", {"q": PHONE}, format="json").status_code == 403
     assert TraceQuery.objects.get(kind="search").subject == MASKED
+
+
+# --- the merchant's sales page ----------------------------------------------------------------
+
+
+def test_the_merchants_sales_page_shows_buyer_phones_masked(web, flow, clock, sell):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]], buyer_phone=PHONE)
+    page = web("merchant-a1").get("/sales/").content.decode()
+    assert MASKED in page and PHONE not in page
+
+
+# --- no personal data kept in idempotency records; records expire -----------------------------
+
+
+def test_a_recall_replay_rebuilds_the_buyers_and_the_record_keeps_none(flow, clock, sell, api):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]], buyer_name="王小姐", buyer_phone=PHONE)
+    key = {"HTTP_IDEMPOTENCY_KEY": "recall-1"}
+    path = f"/api/batches/{flow.number}/recall/"
+    first = api("regulator").post(path, {"reason": "召回"}, format="json", **key)
+    assert first.status_code == 200 and first.json()["buyers"][0]["buyer_phone"] == PHONE
+    stored = str(IdempotencyRecord.objects.get(key="recall-1").body)
+    assert PHONE not in stored and "王小姐" not in stored and MASKED not in stored
+    again = api("regulator").post(path, {"reason": "召回"}, format="json", **key)
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Event.objects.filter(batch__number=flow.number, action="recall").count() == 1
+
+
+def test_idempotency_records_older_than_the_ttl_are_deleted(api, settings):
+    from django.contrib.auth import get_user_model
+
+    from batches.tasks import purge_idempotency_records
+
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["purge-idempotency-records"]["task"] == "batches.tasks.purge_idempotency_records"
+    )
+    settings.IDEMPOTENCY_TTL_HOURS = 24
+    user = get_user_model().objects.get(username="regulator")
+    old = IdempotencyRecord.objects.create(user=user, key="old", fingerprint="x", status_code=200, body={})
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    IdempotencyRecord.objects.create(user=user, key="new", fingerprint="x", status_code=200, body={})
+    assert purge_idempotency_records() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

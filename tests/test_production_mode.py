@@ -1,5 +1,6 @@
-"""Production mode and the embedded default (issue 8): where SECRET_KEY comes from, where QR
-codes point, how database connections are kept, and that production never seeds demo users.
+"""Production mode and the embedded default (docs/deploy.md, What production mode means):
+where SECRET_KEY comes from, where QR codes point, how database connections are kept, and that
+production never seeds demo users.
 
 Settings are read once per process, so most of these start a real `python` with the
 environment under test, the way a server or worker would start."""
@@ -50,8 +51,9 @@ def clean_env(tmp_path, **extra) -> dict:
 
 
 def start(env, *, wait=True):
-    process = subprocess.Popen([sys.executable, "-c", PROBE], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     return finish(process) if wait else process
 
 
@@ -64,13 +66,21 @@ def finish(process) -> dict:
 
 
 def refused(env) -> str:
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode != 0, result.stdout
     return result.stderr
 
 
 # --- SECRET_KEY ------------------------------------------------------------------------------
+
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     error = refused(clean_env(tmp_path, PUBLIC_BASE_URL="https://trace.example.cn", ALLOWED_HOSTS="trace.example.cn"))
@@ -143,6 +153,7 @@ def test_a_damaged_key_file_is_an_error_not_a_weak_key(tmp_path):
 
 # --- demo data ------------------------------------------------------------------------------
 
+
 def test_seed_demo_refuses_to_run_in_production(db, settings):
     settings.PRODUCTION = True
 
@@ -150,10 +161,12 @@ def test_seed_demo_refuses_to_run_in_production(db, settings):
         call_command("seed_demo", password="known-to-everyone")
 
     from django.contrib.auth import get_user_model
+
     assert not get_user_model().objects.exists()
 
 
 # --- where QR codes point -------------------------------------------------------------------
+
 
 def test_qr_urls_follow_host_and_port_when_no_public_address_is_set(tmp_path):
     seen = start(clean_env(tmp_path, HOST="192.168.1.20", PORT="8123"))
@@ -169,14 +182,23 @@ def test_a_wildcard_bind_address_makes_localhost_codes(tmp_path):
 
 
 def test_the_public_address_wins_over_host_and_port(tmp_path):
-    seen = start(clean_env(tmp_path, HOST="192.168.1.20", PORT="8123", SECRET_KEY="s" * 60,
-                           PUBLIC_BASE_URL="https://trace.example.cn/", ALLOWED_HOSTS="trace.example.cn"))
+    seen = start(
+        clean_env(
+            tmp_path,
+            HOST="192.168.1.20",
+            PORT="8123",
+            SECRET_KEY="s" * 60,
+            PUBLIC_BASE_URL="https://trace.example.cn/",
+            ALLOWED_HOSTS="trace.example.cn",
+        )
+    )
 
     assert seen["code_url"] == "https://trace.example.cn/c/" + "A" * 24
     assert seen["allowed_hosts"] == ["trace.example.cn"]
 
 
 # --- database connections -------------------------------------------------------------------
+
 
 def test_postgresql_connections_are_kept_and_checked_by_default(tmp_path):
     seen = start(clean_env(tmp_path, DATABASE_URL="postgres://warehouse@db.internal:5432/warehouse"))

@@ -6,7 +6,8 @@ without (items 4–5).
 """
 
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -39,12 +40,12 @@ def public():
 def coded(flow):
     """Walked on fixed dates: disinfected and resting from 10:00 Beijing time on 1 March 2026,
     negative result on 3 March, rest over on 8 March."""
-    with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=dt_timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=UTC), tick=False) as clock:
         flow.resting()
         flow.sample()
-        clock.move_to(datetime(2026, 3, 3, 1, 0, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))
         flow.result("negative", report_no="HZCDC-2026-0315")
-        clock.move_to(datetime(2026, 3, 8, 2, 0, 1, tzinfo=dt_timezone.utc))
+        clock.move_to(datetime(2026, 3, 8, 2, 0, 1, tzinfo=UTC))
         from batches.tasks import sweep_due_rests
 
         sweep_due_rests()
@@ -69,11 +70,20 @@ def test_the_page_shows_what_a_buyer_needs_to_trust_the_goods(public, coded):
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
-    for shown in ("真丝围巾", "180×70 cm", number, "望江集中监管仓", "望江服装批发市场 A 区", "意大利",
-                  "消毒日期", "2026-03-01",                      # disinfection
-                  "2026-03-01 10:00 – 2026-03-08 10:00",           # the rest, Beijing time
-                  "2026-03-03", "HZCDC-2026-0315",                  # negative test and its report
-                  "在监管仓内"):                                     # status
+    for shown in (
+        "真丝围巾",
+        "180×70 cm",
+        number,
+        "望江集中监管仓",
+        "望江服装批发市场 A 区",
+        "意大利",
+        "消毒日期",
+        "2026-03-01",  # disinfection
+        "2026-03-01 10:00 – 2026-03-08 10:00",  # the rest, Beijing time
+        "2026-03-03",
+        "HZCDC-2026-0315",  # negative test and its report
+        "在监管仓内",
+    ):  # status
         assert shown in text_of(html), shown
     assert 'lang="zh-hans"' in html and 'name="viewport"' in html
 
@@ -103,14 +113,29 @@ def test_the_page_shows_the_item_in_the_market_then_sold(api, flow, public, code
 def test_no_personal_data_of_merchants_or_buyers_ever_appears(api, flow, public, coded):
     number, codes = coded
     flow.post("operator-1", "release", {"all": True})
-    assert api("merchant-a1").post("/api/sales/", {"codes": [codes[4].token, codes[1].token], **BUYER},
-                                   format="json").status_code == 201
+    assert (
+        api("merchant-a1")
+        .post("/api/sales/", {"codes": [codes[4].token, codes[1].token], **BUYER}, format="json")
+        .status_code
+        == 201
+    )
     _username, _market, name, stall, licence, phone = MERCHANT_DATA
 
     for path in (f"/c/{codes[4].token}", f"/01/{GTIN}/10/{number}/21/1", f"/c/{codes[5].token}?lang=en"):
         html = page(public, path)[1]
-        for private in (name, stall, licence, phone, "merchant-a1", BUYER["buyer_name"], BUYER["buyer_phone"],
-                        BUYER["buyer_phone"][-4:], "consumer", "经营户名称", "摊位"):
+        for private in (
+            name,
+            stall,
+            licence,
+            phone,
+            "merchant-a1",
+            BUYER["buyer_name"],
+            BUYER["buyer_phone"],
+            BUYER["buyer_phone"][-4:],
+            "consumer",
+            "经营户名称",
+            "摊位",
+        ):
             assert private not in html, (path, private)
 
 
@@ -129,7 +154,7 @@ def test_a_recalled_batch_is_a_clear_red_warning(api, flow, public, coded):
     from django.contrib.staticfiles import finders
 
     assert "/static/web/public.css" in html
-    css = open(finders.find("web/public.css"), encoding="utf-8").read()
+    css = Path(finders.find("web/public.css")).read_text(encoding="utf-8")
     assert "--danger: #b3121b" in css and ".status.danger { background: var(--danger)" in css
 
 
@@ -159,11 +184,14 @@ def test_chinese_is_the_default_whatever_the_browser_prefers(coded):
     assert "商品溯源查验" in english_phone and "Product verification" not in english_phone
 
 
-@pytest.mark.parametrize("path", [
-    "/c/AAAAAAAAAAAAAAAAAAAAAAAA",
-    "/c/short",
-    f"/01/{GTIN}/10/NO-SUCH-BATCH/21/1",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/c/AAAAAAAAAAAAAAAAAAAAAAAA",
+        "/c/short",
+        f"/01/{GTIN}/10/NO-SUCH-BATCH/21/1",
+    ],
+)
 def test_an_unknown_code_is_a_404_page(public, coded, path):
     response, html = page(public, path)
 
@@ -191,9 +219,11 @@ def test_too_many_lookups_from_one_address_are_refused(public, coded, settings):
     _number, codes = coded
     token = codes[4].token
 
-    answers = [public.get(f"/c/{token}", REMOTE_ADDR="203.0.113.7").status_code,
-               public.get("/c/AAAAAAAAAAAAAAAAAAAAAAAA", REMOTE_ADDR="203.0.113.7").status_code,  # misses count too
-               public.get(f"/c/{token}", REMOTE_ADDR="203.0.113.7").status_code]
+    answers = [
+        public.get(f"/c/{token}", REMOTE_ADDR="203.0.113.7").status_code,
+        public.get("/c/AAAAAAAAAAAAAAAAAAAAAAAA", REMOTE_ADDR="203.0.113.7").status_code,  # misses count too
+        public.get(f"/c/{token}", REMOTE_ADDR="203.0.113.7").status_code,
+    ]
     refused = public.get(f"/c/{token}", REMOTE_ADDR="203.0.113.7")
     spoofed = public.get(f"/c/{token}", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="198.51.100.1")
 
@@ -220,6 +250,7 @@ def test_behind_our_own_proxy_the_forwarded_address_is_throttled(public, coded, 
 
 # --- the shared cache is away -----------------------------------------------------------------
 
+
 @pytest.fixture
 def cache_away():
     """The shared cache points at a closed port, as when Redis is down (restored before the
@@ -230,9 +261,15 @@ def cache_away():
 
     LOCAL_COUNTS.clear()
     PublicVerifyThrottle.shared_down_until = 0.0
-    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                               "LOCATION": "redis://127.0.0.1:1/0",
-                                               "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}):
+    with override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        }
+    ):
         yield
     LOCAL_COUNTS.clear()
     PublicVerifyThrottle.shared_down_until = 0.0

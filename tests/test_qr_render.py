@@ -188,9 +188,7 @@ def test_label_pdf_pages_font_progress_and_laziness():
     pulled: list[int] = []
     calls: list[tuple[int, int]] = []
     out = io.BytesIO()
-    n = write_label_pdf(
-        make_labels(30, pulled), out, progress=lambda done: calls.append((done, len(pulled)))
-    )
+    n = write_label_pdf(make_labels(30, pulled), out, progress=lambda done: calls.append((done, len(pulled))))
     pdf = out.getvalue()
     assert n == 30
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
@@ -251,9 +249,7 @@ def test_label_pdf_qr_scans_after_rasterising(tmp_path):
     scale = 150 / 72
     x0 = int(labels_mod.MARGIN_X * scale)
     y0 = int(labels_mod.MARGIN_Y * scale)
-    cell = page.crop(
-        (x0, y0, x0 + int(labels_mod.LABEL_W * scale), y0 + int(labels_mod.LABEL_H * scale))
-    )
+    cell = page.crop((x0, y0, x0 + int(labels_mod.LABEL_W * scale), y0 + int(labels_mod.LABEL_H * scale)))
     assert decode(cell) == [labels[0].url]
     # And on the whole page every decoded QR is one of page 1's labels.
     found = set(decode(page))

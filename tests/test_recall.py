@@ -1,4 +1,4 @@
-"""Recall (SPEC §3, §4; issue 4 §4): the regulator recalls a batch; unsold codes can no longer
+"""Recall (SPEC §3, §4): the regulator recalls a batch; unsold codes can no longer
 be sold; the answer lists every buyer to contact; the merchant is notified; a recall of
 100,000 codes is one set-based transaction, never half-applied."""
 
@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches import services
 from batches.actors import actor_for
-from batches.models import Batch, Code, Event, Notification
+from batches.models import Batch, Code, Event, Notification, Status
 from tests.conftest import LINES, Flow
 
 
@@ -17,8 +17,9 @@ def test_a_recall_answers_with_the_batch_and_every_buyer_to_contact(flow, clock,
     codes = flow.released(clock)
     first = sell([codes[0]["token"], codes[1]["token"]], buyer_name="王小姐", buyer_phone="13912345678")
     clock.shift(3600)
-    second = sell([codes[2]["token"]], buyer_name="杭州某服饰有限公司", buyer_kind="business",
-                  buyer_phone="13700000009")
+    second = sell(
+        [codes[2]["token"]], buyer_name="杭州某服饰有限公司", buyer_kind="business", buyer_phone="13700000009"
+    )
     voided = sell([codes[3]["token"]], buyer_name="退货的人", buyer_phone="13600000006")
     api("merchant-a1").post(f"/api/sales/{voided['id']}/void/", {"reason": "退货"}, format="json")
 
@@ -30,15 +31,30 @@ def test_a_recall_answers_with_the_batch_and_every_buyer_to_contact(flow, clock,
     assert recalled["codes"]["sold"] == 3 and recalled["codes"]["recalled"] == 2
     assert recalled["allowed_actions"] == []
     assert recalled["buyers"] == [
-        {"sale": first["id"], "buyer_name": "王小姐", "buyer_phone": "13912345678", "buyer_kind": "consumer",
-         "codes": [codes[0]["token"], codes[1]["token"]], "sold_at": first["sold_at"]},
-        {"sale": second["id"], "buyer_name": "杭州某服饰有限公司", "buyer_phone": "13700000009",
-         "buyer_kind": "business", "codes": [codes[2]["token"]], "sold_at": second["sold_at"]},
+        {
+            "sale": first["id"],
+            "buyer_name": "王小姐",
+            "buyer_phone": "13912345678",
+            "buyer_kind": "consumer",
+            "codes": [codes[0]["token"], codes[1]["token"]],
+            "sold_at": first["sold_at"],
+        },
+        {
+            "sale": second["id"],
+            "buyer_name": "杭州某服饰有限公司",
+            "buyer_phone": "13700000009",
+            "buyer_kind": "business",
+            "codes": [codes[2]["token"]],
+            "sold_at": second["sold_at"],
+        },
     ]
     event = Event.objects.filter(batch__number=flow.number).last()
     assert (event.action, event.status_before, event.status_after) == ("recall", "released", "recalled")
-    assert (event.details["reason"], event.details["codes_recalled"], event.details["codes_sold"]) == \
-        ("境外疫情关联", 2, 3)
+    assert (event.details["reason"], event.details["codes_recalled"], event.details["codes_sold"]) == (
+        "境外疫情关联",
+        2,
+        3,
+    )
 
 
 def test_unsold_codes_of_a_recalled_batch_can_no_longer_be_sold(flow, clock, sell, api):
@@ -97,7 +113,9 @@ def test_a_recall_of_100000_codes_is_one_set_based_transaction(api, clock, sell,
     flow = HundredThousandFlow(api)
     flow.coded(clock)
     flow.post("operator-1", "release", {"all": True})
-    tokens = list(Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)[:3])
+    tokens = list(
+        Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)[:3]
+    )
     sell(tokens[:2])
     regulator = api("regulator")
 
@@ -105,8 +123,13 @@ def test_a_recall_of_100000_codes_is_one_set_based_transaction(api, clock, sell,
         response = regulator.post(f"/api/batches/{flow.number}/recall/", {"reason": "召回"}, format="json")
 
     assert response.status_code == 200, response.content[:500]
-    assert response.json()["codes"] == {"total": 100_000, "in_warehouse": 0, "released": 0, "sold": 2,
-                                        "recalled": 99_998}
+    assert response.json()["codes"] == {
+        "total": 100_000,
+        "in_warehouse": 0,
+        "released": 0,
+        "sold": 2,
+        "recalled": 99_998,
+    }
     assert [buyer["codes"] for buyer in response.json()["buyers"]] == [tokens[:2]]
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "batches_code" in q["sql"]]
     assert len(updates) == 1  # one UPDATE for every code, no save() per row
@@ -137,3 +160,33 @@ def test_the_public_page_behind_a_recalled_code_says_so_and_nothing_personal(flo
         page = client.get(f"/c/{code['token']}").content.decode()
         assert "该批次商品已被召回" in page
         assert "王小姐" not in page and "13912345678" not in page and "13800000001" not in page
+
+
+# --- the recall is all-or-nothing with its buyer list and audit record ------------------------
+
+
+def _failing_audit(monkeypatch):
+    import markets.services
+
+    def refuse(**kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(markets.services, "trace_query_record", refuse)
+
+
+def test_an_api_recall_whose_audit_record_fails_recalls_nothing(flow, clock, api, monkeypatch):
+    flow.released(clock)
+    _failing_audit(monkeypatch)
+    with pytest.raises(RuntimeError):
+        api("regulator").post(f"/api/batches/{flow.number}/recall/", {"reason": "召回"}, format="json")
+    assert Batch.objects.get(number=flow.number).status == Status.RELEASED
+    assert not Event.objects.filter(batch__number=flow.number, action="recall").exists()
+
+
+def test_a_web_recall_whose_audit_record_fails_recalls_nothing(web, flow, clock, monkeypatch):
+    flow.released(clock)
+    _failing_audit(monkeypatch)
+    with pytest.raises(RuntimeError):
+        web("regulator").post(f"/batches/{flow.number}/do/recall/", {"recall-reason": "召回"})
+    assert Batch.objects.get(number=flow.number).status == Status.RELEASED
+    assert not Event.objects.filter(batch__number=flow.number, action="recall").exists()

@@ -54,43 +54,87 @@ class Site:
 
     def call(self, username: str, method: str, path: str, body=None, expect: int = 200):
         if username not in self.tokens:
-            answer = requests.post(f"{self.base}/api/auth/token/", json={"username": username, "password": PASSWORD},
-                                   timeout=30)
+            answer = requests.post(
+                f"{self.base}/api/auth/token/", json={"username": username, "password": PASSWORD}, timeout=30
+            )
             assert answer.status_code == 200, answer.text
             self.tokens[username] = answer.json()["token"]
-        response = requests.request(method, self.base + path, json=body, timeout=30,
-                                    headers={"Authorization": f"Token {self.tokens[username]}"})
-        assert response.status_code == expect, (method, path, response.status_code, response.text[:500],
-                                                self.processes.logs())
+        response = requests.request(
+            method, self.base + path, json=body, timeout=30, headers={"Authorization": f"Token {self.tokens[username]}"}
+        )
+        assert response.status_code == expect, (
+            method,
+            path,
+            response.status_code,
+            response.text[:500],
+            self.processes.logs(),
+        )
         return response
 
     def action(self, username: str, number: str, action: str, body=None, expect: int = 200) -> dict:
         return self.call(username, "POST", f"/api/batches/{number}/{action}/", body, expect).json()
 
     def approved_batch(self) -> str:
-        number = self.call("merchant-a1", "POST", "/api/batches/", {
-            "market": "MKT-A", "customs_declaration_no": f"3101{secrets.randbelow(10 ** 14):014d}",
-            "origin_country": "意大利", "port_of_entry": "上海浦东",
-            "lines": [{"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码",
-                       "quantity": 2, "unit": "件"}]}, expect=201).json()["number"]
+        number = self.call(
+            "merchant-a1",
+            "POST",
+            "/api/batches/",
+            {
+                "market": "MKT-A",
+                "customs_declaration_no": f"3101{secrets.randbelow(10**14):014d}",
+                "origin_country": "意大利",
+                "port_of_entry": "上海浦东",
+                "lines": [
+                    {
+                        "product_name": "羊毛大衣",
+                        "category": "服装",
+                        "specification": "女款 M 码",
+                        "quantity": 2,
+                        "unit": "件",
+                    }
+                ],
+            },
+            expect=201,
+        ).json()["number"]
         self.action("merchant-a1", number, "submit")
         self.action("reviewer-a", number, "approve", {"warehouse": "WH-1"})
         return number
 
     def arrive(self, number: str) -> dict:
         lines = self.call("operator-1", "GET", f"/api/batches/{number}/").json()["lines"]
-        return self.action("operator-1", number, "arrive", {"lines": [
-            {"line": line["id"], "received_quantity": line["quantity"], "type_matches": True, "spec_matches": True}
-            for line in lines]})
+        return self.action(
+            "operator-1",
+            number,
+            "arrive",
+            {
+                "lines": [
+                    {
+                        "line": line["id"],
+                        "received_quantity": line["quantity"],
+                        "type_matches": True,
+                        "spec_matches": True,
+                    }
+                    for line in lines
+                ]
+            },
+        )
 
     def signed_in_browser(self, username: str) -> requests.Session:
         """A browser session signed in through the login page."""
         browser = requests.Session()
         login = f"{self.base}/accounts/login/"
         assert browser.get(login, timeout=30).status_code == 200
-        answer = browser.post(login, timeout=30, headers={"Referer": login}, data={
-            "username": username, "password": PASSWORD, "next": "/dashboard/",
-            "csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+        answer = browser.post(
+            login,
+            timeout=30,
+            headers={"Referer": login},
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "next": "/dashboard/",
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            },
+        )
         assert answer.status_code == 200 and answer.url.endswith("/dashboard/"), (answer.status_code, answer.url)
         return browser
 
@@ -99,8 +143,10 @@ class Site:
         page = browser.get(f"{self.base}/dashboard/", timeout=30)
         assert page.status_code == 200 and page.url.endswith("/dashboard/"), (page.status_code, page.url)
         section = re.split(rf">{warehouse} ", page.text, maxsplit=1)[1].split('class="occ-warehouse"')[0]
-        return {label: int(count) for label, count
-                in re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', section)}
+        return {
+            label: int(count)
+            for label, count in re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', section)
+        }
 
     def traced_status(self, number: str) -> str:
         """What the regulator's trace of the batch says its status is."""
@@ -119,8 +165,11 @@ class Site:
         self.wait_caught_up()
         with psycopg.connect(self.replica, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
-        wait_until(lambda: scalar(self.replica, "SELECT pg_get_wal_replay_pause_state()") == "paused",
-                   timeout=10, what="replay paused")
+        wait_until(
+            lambda: scalar(self.replica, "SELECT pg_get_wal_replay_pause_state()") == "paused",
+            timeout=10,
+            what="replay paused",
+        )
         try:
             yield
         finally:
@@ -146,32 +195,77 @@ def site():
         with psycopg.connect(f"{primary.url}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE warehouse")
         primary_url, replica_url = f"{primary.url}/warehouse", f"{replica.url}/warehouse"
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("DATABASE_", "CELERY_", "PYTEST_"))}
+        env = {
+            key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "CELERY_", "PYTEST_"))
+        }
         var = own.path / "var"
         var.mkdir()
-        env.update(DATABASE_URL=primary_url, DATABASE_REPLICA_URL=replica_url, REDIS_URL=redis_url(),
-                   CELERY_QUEUE=queue, CELERY_TASK_ALWAYS_EAGER="1", SECRET_KEY=secrets.token_hex(32), DEBUG="0",
-                   ALLOWED_HOSTS="127.0.0.1,localhost", PUBLIC_BASE_URL=f"http://127.0.0.1:{WEB_PORT}",
-                   VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING",
-                   REPLICA_PIN_SECONDS=str(PIN_SECONDS))
+        env.update(
+            DATABASE_URL=primary_url,
+            DATABASE_REPLICA_URL=replica_url,
+            REDIS_URL=redis_url(),
+            CELERY_QUEUE=queue,
+            CELERY_TASK_ALWAYS_EAGER="1",
+            SECRET_KEY=secrets.token_hex(32),
+            DEBUG="0",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            PUBLIC_BASE_URL=f"http://127.0.0.1:{WEB_PORT}",
+            VAR_DIR=str(var),
+            DJANGO_SETTINGS_MODULE="config.settings",
+            LOG_LEVEL="WARNING",
+            REPLICA_PIN_SECONDS=str(PIN_SECONDS),
+        )
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env)
         run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env=env)
 
         # The replica: its own cluster's configuration, the data a base backup of the primary
         # (-R: it starts as a standby streaming from the primary).
         replica.create(own.path / "replica-init")
-        checked(["pg_basebackup", "-h", "127.0.0.1", "-p", str(PRIMARY_PORT), "-U", "postgres",
-                 "-D", str(own.path / "replica-data"), "-R", "-X", "stream", "-c", "fast"], user="postgres")
+        checked(
+            [
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(PRIMARY_PORT),
+                "-U",
+                "postgres",
+                "-D",
+                str(own.path / "replica-data"),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+            user="postgres",
+        )
         replica.set("data_directory", str(own.path / "replica-data"))
         replica.start()
         assert scalar(replica_url, "SELECT pg_is_in_recovery()") is True
 
         processes.env = env
-        processes.start("web", [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{WEB_PORT}",
-                                "--workers", "1", "--threads", "4", "--worker-class", "gthread"])
-        wait_until(lambda: answers(f"http://127.0.0.1:{WEB_PORT}/healthz"), timeout=60, what="web server",
-                   diagnostics=processes.logs)
+        processes.start(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{WEB_PORT}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+                "--worker-class",
+                "gthread",
+            ],
+        )
+        wait_until(
+            lambda: answers(f"http://127.0.0.1:{WEB_PORT}/healthz"),
+            timeout=60,
+            what="web server",
+            diagnostics=processes.logs,
+        )
         yield Site(f"http://127.0.0.1:{WEB_PORT}", primary_url, replica_url, processes, replica)
     finally:
         try:
@@ -201,8 +295,13 @@ def test_the_regulators_trace_reads_the_replica_while_the_operator_reads_the_pri
         assert occupancy["仓前区"] >= 1
 
         # Given a change on the primary that the replica has not replayed yet
-        site.action("operator-1", number, "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L",
-                                                        "method": "喷洒"}, expect=201)
+        site.action(
+            "operator-1",
+            number,
+            "disinfect",
+            {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"},
+            expect=201,
+        )
         moved = site.action("operator-1", number, "move-to-resting")
         assert moved["status"] == "resting"
         # the regulator's dashboard comes from the replica: the batch is still in pre-storage
@@ -231,8 +330,11 @@ def test_the_regulators_trace_reads_the_replica_while_the_operator_reads_the_pri
     # Once replay resumes, the regulator sees the change.
     site.wait_caught_up()
     assert site.traced_status(number) == "resting"
-    assert site.dashboard_occupancy(browser) == {**occupancy, "仓前区": occupancy["仓前区"] - 1,
-                                                 "静置区": occupancy["静置区"] + 1}
+    assert site.dashboard_occupancy(browser) == {
+        **occupancy,
+        "仓前区": occupancy["仓前区"] - 1,
+        "静置区": occupancy["静置区"] + 1,
+    }
     assert site.trace_queries(site.replica, number) == site.trace_queries(site.primary, number)
 
 

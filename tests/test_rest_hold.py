@@ -30,6 +30,7 @@ def completions(number):
 
 # --- rest_until ----------------------------------------------------------------------------
 
+
 def test_entering_resting_fixes_rest_until_seven_days_ahead(flow, clock):
     flow.disinfected()
     entered = timezone.now()  # the clock stands still until the test moves it
@@ -73,6 +74,7 @@ def test_the_timer_is_recorded_with_the_rest_and_handed_over_on_commit(flow, dja
 
 # --- the gate while resting ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("action", ["move-to-storage", "issue-codes"])
 def test_asked_while_resting_the_answer_says_how_long_is_left(flow, clock, action):
     # given a resting batch with a negative test, two days into its rest
@@ -94,6 +96,7 @@ def test_asked_while_resting_the_answer_says_how_long_is_left(flow, clock, actio
 
 
 # --- the per-batch timer -------------------------------------------------------------------
+
 
 def test_the_timer_fired_early_does_nothing(flow, clock):
     flow.resting()
@@ -118,8 +121,12 @@ def test_the_timer_at_rest_until_ends_the_rest_once(flow, clock):
 
     assert flow.detail()["status"] == "rest_complete"
     event = Event.objects.get(batch__number=flow.number, action="complete_rest")
-    assert (event.actor, event.role, event.status_before, event.status_after) == (None, Role.SYSTEM, "resting",
-                                                                                  "rest_complete")
+    assert (event.actor, event.role, event.status_before, event.status_after) == (
+        None,
+        Role.SYSTEM,
+        "resting",
+        "rest_complete",
+    )
     assert event.at == rest_until(resting)
 
 
@@ -134,6 +141,7 @@ def test_the_timer_for_a_batch_that_is_no_longer_resting_does_nothing(flow, cloc
 
 
 # --- the sweep -----------------------------------------------------------------------------
+
 
 def test_the_sweep_moves_every_due_batch_and_no_other(flow, new_flow, clock):
     # given three batches that entered resting today (two warehouses) and two that entered two days later
@@ -200,6 +208,7 @@ def test_the_sweep_catches_up_on_a_rest_that_ended_while_no_worker_ran(flow, clo
 
 # --- nothing else ends a rest (R1) ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["complete-rest", "complete_rest", "end-rest", "rest-complete"])
 def test_there_is_no_endpoint_that_ends_a_rest(flow, path):
     flow.resting()
@@ -222,12 +231,20 @@ def test_no_role_is_offered_an_action_that_ends_a_rest(flow):
 
 
 ACTIONS = {
-    "submit": {}, "approve": {"warehouse": "WH-1"}, "reject": {"reason": "x"}, "revise": {},
-    "return": {"reason": "x"}, "disinfect": {"agent": "a", "concentration": "c", "method": "m"},
-    "move-to-resting": {}, "samples": {"sample_no": "S9", "lab": "lab"},
+    "submit": {},
+    "approve": {"warehouse": "WH-1"},
+    "reject": {"reason": "x"},
+    "revise": {},
+    "return": {"reason": "x"},
+    "disinfect": {"agent": "a", "concentration": "c", "method": "m"},
+    "move-to-resting": {},
+    "samples": {"sample_no": "S9", "lab": "lab"},
     "test-results": {"sample_no": "S1", "result": "invalid", "report_no": "R-9"},
-    "move-to-storage": {}, "issue-codes": {}, "release": {"all": True},
-    "redisinfect": {"reason": "x"}, "destroy": {"reason": "x"},
+    "move-to-storage": {},
+    "issue-codes": {},
+    "release": {"all": True},
+    "redisinfect": {"reason": "x"},
+    "destroy": {"reason": "x"},
 }
 
 
@@ -259,7 +276,11 @@ def test_editing_a_resting_batch_is_refused(flow):
     assert patch("merchant-a1", {"origin_country": "法国"}).status_code == 409  # nothing is editable now
 
     after = flow.detail()
-    assert (after["status"], after["rest_until"], after["origin_country"]) == ("resting", resting["rest_until"], "意大利")
+    assert (after["status"], after["rest_until"], after["origin_country"]) == (
+        "resting",
+        resting["rest_until"],
+        "意大利",
+    )
 
 
 def test_the_admin_cannot_change_a_resting_batch(flow, admin_client):
@@ -269,12 +290,15 @@ def test_the_admin_cannot_change_a_resting_batch(flow, admin_client):
 
     # the page shows the batch read-only; a forged change is refused
     assert admin_client.get(page).status_code == 200
-    response = admin_client.post(page, {"status": "rest_complete", "rest_until_0": "2020-01-01",
-                                        "rest_until_1": "00:00:00", "number": batch.number})
+    response = admin_client.post(
+        page,
+        {"status": "rest_complete", "rest_until_0": "2020-01-01", "rest_until_1": "00:00:00", "number": batch.number},
+    )
     assert response.status_code == 403
     # and the list offers no bulk action on batches (not even deletion)
-    changelist = admin_client.post("/admin/batches/batch/", {"action": "delete_selected",
-                                                            "_selected_action": [batch.pk], "post": "yes"})
+    changelist = admin_client.post(
+        "/admin/batches/batch/", {"action": "delete_selected", "_selected_action": [batch.pk], "post": "yes"}
+    )
     assert changelist.status_code in (200, 302)
     assert admin_client.get("/admin/batches/batch/").context["action_form"] is None
 
@@ -293,6 +317,7 @@ def test_the_demo_seed_leaves_a_resting_batch_resting(flow):
 
 
 # --- a new rest after redisinfection -------------------------------------------------------
+
 
 def test_resting_again_after_redisinfection_starts_a_full_new_rest(flow, clock):
     # given a batch quarantined five days into its first rest, then sent back to pre-storage

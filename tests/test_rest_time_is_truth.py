@@ -33,8 +33,12 @@ def test_with_the_worker_stopped_move_to_storage_after_rest_until_ends_the_rest_
     assert stored["status"] == "stored"
     assert actions(flow.number)[-2:] == ["complete_rest", "move_to_storage"]
     rest = Event.objects.get(batch__number=flow.number, action="complete_rest")
-    assert (rest.actor, rest.role, rest.status_before, rest.status_after) == (None, "system", "resting",
-                                                                              "rest_complete")
+    assert (rest.actor, rest.role, rest.status_before, rest.status_after) == (
+        None,
+        "system",
+        "resting",
+        "rest_complete",
+    )
     assert rest.details["by"] == "move_to_storage"
     assert datetime.fromisoformat(rest.details["rest_until"]) == rest_until
 
@@ -72,8 +76,9 @@ def test_past_rest_until_the_detail_the_list_and_the_scan_tell_the_truth_and_wri
     scanned = flow.api("operator-1").get(f"/api/scan/{flow.number}/").json()
     assert "move_to_storage" in scanned["allowed_actions"]
 
-    listed = lambda status: [b["number"] for b in flow.api("operator-1").get(  # noqa: E731
-        f"/api/batches/?status={status}").json()["results"]]
+    def listed(status):
+        return [b["number"] for b in flow.api("operator-1").get(f"/api/batches/?status={status}").json()["results"]]
+
     assert flow.number in listed("rest_complete") and flow.number not in listed("resting")
 
     # reading changed nothing: the record still waits for the timer, the sweep or an action

@@ -6,16 +6,19 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
-from markets.accounts.tokens import token_issue
 from batches.models import Batch, Code, Event
-from markets.models import Sale, SaleItem
+from markets.accounts.tokens import token_issue
+from markets.models import Merchant, Sale, SaleItem, mobile_validator, normalize_mobile
 from tests.conftest import BUYER, LINES, MARKET_B, Flow
 
 # 91330106MA2H0KDM17: a well-formed unified social credit code (check character 7).
 CREDIT_CODE = "91330106MA2H0KDM17"
+PHONE = "13912345678"
+HUGE = "99999999999999999999999"
 
 
 def statuses(flow):
@@ -53,12 +56,15 @@ def test_the_digital_link_on_a_gtin_label_sells_the_same_code(flow, clock, sell)
 def test_a_business_buyer_may_carry_a_unified_social_credit_code(flow, clock, sell):
     codes = flow.released(clock)
 
-    sale = sell([codes[0]["token"]], buyer_kind="business", buyer_name="杭州某服饰有限公司",
-                buyer_credit_code=CREDIT_CODE.lower())
+    sale = sell(
+        [codes[0]["token"]],
+        buyer_kind="business",
+        buyer_name="杭州某服饰有限公司",
+        buyer_credit_code=CREDIT_CODE.lower(),
+    )
     assert Sale.objects.get(pk=sale["id"]).buyer_credit_code == CREDIT_CODE
 
-    wrong_check = sell([codes[1]["token"]], buyer_kind="business", buyer_credit_code=CREDIT_CODE[:-1] + "8",
-                       expect=400)
+    wrong_check = sell([codes[1]["token"]], buyer_kind="business", buyer_credit_code=CREDIT_CODE[:-1] + "8", expect=400)
     assert "buyer_credit_code" in wrong_check
     consumer = sell([codes[1]["token"]], buyer_kind="consumer", buyer_credit_code=CREDIT_CODE, expect=400)
     assert "buyer_credit_code" in consumer
@@ -72,14 +78,25 @@ def test_a_mainland_mobile_number_is_accepted_with_or_without_plus_86(flow, cloc
     assert Sale.objects.get(pk=sale["id"]).buyer_phone == stored
 
 
-@pytest.mark.parametrize("body", [
-    {"buyer_phone": "1391234567"}, {"buyer_phone": "23912345678"}, {"buyer_phone": "+85213912345678"},
-    {"buyer_kind": "wholesaler"}, {"buyer_name": ""}, {"buyer_name": "名" * 201}, {"codes": []},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"buyer_phone": "1391234567"},
+        {"buyer_phone": "23912345678"},
+        {"buyer_phone": "+85213912345678"},
+        {"buyer_kind": "wholesaler"},
+        {"buyer_name": ""},
+        {"buyer_name": "名" * 201},
+        {"codes": []},
+    ],
+)
 def test_bad_sale_input_is_refused_field_by_field_and_nothing_is_stored(flow, clock, sell, body):
     codes = flow.released(clock)
-    answer = sell([codes[0]["token"]], expect=400, **body) if "codes" not in body else \
-        flow.api("merchant-a1").post("/api/sales/", {**BUYER, **body}, format="json").json()
+    answer = (
+        sell([codes[0]["token"]], expect=400, **body)
+        if "codes" not in body
+        else flow.api("merchant-a1").post("/api/sales/", {**BUYER, **body}, format="json").json()
+    )
     assert set(answer) == set(body)
     assert Sale.objects.count() == 0 and set(statuses(flow).values()) == {"released"}
 
@@ -95,8 +112,9 @@ def test_a_sale_of_many_codes_is_all_or_nothing_with_the_problem_of_each(flow, c
     foreign = others.codes()[0]["token"]
     unknown = "A" * 24
 
-    answer = sell([codes[1]["token"], codes[0]["token"], codes[4]["token"], unknown, foreign, codes[1]["url"]],
-                  expect=400)
+    answer = sell(
+        [codes[1]["token"], codes[0]["token"], codes[4]["token"], unknown, foreign, codes[1]["url"]], expect=400
+    )
 
     problems = answer["codes"]
     assert set(problems) == {codes[0]["token"], codes[4]["token"], unknown, foreign, codes[1]["url"]}
@@ -118,8 +136,10 @@ def test_only_the_merchant_the_code_was_released_to_may_sell_it(flow, clock, sel
     # Another merchant of the same market: the code is not theirs, and the answer is the one an
     # unknown code gets, so it does not even reveal that the code exists.
     unknown = "A" * 24
-    assert (sell([token], username="merchant-a2", expect=400)["codes"][token]
-            == sell([unknown], username="merchant-a2", expect=400)["codes"][unknown])
+    assert (
+        sell([token], username="merchant-a2", expect=400)["codes"][token]
+        == sell([unknown], username="merchant-a2", expect=400)["codes"][unknown]
+    )
     # Roles that never sell.
     for username in ("operator-1", "reviewer-a", "regulator"):
         assert api(username).post("/api/sales/", {"codes": [token], **BUYER}, format="json").status_code == 403
@@ -246,8 +266,9 @@ def test_two_sellers_racing_for_one_code_make_exactly_one_sale(flow, clock):
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         try:
             start.wait(timeout=10)
-            response = client.post("/api/sales/", {"codes": [token], **BUYER, "buyer_phone": buyer_phone},
-                                   format="json")
+            response = client.post(
+                "/api/sales/", {"codes": [token], **BUYER, "buyer_phone": buyer_phone}, format="json"
+            )
             answers.append(response.status_code)
         finally:
             connection.close()
@@ -270,7 +291,7 @@ def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_on
 
     codes = flow.released(clock)
     sell([codes[0]["token"]])
-    monkeypatch.setattr(services, "_lock_codes", lambda ids: {pk: "released" for pk in ids})
+    monkeypatch.setattr(services, "_lock_codes", lambda ids: dict.fromkeys(ids, "released"))
 
     answer = sell([codes[0]["token"], codes[1]["token"]], buyer_phone="13700000001", expect=400)
 
@@ -286,18 +307,60 @@ class WholesaleFlow(Flow):
 
 
 def test_a_business_buys_1500_coded_garments_in_one_sale_in_a_bounded_number_of_queries(
-        api, clock, sell, django_assert_max_num_queries):
+    api, clock, sell, django_assert_max_num_queries
+):
     flow = WholesaleFlow(api)
     flow.coded(clock)
     flow.post("operator-1", "release", {"all": True})
-    urls = [f"http://localhost:8000/c/{token}" for token in
-            Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)]
+    urls = [
+        f"http://localhost:8000/c/{token}"
+        for token in Code.objects.filter(batch__number=flow.number).order_by("item_no").values_list("token", flat=True)
+    ]
     merchant = api("merchant-a1")
 
     with django_assert_max_num_queries(25):
-        response = merchant.post("/api/sales/", {"codes": urls, **BUYER, "buyer_kind": "business",
-                                                 "buyer_credit_code": CREDIT_CODE}, format="json")
+        response = merchant.post(
+            "/api/sales/",
+            {"codes": urls, **BUYER, "buyer_kind": "business", "buyer_credit_code": CREDIT_CODE},
+            format="json",
+        )
 
     assert response.status_code == 201, response.content[:500]
     assert len(response.json()["codes"]) == 1500
     assert Code.objects.filter(batch__number=flow.number, status="sold").count() == 1500
+
+
+# --- buyer mobile numbers: ASCII digits only, full-width input normalised ---------------------
+
+
+def test_the_mobile_rule_takes_ascii_digits_only():
+    mobile_validator("13912345678")
+    mobile_validator("+8613912345678")
+    for value in ("１３９１２３４５６７８", "1٣٩١٢٣٤٥٦٧٨"):
+        with pytest.raises(ValidationError):
+            mobile_validator(value)
+    assert normalize_mobile("＋８６ １３９ １２３４ ５６７８") == PHONE
+
+
+def test_a_full_width_phone_is_stored_in_ascii_and_other_digits_are_refused(flow, clock, sell):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]], buyer_phone="１３９１２３４５６７８")
+    assert Sale.objects.get().buyer_phone == PHONE
+    refused = sell([codes[1]["token"]], buyer_phone="1٣٩١٢٣٤٥٦٧٨", expect=400)
+    assert "buyer_phone" in refused and Sale.objects.count() == 1
+
+
+# --- the sales list by merchant: ids that are not ids -----------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", HUGE, "²", "-1"])
+def test_the_sales_list_refuses_a_bad_merchant_id(api, value):
+    answer = api("regulator").get("/api/sales/", {"merchant": value})
+    assert answer.status_code == 400 and "merchant" in answer.json()
+
+
+def test_the_sales_list_still_filters_by_merchant(flow, clock, sell, api):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]])
+    merchant_id = Merchant.objects.get(user__username="merchant-a1").pk
+    assert api("regulator").get("/api/sales/", {"merchant": merchant_id}).json()["count"] == 1

@@ -1,4 +1,4 @@
-"""Scanning (SPEC §4 `GET /api/scan/{value}/`) and release by scanning (issue 3 item 3).
+"""Scanning (SPEC §4 `GET /api/scan/{value}/`) and release by scanning.
 
 A scanner reads a pallet label (the batch number) or an item's QR: a `/c/` URL, a GS1 Digital
 Link, or the token typed by hand. Given a coded batch of merchant-a1 in WH-1: three coats with
@@ -9,11 +9,15 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django.test import Client
 
 from batches.codes import parse_code_scan
 from batches.models import Code, CodeStatus, Event
+from markets.models import Sale
 
 GTIN = "09506000134352"
+HUGE = "99999999999999999999999"
 
 
 def url_of(code: Code) -> str:
@@ -39,6 +43,7 @@ def scan(client, value, *, as_query=False):
 
 
 # --- what a scan is ------------------------------------------------------------------------
+
 
 def test_scanning_a_pallet_label_finds_the_batch_and_what_the_crew_may_do(api, coded):
     number, _codes = coded
@@ -79,7 +84,7 @@ def test_every_form_a_label_carries_finds_the_item(api, coded, form):
 
 
 def test_a_merchant_scanning_a_released_item_may_sell_it(api, flow, coded):
-    number, codes = coded
+    _number, codes = coded
     flow.post("operator-1", "release", {"codes": [codes[1].token]})
 
     released = scan(api("merchant-a1"), codes[1].token).json()
@@ -90,15 +95,18 @@ def test_a_merchant_scanning_a_released_item_may_sell_it(api, flow, coded):
     assert scan(api("operator-1"), codes[1].token).json()["allowed_actions"] == []
 
 
-@pytest.mark.parametrize("username, expected", [
-    ("operator-1", 200),
-    ("merchant-a1", 200),
-    ("reviewer-a", 403),   # the role does not scan
-    ("regulator", 403),
-    ("operator-2", 404),   # another warehouse: as if it did not exist
-    ("merchant-a2", 404),  # another merchant
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    "username, expected",
+    [
+        ("operator-1", 200),
+        ("merchant-a1", 200),
+        ("reviewer-a", 403),  # the role does not scan
+        ("regulator", 403),
+        ("operator-2", 404),  # another warehouse: as if it did not exist
+        ("merchant-a2", 404),  # another merchant
+        (None, 401),
+    ],
+)
 def test_scanning_is_for_the_crew_and_the_merchant_within_their_scope(api, coded, username, expected):
     number, codes = coded
 
@@ -106,12 +114,15 @@ def test_scanning_is_for_the_crew_and_the_merchant_within_their_scope(api, coded
     assert scan(api(username), url_of(codes[4])).status_code == expected
 
 
-@pytest.mark.parametrize("value", [
-    "NOT-A-BATCH",
-    "AAAAAAAAAAAAAAAAAAAAAAAA",
-    "https://example.cn/c/AAAAAAAAAAAAAAAAAAAAAAAA",
-    f"https://example.cn/01/{GTIN}/10/NO-SUCH-BATCH/21/1",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NOT-A-BATCH",
+        "AAAAAAAAAAAAAAAAAAAAAAAA",
+        "https://example.cn/c/AAAAAAAAAAAAAAAAAAAAAAAA",
+        f"https://example.cn/01/{GTIN}/10/NO-SUCH-BATCH/21/1",
+    ],
+)
 def test_a_value_naming_nothing_is_not_found(api, coded, value):
     assert scan(api("operator-1"), value).status_code == 404
 
@@ -143,6 +154,7 @@ def test_parse_code_scan_reads_every_form(settings):
 
 # --- release by scanning --------------------------------------------------------------------
 
+
 def test_scanned_values_in_any_form_release_exactly_those_items(api, flow, coded):
     number, codes = coded
     scans = [codes[1].token, url_of(codes[2]), url_of(codes[4]).replace("http://", "HTTP://")]
@@ -170,19 +182,19 @@ def test_each_problem_is_reported_per_scanned_value_and_nothing_is_released(api,
     other.coded(clock)
     other_codes = codes_of(other.number)
     flow.post("operator-1", "release", {"codes": [codes[1].token]})
-    Code.objects.filter(pk=codes[3].pk).update(status=CodeStatus.SOLD)      # given: sold in the market
+    Code.objects.filter(pk=codes[3].pk).update(status=CodeStatus.SOLD)  # given: sold in the market
     Code.objects.filter(pk=codes[5].pk).update(status=CodeStatus.RECALLED)  # given: recalled
     events = Event.objects.count()
     scans = [
-        codes[2].token,                      # fine on its own
-        url_of(codes[2]),                    # the same item again, as its QR URL
-        "ZZZZZZZZZZZZZZZZZZZZZZZZ",          # unknown
-        "not a code at all",                 # unreadable
-        other_codes[1].token,                # of the other batch
-        codes[1].token,                      # already released
-        url_of(codes[3]),                    # sold
-        codes[5].token,                      # recalled
-        codes[4].token,                      # fine
+        codes[2].token,  # fine on its own
+        url_of(codes[2]),  # the same item again, as its QR URL
+        "ZZZZZZZZZZZZZZZZZZZZZZZZ",  # unknown
+        "not a code at all",  # unreadable
+        other_codes[1].token,  # of the other batch
+        codes[1].token,  # already released
+        url_of(codes[3]),  # sold
+        codes[5].token,  # recalled
+        codes[4].token,  # fine
     ]
 
     response = api("operator-1").post(f"/api/batches/{number}/release/", {"codes": scans}, format="json")
@@ -209,8 +221,9 @@ def test_an_item_of_a_batch_out_of_the_callers_sight_is_simply_unknown(api, flow
     other.post(other.merchant, "submit")
     other.post(other.reviewer, "approve", {"warehouse": "WH-2"})
     other.post(other.operator, "arrive", {"lines": other.arrival()})
-    other.post(other.operator, "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"},
-               expect=201)
+    other.post(
+        other.operator, "disinfect", {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}, expect=201
+    )
     other.post(other.operator, "move-to-resting")
     other.sample()
     other.result("negative")
@@ -227,3 +240,49 @@ def test_an_item_of_a_batch_out_of_the_callers_sight_is_simply_unknown(api, flow
     assert response.status_code == 400
     assert other.number not in str(response.json())
     assert "未知" in response.json()["codes"][foreign.token]
+
+
+# --- serials not of our form, however large ---------------------------------------------------
+
+
+def digital_link(number, serial):
+    return f"http://localhost:8000/01/{GTIN}/10/{number}/21/{serial}"
+
+
+def test_a_digital_link_serial_not_of_our_form_names_no_code():
+    assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/ABCDEFGHIJKLMNOP").serial == "ABCDEFGHIJKLMNOP"
+    # Sequential numbers (the old, guessable serials), huge ones, or the wrong length
+    for serial in ("1", "2147483648", "9999999999", HUGE, "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNO1"):
+        assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/{serial}") is None, serial
+    # Only ASCII digits: full-width ones are not a GTIN or serial
+    assert parse_code_scan(f"/01/{GTIN}/10/B-1/21/１２") is None
+    assert parse_code_scan("/01/０９５０６０００１３４３５２/10/B-1/21/1") is None
+
+
+def test_a_huge_serial_answers_404_or_400_everywhere_a_scan_is_read(flow, clock, api, sell):
+    codes = flow.released(clock)
+    huge = digital_link(flow.number, HUGE)
+    cache.clear()  # the public page's throttle
+    assert Client().get(f"/01/{GTIN}/10/{flow.number}/21/{HUGE}").status_code == 404
+    assert api("operator-1").get("/api/scan/", {"value": huge}).status_code == 404
+    assert api("merchant-a1").get("/api/scan/", {"value": huge}).status_code == 404
+    refused = sell([codes[0]["token"], huge], expect=400)
+    assert list(refused["codes"]) == [huge] and Sale.objects.count() == 0
+    assert api("regulator").get("/api/trace/search/", {"q": huge}).status_code == 200
+
+
+def test_release_by_scanning_a_huge_serial_is_a_per_code_problem(flow, clock, api):
+    flow.coded(clock)
+    huge = digital_link(flow.number, HUGE)
+    answer = api("operator-1").post(f"/api/batches/{flow.number}/release/", {"codes": [huge]}, format="json")
+    assert answer.status_code == 400 and list(answer.json()["codes"]) == [huge]
+
+
+# --- R8: code times shown in Asia/Shanghai ----------------------------------------------------
+
+
+def test_scan_shows_code_times_in_shanghai(flow, clock, api):
+    flow.released(clock)
+    token = Code.objects.filter(batch__number=flow.number).first().token
+    code = api("operator-1").get(f"/api/scan/{token}/").json()["code"]
+    assert code["issued_at"].endswith("+08:00") and code["released_at"].endswith("+08:00")

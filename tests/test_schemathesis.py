@@ -87,22 +87,36 @@ def toml_string(value: str) -> str:
 
 def schemathesis_config(values: dict, *, coverage: bool, unexpected_methods: bool) -> str:
     lines = [
-        'hooks = "tests.schemathesis_hooks"', "",
-        "[generation]", "deterministic = true", "allow-x00 = false", "no-shrink = true",
-        f"max-examples = {MAX_EXAMPLES}", "",
-        "[phases.coverage]", f"enabled = {str(coverage).lower()}",
-        *([] if unexpected_methods else ['unexpected-methods = ["TRACE"]']), "",
+        'hooks = "tests.schemathesis_hooks"',
+        "",
+        "[generation]",
+        "deterministic = true",
+        "allow-x00 = false",
+        "no-shrink = true",
+        f"max-examples = {MAX_EXAMPLES}",
+        "",
+        "[phases.coverage]",
+        f"enabled = {str(coverage).lower()}",
+        *([] if unexpected_methods else ['unexpected-methods = ["TRACE"]']),
+        "",
         "[checks.positive_data_acceptance]",
-        'expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]', "",
+        'expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]',
+        "",
         "[parameters]",
-        *(f"{toml_string(name)} = {value if isinstance(value, int) else toml_string(value)}"
-          for name, value in values.items()), "",
+        *(
+            f"{toml_string(name)} = {value if isinstance(value, int) else toml_string(value)}"
+            for name, value in values.items()
+        ),
+        "",
     ]
     for method, path in ANSWERS_400_TO_VALID_SHAPES:
         lines += [
-            "[[operations]]", f"include-method = {toml_string(method)}", f"include-path = {toml_string(path)}",
+            "[[operations]]",
+            f"include-method = {toml_string(method)}",
+            f"include-path = {toml_string(path)}",
             "[operations.checks.positive_data_acceptance]",
-            'expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429"]', "",
+            'expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429"]',
+            "",
         ]
     return "\n".join(lines)
 
@@ -122,20 +136,41 @@ def goods(transactional_db, world):
         codes = flow.released(clock)
     sale = flow.api("merchant-a1").post("/api/sales/", {"codes": [codes[0]["token"]], **BUYER}, format="json")
     assert sale.status_code == 201, sale.content
-    return {"path.number": flow.number, "path.token": codes[1]["token"], "path.sale_id": sale.json()["id"],
-            "path.merchant_id": Merchant.objects.get(user__username="merchant-a1").pk, "path.value": flow.number}
+    return {
+        "path.number": flow.number,
+        "path.token": codes[1]["token"],
+        "path.sale_id": sale.json()["id"],
+        "path.merchant_id": Merchant.objects.get(user__username="merchant-a1").pk,
+        "path.value": flow.number,
+    }
 
 
 @pytest.fixture
 def server(goods, tmp_path):
     """gunicorn serving this checkout on the test database; stopped whatever happens."""
     log = tmp_path / "server.log"
-    env = dict(os.environ, DATABASE_URL=database_url(), DEBUG="0", ALLOWED_HOSTS="127.0.0.1",
-               CELERY_TASK_ALWAYS_EAGER="1")
+    env = dict(
+        os.environ, DATABASE_URL=database_url(), DEBUG="0", ALLOWED_HOSTS="127.0.0.1", CELERY_TASK_ALWAYS_EAGER="1"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
-         "--timeout", "60"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            "2",
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -162,8 +197,7 @@ def test_schemathesis_finds_nothing_for_any_role(server, tmp_path):
     # All sign-ins first: the runs try many wrong passwords on the sign-in, and repeated
     # failures from one address lock it out for a while (SPEC §4).
     for username in ROLES:
-        answer = requests.post(f"{BASE}/api/auth/token/", json={"username": username, "password": PASSWORD},
-                               timeout=30)
+        answer = requests.post(f"{BASE}/api/auth/token/", json={"username": username, "password": PASSWORD}, timeout=30)
         assert answer.status_code == 200, answer.text
         tokens[username] = answer.json()["token"]
     failed = {}
@@ -171,12 +205,33 @@ def test_schemathesis_finds_nothing_for_any_role(server, tmp_path):
         config = tmp_path / f"{username}.toml"
         config.write_text(schemathesis_config(server, **phases))
         run = subprocess.run(
-            [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
-             f"{BASE}/api/schema/", "--checks", "all", "--header", f"Authorization: Token {tokens[username]}",
-             "--workers", "2", "--no-color", "--report-dir", str(tmp_path / username),
-             "--generation-database", "none", "--request-timeout", "30"],
-            cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=600,
-            check=False)
+            [
+                str(Path(sys.executable).parent / "schemathesis"),
+                "--config-file",
+                str(config),
+                "run",
+                f"{BASE}/api/schema/",
+                "--checks",
+                "all",
+                "--header",
+                f"Authorization: Token {tokens[username]}",
+                "--workers",
+                "2",
+                "--no-color",
+                "--report-dir",
+                str(tmp_path / username),
+                "--generation-database",
+                "none",
+                "--request-timeout",
+                "30",
+            ],
+            cwd=tmp_path,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         output = run.stdout + run.stderr
         (tmp_path / f"{username}.log").write_text(output)
         summary = output.split("SUMMARY")[-1]

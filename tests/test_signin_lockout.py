@@ -30,8 +30,9 @@ class EntryPoint:
     def sign_in(self, username, password, client=None, address=ADDRESS, **headers):
         if self.name == "api":
             client = client or APIClient()
-            return client.post(self.path, {"username": username, "password": password}, format="json",
-                               REMOTE_ADDR=address, **headers)
+            return client.post(
+                self.path, {"username": username, "password": password}, format="json", REMOTE_ADDR=address, **headers
+            )
         client = client or Client()
         return client.post(self.path, {"username": username, "password": password}, REMOTE_ADDR=address, **headers)
 
@@ -189,8 +190,7 @@ def test_behind_our_own_proxy_the_forwarded_address_is_counted(people, clock, se
     assert API.sign_in("merchant-a1", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.50", **via_proxy).status_code == 429
     assert API.sign_in("merchant-a1", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.51", **via_proxy).status_code == 200
     # a forwarded value that is no address is not stored; the proxy's own address counts instead
-    assert API.sign_in("merchant-a1", "wrong-password", HTTP_X_FORWARDED_FOR="<script>",
-                       **via_proxy).status_code == 400
+    assert API.sign_in("merchant-a1", "wrong-password", HTTP_X_FORWARDED_FOR="<script>", **via_proxy).status_code == 400
 
 
 def test_failures_and_the_lockout_are_logged(people, clock, caplog):

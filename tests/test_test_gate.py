@@ -60,7 +60,8 @@ def test_a_negative_result_after_a_complete_rest_opens_the_gate(flow, clock):
 
 @pytest.mark.parametrize("when", ["resting", "rest_complete"])
 def test_a_positive_result_quarantines_at_once_and_alerts_the_regulators(
-        flow, clock, mailoutbox, django_capture_on_commit_callbacks, when):
+    flow, clock, mailoutbox, django_capture_on_commit_callbacks, when
+):
     # given a batch with a negative and a second sample, still resting or with its rest complete
     flow.resting()
     flow.sample("S1")
@@ -91,8 +92,9 @@ def test_a_positive_result_quarantines_at_once_and_alerts_the_regulators(
     assert flow.api("merchant-a1").get("/api/notifications/").json()["count"] == 0
 
 
-def test_the_alert_e_mail_is_sent_only_when_the_quarantine_commits(flow, mailoutbox,
-                                                                   django_capture_on_commit_callbacks):
+def test_the_alert_e_mail_is_sent_only_when_the_quarantine_commits(
+    flow, mailoutbox, django_capture_on_commit_callbacks
+):
     flow.resting()
     flow.sample()
 
@@ -114,8 +116,9 @@ def test_the_gate_is_re_checked_when_codes_are_issued(flow, clock):
     rest_passes(clock)
     flow.post("operator-1", "move-to-storage")
     sample = Sample.objects.get(batch__number=flow.number)
-    TestResult.objects.create(sample=sample, result="positive", report_no="LATE-1", recorded_by=sample.taken_by,
-                              recorded_at=sample.taken_at)
+    TestResult.objects.create(
+        sample=sample, result="positive", report_no="LATE-1", recorded_by=sample.taken_by, recorded_at=sample.taken_at
+    )
 
     response = gate(flow, "issue-codes")
 
@@ -202,8 +205,11 @@ def test_only_the_regulator_decides_on_quarantined_goods(flow, who):
 def test_results_name_a_sample_of_the_batch(flow):
     flow.resting()
 
-    response = flow.api("operator-1").post(f"/api/batches/{flow.number}/test-results/",
-                                           {"sample_no": "NOPE", "result": "negative", "report_no": "R"}, format="json")
+    response = flow.api("operator-1").post(
+        f"/api/batches/{flow.number}/test-results/",
+        {"sample_no": "NOPE", "result": "negative", "report_no": "R"},
+        format="json",
+    )
 
     assert response.status_code == 400 and "sample_no" in response.json()
     assert TestResult.objects.count() == 0

@@ -117,9 +117,16 @@ def test_signing_out_of_the_web_leaves_the_scanner_token_alone(world):
     assert scanner.get("/api/warehouses/").status_code == 200
 
 
-@pytest.mark.parametrize("body", [{}, {"username": "operator-1"}, {"password": PASSWORD},
-                                  {"username": "x" * 151, "password": PASSWORD},
-                                  {"username": ["operator-1"], "password": PASSWORD}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"username": "operator-1"},
+        {"password": PASSWORD},
+        {"username": "x" * 151, "password": PASSWORD},
+        {"username": ["operator-1"], "password": PASSWORD},
+    ],
+)
 def test_a_malformed_sign_in_is_400_with_field_errors(world, body):
     response = APIClient().post("/api/auth/token/", body, format="json")
 

@@ -1,4 +1,4 @@
-"""The regulator's trace (SPEC §4, issue 4): the chain of one code, the fate of a batch, how much
+"""The regulator's trace (SPEC §4): the chain of one code, the fate of a batch, how much
 a merchant sold and to whom (JSON, CSV, XLSX), search — district-scoped, every query recorded."""
 
 import csv
@@ -18,8 +18,21 @@ from markets.selectors import export_rows
 from tests.conftest import LINES, MARKET_B, Flow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-WHOLE_CHAIN = ["declare", "submit", "approve", "arrive", "disinfect", "move_to_resting", "sample", "test_result",
-               "complete_rest", "move_to_storage", "issue_codes", "release", "sale"]
+WHOLE_CHAIN = [
+    "declare",
+    "submit",
+    "approve",
+    "arrive",
+    "disinfect",
+    "move_to_resting",
+    "sample",
+    "test_result",
+    "complete_rest",
+    "move_to_storage",
+    "issue_codes",
+    "release",
+    "sale",
+]
 
 
 @pytest.fixture
@@ -45,13 +58,20 @@ def test_the_regulator_traces_one_code_through_the_whole_chain(flow, clock, sell
     assert response.status_code == 200, response.content
     trace = response.json()
     assert trace["code"]["token"] == codes[0]["token"] and trace["code"]["status"] == "sold"
-    assert trace["merchant"] == {"id": merchant_id(flow.number), "name": "杭州望江服饰商行", "stall": "A-101",
-                                 "market": "MKT-A"}
+    assert trace["merchant"] == {
+        "id": merchant_id(flow.number),
+        "name": "杭州望江服饰商行",
+        "stall": "A-101",
+        "market": "MKT-A",
+    }
     assert [event["action"] for event in trace["events"]] == WHOLE_CHAIN
     assert all(event["at"].endswith("+08:00") for event in trace["events"])
     by_action = {event["action"]: event for event in trace["events"]}
-    assert (by_action["disinfect"]["actor"], by_action["disinfect"]["warehouse"], by_action["disinfect"]["zone"]) == \
-        ("operator-1", "WH-1", "pre_storage")
+    assert (by_action["disinfect"]["actor"], by_action["disinfect"]["warehouse"], by_action["disinfect"]["zone"]) == (
+        "operator-1",
+        "WH-1",
+        "pre_storage",
+    )
     assert by_action["disinfect"]["place"] == "望江集中监管仓 · 仓前区"
     assert by_action["test_result"]["details"]["result"] == "negative"
     assert by_action["complete_rest"]["role"] == "system"
@@ -101,18 +121,19 @@ class BigFlow(Flow):
         return super().declare(lines=[line], **overrides)
 
 
-def test_tracing_a_code_reads_a_fixed_number_of_queries_whatever_the_batch(flow, clock, sell, api,
-                                                                           django_assert_max_num_queries):
+def test_tracing_a_code_reads_a_fixed_number_of_queries_whatever_the_batch(
+    flow, clock, sell, api, django_assert_max_num_queries
+):
     small = flow.released(clock)
     sell([small[0]["token"]])
     big = BigFlow(api)
     big.coded(clock)
     tokens = [code.token for code in Batch.objects.get(number=big.number).codes.order_by("item_no")]
     for start in range(0, 100, 10):  # ten partial releases, then the rest
-        big.post("operator-1", "release", {"codes": tokens[start:start + 10]})
+        big.post("operator-1", "release", {"codes": tokens[start : start + 10]})
     big.post("operator-1", "release", {"all": True})
     for start in range(0, 300, 3):  # a hundred sales
-        sell(tokens[start:start + 3], buyer_phone=f"139{start:08d}")
+        sell(tokens[start : start + 3], buyer_phone=f"139{start:08d}")
 
     regulator, counts = api("regulator"), []
     for token in (small[0]["token"], tokens[0], tokens[299]):
@@ -135,8 +156,11 @@ def test_only_regulators_trace_and_only_in_their_district(flow, clock, api, outs
     assert api("operator-2").get(url).status_code == 404
     assert outsider.get(url).status_code == 404
     assert api("regulator").get("/api/trace/codes/AAAAAAAAAAAAAAAAAAAAAAAA/").status_code == 404
-    for path in (f"/api/trace/batches/{flow.number}/", f"/api/trace/batches/{flow.number}/epcis/",
-                 f"/api/trace/merchants/{merchant_id(flow.number)}/sales/"):
+    for path in (
+        f"/api/trace/batches/{flow.number}/",
+        f"/api/trace/batches/{flow.number}/epcis/",
+        f"/api/trace/merchants/{merchant_id(flow.number)}/sales/",
+    ):
         assert api("merchant-a1").get(path).status_code == 403, path
         assert api("merchant-b1").get(path).status_code == 404, path
         assert outsider.get(path).status_code == 404, path
@@ -154,8 +178,16 @@ def test_the_trace_of_a_batch_counts_where_every_code_went(flow, clock, sell, ap
 
     trace = api("regulator").get(f"/api/trace/batches/{flow.number}/").json()
 
-    assert trace["counts"] == {"issued": 5, "in_warehouse": 1, "released": 2, "sold": 2, "recalled": 0,
-                               "voided": 1, "sales": 1, "buyers": 1}
+    assert trace["counts"] == {
+        "issued": 5,
+        "in_warehouse": 1,
+        "released": 2,
+        "sold": 2,
+        "recalled": 0,
+        "voided": 1,
+        "sales": 1,
+        "buyers": 1,
+    }
     (buyer,) = trace["buyers"]
     assert (buyer["buyer_name"], buyer["buyer_phone"], buyer["codes"]) == ("王小姐", "13912345678", 2)
     assert [e["action"] for e in trace["timeline"]][-5:] == ["issue_codes", "release", "sale", "sale", "sale_void"]
@@ -179,8 +211,11 @@ def test_how_much_a_merchant_sold_and_to_whom(flow, clock, sell, api, new_flow):
     assert [(p["product_name"], p["codes"]) for p in everything["by_product"]] == [("羊毛大衣", 2), ("真丝围巾", 1)]
     assert everything["sales"]["count"] == 2
     newest = everything["sales"]["results"][0]
-    assert (newest["buyer_name"], newest["buyer_phone"], newest["codes"]) == \
-        ("杭州某服饰有限公司", "13700000009", [codes[1]["token"]])
+    assert (newest["buyer_name"], newest["buyer_phone"], newest["codes"]) == (
+        "杭州某服饰有限公司",
+        "13700000009",
+        [codes[1]["token"]],
+    )
 
     first_day = day_one.astimezone(SHANGHAI).date().isoformat()
     only_day_one = api("regulator").get(f"{url}?from={first_day}&to={first_day}").json()
@@ -195,7 +230,7 @@ def test_how_much_a_merchant_sold_and_to_whom(flow, clock, sell, api, new_flow):
 
 def test_the_csv_export_streams_one_sortable_row_per_code_sold(flow, clock, sell, api):
     codes = flow.released(clock)
-    sell([codes[0]["token"], codes[1]["token"]], buyer_name="=HYPERLINK(\"x\")", buyer_phone="13912345678")
+    sell([codes[0]["token"], codes[1]["token"]], buyer_name='=HYPERLINK("x")', buyer_phone="13912345678")
     clock.shift(60)
     sell([codes[4]["token"]], buyer_name="李先生", buyer_phone="13700000009")
 
@@ -209,7 +244,7 @@ def test_the_csv_export_streams_one_sortable_row_per_code_sold(flow, clock, sell
     assert header[0].startswith("销售时间") and "buyer_phone" in header[11]
     assert [row[8] for row in rows] == [codes[0]["token"], codes[1]["token"], codes[4]["token"]]
     assert rows == sorted(rows, key=lambda row: row[0])  # oldest first; times sort as text
-    assert rows[0][10] == "'=HYPERLINK(\"x\")"  # a formula is kept as text
+    assert rows[0][10] == '\'=HYPERLINK("x")'  # a formula is kept as text
     assert rows[2][11] == "13700000009" and rows[0][6] == "09506000134352" and rows[2][2] == flow.number
 
 

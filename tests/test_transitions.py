@@ -2,6 +2,8 @@
 each action needs and leads to, the API refuses everything else with the 409 body of SPEC §4,
 and each caller is offered exactly the actions the table allows their role."""
 
+import itertools
+
 import pytest
 
 from batches.lifecycle import TRANSITIONS
@@ -14,8 +16,17 @@ END = {"returned", "destroyed", "recalled"}
 
 # --- the table against SPEC §3 --------------------------------------------------------------
 
-FROM_APPROVED_ON = {"approved", "discrepancy", "pre_storage", "resting", "rest_complete", "quarantined", "stored",
-                    "coded", "released"}
+FROM_APPROVED_ON = {
+    "approved",
+    "discrepancy",
+    "pre_storage",
+    "resting",
+    "rest_complete",
+    "quarantined",
+    "stored",
+    "coded",
+    "released",
+}
 
 # action: (statuses it starts from, status it leads to — None where the outcome decides, roles)
 SPEC_DIAGRAM = {
@@ -61,9 +72,14 @@ def test_end_states_have_no_way_out():
 
 # --- batches in every status ---------------------------------------------------------------
 
+
 def arrival_of(flow):
-    return {"lines": [{"line": line["id"], "received_quantity": line["quantity"], "type_matches": True,
-                       "spec_matches": True} for line in flow.detail("regulator")["lines"]]}
+    return {
+        "lines": [
+            {"line": line["id"], "received_quantity": line["quantity"], "type_matches": True, "spec_matches": True}
+            for line in flow.detail("regulator")["lines"]
+        ]
+    }
 
 
 def positive(flow):
@@ -72,8 +88,22 @@ def positive(flow):
     flow.result("positive")
 
 
-STATUSES = ["draft", "submitted", "rejected", "approved", "discrepancy", "returned", "pre_storage", "resting",
-            "rest_complete", "quarantined", "destroyed", "stored", "coded", "released"]
+STATUSES = [
+    "draft",
+    "submitted",
+    "rejected",
+    "approved",
+    "discrepancy",
+    "returned",
+    "pre_storage",
+    "resting",
+    "rest_complete",
+    "quarantined",
+    "destroyed",
+    "stored",
+    "coded",
+    "released",
+]
 
 # Each POST action of the API, the table entry it takes, who (in scope, with the role) tries it, and a valid body.
 ACTIONS = [
@@ -86,8 +116,12 @@ ACTIONS = [
     ("disinfect", "disinfect", "operator-1", lambda f: DISINFECTION),
     ("move-to-resting", "move_to_resting", "operator-1", lambda f: {}),
     ("samples", "sample", "operator-1", lambda f: {"sample_no": "S-NEW", "lab": "杭州市疾控中心"}),
-    ("test-results", "test_result", "operator-1",
-     lambda f: {"sample_no": "S1", "result": "negative", "report_no": "R"}),
+    (
+        "test-results",
+        "test_result",
+        "operator-1",
+        lambda f: {"sample_no": "S1", "result": "negative", "report_no": "R"},
+    ),
     ("move-to-storage", "move_to_storage", "operator-1", lambda f: {}),
     ("issue-codes", "issue_codes", "operator-1", lambda f: {}),
     ("release", "release", "operator-1", lambda f: {"all": True}),
@@ -137,8 +171,12 @@ def test_editing_outside_draft_answers_409_with_the_same_body(flow):
     response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/", {"origin_country": "法国"}, format="json")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": response.json()["detail"], "code": "invalid_transition",
-                               "status": "submitted", "allowed": []}
+    assert response.json() == {
+        "detail": response.json()["detail"],
+        "code": "invalid_transition",
+        "status": "submitted",
+        "allowed": [],
+    }
 
 
 # --- allowed_actions per role --------------------------------------------------------------
@@ -173,6 +211,7 @@ def test_each_caller_is_offered_what_their_role_may_do_now(flow, clock, status):
 
 # --- every status change follows the table and is recorded ---------------------------------
 
+
 def test_every_recorded_change_follows_the_table_and_the_record_is_unbroken(flow, new_flow, clock):
     # given batches walked along every path of the diagram
     flow.to("released", clock)
@@ -193,7 +232,7 @@ def test_every_recorded_change_follows_the_table_and_the_record_is_unbroken(flow
     for batch in Batch.objects.all():
         events = list(batch.events.order_by("id"))
         assert events[0].action == "declare" and events[0].status_after == "draft"
-        for previous, event in zip(events, events[1:]):
+        for previous, event in itertools.pairwise(events):
             t = TRANSITIONS[event.action]
             assert event.status_before == previous.status_after, (batch.number, event.action)
             assert event.status_before in t.sources, (batch.number, event.action)

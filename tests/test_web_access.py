@@ -9,7 +9,8 @@ import polib
 import pytest
 from django.conf import settings
 
-from tests.test_web_support import text_of, web  # noqa: F401  (fixture)
+from batches.models import Batch, Status
+from tests.test_web_support import text_of
 
 PAGES_BY_ROLE = {
     "merchant-a1": ["/", "/batches/", "/batches/new/", "/sales/", "/sales/new/"],
@@ -18,8 +19,13 @@ PAGES_BY_ROLE = {
     "regulator": ["/", "/dashboard/", "/trace/", "/alerts/", "/batches/", "/warehouse/board/?warehouse=WH-2"],
 }
 ROLE_ONLY = {
-    "/batches/new/": "merchant-a1", "/sales/": "merchant-a1", "/sales/new/": "merchant-a1",
-    "/review/": "reviewer-a", "/scan/": "operator-1", "/dashboard/": "regulator", "/trace/": "regulator",
+    "/batches/new/": "merchant-a1",
+    "/sales/": "merchant-a1",
+    "/sales/new/": "merchant-a1",
+    "/review/": "reviewer-a",
+    "/scan/": "operator-1",
+    "/dashboard/": "regulator",
+    "/trace/": "regulator",
     "/alerts/": "regulator",
 }
 
@@ -51,9 +57,12 @@ def test_each_role_sees_its_pages_and_its_own_menu(web, user):
         answer = web(user).get(url, follow=True)
         assert answer.status_code == 200, (user, url)
     menu = [item["key"] for item in web(user).get(PAGES_BY_ROLE[user][0], follow=True).context["menu"]]
-    expected = {"merchant-a1": ["home", "declare", "batches", "sell", "sales"],
-                "reviewer-a": ["home", "queue", "batches"], "operator-1": ["scan", "board", "batches"],
-                "regulator": ["home", "trace", "batches", "alerts"]}[user]
+    expected = {
+        "merchant-a1": ["home", "declare", "batches", "sell", "sales"],
+        "reviewer-a": ["home", "queue", "batches"],
+        "operator-1": ["scan", "board", "batches"],
+        "regulator": ["home", "trace", "batches", "alerts"],
+    }[user]
     assert menu == expected
 
 
@@ -98,8 +107,9 @@ def test_chinese_is_the_default_and_english_is_one_switch_away(web):
 
 def test_times_are_shown_in_shanghai_time(web, flow):
     flow.declare()
-    from batches.models import Batch
     from django.utils import timezone
+
+    from batches.models import Batch
 
     batch = Batch.objects.get(number=flow.number)
     event = batch.events.get()
@@ -129,9 +139,14 @@ def english_source_strings() -> set[str]:
             found.add(re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", block))
     for path in CODE_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ("_", "gettext", "gettext_lazy") and node.args
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("_", "gettext", "gettext_lazy")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 found.add(node.args[0].value)
     return {s for s in found if s.strip()}
 
@@ -160,3 +175,22 @@ def test_the_catalog_keeps_every_placeholder():
             continue
         placeholders = set(re.findall(r"%\(\w+\)[sd]|\{\w+\}", entry.msgid))
         assert placeholders == set(re.findall(r"%\(\w+\)[sd]|\{\w+\}", entry.msgstr)), entry.msgid
+
+
+# --- the `next` target of a web action: a local path only -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target", ["review", "web:batch-list", "//evil.example/x", "https://evil.example/", "javascript:alert(1)"]
+)
+def test_an_action_never_redirects_to_a_next_that_is_not_a_local_path(web, flow, target):
+    flow.declare()
+    answer = web("merchant-a1").post(f"/batches/{flow.number}/do/submit/", {"next": target})
+    assert answer.status_code == 302 and answer["Location"] == f"/batches/{flow.number}/"
+    assert Batch.objects.get(number=flow.number).status == Status.SUBMITTED
+
+
+def test_an_action_returns_to_a_local_next(web, flow):
+    flow.declare()
+    answer = web("merchant-a1").post(f"/batches/{flow.number}/do/submit/", {"next": "/batches/?status=submitted"})
+    assert answer.status_code == 302 and answer["Location"] == "/batches/?status=submitted"

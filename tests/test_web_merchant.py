@@ -2,8 +2,7 @@
 input kept, edit a draft, revise a rejected batch, the timeline and the rest countdown."""
 
 from batches.models import Batch, Status
-
-from tests.test_web_support import LINE, declaration_form, messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import LINE, declaration_form, formset_data, messages_of, text_of
 
 
 def test_declare_with_two_lines_saves_a_draft_through_the_service(web):
@@ -13,7 +12,9 @@ def test_declare_with_two_lines_saves_a_draft_through_the_service(web):
     assert answer.status_code == 302 and answer["Location"] == f"/batches/{batch.number}/"
     assert batch.status == Status.DRAFT and batch.market.code == "MKT-A" and batch.merchant.stall == "A-101"
     assert [(line.product_name, line.quantity, line.gtin) for line in batch.lines.all()] == [
-        ("羊毛大衣", 3, "09506000134352"), ("真丝围巾", 2, "")]
+        ("羊毛大衣", 3, "09506000134352"),
+        ("真丝围巾", 2, ""),
+    ]
     assert batch.events.get().action == "declare"  # the service wrote the event (R6)
     page = web("merchant-a1").get(answer["Location"])
     assert f"批次 {batch.number} 已保存为草稿。" in messages_of(page)
@@ -30,8 +31,9 @@ def test_save_and_submit_submits_through_the_submit_service(web):
 
 def test_bad_input_shows_chinese_field_errors_and_keeps_what_was_typed(web):
     bad_line = {**LINE, "gtin": "09506000134353", "quantity": 0}
-    answer = web("merchant-a1").post("/batches/new/", {**declaration_form([bad_line], origin_country=""),
-                                                       "then": "submit"})
+    answer = web("merchant-a1").post(
+        "/batches/new/", {**declaration_form([bad_line], origin_country=""), "then": "submit"}
+    )
     assert answer.status_code == 400 and Batch.objects.count() == 0
     text = text_of(answer)
     assert "请更正下面标出的字段" in text
@@ -40,8 +42,9 @@ def test_bad_input_shows_chinese_field_errors_and_keeps_what_was_typed(web):
     html = answer.content.decode()
     assert 'value="310120261129000009"' in html and 'value="羊毛大衣"' in html  # input kept
     # The GTIN rule is the API's (check digit): fix the quantity and the GTIN error remains
-    answer = web("merchant-a1").post("/batches/new/", {**declaration_form([{**LINE, "gtin": "09506000134353"}]),
-                                                       "then": "draft"})
+    answer = web("merchant-a1").post(
+        "/batches/new/", {**declaration_form([{**LINE, "gtin": "09506000134353"}]), "then": "draft"}
+    )
     assert answer.status_code == 400 and "GTIN 须为 8、12、13 或 14 位数字且校验位正确" in text_of(answer)
     assert Batch.objects.count() == 0
 
@@ -58,11 +61,12 @@ def test_edit_a_draft_replaces_its_lines_and_a_submitted_batch_cannot_be_edited(
     page = web("merchant-a1").get(f"/batches/{number}/edit/")
     assert page.status_code == 200 and 'value="羊毛大衣"' in page.content.decode()
     changed = {**LINE, "product_name": "羊绒大衣", "quantity": 5}
-    answer = web("merchant-a1").post(f"/batches/{number}/edit/",
-                                     {**declaration_form([changed], origin_country="法国"), "then": "draft"})
+    answer = web("merchant-a1").post(
+        f"/batches/{number}/edit/", {**declaration_form([changed], origin_country="法国"), "then": "draft"}
+    )
     assert answer.status_code == 302
     batch = Batch.objects.get(number=number)
-    assert batch.origin_country == "法国" and [l.product_name for l in batch.lines.all()] == ["羊绒大衣"]
+    assert batch.origin_country == "法国" and [line.product_name for line in batch.lines.all()] == ["羊绒大衣"]
     flow.post("merchant-a1", "submit")
     # Submitted: the edit page is refused by the state (409, the service says why), nothing changes
     answer = web("merchant-a1").post(f"/batches/{number}/edit/", {**declaration_form(), "then": "draft"})
@@ -99,3 +103,26 @@ def test_my_batches_lists_only_own_batches_with_status_timeline_and_countdown(we
     assert "data-countdown" in detail.content.decode()
     home = text_of(web("merchant-a1").get("/"))
     assert "仓内静置中" in home and flow.number in home
+
+
+# --- edit of a batch that is no longer a draft ------------------------------------------------
+
+
+def test_the_edit_page_of_a_submitted_batch_goes_back_to_the_batch_and_a_post_is_409(web, flow):
+    flow.submitted()
+    page = web("merchant-a1").get(f"/batches/{flow.number}/edit/")
+    assert page.status_code == 302 and page["Location"] == f"/batches/{flow.number}/"
+    followed = web("merchant-a1").get(f"/batches/{flow.number}/edit/", follow=True)
+    assert "不能执行此操作" in " ".join(messages_of(followed))
+    form = {
+        "customs_declaration_no": "310120261129000009",
+        "origin_country": "法国",
+        "port_of_entry": "上海浦东",
+        **formset_data(
+            "lines",
+            [{"product_name": "羊毛大衣", "category": "服装", "specification": "M", "quantity": 3, "unit": "件"}],
+        ),
+        "then": "draft",
+    }
+    answer = web("merchant-a1").post(f"/batches/{flow.number}/edit/", form)
+    assert answer.status_code == 409 and Batch.objects.get(number=flow.number).origin_country != "法国"

@@ -4,8 +4,7 @@ board and release by scanning."""
 
 from batches.models import Batch, Code, Status
 from batches.tasks import sweep_due_rests
-
-from tests.test_web_support import formset_data, messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import formset_data, messages_of, text_of
 
 
 def act(web, number, action, data=None, follow=True):
@@ -16,8 +15,13 @@ def test_the_scan_box_resolves_batch_numbers_tokens_and_qr_urls(web, flow, clock
     flow.coded(clock)
     code = Code.objects.filter(batch__number=flow.number).order_by("item_no").first()
     scanner = web("operator-1")
-    for value in (flow.number, flow.number.lower(), code.token, f"HTTP://LOCALHOST:8000/c/{code.token}",
-                  f"http://localhost:8000/01/09506000134352/10/{flow.number}/21/{code.serial}"):
+    for value in (
+        flow.number,
+        flow.number.lower(),
+        code.token,
+        f"HTTP://LOCALHOST:8000/c/{code.token}",
+        f"http://localhost:8000/01/09506000134352/10/{flow.number}/21/{code.serial}",
+    ):
         page = scanner.get("/scan/", {"q": value})
         assert page.status_code == 200 and page.context["batch"].number == flow.number, value
         assert "autofocus" in page.content.decode() and "data-scan-box" in page.content.decode()
@@ -33,20 +37,31 @@ def test_the_operator_walks_a_batch_through_every_step(web, flow, clock):
     card = web("operator-1").get("/scan/", {"q": number})
     assert "入仓核验" in text_of(card)
     lines = list(Batch.objects.get(number=number).lines.all())
-    rows = [{"line": l.pk, "received_quantity": l.quantity, "type_matches": True, "spec_matches": True} for l in lines]
+    rows = [
+        {"line": line.pk, "received_quantity": line.quantity, "type_matches": True, "spec_matches": True}
+        for line in lines
+    ]
     answer = act(web, number, "arrive", formset_data("arrival", rows))
     assert "与申报相符" in messages_of(answer)[0], (answer.status_code, text_of(answer)[:3000])
     assert Batch.objects.get(number=number).status == Status.PRE_STORAGE
     # Moving to rest before disinfection is refused in words
     refused = act(web, number, "move-to-resting", follow=False)
     assert refused.status_code == 409 and "请先登记消毒，再将批次移入静置区。" in messages_of(refused)
-    act(web, number, "disinfect", {"disinfect-agent": "含氯消毒剂", "disinfect-concentration": "500 mg/L",
-                                   "disinfect-method": "喷洒"})
+    act(
+        web,
+        number,
+        "disinfect",
+        {"disinfect-agent": "含氯消毒剂", "disinfect-concentration": "500 mg/L", "disinfect-method": "喷洒"},
+    )
     answer = act(web, number, "move-to-resting")
     assert Batch.objects.get(number=number).status == Status.RESTING
     act(web, number, "sample", {"sample-sample_no": "S1", "sample-lab": "杭州市疾控中心"})
-    act(web, number, "test-result", {"test_result-sample_no": "S1", "test_result-result": "negative",
-                                     "test_result-report_no": "R-1"})
+    act(
+        web,
+        number,
+        "test-result",
+        {"test_result-sample_no": "S1", "test_result-result": "negative", "test_result-report_no": "R-1"},
+    )
     # R2 in words: the rest is not over, with how long is left
     clock.shift(2 * 86400 + 3600)
     refused = act(web, number, "move-to-storage", follow=False)
@@ -70,11 +85,13 @@ def test_the_operator_walks_a_batch_through_every_step(web, flow, clock):
 def test_a_mismatch_moves_to_discrepancy_and_the_form_keeps_input_on_bad_quantities(web, flow):
     flow.approved()
     lines = list(Batch.objects.get(number=flow.number).lines.all())
-    rows = [{"line": l.pk, "received_quantity": -1, "type_matches": True, "spec_matches": True} for l in lines]
+    rows = [{"line": line.pk, "received_quantity": -1, "type_matches": True, "spec_matches": True} for line in lines]
     bad = act(web, flow.number, "arrive", formset_data("arrival", rows), follow=False)
     assert bad.status_code == 400 and 'value="-1"' in bad.content.decode()
-    rows = [{"line": l.pk, "received_quantity": l.quantity - 1, "type_matches": True, "spec_matches": False}
-            for l in lines]
+    rows = [
+        {"line": line.pk, "received_quantity": line.quantity - 1, "type_matches": True, "spec_matches": False}
+        for line in lines
+    ]
     answer = act(web, flow.number, "arrive", formset_data("arrival", rows))
     assert Batch.objects.get(number=flow.number).status == Status.DISCREPANCY
     assert "与申报不符" in messages_of(answer)[0]
@@ -85,8 +102,12 @@ def test_a_mismatch_moves_to_discrepancy_and_the_form_keeps_input_on_bad_quantit
 def test_a_positive_result_quarantines_and_says_so(web, flow):
     flow.resting()
     flow.sample()
-    answer = act(web, flow.number, "test-result", {"test_result-sample_no": "S1", "test_result-result": "positive",
-                                                   "test_result-report_no": "R-9"})
+    answer = act(
+        web,
+        flow.number,
+        "test-result",
+        {"test_result-sample_no": "S1", "test_result-result": "positive", "test_result-report_no": "R-9"},
+    )
     assert Batch.objects.get(number=flow.number).status == Status.QUARANTINED
     assert "已隔离" in messages_of(answer)[0]
     assert flow.number in text_of(web("operator-1").get("/warehouse/board/"))
@@ -103,8 +124,9 @@ def test_release_by_scanning_is_all_or_nothing_with_a_problem_per_code(web, flow
     problems = refused.context["problems"]
     assert set(problems) == set(scans[1:]) and "重复扫描" in problems[scans[1]] and "未知" in problems[scans[2]]
     assert not Code.objects.filter(batch__number=flow.number, status="released").exists()
-    answer = web("operator-1").post(f"/warehouse/release/{flow.number}/",
-                                    {"codes": "\n".join(c.token for c in codes[:2])}, follow=True)
+    answer = web("operator-1").post(
+        f"/warehouse/release/{flow.number}/", {"codes": "\n".join(c.token for c in codes[:2])}, follow=True
+    )
     assert "2 个商品码已出仓" in messages_of(answer)[0]
     assert Code.objects.filter(batch__number=flow.number, status="released").count() == 2
     # Already released: reported per code by the release service, nothing changes

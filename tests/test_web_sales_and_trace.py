@@ -1,12 +1,16 @@
 """Selling by scanning (merchant), my sales with void, and the regulator's dashboard, trace,
 merchant sales with exports, recall with the buyers and quarantine decisions."""
 
+import pytest
+from django.test import Client
+from django.utils import timezone
+
 from batches.models import Batch, Code, Notification, Status
 from markets.models import Sale, TraceQuery
-
-from tests.test_web_support import messages_of, text_of, web  # noqa: F401
+from tests.test_web_support import messages_of, text_of
 
 BUYER = {"buyer_name": "王女士", "buyer_phone": "13912345678", "buyer_kind": "consumer", "buyer_credit_code": ""}
+PHONE = "13912345678"
 
 
 def released(flow, clock, count=None):
@@ -72,7 +76,7 @@ def test_dashboard_shows_occupancy_alerts_quarantine_and_sales_chart(web, flow, 
     chart = page.context["chart"]
     assert chart["total"] == 3 and any(bar["value"] == 3 and bar["market"] == "MKT-A" for bar in chart["bars"])
     assert '<svg viewBox="0 0 640 240"' in page.content.decode() and 'data-value="3"' in page.content.decode()
-    assert [item for item in page.context["menu"] if item["key"] == "alerts"][0]["badge"] == 1
+    assert next(item for item in page.context["menu"] if item["key"] == "alerts")["badge"] == 1
     web("regulator").post("/alerts/read/")
     assert not Notification.objects.filter(read_at__isnull=True, recipient__username="regulator").exists()
 
@@ -95,8 +99,19 @@ def test_trace_by_token_shows_the_whole_chain_and_the_buyer(web, flow, clock):
     answer = web("regulator").post("/trace/", {"q": f"http://localhost:8000/c/{codes[0].token}"}, follow=True)
     text = text_of(answer)
     assert answer.redirect_chain[-1][0] == f"/trace/codes/{codes[0].token}/"
-    for step in ("已申报", "已批准", "入仓核验", "已消毒", "进入静置区", "已登记检测结果", "静置期满", "进入仓储区",
-                 "已赋码", "商品码出仓", "已售出"):
+    for step in (
+        "已申报",
+        "已批准",
+        "入仓核验",
+        "已消毒",
+        "进入静置区",
+        "已登记检测结果",
+        "静置期满",
+        "进入仓储区",
+        "已赋码",
+        "商品码出仓",
+        "已售出",
+    ):
         assert step in text, step
     assert "王女士" in text and "13912345678" in text
     assert TraceQuery.objects.filter(kind="search").exists() and TraceQuery.objects.filter(kind="code").exists()
@@ -151,6 +166,62 @@ def test_quarantine_decisions_redisinfect_or_destroy(web, flow, api):
     other.sample()
     other.result("positive")
     assert web("operator-1").post(f"/batches/{other.number}/do/destroy/", {"destroy-reason": "x"}).status_code == 403
-    answer = web("regulator").post(f"/batches/{other.number}/do/destroy/", {"destroy-reason": "阳性，销毁"}, follow=True)
+    answer = web("regulator").post(
+        f"/batches/{other.number}/do/destroy/", {"destroy-reason": "阳性，销毁"}, follow=True
+    )
     assert Batch.objects.get(number=other.number).status == Status.DESTROYED
     assert "已登记为销毁" in messages_of(answer)[-1]
+
+
+# --- impossible dates in the trace period -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", [{"from": "2024-02-30"}, {"to": "9999-12-31"}, {"from": "0001-01-01"}, {"to": "2024-13-01"}]
+)
+def test_an_impossible_period_is_a_form_error_not_a_500(web, flow, query):
+    flow.declare()
+    merchant_id = Batch.objects.get(number=flow.number).merchant_id
+    page = web("regulator").get(f"/trace/merchants/{merchant_id}/", query)
+    assert page.status_code == 400 and page.context["period_error"]
+    assert list(page.context["sales"]) == [] and page.context["period_error"] in text_of(page)
+
+
+def test_a_possible_period_still_filters(web, flow, clock, sell):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]])
+    merchant_id = Batch.objects.get(number=flow.number).merchant_id
+    today = timezone.localdate().isoformat()
+    page = web("regulator").get(f"/trace/merchants/{merchant_id}/", {"from": today, "to": today})
+    assert page.status_code == 200 and len(page.context["sales"]) == 1
+
+
+# --- the trace search keeps phones out of URLs ------------------------------------------------
+
+
+def test_the_trace_search_is_a_post_with_csrf_and_a_get_searches_nothing(web, flow, clock, sell):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]], buyer_phone=PHONE)
+    for path in ("/trace/", "/dashboard/"):
+        html = web("regulator").get(path).content.decode()
+        form = html[html.index('action="/trace/"') - 60 :]
+        assert 'method="post" action="/trace/"' in html and "csrfmiddlewaretoken" in form[:600], path
+    assert TraceQuery.objects.count() == 0
+    found = web("regulator").post("/trace/", {"q": PHONE})
+    assert found.status_code == 200 and codes[0]["token"] in found.content.decode()
+    assert TraceQuery.objects.filter(kind="search").count() == 1
+    ignored = web("regulator").get("/trace/", {"q": PHONE})
+    assert ignored.status_code == 200 and codes[0]["token"] not in ignored.content.decode()
+    assert TraceQuery.objects.filter(kind="search").count() == 1
+    # A code still opens its chain (a redirect to a URL with the token, not the phone)
+    chain = web("regulator").post("/trace/", {"q": codes[0]["token"]})
+    assert chain.status_code == 302 and chain["Location"] == f"/trace/codes/{codes[0]['token']}/"
+
+
+def test_the_trace_search_needs_the_csrf_token(world):
+    from django.contrib.auth import get_user_model
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(get_user_model().objects.get(username="regulator"))
+    assert client.post("/trace/", {"q": PHONE}).status_code == 403
+    assert TraceQuery.objects.count() == 0

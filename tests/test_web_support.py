@@ -1,32 +1,8 @@
-"""Shared pieces of the web page tests (tests/test_web_*.py): a signed-in Django test client
-per demo user and a few helpers. Imported by the test modules; holds no test itself."""
+"""Shared helpers of the web page tests (tests/test_web_*.py); their signed-in Django test
+client per demo user is the `web` fixture (tests/conftest.py). Imported by the test modules;
+holds no test itself."""
 
 import re
-
-import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-
-
-class Browser:
-    """Django test clients by demo username: `web("merchant-a1").get("/")`; `web(None)` is anonymous.
-    No Accept-Language is sent, so pages come in the default language (zh-hans)."""
-
-    def __init__(self):
-        self._clients = {}
-
-    def __call__(self, username):
-        if username not in self._clients:
-            client = Client()
-            if username is not None:
-                client.force_login(get_user_model().objects.get(username=username))
-            self._clients[username] = client
-        return self._clients[username]
-
-
-@pytest.fixture
-def web(world):
-    return Browser()
 
 
 def text_of(response) -> str:
@@ -41,8 +17,12 @@ def messages_of(response) -> list[str]:
 
 
 def formset_data(prefix: str, rows: list[dict], **extra) -> dict:
-    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0",
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
     for index, row in enumerate(rows):
         for name, value in row.items():
             if value is True:
@@ -54,8 +34,14 @@ def formset_data(prefix: str, rows: list[dict], **extra) -> dict:
     return data
 
 
-LINE = {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码", "quantity": 3, "unit": "件",
-        "gtin": "09506000134352"}
+LINE = {
+    "product_name": "羊毛大衣",
+    "category": "服装",
+    "specification": "女款 M 码",
+    "quantity": 3,
+    "unit": "件",
+    "gtin": "09506000134352",
+}
 HEADER = {"customs_declaration_no": "310120261129000009", "origin_country": "意大利", "port_of_entry": "上海浦东"}
 
 

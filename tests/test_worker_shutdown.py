@@ -6,6 +6,7 @@ it: prefork pool, REMAP_SIGTERM=SIGQUIT so that SIGTERM is a cold shutdown after
 WORKER_SOFT_SHUTDOWN_SECONDS (Celery 5.5 soft shutdown) instead of a warm one that waits for
 every running task. Real processes on the configured broker; the only waits are on them."""
 
+import contextlib
 import os
 import re
 import signal
@@ -30,10 +31,23 @@ class Worker:
     def __init__(self, tmp_path: Path, queue: str, name: str):
         self.log = tmp_path / f"{name}.log"
         env = dict(os.environ, VAR_DIR=str(settings.VAR_DIR), REMAP_SIGTERM="SIGQUIT", CELERY_TASK_ALWAYS_EAGER="0")
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2",
-                   "--include", "tests.celery_probe", "-Q", queue, "-n", f"{name}-{os.getpid()}@%h"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--include",
+            "tests.celery_probe",
+            "-Q",
+            queue,
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -51,10 +65,8 @@ class Worker:
         """Seconds from SIGTERM until the process has ended."""
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
         return time.monotonic() - started
 
     def kill(self):

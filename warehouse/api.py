@@ -39,7 +39,11 @@ class WarehouseOutput(serializers.ModelSerializer):
     def get_zones(self, warehouse) -> list[dict]:
         occupancy = self.context["occupancy"].get(warehouse.pk, {})
         return [
-            {"kind": zone.kind, "name": zone.name or zone.get_kind_display(), "capacity_items": zone.capacity_items,
-             **occupancy.get(zone.kind, {"batches": 0, "items": 0})}
+            {
+                "kind": zone.kind,
+                "name": zone.name or zone.get_kind_display(),
+                "capacity_items": zone.capacity_items,
+                **occupancy.get(zone.kind, {"batches": 0, "items": 0}),
+            }
             for zone in warehouse.zones.all()
         ]

@@ -1,4 +1,4 @@
-"""Codes under /api/: QR images, label sheets and their jobs, scanning (issue 3)."""
+"""Codes under /api/: QR images, label sheets and their jobs, scanning."""
 
 from django.urls import path
 

@@ -1,4 +1,4 @@
-"""The API around codes (SPEC §4, issue 3): QR images, label sheets, label jobs and scanning.
+"""The API around codes (SPEC §4): QR images, label sheets, label jobs and scanning.
 
 Every object is found through the caller's scope first (`visible_codes`, `scoped_batch`:
 outside it → 404), then the role is checked (403), then the state (409) — SPEC §4's order.
@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batches import qr
-from config.openapi import NOT_BLANK
 from batches.actors import Actor, actor_for, visible_batches, visible_codes
 from batches.api.views import scoped_batch
 from batches.errors import DomainError
 from batches.models import Role
+from config.openapi import NOT_BLANK
 
 from . import label_sheets
 from .models import LabelJob
@@ -56,6 +56,7 @@ def require_operator(actor: Actor) -> None:
 
 # --- QR images ----------------------------------------------------------------------------
 
+
 class CodeQRView(FileView):
     """GET /api/codes/{token}/qr.svg|png — the QR the code's label carries (`url` of the code)."""
 
@@ -63,8 +64,9 @@ class CodeQRView(FileView):
 
     @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, token):
-        code = get_object_or_404(visible_codes(actor_for(request.user)).select_related("line", "batch"),
-                                 token=token.upper())
+        code = get_object_or_404(
+            visible_codes(actor_for(request.user)).select_related("line", "batch"), token=token.upper()
+        )
         url = qr_url(code)
         if self.image_format == "png":
             response = HttpResponse(qr.render_png(url, box=8), content_type="image/png")
@@ -75,6 +77,7 @@ class CodeQRView(FileView):
 
 
 # --- label sheets -------------------------------------------------------------------------
+
 
 class LabelJobOutput(serializers.Serializer):
     """A job as the person who prints sees it: a job whose worker died shows as `failed`
@@ -129,8 +132,10 @@ class BatchLabelsView(FileView):
 
     answers_conflict = True  # `no_codes` before the batch is coded
 
-    @extend_schema(operation_id="batches_labels_pdf",
-                   responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: LabelJobOutput})
+    @extend_schema(
+        operation_id="batches_labels_pdf",
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: LabelJobOutput},
+    )
     def get(self, request, number):
         batch, actor = scoped_batch(request, number)
         require_operator(actor)
@@ -139,7 +144,8 @@ class BatchLabelsView(FileView):
             job = label_sheets.label_job_start(batch=batch, actor=actor, total=total)
             body = render_job(request, job)
             return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
-        sheet = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        # FileResponse closes the file once it is sent: no `with` here.
+        sheet = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
         label_sheets.write_batch_labels(batch, sheet, total=total)
         sheet.seek(0)
         return FileResponse(sheet, content_type="application/pdf", filename=label_sheets.file_name(batch))
@@ -183,22 +189,29 @@ class LabelJobDownloadView(FileView):
     def get(self, request, job_id):
         job = scoped_job(request, job_id)
         if job.state != LabelJob.State.DONE:
-            raise DomainError("label_job_not_ready", _("标签仍在生成中（%(done)d/%(total)d）。")
-                              % {"done": job.done, "total": job.total}, status=job.state)
+            raise DomainError(
+                "label_job_not_ready",
+                _("标签仍在生成中（%(done)d/%(total)d）。") % {"done": job.done, "total": job.total},
+                status=job.state,
+            )
         if not label_sheets.sheet_on_disk(job):
             raise Http404
-        return FileResponse(job.file.open("rb"), content_type="application/pdf",
-                            filename=label_sheets.file_name(job.batch))
+        return FileResponse(
+            job.file.open("rb"), content_type="application/pdf", filename=label_sheets.file_name(job.batch)
+        )
 
 
 # --- scanning -----------------------------------------------------------------------------
 
-ScanOutput = inline_serializer("ScanOutput", fields={
-    "kind": serializers.ChoiceField(choices=["batch", "code"]),
-    "batch": serializers.DictField(),
-    "code": serializers.DictField(allow_null=True),
-    "allowed_actions": serializers.ListField(child=serializers.CharField()),
-})
+ScanOutput = inline_serializer(
+    "ScanOutput",
+    fields={
+        "kind": serializers.ChoiceField(choices=["batch", "code"]),
+        "batch": serializers.DictField(),
+        "code": serializers.DictField(allow_null=True),
+        "allowed_actions": serializers.ListField(child=serializers.CharField()),
+    },
+)
 
 
 SCAN_RESPONSES = {200: ScanOutput, 404: OpenApiResponse(description="unknown, or outside the caller's scope")}
@@ -208,9 +221,18 @@ class ScanView(APIView):
     """GET /api/scan/{value}/ or /api/scan/?value=… — what a scanned batch number, code token,
     `/c/` URL or Digital Link is, and what the caller may do with it. Operators and merchants."""
 
-    @extend_schema(operation_id="scan", responses=SCAN_RESPONSES, parameters=[
-        OpenApiParameter("value", {"type": "string", "pattern": NOT_BLANK}, location=OpenApiParameter.PATH,
-                         description="batch number, code token or a label's URL (percent-encoded)")])
+    @extend_schema(
+        operation_id="scan",
+        responses=SCAN_RESPONSES,
+        parameters=[
+            OpenApiParameter(
+                "value",
+                {"type": "string", "pattern": NOT_BLANK},
+                location=OpenApiParameter.PATH,
+                description="batch number, code token or a label's URL (percent-encoded)",
+            )
+        ],
+    )
     def get(self, request, value=None):
         actor = actor_for(request.user)
         if actor is None or actor.role not in (Role.OPERATOR, Role.MERCHANT):
@@ -227,8 +249,17 @@ class ScanView(APIView):
 class ScanQueryView(ScanView):
     """GET /api/scan/?value=… — the same, for a scanned URL carried as it is."""
 
-    @extend_schema(operation_id="scan_query", responses=SCAN_RESPONSES,
-                   parameters=[OpenApiParameter("value", {"type": "string", "pattern": NOT_BLANK}, required=True,
-                                                description="batch number, code token or a label's URL")])
+    @extend_schema(
+        operation_id="scan_query",
+        responses=SCAN_RESPONSES,
+        parameters=[
+            OpenApiParameter(
+                "value",
+                {"type": "string", "pattern": NOT_BLANK},
+                required=True,
+                description="batch number, code token or a label's URL",
+            )
+        ],
+    )
     def get(self, request):
         return super().get(request)

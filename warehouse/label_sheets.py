@@ -1,4 +1,4 @@
-"""Printable label sheets for a coded batch (issue 3): one QR label per code.
+"""Printable label sheets for a coded batch: one QR label per code.
 
 A sheet of up to LABELS_SYNC_MAX codes is written while the operator waits; a larger one
 becomes a `LabelJob` that a Celery task builds (`label_job_build`) while the operator polls
@@ -42,17 +42,26 @@ LABEL_DIR = "labels"
 
 def label_codes(batch: Batch):
     """The batch's codes in item order, with only the columns a label needs."""
-    return (Code.objects.filter(batch=batch).select_related("line").order_by("item_no")
-            .only("token", "serial", "item_no", "batch_id", "line", "line__product_name", "line__specification",
-                  "line__gtin"))
+    return (
+        Code.objects.filter(batch=batch)
+        .select_related("line")
+        .order_by("item_no")
+        .only(
+            "token", "serial", "item_no", "batch_id", "line", "line__product_name", "line__specification", "line__gtin"
+        )
+    )
 
 
 def check_printable(batch: Batch, actor: Actor) -> int:
     """The number of labels the batch's sheet has; DomainError (409) if it has none to print."""
     count = Code.objects.filter(batch=batch).count() if batch.status in PRINTABLE else 0
     if not count:
-        raise DomainError("no_codes", _("本批次尚未赋码，没有可打印的标签。"), status=batch.status,
-                          allowed=allowed_actions(batch.status, actor.role))
+        raise DomainError(
+            "no_codes",
+            _("本批次尚未赋码，没有可打印的标签。"),
+            status=batch.status,
+            allowed=allowed_actions(batch.status, actor.role),
+        )
     return count
 
 
@@ -63,13 +72,20 @@ def batch_labels(batch: Batch) -> Iterator[Label]:
     warehouse = batch.warehouse.name if batch.warehouse else ""
     for code in label_codes(batch).iterator(chunk_size=settings.LABELS_DB_CHUNK):
         code.batch = batch  # for qr_url, without a join per row
-        yield Label(url=qr_url(code), batch_number=batch.number, item_no=code.item_no,
-                    product_name=code.line.product_name, specification=code.line.specification,
-                    warehouse=warehouse, negative_test_date=tested_on)
+        yield Label(
+            url=qr_url(code),
+            batch_number=batch.number,
+            item_no=code.item_no,
+            product_name=code.line.product_name,
+            specification=code.line.specification,
+            warehouse=warehouse,
+            negative_test_date=tested_on,
+        )
 
 
-def write_batch_labels(batch: Batch, out: BinaryIO, *, total: int,
-                       progress: Callable[[int], None] | None = None) -> int:
+def write_batch_labels(
+    batch: Batch, out: BinaryIO, *, total: int, progress: Callable[[int], None] | None = None
+) -> int:
     """The batch's label sheet as PDF into `out`; returns the number of labels written."""
     return write_label_pdf(batch_labels(batch), out, total=total, progress=progress)
 
@@ -122,8 +138,9 @@ def _stale() -> Q:
     """Jobs queued or running with no sign of life for LABEL_JOB_STALE_SECONDS: the message
     was lost or the worker died (killed, out of memory, hard time limit)."""
     silent = _silent_since(timezone.now())
-    return (Q(state__in=[LabelJob.State.PENDING, LabelJob.State.RUNNING])
-            & (Q(progress_at__lt=silent) | Q(progress_at__isnull=True, created_at__lt=silent)))
+    return Q(state__in=[LabelJob.State.PENDING, LabelJob.State.RUNNING]) & (
+        Q(progress_at__lt=silent) | Q(progress_at__isnull=True, created_at__lt=silent)
+    )
 
 
 def is_stale(job: LabelJob) -> bool:
@@ -151,10 +168,11 @@ def _queue_build(job: LabelJob) -> None:
 
 @transaction.atomic
 def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
-    """A job for the batch's sheet, written with its task to the outbox in one transaction. Asked again while one is queued or
-    running (or when a finished sheet is still on disk), the same job answers, so a second
-    click does not build the sheet twice; a failed or stale one is retried in place."""
-    existing = (LabelJob.objects.filter(batch=batch, total=total).order_by("-created_at").first())
+    """A job for the batch's sheet, written with its task to the outbox in one transaction.
+    Asked again while one is queued or running (or when a finished sheet is still on disk), the
+    same job answers, so a second click does not build the sheet twice; a failed or stale one
+    is retried in place."""
+    existing = LabelJob.objects.filter(batch=batch, total=total).order_by("-created_at").first()
     if existing is not None:
         if existing.state == LabelJob.State.DONE and sheet_on_disk(existing):
             return existing
@@ -178,11 +196,13 @@ def label_job_retry(*, job: LabelJob, actor: Actor) -> LabelJob:
     retried (no sheet is built twice). The update is conditional, so two clicks queue it once."""
     retryable = Q(state=LabelJob.State.FAILED) | _stale()
     changed = LabelJob.objects.filter(retryable, pk=job.pk).update(
-        state=LabelJob.State.PENDING, done=0, progress_at=timezone.now(), finished_at=None)
+        state=LabelJob.State.PENDING, done=0, progress_at=timezone.now(), finished_at=None
+    )
     job.refresh_from_db()
     if changed != 1:
-        raise DomainError("label_job_not_failed", _("只有失败或已中断的标签任务可以重试。"), status=job.state,
-                          allowed=[])
+        raise DomainError(
+            "label_job_not_failed", _("只有失败或已中断的标签任务可以重试。"), status=job.state, allowed=[]
+        )
     logger.info("label sheet %s of batch %s queued again by %s", job.pk, job.batch.number, actor.user)
     _queue_build(job)
     return job
@@ -197,8 +217,12 @@ def _claim(job_id) -> bool:
     with no progress for LABEL_JOB_STALE_SECONDS). Acts only if exactly one row changed."""
     now = timezone.now()
     claimable = Q(state=LabelJob.State.PENDING) | (Q(state=LabelJob.State.RUNNING) & _stale())
-    return LabelJob.objects.filter(claimable, pk=job_id).update(
-        state=LabelJob.State.RUNNING, started_at=now, progress_at=now, done=0, attempts=F("attempts") + 1) == 1
+    return (
+        LabelJob.objects.filter(claimable, pk=job_id).update(
+            state=LabelJob.State.RUNNING, started_at=now, progress_at=now, done=0, attempts=F("attempts") + 1
+        )
+        == 1
+    )
 
 
 def label_job_build(*, job_id, may_retry: bool = False) -> bool:
@@ -240,12 +264,16 @@ def label_job_build(*, job_id, may_retry: bool = False) -> bool:
             os.unlink(part.name)
         retry = may_retry and code in TRANSIENT
         LabelJob.objects.filter(pk=job_id).update(
-            state=LabelJob.State.PENDING if retry else LabelJob.State.FAILED, error_code=code,
-            error=failure_message(code)[:500], progress_at=timezone.now(),
-            finished_at=None if retry else timezone.now())
+            state=LabelJob.State.PENDING if retry else LabelJob.State.FAILED,
+            error_code=code,
+            error=failure_message(code)[:500],
+            progress_at=timezone.now(),
+            finished_at=None if retry else timezone.now(),
+        )
         if retry:
             raise RetryLater(code) from exc
         return False
-    LabelJob.objects.filter(pk=job.pk).update(state=LabelJob.State.DONE, done=written, file=name, error_code="",
-                                              error="", finished_at=timezone.now())
+    LabelJob.objects.filter(pk=job.pk).update(
+        state=LabelJob.State.DONE, done=written, file=name, error_code="", error="", finished_at=timezone.now()
+    )
     return True

@@ -73,8 +73,7 @@ class LabelJob(models.Model):
     # Random, so a job's address cannot be guessed from another's.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     batch = models.ForeignKey("batches.Batch", on_delete=models.CASCADE, related_name="label_jobs")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.PENDING)
     total = models.PositiveIntegerField(_("标签总数"))
     done = models.PositiveIntegerField(_("已生成"), default=0)

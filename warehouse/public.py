@@ -72,8 +72,11 @@ class PublicVerifyThrottle(SimpleRateThrottle):
                 return super().allow_request(request, view)
             except CACHE_ERRORS as error:
                 PublicVerifyThrottle.shared_down_until = time.monotonic() + self.RETRY_AFTER_SECONDS
-                logger.warning("public page throttle: shared cache unreachable (%s); counting in this process "
-                               "for %d s", error, self.RETRY_AFTER_SECONDS)
+                logger.warning(
+                    "public page throttle: shared cache unreachable (%s); counting in this process for %d s",
+                    error,
+                    self.RETRY_AFTER_SECONDS,
+                )
         self.cache = LOCAL_COUNTS
         return super().allow_request(request, view)
 
@@ -138,8 +141,9 @@ class PublicCodeView(APIView):
             ref = CodeRef(token=token.upper()) if TOKEN_RE.match(token.upper()) else None
         else:
             ref = digital_link_ref(gtin=gtin, lot=lot, serial=serial)
-        code = codes_for_refs({"scan": ref}, queryset=Code.objects.select_related(
-            "batch__market", "batch__warehouse"))["scan"]
+        code = codes_for_refs({"scan": ref}, queryset=Code.objects.select_related("batch__market", "batch__warehouse"))[
+            "scan"
+        ]
         if code is None:
             raise Http404
         return Response(public_facts(code), template_name="public/code.html")

@@ -23,20 +23,27 @@ def scan_result(value: str, actor: Actor) -> dict | None:
     batches = visible_batches(actor).select_related("market", "warehouse", "merchant")
     batch = batches.filter(number__in={value, value.upper()}).first()
     if batch is not None:
-        return {"kind": "batch", "batch": batch_facts(batch), "code": None,
-                "allowed_actions": batch_allowed_actions(batch, actor.role)}
+        return {
+            "kind": "batch",
+            "batch": batch_facts(batch),
+            "code": None,
+            "allowed_actions": batch_allowed_actions(batch, actor.role),
+        }
     code = codes_for_scans([value], queryset=visible_codes(actor))[value]
     if code is None:
         return None
     batch = batches.get(pk=code.batch_id)
     code.batch = batch
-    return {"kind": "code", "batch": batch_facts(batch), "code": code_facts(code),
-            "allowed_actions": code_actions(code, actor)}
+    return {
+        "kind": "code",
+        "batch": batch_facts(batch),
+        "code": code_facts(code),
+        "allowed_actions": code_actions(code, actor),
+    }
 
 
 def batch_facts(batch: Batch) -> dict:
-    counts = batch.codes.aggregate(total=Count("id"),
-                                   **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
+    counts = batch.codes.aggregate(total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
     return {**BatchSummary(batch).data, "lines": LineOutput(batch.lines.all(), many=True).data, "codes": counts}
 
 
@@ -48,8 +55,12 @@ def code_facts(code: Code) -> dict:
         "status": code.status,
         "status_display": code.get_status_display(),
         "url": qr_url(code),
-        "line": {"id": code.line_id, "product_name": code.line.product_name,
-                 "specification": code.line.specification, "gtin": code.line.gtin},
+        "line": {
+            "id": code.line_id,
+            "product_name": code.line.product_name,
+            "specification": code.line.specification,
+            "gtin": code.line.gtin,
+        },
         # Shown in Asia/Shanghai like every time of the API (R8), not as UTC `Z`.
         "issued_at": _local(code.issued_at),
         "released_at": _local(code.released_at),
@@ -66,7 +77,11 @@ def code_actions(code: Code, actor: Actor) -> list[str]:
     batch = code.batch
     if code.status == CodeStatus.IN_WAREHOUSE and "release" in batch_allowed_actions(batch, actor.role):
         return ["release"]
-    if (actor.role == Role.MERCHANT and code.status == CodeStatus.RELEASED and batch.status != Status.RECALLED
-            and batch.merchant_id == actor.merchant.pk):
+    if (
+        actor.role == Role.MERCHANT
+        and code.status == CodeStatus.RELEASED
+        and batch.status != Status.RECALLED
+        and batch.merchant_id == actor.merchant.pk
+    ):
         return ["sell"]
     return []

@@ -15,9 +15,11 @@ def qr_url(code: Code) -> str:
 
 def first_negative_result(batch: Batch) -> TestResult | None:
     """The first negative result of the batch's current cycle: the one that opened the gate (R2)."""
-    return (TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle,
-                                      result=TestResult.Outcome.NEGATIVE)
-            .order_by("recorded_at", "id").first())
+    return (
+        TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle, result=TestResult.Outcome.NEGATIVE)
+        .order_by("recorded_at", "id")
+        .first()
+    )
 
 
 def last_disinfection(batch: Batch) -> Disinfection | None:

@@ -21,8 +21,10 @@ def _fingerprint(request) -> str:
 
 def _replay(view, request, record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
-        return Response({"detail": "This Idempotency-Key was used for a different request.",
-                         "code": "idempotency_key_reused"}, status=422)
+        return Response(
+            {"detail": "This Idempotency-Key was used for a different request.", "code": "idempotency_key_reused"},
+            status=422,
+        )
     body = record.body
     if rebuild := getattr(view, "replayed_body", None):
         body = rebuild(request, body)
@@ -59,8 +61,9 @@ def run_idempotent(view, request, act) -> Response:
             body = _stored_body(view, json.loads(JSONRenderer().render(response.data) or b"null"))
             try:
                 with transaction.atomic():
-                    IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=fingerprint,
-                                                     status_code=response.status_code, body=body)
+                    IdempotencyRecord.objects.create(
+                        user=request.user, key=key, fingerprint=fingerprint, status_code=response.status_code, body=body
+                    )
             except IntegrityError:
                 raise _Raced from None  # undo what act() did: the other request's answer stands
     except _Raced:

@@ -46,7 +46,8 @@ def json_problems(data: dict) -> dict:
         value, place, depth, field = stack.pop()
         if depth > MAX_JSON_DEPTH:
             problems.setdefault(field or "detail", []).append(
-                str(_("%(place)s：JSON 嵌套过深（最多 %(max)d 层）。") % {"place": place, "max": MAX_JSON_DEPTH}))
+                str(_("%(place)s：JSON 嵌套过深（最多 %(max)d 层）。") % {"place": place, "max": MAX_JSON_DEPTH})
+            )
             continue
         if isinstance(value, dict):
             for key, item in value.items():
@@ -64,7 +65,8 @@ def json_problems(data: dict) -> dict:
                 problems.setdefault(field or "detail", []).append(f"{place}: {message}" if place != field else message)
         elif isinstance(value, float) and not math.isfinite(value):
             problems.setdefault(field or "detail", []).append(
-                f"{place}: {_('数值超出范围。')}" if place != field else str(_("数值超出范围。")))
+                f"{place}: {_('数值超出范围。')}" if place != field else str(_("数值超出范围。"))
+            )
     return problems
 
 

@@ -19,6 +19,7 @@ MAX_LINES = 500
 
 # --- input --------------------------------------------------------------------------------
 
+
 @extend_schema_field({"type": "string", "maxLength": 32, "minLength": 1, "description": "its code, e.g. MKT-A, WH-1"})
 class CodeRelatedField(serializers.SlugRelatedField):
     """A market or warehouse named by its `code`. A NUL character is refused before the look-up
@@ -147,8 +148,9 @@ class TestResultInput(serializers.Serializer):
 
 
 class ReleaseInput(serializers.Serializer):
-    codes = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
-                                  allow_empty=False, max_length=100_000)
+    codes = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, allow_empty=False, max_length=100_000
+    )
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
@@ -158,6 +160,7 @@ class ReleaseInput(serializers.Serializer):
 
 
 # --- output -------------------------------------------------------------------------------
+
 
 class LineOutput(serializers.Serializer):
     id = serializers.IntegerField()
@@ -250,7 +253,18 @@ class EventOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = ["id", "action", "status_before", "status_after", "actor", "role", "at", "warehouse", "zone", "details"]
+        fields = [
+            "id",
+            "action",
+            "status_before",
+            "status_after",
+            "actor",
+            "role",
+            "at",
+            "warehouse",
+            "zone",
+            "details",
+        ]
 
 
 def render_detail(batch: Batch, actor) -> dict:

@@ -48,6 +48,7 @@ def validated(input_class, request, **context) -> dict:
 
 # --- list, declare, detail, edit ----------------------------------------------------------
 
+
 class BatchFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, method="filter_status")
     market = django_filters.CharFilter(field_name="market__code")
@@ -73,8 +74,10 @@ class BatchFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(
-            Q(number__icontains=value) | Q(customs_declaration_no__icontains=value)
-            | Q(merchant__name__icontains=value) | Q(lines__product_name__icontains=value)
+            Q(number__icontains=value)
+            | Q(customs_declaration_no__icontains=value)
+            | Q(merchant__name__icontains=value)
+            | Q(lines__product_name__icontains=value)
         ).distinct()
 
 
@@ -131,6 +134,7 @@ class BatchEventsView(generics.ListAPIView):
 
 # --- actions ------------------------------------------------------------------------------
 
+
 class BatchActionView(APIView):
     """POST /api/batches/{number}/<action>/ → the batch detail after the action."""
 
@@ -160,12 +164,20 @@ def action_view(action: str, perform, input_class=None, success_status=status.HT
     def post(self, request, number):
         return BatchActionView.post(self, request, number)
 
-    post = extend_schema(request=input_class, responses={success_status: s.BatchDetail},
-                         operation_id=f"batches_{action}")(post)
-    return type(name, (BatchActionView,), {
-        "action_name": action, "input_class": input_class, "success_status": success_status,
-        "service": staticmethod(perform), "post": post,
-    })
+    post = extend_schema(
+        request=input_class, responses={success_status: s.BatchDetail}, operation_id=f"batches_{action}"
+    )(post)
+    return type(
+        name,
+        (BatchActionView,),
+        {
+            "action_name": action,
+            "input_class": input_class,
+            "success_status": success_status,
+            "service": staticmethod(perform),
+            "post": post,
+        },
+    )
 
 
 SubmitView = action_view("submit", lambda b, a, d: services.batch_submit(batch=b, actor=a))
@@ -178,13 +190,25 @@ ArriveView = action_view(
     s.ArriveInput,
 )
 ReturnView = action_view("return", lambda b, a, d: services.batch_return(batch=b, actor=a, **d), s.OptionalReasonInput)
-DisinfectView = action_view("disinfect", lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
-                            s.DisinfectInput, status.HTTP_201_CREATED)
+DisinfectView = action_view(
+    "disinfect",
+    lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
+    s.DisinfectInput,
+    status.HTTP_201_CREATED,
+)
 MoveToRestingView = action_view("move_to_resting", lambda b, a, d: services.batch_move_to_resting(batch=b, actor=a))
-SampleView = action_view("sample", lambda b, a, d: services.batch_record_sample(batch=b, actor=a, **d),
-                         s.SampleInput, status.HTTP_201_CREATED)
-TestResultView = action_view("test_result", lambda b, a, d: services.batch_record_test_result(batch=b, actor=a, **d),
-                             s.TestResultInput, status.HTTP_201_CREATED)
+SampleView = action_view(
+    "sample",
+    lambda b, a, d: services.batch_record_sample(batch=b, actor=a, **d),
+    s.SampleInput,
+    status.HTTP_201_CREATED,
+)
+TestResultView = action_view(
+    "test_result",
+    lambda b, a, d: services.batch_record_test_result(batch=b, actor=a, **d),
+    s.TestResultInput,
+    status.HTTP_201_CREATED,
+)
 MoveToStorageView = action_view("move_to_storage", lambda b, a, d: services.batch_move_to_storage(batch=b, actor=a))
 IssueCodesView = action_view("issue_codes", lambda b, a, d: services.batch_issue_codes(batch=b, actor=a))
 ReleaseView = action_view(
@@ -192,12 +216,14 @@ ReleaseView = action_view(
     lambda b, a, d: services.batch_release(batch=b, actor=a, tokens=d.get("codes"), release_all=d["all"]),
     s.ReleaseInput,
 )
-RedisinfectView = action_view("redisinfect", lambda b, a, d: services.batch_redisinfect(batch=b, actor=a, **d),
-                              s.ReasonInput)
+RedisinfectView = action_view(
+    "redisinfect", lambda b, a, d: services.batch_redisinfect(batch=b, actor=a, **d), s.ReasonInput
+)
 DestroyView = action_view("destroy", lambda b, a, d: services.batch_destroy(batch=b, actor=a, **d), s.ReasonInput)
 
 
 # --- notifications ------------------------------------------------------------------------
+
 
 class NotificationOutput(s.serializers.ModelSerializer):
     batch = s.serializers.CharField(source="batch.number", allow_null=True, default=None)
@@ -220,6 +246,7 @@ class NotificationListView(generics.ListAPIView):
 
 # --- codes --------------------------------------------------------------------------------
 
+
 class CodeOutput(s.serializers.Serializer):
     token = s.serializers.CharField()
     serial = s.serializers.CharField(help_text="GS1 AI 21 serial of the Digital Link: random, 16 characters")
@@ -228,8 +255,9 @@ class CodeOutput(s.serializers.Serializer):
     url = s.serializers.SerializerMethodField()
 
     def get_url(self, code) -> str:
-        return services.code_url(token=code.token, gtin=code.line.gtin, batch_number=code.batch.number,
-                                 serial=code.serial)
+        return services.code_url(
+            token=code.token, gtin=code.line.gtin, batch_number=code.batch.number, serial=code.serial
+        )
 
 
 class BatchCodesView(generics.ListAPIView):
@@ -241,7 +269,8 @@ class BatchCodesView(generics.ListAPIView):
         return batch.codes.select_related("line", "batch").order_by("item_no")
 
 
-# --- recall (issue 4) ---------------------------------------------------------------------
+# --- recall (docs/contract.md §3, §4) --------------------------------------------------------
+
 
 class RecallView(BatchActionView):
     """POST /api/batches/{number}/recall/ (regulator, {"reason"}): 200 with the batch detail as
@@ -268,8 +297,7 @@ class RecallView(BatchActionView):
             data = validated(self.input_class, request, batch=batch, actor=actor)
             services.batch_recall(batch=batch, actor=actor, reason=data["reason"])
             buyers = self.buyers(batch, actor)
-            trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number,
-                               result_count=len(buyers))
+            trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
             return Response({**s.render_detail(batch, actor), "buyers": buyers})
 
     @staticmethod

@@ -27,6 +27,7 @@ MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPE
 
 # --- who is acting --------------------------------------------------------------------------
 
+
 def role_page(*roles):
     """A page for signed-in users of these roles (any role if none named): anonymous → login,
     another role → 403. The view receives `request.actor`."""
@@ -59,6 +60,7 @@ def require_action(actor: Actor, action: str) -> None:
 
 
 # --- the role's menu ------------------------------------------------------------------------
+
 
 def menu_for(actor: Actor | None) -> list[dict]:
     if actor is None:
@@ -134,6 +136,7 @@ def organisation_of(actor: Actor | None) -> str:
 
 
 # --- feedback in words ----------------------------------------------------------------------
+
 
 def format_left(left: timedelta) -> str:
     """'2 days 3 hours 5 minutes' in the active language; seconds when under a minute."""

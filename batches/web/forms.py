@@ -47,6 +47,7 @@ def apply_errors(form: forms.BaseForm, errors) -> None:
 
 # --- declaration --------------------------------------------------------------------------
 
+
 class DeclarationForm(forms.Form):
     customs_declaration_no = text(api.DeclareInput, "customs_declaration_no", _("Customs declaration no."))
     origin_country = text(api.DeclareInput, "origin_country", _("Country of origin"))
@@ -59,9 +60,14 @@ class LineForm(forms.Form):
     specification = text(api.LineInput, "specification", _("Specification"))
     quantity = number(api.LineInput, "quantity", _("Quantity"))
     unit = text(api.LineInput, "unit", _("Unit"), initial=_("pcs"))
-    gtin = text(api.LineInput, "gtin", _("GTIN (optional)"), required=False,
-                help_text=_("8, 12, 13 or 14 digits from the barcode on the goods."),
-                widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    gtin = text(
+        api.LineInput,
+        "gtin",
+        _("GTIN (optional)"),
+        required=False,
+        help_text=_("8, 12, 13 or 14 digits from the barcode on the goods."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
 
 
 class BaseLineFormSet(forms.BaseFormSet):
@@ -78,8 +84,9 @@ class BaseLineFormSet(forms.BaseFormSet):
             raise forms.ValidationError(_("Declare at least one goods line."))
 
 
-LineFormSet = forms.formset_factory(LineForm, formset=BaseLineFormSet, extra=0, min_num=1, validate_min=True,
-                                    max_num=api.MAX_LINES, validate_max=True)
+LineFormSet = forms.formset_factory(
+    LineForm, formset=BaseLineFormSet, extra=0, min_num=1, validate_min=True, max_num=api.MAX_LINES, validate_max=True
+)
 
 
 def validate_declaration(*, actor, form: DeclarationForm, lines, market_code: str | None, edit: bool = False):
@@ -100,7 +107,7 @@ def validate_declaration(*, actor, form: DeclarationForm, lines, market_code: st
     errors = dict(serializer.errors)
     line_errors = errors.pop("lines", None)
     if isinstance(line_errors, list):
-        for line, problems in zip(lines.forms, line_errors):
+        for line, problems in zip(lines.forms, line_errors, strict=False):
             if problems:
                 apply_errors(line, problems)
     elif line_errors:
@@ -111,9 +118,9 @@ def validate_declaration(*, actor, form: DeclarationForm, lines, market_code: st
 
 # --- review -------------------------------------------------------------------------------
 
+
 class ApproveForm(forms.Form):
-    warehouse = forms.ModelChoiceField(label=_("Warehouse"), queryset=None, to_field_name="code",
-                                       empty_label=None)
+    warehouse = forms.ModelChoiceField(label=_("Warehouse"), queryset=None, to_field_name="code", empty_label=None)
 
     def __init__(self, *args, batch, **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,8 +130,9 @@ class ApproveForm(forms.Form):
     def validated(self):
         if not self.is_valid():
             return None
-        serializer = api.ApproveInput(data={"warehouse": self.cleaned_data["warehouse"].code},
-                                      context={"batch": self.batch})
+        serializer = api.ApproveInput(
+            data={"warehouse": self.cleaned_data["warehouse"].code}, context={"batch": self.batch}
+        )
         if not serializer.is_valid():
             apply_errors(self, serializer.errors)
             return None
@@ -141,6 +149,7 @@ class OptionalReasonForm(forms.Form):
 
 # --- warehouse records ----------------------------------------------------------------------
 
+
 class ArrivalLineForm(forms.Form):
     line = forms.IntegerField(widget=forms.HiddenInput)
     received_quantity = number(api.ArrivalLineInput, "received_quantity", _("Received quantity"))
@@ -154,10 +163,17 @@ ArrivalFormSet = forms.formset_factory(ArrivalLineForm, extra=0)
 def arrival_formset(batch, data=None):
     """One form per declared line, pre-filled with the declared quantity and both checks ticked."""
     lines = list(batch.lines.all())
-    initial = [{"line": line.pk, "received_quantity": line.quantity if line.received_quantity is None
-                else line.received_quantity, "type_matches": True, "spec_matches": True} for line in lines]
+    initial = [
+        {
+            "line": line.pk,
+            "received_quantity": line.quantity if line.received_quantity is None else line.received_quantity,
+            "type_matches": True,
+            "spec_matches": True,
+        }
+        for line in lines
+    ]
     formset = ArrivalFormSet(data, initial=initial, prefix="arrival")
-    for form, line in zip(formset.forms, lines):
+    for form, line in zip(formset.forms, lines, strict=False):
         form.batch_line = line
         form.empty_permitted = False  # an unchanged line (all as declared) is still a checked line
     return formset
@@ -178,15 +194,23 @@ class TestResultForm(forms.Form):
     __test__ = False  # not a pytest test class
 
     sample_no = text(api.TestResultInput, "sample_no", _("Sample no."))
-    result = forms.ChoiceField(label=_("Result"), choices=[
-        (TestResult.Outcome.NEGATIVE, _("Negative")),
-        (TestResult.Outcome.POSITIVE, _("Positive")),
-        (TestResult.Outcome.INVALID, _("Invalid")),
-    ], widget=forms.RadioSelect)
+    result = forms.ChoiceField(
+        label=_("Result"),
+        choices=[
+            (TestResult.Outcome.NEGATIVE, _("Negative")),
+            (TestResult.Outcome.POSITIVE, _("Positive")),
+            (TestResult.Outcome.INVALID, _("Invalid")),
+        ],
+        widget=forms.RadioSelect,
+    )
     report_no = text(api.TestResultInput, "report_no", _("Report no."))
 
 
 class ScanForm(forms.Form):
-    q = forms.CharField(label=_("Scan or type a batch number, code or QR link"), max_length=300,
-                        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off",
-                                                      "data-scan-box": "1", "enterkeyhint": "go"}))
+    q = forms.CharField(
+        label=_("Scan or type a batch number, code or QR link"),
+        max_length=300,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "off", "data-scan-box": "1", "enterkeyhint": "go"}
+        ),
+    )

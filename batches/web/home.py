@@ -20,8 +20,10 @@ class LogoutView(auth_views.LogoutView):
 
 
 def _rows(batches):
-    return [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b)}
-            for b in batches]
+    return [
+        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b)}
+        for b in batches
+    ]
 
 
 @role_page()
@@ -39,20 +41,41 @@ def home(request):
     counts = dict(batches.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     notices = Notification.objects.filter(recipient=actor.user).select_related("batch")[:5]
     if actor.role == MERCHANT:
-        return page(request, "web/home_merchant.html", {
-            "attention": _rows(batches.filter(status__in=(Status.DRAFT, Status.REJECTED)).order_by("-updated_at")[:10]),
-            "resting": _rows(batches.filter(status__in=(Status.RESTING, Status.REST_COMPLETE)).order_by("rest_until")),
-            "recent": _rows(batches.order_by("-status_changed_at")[:5]),
-            "counts": [{"label": label, "value": value, "count": counts.get(value, 0)}
-                       for value, label in Status.choices if counts.get(value)],
-            "notices": notices,
-        }, active="home")
+        return page(
+            request,
+            "web/home_merchant.html",
+            {
+                "attention": _rows(
+                    batches.filter(status__in=(Status.DRAFT, Status.REJECTED)).order_by("-updated_at")[:10]
+                ),
+                "resting": _rows(
+                    batches.filter(status__in=(Status.RESTING, Status.REST_COMPLETE)).order_by("rest_until")
+                ),
+                "recent": _rows(batches.order_by("-status_changed_at")[:5]),
+                "counts": [
+                    {"label": label, "value": value, "count": counts.get(value, 0)}
+                    for value, label in Status.choices
+                    if counts.get(value)
+                ],
+                "notices": notices,
+            },
+            active="home",
+        )
     if actor.role == REVIEWER:
         waiting = batches.filter(status=Status.SUBMITTED).order_by("status_changed_at", "id")
-        return page(request, "web/home_reviewer.html", {
-            "waiting": _rows(waiting[:5]), "waiting_count": waiting.count(),
-            "counts": [{"label": label, "value": value, "count": counts.get(value, 0)}
-                       for value, label in Status.choices if counts.get(value)],
-            "notices": notices,
-        }, active="home")
+        return page(
+            request,
+            "web/home_reviewer.html",
+            {
+                "waiting": _rows(waiting[:5]),
+                "waiting_count": waiting.count(),
+                "counts": [
+                    {"label": label, "value": value, "count": counts.get(value, 0)}
+                    for value, label in Status.choices
+                    if counts.get(value)
+                ],
+                "notices": notices,
+            },
+            active="home",
+        )
     return page(request, "web/home_none.html", active="home")

@@ -22,8 +22,13 @@ def declare(request):
         if data is not None:
             batch = services.batch_declare(actor=actor, **data)
             return _after_save(request, batch)
-    return page(request, "web/declare.html", {"form": form, "lines": lines, "market": actor.market},
-                active="declare", status=400 if form.errors or lines.total_error_count() else 200)
+    return page(
+        request,
+        "web/declare.html",
+        {"form": form, "lines": lines, "market": actor.market},
+        active="declare",
+        status=400 if form.errors or lines.total_error_count() else 200,
+    )
 
 
 @role_page(MERCHANT)
@@ -54,10 +59,17 @@ def edit(request, number):
                 return _after_save(request, batch)
     else:
         form = f.DeclarationForm(initial={name: getattr(batch, name) for name in f.DeclarationForm.base_fields})
-        lines = f.LineFormSet(prefix="lines", initial=[
-            {name: getattr(line, name) for name in f.LineForm.base_fields} for line in batch.lines.all()])
-    return page(request, "web/declare.html", {"form": form, "lines": lines, "market": actor.market, "batch": batch},
-                active="batches", status=refused or (400 if request.method == "POST" else 200))
+        lines = f.LineFormSet(
+            prefix="lines",
+            initial=[{name: getattr(line, name) for name in f.LineForm.base_fields} for line in batch.lines.all()],
+        )
+    return page(
+        request,
+        "web/declare.html",
+        {"form": form, "lines": lines, "market": actor.market, "batch": batch},
+        active="batches",
+        status=refused or (400 if request.method == "POST" else 200),
+    )
 
 
 def _after_save(request, batch):
@@ -68,7 +80,9 @@ def _after_save(request, batch):
         except DomainError as error:
             messages.error(request, domain_error_text(error))
         else:
-            messages.success(request, _("Batch %(number)s was saved and submitted for review.") % {"number": batch.number})
+            messages.success(
+                request, _("Batch %(number)s was saved and submitted for review.") % {"number": batch.number}
+            )
             return redirect("web:batch-detail", batch.number)
     messages.success(request, _("Batch %(number)s was saved as a draft.") % {"number": batch.number})
     return redirect("web:batch-detail", batch.number)

@@ -52,10 +52,21 @@ ACTION_BUTTONS = {
 }
 
 STATUS_TONE = {
-    Status.DRAFT: "muted", Status.SUBMITTED: "info", Status.REJECTED: "warn", Status.APPROVED: "info",
-    Status.DISCREPANCY: "warn", Status.RETURNED: "muted", Status.PRE_STORAGE: "info", Status.RESTING: "info",
-    Status.REST_COMPLETE: "ok", Status.QUARANTINED: "danger", Status.DESTROYED: "muted", Status.STORED: "ok",
-    Status.CODED: "ok", Status.RELEASED: "ok", Status.RECALLED: "danger",
+    Status.DRAFT: "muted",
+    Status.SUBMITTED: "info",
+    Status.REJECTED: "warn",
+    Status.APPROVED: "info",
+    Status.DISCREPANCY: "warn",
+    Status.RETURNED: "muted",
+    Status.PRE_STORAGE: "info",
+    Status.RESTING: "info",
+    Status.REST_COMPLETE: "ok",
+    Status.QUARANTINED: "danger",
+    Status.DESTROYED: "muted",
+    Status.STORED: "ok",
+    Status.CODED: "ok",
+    Status.RELEASED: "ok",
+    Status.RECALLED: "danger",
 }
 
 RESULT_LABELS = {
@@ -65,10 +76,20 @@ RESULT_LABELS = {
 }
 
 DETAIL_LABELS = {
-    "reason": _("Reason"), "warehouse": _("Warehouse"), "agent": _("Disinfectant"),
-    "concentration": _("Concentration"), "method": _("Method"), "sample_no": _("Sample no."), "lab": _("Laboratory"),
-    "result": _("Result"), "report_no": _("Report no."), "issued": _("Codes issued"), "count": _("Count"),
-    "rest_until": _("Rest until"), "codes_recalled": _("Codes recalled"), "lines": _("Lines"),
+    "reason": _("Reason"),
+    "warehouse": _("Warehouse"),
+    "agent": _("Disinfectant"),
+    "concentration": _("Concentration"),
+    "method": _("Method"),
+    "sample_no": _("Sample no."),
+    "lab": _("Laboratory"),
+    "result": _("Result"),
+    "report_no": _("Report no."),
+    "issued": _("Codes issued"),
+    "count": _("Count"),
+    "rest_until": _("Rest until"),
+    "codes_recalled": _("Codes recalled"),
+    "lines": _("Lines"),
 }
 
 
@@ -106,9 +127,11 @@ HIDDEN_DETAILS = ("lines", "mismatches", "codes", "cycle", "by", "changed", "sal
 
 
 def event_details(details: dict) -> list[dict]:
-    shown = [{"label": DETAIL_LABELS.get(key, key), "value": detail_value(key, value)}
-             for key, value in (details or {}).items()
-             if key not in HIDDEN_DETAILS and not isinstance(value, (list, dict))]
+    shown = [
+        {"label": DETAIL_LABELS.get(key, key), "value": detail_value(key, value)}
+        for key, value in (details or {}).items()
+        if key not in HIDDEN_DETAILS and not isinstance(value, (list, dict))
+    ]
     mismatches = (details or {}).get("mismatches") or []
     if mismatches:
         shown.append({"label": _("Mismatched lines"), "value": len(mismatches)})
@@ -116,11 +139,14 @@ def event_details(details: dict) -> list[dict]:
 
 
 def event_rows(events) -> list[dict]:
-    return [{
-        "event": event,
-        "label": ACTION_LABELS.get(event.action, event.action),
-        "before": status_label(event.status_before) if event.status_before else "",
-        "after": status_label(event.status_after) if event.status_after else "",
-        "changed": event.status_before != event.status_after,
-        "details": event_details(event.details),
-    } for event in events]
+    return [
+        {
+            "event": event,
+            "label": ACTION_LABELS.get(event.action, event.action),
+            "before": status_label(event.status_before) if event.status_before else "",
+            "after": status_label(event.status_after) if event.status_after else "",
+            "changed": event.status_before != event.status_after,
+            "details": event_details(event.details),
+        }
+        for event in events
+    ]

@@ -26,8 +26,10 @@ CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285
 
 
 def _rows(batches, now):
-    return [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""),
-             "rest": rest_info(b, now)} for b in batches]
+    return [
+        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b, now)}
+        for b in batches
+    ]
 
 
 @role_page(REGULATOR)
@@ -47,16 +49,21 @@ def dashboard(request):
     quarantined = batches.filter(status=Status.QUARANTINED).order_by("status_changed_at")
     alerts = Notification.objects.filter(recipient=actor.user).select_related("batch")[:10]
     unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
-    return page(request, "web/dashboard.html", {
-        "warehouses": occupancy_rows(actor),
-        "due_today": _rows(due_today, now),
-        "overdue": _rows(overdue, now),
-        "quarantined": _rows(quarantined, now),
-        "alerts": alerts,
-        "unread": unread,
-        "chart": sales_chart(actor, today=today),
-        "today": today,
-    }, active="home")
+    return page(
+        request,
+        "web/dashboard.html",
+        {
+            "warehouses": occupancy_rows(actor),
+            "due_today": _rows(due_today, now),
+            "overdue": _rows(overdue, now),
+            "quarantined": _rows(quarantined, now),
+            "alerts": alerts,
+            "unread": unread,
+            "chart": sales_chart(actor, today=today),
+            "today": today,
+        },
+        active="home",
+    )
 
 
 def occupancy_rows(actor) -> list[dict]:
@@ -70,10 +77,19 @@ def occupancy_rows(actor) -> list[dict]:
         for kind, label in ZoneKind.choices:
             numbers = load.get(kind, {"batches": 0, "items": 0})
             cap = capacity.get(kind)
-            zones.append({"kind": kind, "label": label, "batches": numbers["batches"], "items": numbers["items"],
-                          "capacity": cap, "percent": min(100, round(100 * numbers["items"] / cap)) if cap else None})
-        rows.append({"warehouse": warehouse, "zones": zones,
-                     "markets": ", ".join(m.code for m in warehouse.markets.all())})
+            zones.append(
+                {
+                    "kind": kind,
+                    "label": label,
+                    "batches": numbers["batches"],
+                    "items": numbers["items"],
+                    "capacity": cap,
+                    "percent": min(100, round(100 * numbers["items"] / cap)) if cap else None,
+                }
+            )
+        rows.append(
+            {"warehouse": warehouse, "zones": zones, "markets": ", ".join(m.code for m in warehouse.markets.all())}
+        )
     return rows
 
 
@@ -85,10 +101,17 @@ def sales_chart(actor, *, today, days: int = 7) -> dict:
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
     markets = list(Market.objects.filter(district_id=actor.district_id).order_by("code"))
-    counts = (SaleItem.objects.filter(voided=False, sale__voided_at__isnull=True, sale__sold_at__gte=since,
-                                      sale__merchant__market__district_id=actor.district_id)
-              .annotate(day=TruncDate("sale__sold_at", tzinfo=timezone.get_current_timezone()))
-              .values("day", "sale__merchant__market_id").annotate(n=Count("id")))
+    counts = (
+        SaleItem.objects.filter(
+            voided=False,
+            sale__voided_at__isnull=True,
+            sale__sold_at__gte=since,
+            sale__merchant__market__district_id=actor.district_id,
+        )
+        .annotate(day=TruncDate("sale__sold_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "sale__merchant__market_id")
+        .annotate(n=Count("id"))
+    )
     table = {(row["day"], row["sale__merchant__market_id"]): row["n"] for row in counts}
     day_list = [first + timedelta(days=i) for i in range(days)]
     peak = max(table.values(), default=0)
@@ -102,20 +125,40 @@ def sales_chart(actor, *, today, days: int = 7) -> dict:
         for m_index, market in enumerate(markets):
             value = table.get((day, market.pk), 0)
             h = plot_h * value / scale_top
-            bars.append({
-                "x": round(left + d_index * group_w + 4 + m_index * bar_w, 1), "y": round(top + plot_h - h, 1),
-                "w": round(bar_w - 1, 1), "h": round(h, 1), "value": value, "market": market.code,
-                "colour": CHART_COLOURS[m_index % len(CHART_COLOURS)], "day": day,
-            })
+            bars.append(
+                {
+                    "x": round(left + d_index * group_w + 4 + m_index * bar_w, 1),
+                    "y": round(top + plot_h - h, 1),
+                    "w": round(bar_w - 1, 1),
+                    "h": round(h, 1),
+                    "value": value,
+                    "market": market.code,
+                    "colour": CHART_COLOURS[m_index % len(CHART_COLOURS)],
+                    "day": day,
+                }
+            )
     ticks = sorted({0, scale_top, (scale_top + 1) // 2})
     return {
-        "width": width, "height": height, "bars": bars, "total": sum(table.values()),
-        "days": [{"x": round(left + i * group_w + group_w / 2, 1), "label": day.strftime("%m-%d"), "date": day}
-                 for i, day in enumerate(day_list)],
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "total": sum(table.values()),
+        "days": [
+            {"x": round(left + i * group_w + group_w / 2, 1), "label": day.strftime("%m-%d"), "date": day}
+            for i, day in enumerate(day_list)
+        ],
         "ticks": [{"y": round(top + plot_h - plot_h * t / scale_top, 1), "value": t} for t in ticks],
-        "axis_y": top + plot_h, "left": left, "right": width - 10,
-        "legend": [{"market": m, "colour": CHART_COLOURS[i % len(CHART_COLOURS)],
-                    "total": sum(table.get((d, m.pk), 0) for d in day_list)} for i, m in enumerate(markets)],
+        "axis_y": top + plot_h,
+        "left": left,
+        "right": width - 10,
+        "legend": [
+            {
+                "market": m,
+                "colour": CHART_COLOURS[i % len(CHART_COLOURS)],
+                "total": sum(table.get((d, m.pk), 0) for d in day_list),
+            }
+            for i, m in enumerate(markets)
+        ],
         "rows": [{"day": day, "values": [table.get((day, m.pk), 0) for m in markets]} for day in day_list],
         "markets": markets,
     }
@@ -159,17 +202,26 @@ def recall(request, batch, spec):
     batch.refresh_from_db()
     from .trace import BUYER_KINDS, _when
 
-    buyers = [{**row, "when": _when(row["sold_at"]), "kind_label": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"])}
-              for row in result["buyers"]]
-    return page(request, "web/recall_done.html", {
-        "batch": batch, "buyers": buyers, "status": status_label(batch.status),
-        "tone": STATUS_TONE.get(batch.status, ""),
-    }, active="batches")
+    buyers = [
+        {**row, "when": _when(row["sold_at"]), "kind_label": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"])}
+        for row in result["buyers"]
+    ]
+    return page(
+        request,
+        "web/recall_done.html",
+        {
+            "batch": batch,
+            "buyers": buyers,
+            "status": status_label(batch.status),
+            "tone": STATUS_TONE.get(batch.status, ""),
+        },
+        active="batches",
+    )
 
 
 def recall_with_buyers(*, batch, actor, reason) -> dict:
     """The recall service, then the buyers to contact (markets' selector); the look-up of the
-    buyers is recorded like every trace query (issue 4 §5)."""
+    buyers is recorded like every trace query (docs/contract.md §5)."""
     from markets.models import TraceQueryKind
     from markets.selectors import recall_buyers
     from markets.services import trace_query_record

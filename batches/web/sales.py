@@ -27,16 +27,26 @@ class SaleForm(forms.Form):
     mobile, credit code only for business buyers, its check character) are the sales API's
     `SaleInput`, run in `validated()`."""
 
-    codes = forms.CharField(label=gettext_lazy("Scanned codes (one per line)"), required=True,
-                            widget=forms.Textarea(attrs={"rows": 3, "data-scan-store": "1"}))
+    codes = forms.CharField(
+        label=gettext_lazy("Scanned codes (one per line)"),
+        required=True,
+        widget=forms.Textarea(attrs={"rows": 3, "data-scan-store": "1"}),
+    )
     buyer_name = forms.CharField(label=gettext_lazy("Buyer name"), max_length=_limit("buyer_name"))
-    buyer_phone = forms.CharField(label=gettext_lazy("Buyer mobile phone"), max_length=20,
-                                  widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
-    buyer_kind = forms.ChoiceField(label=gettext_lazy("Buyer kind"), initial=BuyerKind.CONSUMER, choices=[
-        (BuyerKind.CONSUMER, gettext_lazy("Consumer")), (BuyerKind.BUSINESS, gettext_lazy("Business"))],
-        widget=forms.RadioSelect)
-    buyer_credit_code = forms.CharField(label=gettext_lazy("Unified social credit code (business buyers)"),
-                                        required=False, max_length=18)
+    buyer_phone = forms.CharField(
+        label=gettext_lazy("Buyer mobile phone"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    buyer_kind = forms.ChoiceField(
+        label=gettext_lazy("Buyer kind"),
+        initial=BuyerKind.CONSUMER,
+        choices=[(BuyerKind.CONSUMER, gettext_lazy("Consumer")), (BuyerKind.BUSINESS, gettext_lazy("Business"))],
+        widget=forms.RadioSelect,
+    )
+    buyer_credit_code = forms.CharField(
+        label=gettext_lazy("Unified social credit code (business buyers)"), required=False, max_length=18
+    )
 
     def scans(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["codes"].splitlines() if line.strip()]
@@ -65,19 +75,28 @@ def sale_new(request):
             per_code = error.errors.get("codes") if isinstance(error.errors, dict) else None
             if isinstance(per_code, dict):
                 problems = {str(k): str(v) for k, v in per_code.items()}
-                messages.error(request, _("Nothing was sold: %(count)d scanned codes have a problem.")
-                               % {"count": len(problems)})
+                messages.error(
+                    request, _("Nothing was sold: %(count)d scanned codes have a problem.") % {"count": len(problems)}
+                )
             else:
                 apply_errors(form, error.errors)
         except DomainError as error:
             messages.error(request, domain_error_text(error))
         else:
-            messages.success(request, _("Sale no. %(id)s recorded: %(count)d items to %(buyer)s.")
-                             % {"id": sale.pk, "count": len(scans), "buyer": sale.buyer_name})
+            messages.success(
+                request,
+                _("Sale no. %(id)s recorded: %(count)d items to %(buyer)s.")
+                % {"id": sale.pk, "count": len(scans), "buyer": sale.buyer_name},
+            )
             return redirect("web:sale-list")
     scanned = [line.strip() for line in (form.data.get("codes") or "").splitlines() if line.strip()]
-    return page(request, "web/sale_new.html", {"form": form, "problems": problems, "scanned": scanned},
-                active="sell", status=400 if request.method == "POST" else 200)
+    return page(
+        request,
+        "web/sale_new.html",
+        {"form": form, "problems": problems, "scanned": scanned},
+        active="sell",
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 class VoidForm(forms.Form):
@@ -86,9 +105,12 @@ class VoidForm(forms.Form):
 
 @role_page(MERCHANT)
 def sale_list(request):
-    sales = list(visible_sales(request.actor)
-                 .prefetch_related("items__code__batch", "items__code__line").order_by("-sold_at", "-id")[:200])
-    for sale in sales:  # as the sales API shows it: in full to regulators only (issue 4 §5)
+    sales = list(
+        visible_sales(request.actor)
+        .prefetch_related("items__code__batch", "items__code__line")
+        .order_by("-sold_at", "-id")[:200]
+    )
+    for sale in sales:  # as the sales API shows it: in full to regulators only (docs/contract.md §5)
         sale.shown_phone = shown_phone(request.actor, sale.buyer_phone)
     return page(request, "web/sale_list.html", {"sales": sales, "void_form": VoidForm()}, active="sales")
 

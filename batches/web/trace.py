@@ -1,8 +1,8 @@
 """The regulator's trace: search by code, batch number, merchant or buyer phone, and the whole
-chain of a code or a batch, a merchant's sales with exports (issue 4).
+chain of a code or a batch, a merchant's sales with exports.
 
 Everything is read through `markets.selectors` (scoped to the district) and every look-up is
-recorded with `markets.services.trace_query_record`, as the trace API does (issue 4 §5).
+recorded with `markets.services.trace_query_record`, as the trace API does (docs/contract.md §5).
 """
 
 from datetime import date, datetime, time, timedelta
@@ -37,18 +37,29 @@ def _events(rows: list[dict]) -> list[dict]:
     shown = []
     for row in rows:
         details = event_details(row.get("details") or {})
-        shown.append({**row, "label": ACTION_LABELS.get(row["action"], row["action"]), "when": _when(row["at"]),
-                      "before": status_label(row["status_before"]) if row["status_before"] else "",
-                      "after": status_label(row["status_after"]) if row["status_after"] else "",
-                      "changed": row["status_before"] != row["status_after"], "details": details})
+        shown.append(
+            {
+                **row,
+                "label": ACTION_LABELS.get(row["action"], row["action"]),
+                "when": _when(row["at"]),
+                "before": status_label(row["status_before"]) if row["status_before"] else "",
+                "after": status_label(row["status_after"]) if row["status_after"] else "",
+                "changed": row["status_before"] != row["status_after"],
+                "details": details,
+            }
+        )
     return shown
 
 
 def _sale(row: dict | None) -> dict | None:
     if row is None:
         return None
-    return {**row, "when": _when(row["sold_at"]), "kind": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"]),
-            "voided_when": _when(row.get("voided_at"))}
+    return {
+        **row,
+        "when": _when(row["sold_at"]),
+        "kind": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"]),
+        "voided_when": _when(row.get("voided_at")),
+    }
 
 
 @role_page(REGULATOR)
@@ -64,11 +75,17 @@ def trace(request):
     found = None
     if q:
         if len(q) < 2 or len(q) > 300:
-            return page(request, "web/trace.html", {"q": q, "error": _("Enter 2 to 300 characters.")},
-                        active="trace", status=400)
+            return page(
+                request,
+                "web/trace.html",
+                {"q": q, "error": _("Enter 2 to 300 characters.")},
+                active="trace",
+                status=400,
+            )
         found = selectors.trace_search(actor=actor, q=q)
-        trace_query_record(actor=actor, kind=TraceQueryKind.SEARCH, subject=q,
-                           result_count=sum(len(rows) for rows in found.values()))
+        trace_query_record(
+            actor=actor, kind=TraceQueryKind.SEARCH, subject=q, result_count=sum(len(rows) for rows in found.values())
+        )
         if len(found["codes"]) == 1 and not found["sales"]:
             return redirect("web:trace-code", found["codes"][0]["token"])
         exact = [b for b in found["batches"] if b["number"].upper() == q.upper()]
@@ -78,9 +95,12 @@ def trace(request):
             row["status_label"] = status_label(row["status"])
             row["tone"] = STATUS_TONE.get(row["status"], "")
         found["sales"] = [_sale(row) for row in found["sales"]]
-    return page(request, "web/trace.html", {"q": q, "found": found,
-                                            "nothing": found is not None and not any(found.values())},
-                active="trace")
+    return page(
+        request,
+        "web/trace.html",
+        {"q": q, "found": found, "nothing": found is not None and not any(found.values())},
+        active="trace",
+    )
 
 
 @role_page(REGULATOR)
@@ -91,15 +111,30 @@ def trace_code(request, token):
     if chain is None:
         trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
         raise Http404
-    trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=chain["code"]["token"],
-                       parameters={"batch": chain["batch"]["number"]}, result_count=len(chain["events"]))
+    trace_query_record(
+        actor=actor,
+        kind=TraceQueryKind.CODE,
+        subject=chain["code"]["token"],
+        parameters={"batch": chain["batch"]["number"]},
+        result_count=len(chain["events"]),
+    )
     code = chain["code"]
-    return page(request, "web/trace_code.html", {
-        "chain": chain, "code": code, "code_status": CodeStatus(code["status"]).label,
-        "batch": chain["batch"], "batch_status": status_label(chain["batch"]["status"]),
-        "tone": STATUS_TONE.get(chain["batch"]["status"], ""), "events": _events(chain["events"]),
-        "sale": _sale(chain["sale"]), "voided": [_sale(row) for row in chain["voided_sales"]],
-    }, active="trace")
+    return page(
+        request,
+        "web/trace_code.html",
+        {
+            "chain": chain,
+            "code": code,
+            "code_status": CodeStatus(code["status"]).label,
+            "batch": chain["batch"],
+            "batch_status": status_label(chain["batch"]["status"]),
+            "tone": STATUS_TONE.get(chain["batch"]["status"], ""),
+            "events": _events(chain["events"]),
+            "sale": _sale(chain["sale"]),
+            "voided": [_sale(row) for row in chain["voided_sales"]],
+        },
+        active="trace",
+    )
 
 
 @role_page(REGULATOR)
@@ -111,15 +146,32 @@ def trace_batch(request, number):
         trace_query_record(actor=actor, kind=TraceQueryKind.BATCH, subject=number, found=False)
         raise Http404
     result = selectors.batch_trace(actor=actor, batch=batch)
-    trace_query_record(actor=actor, kind=TraceQueryKind.BATCH, subject=batch.number,
-                       result_count=result["counts"]["buyers"])
-    buyers = [{**row, "kind": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"]),
-               "first": _when(row["first_sold_at"]), "last": _when(row["last_sold_at"])} for row in result["buyers"]]
-    return page(request, "web/trace_batch.html", {
-        "batch": batch, "status": status_label(batch.status), "tone": STATUS_TONE.get(batch.status, ""),
-        "counts": result["counts"], "buyers": buyers, "events": _events(result["timeline"]),
-        "merchant": result["merchant"],
-    }, active="trace")
+    trace_query_record(
+        actor=actor, kind=TraceQueryKind.BATCH, subject=batch.number, result_count=result["counts"]["buyers"]
+    )
+    buyers = [
+        {
+            **row,
+            "kind": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"]),
+            "first": _when(row["first_sold_at"]),
+            "last": _when(row["last_sold_at"]),
+        }
+        for row in result["buyers"]
+    ]
+    return page(
+        request,
+        "web/trace_batch.html",
+        {
+            "batch": batch,
+            "status": status_label(batch.status),
+            "tone": STATUS_TONE.get(batch.status, ""),
+            "counts": result["counts"],
+            "buyers": buyers,
+            "events": _events(result["timeline"]),
+            "merchant": result["merchant"],
+        },
+        active="trace",
+    )
 
 
 # Days whose local midnight, and the next one, are times in UTC as well (no overflow at the ends).
@@ -139,8 +191,9 @@ def _period(request):
     """?from=YYYY-MM-DD&to=YYYY-MM-DD (local days, `to` inclusive) → [start, end) in time, and
     an error text (then no period) when a given date is not a real day the system can hold."""
     try:
-        start_day, end_day = [_day(value) if value else None
-                              for value in (request.GET.get("from", ""), request.GET.get("to", ""))]
+        start_day, end_day = [
+            _day(value) if value else None for value in (request.GET.get("from", ""), request.GET.get("to", ""))
+        ]
     except ValueError:
         return None, None, None, None, _("Enter the period as real calendar dates (YYYY-MM-DD).")
     start = timezone.make_aware(datetime.combine(start_day, time.min)) if start_day else None
@@ -161,18 +214,39 @@ def merchant_sales(request, merchant_id):
         summary, sales = NO_SALES, []
     else:
         summary = selectors.merchant_sales_summary(merchant=merchant, start=start, end=end)
-        sales = [_sale(selectors.sale_output(sale, actor))
-                 for sale in selectors.merchant_sales(merchant=merchant, start=start, end=end)[:200]]
+        sales = [
+            _sale(selectors.sale_output(sale, actor))
+            for sale in selectors.merchant_sales(merchant=merchant, start=start, end=end)[:200]
+        ]
         period = {"from": selectors.local_iso(start), "to": selectors.local_iso(end)}
-        trace_query_record(actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant.pk),
-                           parameters=period, result_count=summary["totals"]["codes"])
+        trace_query_record(
+            actor=actor,
+            kind=TraceQueryKind.MERCHANT_SALES,
+            subject=str(merchant.pk),
+            parameters=period,
+            result_count=summary["totals"]["codes"],
+        )
     # The exports are the trace API's own (`?format=csv|xlsx`), with the same period.
     api = f"/api/trace/merchants/{merchant.pk}/sales/"
-    query = "&".join(f"{name}={value}" for name, value in (("from", request.GET.get("from", "")),
-                                                            ("to", request.GET.get("to", ""))) if value)
-    return page(request, "web/trace_merchant.html", {
-        "merchant": merchant, "summary": summary, "sales": sales, "start_day": start_day, "end_day": end_day,
-        "csv_url": f"{api}?format=csv" + (f"&{query}" if query else ""),
-        "xlsx_url": f"{api}?format=xlsx" + (f"&{query}" if query else ""),
-        "self_url": reverse("web:trace-merchant", args=[merchant.pk]), "period_error": period_error,
-    }, active="trace", status=400 if period_error else 200)
+    query = "&".join(
+        f"{name}={value}"
+        for name, value in (("from", request.GET.get("from", "")), ("to", request.GET.get("to", "")))
+        if value
+    )
+    return page(
+        request,
+        "web/trace_merchant.html",
+        {
+            "merchant": merchant,
+            "summary": summary,
+            "sales": sales,
+            "start_day": start_day,
+            "end_day": end_day,
+            "csv_url": f"{api}?format=csv" + (f"&{query}" if query else ""),
+            "xlsx_url": f"{api}?format=xlsx" + (f"&{query}" if query else ""),
+            "self_url": reverse("web:trace-merchant", args=[merchant.pk]),
+            "period_error": period_error,
+        },
+        active="trace",
+        status=400 if period_error else 200,
+    )

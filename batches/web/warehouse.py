@@ -44,18 +44,25 @@ def scan(request):
         batch, code = resolve_scan(request.actor, form.cleaned_data["q"])
         if batch is not None:
             if code is not None:
-                messages.info(request, _("Code %(serial)s of batch %(number)s: %(status)s.") % {
-                    "serial": code["item_no"], "number": batch.number, "status": code["status_display"]})
+                messages.info(
+                    request,
+                    _("Code %(serial)s of batch %(number)s: %(status)s.")
+                    % {"serial": code["item_no"], "number": batch.number, "status": code["status_display"]},
+                )
             # The card keeps the batch number in the box so that the next action returns here.
             return render_batch(request, batch, scan_form=f.ScanForm(initial={"q": ""}))
-        messages.error(request, _("Nothing found for “%(value)s” in this warehouse.") % {"value": form.cleaned_data["q"]})
+        messages.error(
+            request, _("Nothing found for “%(value)s” in this warehouse.") % {"value": form.cleaned_data["q"]}
+        )
         form = f.ScanForm()
     return page(request, "web/scan.html", {"scan_form": form, "recent": _recent(request.actor)}, active="scan")
 
 
 def _recent(actor):
-    return [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, "")}
-            for b in visible_batches(actor).select_related("merchant").order_by("-status_changed_at")[:8]]
+    return [
+        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, "")}
+        for b in visible_batches(actor).select_related("merchant").order_by("-status_changed_at")[:8]
+    ]
 
 
 # --- the zone board -------------------------------------------------------------------------
@@ -76,28 +83,46 @@ def zone_board(request):
     if actor.role == OPERATOR:
         warehouse = actor.warehouse
     else:
-        warehouse = get_object_or_404(Warehouse.objects.filter(district_id=actor.district_id),
-                                      code=request.GET.get("warehouse", ""))
+        warehouse = get_object_or_404(
+            Warehouse.objects.filter(district_id=actor.district_id), code=request.GET.get("warehouse", "")
+        )
     titles = {
-        "expected": _("Expected (approved)"), ZoneKind.PRE_STORAGE: _("Pre-storage zone"),
-        ZoneKind.RESTING: _("Resting zone"), ZoneKind.STORAGE: _("Storage zone"), "quarantined": _("Quarantined"),
+        "expected": _("Expected (approved)"),
+        ZoneKind.PRE_STORAGE: _("Pre-storage zone"),
+        ZoneKind.RESTING: _("Resting zone"),
+        ZoneKind.STORAGE: _("Storage zone"),
+        "quarantined": _("Quarantined"),
     }
-    batches = (visible_batches(actor).filter(warehouse=warehouse).select_related("merchant")
-               .annotate(items=Count("lines")).order_by("rest_until", "status_changed_at"))
+    batches = (
+        visible_batches(actor)
+        .filter(warehouse=warehouse)
+        .select_related("merchant")
+        .annotate(items=Count("lines"))
+        .order_by("rest_until", "status_changed_at")
+    )
     occupancy = zone_occupancy([warehouse.pk]).get(warehouse.pk, {})
     now = timezone.now()
     columns = []
     for key, statuses in BOARD_COLUMNS:
-        cards = [{"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""),
-                  "rest": rest_info(b, now)} for b in batches if b.status in statuses]
+        cards = [
+            {
+                "batch": b,
+                "status": status_label(b.status),
+                "tone": STATUS_TONE.get(b.status, ""),
+                "rest": rest_info(b, now),
+            }
+            for b in batches
+            if b.status in statuses
+        ]
         load = occupancy.get(key, {}) if key in ZoneKind.values else {}
-        columns.append({"key": key, "title": titles[key], "cards": cards, "items": load.get("items"),
-                        "count": len(cards)})
-    return page(request, "web/zone_board.html", {"warehouse": warehouse, "columns": columns},
-                active="board")
+        columns.append(
+            {"key": key, "title": titles[key], "cards": cards, "items": load.get("items"), "count": len(cards)}
+        )
+    return page(request, "web/zone_board.html", {"warehouse": warehouse, "columns": columns}, active="board")
 
 
 # --- release by scanning ------------------------------------------------------------------
+
 
 @role_page(OPERATOR)
 def release_scan(request, number):
@@ -122,21 +147,37 @@ def release_scan(request, number):
                 except InputError as error:
                     by_token = {token: value for value, token in tokens.items()}
                     per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
-                    for token, problem in (per_code.items() if isinstance(per_code, dict) else []):
+                    for token, problem in per_code.items() if isinstance(per_code, dict) else []:
                         problems[by_token.get(token, token)] = problem
                 else:
-                    messages.success(request, _("%(count)d codes of batch %(number)s left the warehouse.")
-                                     % {"count": len(tokens), "number": batch.number})
+                    messages.success(
+                        request,
+                        _("%(count)d codes of batch %(number)s left the warehouse.")
+                        % {"count": len(tokens), "number": batch.number},
+                    )
                     return redirect(reverse("web:scan") + f"?q={batch.number}")
             if problems:
-                messages.error(request, _("Nothing was released: %(count)d scanned codes have a problem.")
-                               % {"count": len([k for k in problems if not k.startswith("_")])})
+                messages.error(
+                    request,
+                    _("Nothing was released: %(count)d scanned codes have a problem.")
+                    % {"count": len([k for k in problems if not k.startswith("_")])},
+                )
     in_warehouse = batch.codes.filter(status="in_warehouse").count()
     status = 400 if problems else 200
-    return page(request, "web/release_scan.html", {
-        "batch": batch, "scanned": scanned, "problems": problems, "in_warehouse": in_warehouse,
-        "status": status_label(batch.status), "tone": STATUS_TONE.get(batch.status, ""),
-    }, active="scan", status=status)
+    return page(
+        request,
+        "web/release_scan.html",
+        {
+            "batch": batch,
+            "scanned": scanned,
+            "problems": problems,
+            "in_warehouse": in_warehouse,
+            "status": status_label(batch.status),
+            "tone": STATUS_TONE.get(batch.status, ""),
+        },
+        active="scan",
+        status=status,
+    )
 
 
 def _tokens_for(scanned: list[str], actor) -> tuple[dict, dict]:
@@ -153,4 +194,3 @@ def _tokens_for(scanned: list[str], actor) -> tuple[dict, dict]:
             seen[code.token] = value
             tokens[value] = code.token
     return tokens, problems
-

@@ -11,8 +11,16 @@ from .outbox import requeue
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["task_name", "state", "attempts", "created_at", "eta", "next_attempt_at", "finished_at",
-                    "last_error"]
+    list_display = [
+        "task_name",
+        "state",
+        "attempts",
+        "created_at",
+        "eta",
+        "next_attempt_at",
+        "finished_at",
+        "last_error",
+    ]
     list_filter = ["state", "task_name"]
     search_fields = ["id", "task_name", "last_error"]
     readonly_fields = [field.name for field in OutboxMessage._meta.fields]
@@ -30,8 +38,9 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     @admin.action(description=_("重新投递所选的失败任务"), permissions=["requeue"])
     def send_again(self, request, queryset):
         count = requeue(queryset)
-        self.message_user(request, ngettext("%d 个失败任务已重新排队。", "%d 个失败任务已重新排队。", count) % count,
-                          messages.SUCCESS)
+        self.message_user(
+            request, ngettext("%d 个失败任务已重新排队。", "%d 个失败任务已重新排队。", count) % count, messages.SUCCESS
+        )
 
 
 @admin.register(Heartbeat)

@@ -56,5 +56,10 @@ def freshness(name: str, *, max_age: timedelta, now=None) -> Freshness:
         status = "starting" if now - beat.first_seen_at <= max_age else "stale"
         return Freshness(status, None, None, max_age.total_seconds(), beat.first_seen_at)
     age = now - beat.last_completed_at
-    return Freshness("ok" if age <= max_age else "stale", beat.last_completed_at, max(age.total_seconds(), 0.0),
-                     max_age.total_seconds(), beat.first_seen_at)
+    return Freshness(
+        "ok" if age <= max_age else "stale",
+        beat.last_completed_at,
+        max(age.total_seconds(), 0.0),
+        max_age.total_seconds(),
+        beat.first_seen_at,
+    )

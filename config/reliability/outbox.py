@@ -60,6 +60,7 @@ def publish_now(message_id) -> None:
 
 # --- the relay ----------------------------------------------------------------------------
 
+
 @dataclass
 class RelayPass:
     """What one pass of the relay did."""
@@ -109,7 +110,7 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
             for message in claimed:
                 again = message.state != State.PENDING
                 if again and message.attempts + 1 >= settings.OUTBOX_MAX_ATTEMPTS:
-                    _give_up(message, "not finished after %d deliveries" % (message.attempts + 1), now)
+                    _give_up(message, f"not finished after {message.attempts + 1} deliveries", now)
                     outcome.failed += 1
                     continue
                 if again:  # a delivery that never finished counts as an attempt
@@ -130,7 +131,8 @@ def relay_due(*, limit: int | None = None, only=None, now=None) -> RelayPass:
                 ready = max(message.eta or now, now)
                 # Unchanged since the claim: a task run in-process may already have finished or failed it.
                 OutboxMessage.objects.filter(pk=message.pk, state=message.state, attempts=message.attempts).update(
-                    state=State.SENT, sent_at=now,
+                    state=State.SENT,
+                    sent_at=now,
                     next_attempt_at=ready + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS),
                 )
                 outcome.sent += 1
@@ -146,8 +148,14 @@ def _publish(message: OutboxMessage, connection) -> None:
         return
     # retry=False: a broker that is away fails at once instead of holding the request or the
     # relay in kombu's retry loop; the row simply stays for the next pass.
-    task.apply_async(args=message.args, kwargs=message.kwargs, eta=message.eta, task_id=str(message.pk),
-                     connection=connection, retry=False)
+    task.apply_async(
+        args=message.args,
+        kwargs=message.kwargs,
+        eta=message.eta,
+        task_id=str(message.pk),
+        connection=connection,
+        retry=False,
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -161,21 +169,24 @@ def _charge(message: OutboxMessage, exc: BaseException, now) -> bool:
         _give_up(message, _describe(exc), now)
         return False
     logger.warning("outbox: publishing %s (%s) failed: %s", message.pk, message.task_name, _describe(exc))
-    OutboxMessage.objects.filter(pk=message.pk).update(attempts=attempts, last_error=_describe(exc),
-                                                       next_attempt_at=now + backoff(attempts))
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        attempts=attempts, last_error=_describe(exc), next_attempt_at=now + backoff(attempts)
+    )
     return True
 
 
 def _give_up(message: OutboxMessage, error: str, now) -> None:
     logger.error("outbox: giving up on %s (%s): %s", message.pk, message.task_name, error)
     OutboxMessage.objects.filter(pk=message.pk).exclude(state=State.DONE).update(
-        state=State.FAILED, attempts=F("attempts") + 1, last_error=error[:1000], finished_at=now)
+        state=State.FAILED, attempts=F("attempts") + 1, last_error=error[:1000], finished_at=now
+    )
 
 
 def requeue(queryset) -> int:
     """A person sends failed rows again (admin action): a fresh count of attempts."""
-    return queryset.filter(state=State.FAILED).update(state=State.PENDING, attempts=0, next_attempt_at=timezone.now(),
-                                                      finished_at=None)
+    return queryset.filter(state=State.FAILED).update(
+        state=State.PENDING, attempts=0, next_attempt_at=timezone.now(), finished_at=None
+    )
 
 
 def purge_finished(*, now=None) -> int:
@@ -186,6 +197,7 @@ def purge_finished(*, now=None) -> int:
 
 
 # --- the task's side: claim the row, act once ---------------------------------------------
+
 
 class Claim(Enum):
     NOT_OUTBOX = "not_outbox"  # called directly or by beat: just run
@@ -204,8 +216,10 @@ def claim(message_id) -> Claim:
     limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(state__in=[State.PENDING, State.SENT]) | Q(state=State.RUNNING, started_at__lt=now - limit)
     won = OutboxMessage.objects.filter(claimable, pk=message_id).update(
-        state=State.RUNNING, started_at=now, next_attempt_at=now + limit
-        + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS))
+        state=State.RUNNING,
+        started_at=now,
+        next_attempt_at=now + limit + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS),
+    )
     if won:
         return Claim.WON
     return Claim.TAKEN if OutboxMessage.objects.filter(pk=message_id).exists() else Claim.NOT_OUTBOX
@@ -235,7 +249,8 @@ class OutboxTask(Task):
             raise
         if won is Claim.WON:
             OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
-                state=State.DONE, finished_at=timezone.now(), last_error="")
+                state=State.DONE, finished_at=timezone.now(), last_error=""
+            )
         return result
 
 
@@ -251,12 +266,19 @@ def _task_failed(message_id, exc: BaseException) -> None:
     if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
         logger.error("outbox: %s[%s] failed for the last time: %s", message.task_name, message_id, _describe(exc))
         OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
-            state=State.FAILED, attempts=attempts, last_error=_describe(exc), finished_at=now)
+            state=State.FAILED, attempts=attempts, last_error=_describe(exc), finished_at=now
+        )
         return
-    logger.warning("outbox: %s[%s] failed (attempt %d), retrying after a backoff: %s", message.task_name, message_id,
-                   attempts, _describe(exc))
+    logger.warning(
+        "outbox: %s[%s] failed (attempt %d), retrying after a backoff: %s",
+        message.task_name,
+        message_id,
+        attempts,
+        _describe(exc),
+    )
     OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
-        state=State.PENDING, attempts=attempts, last_error=_describe(exc), next_attempt_at=now + backoff(attempts))
+        state=State.PENDING, attempts=attempts, last_error=_describe(exc), next_attempt_at=now + backoff(attempts)
+    )
 
 
 def _hand_back(message_id, retry: Retry) -> None:
@@ -268,11 +290,15 @@ def _hand_back(message_id, retry: Retry) -> None:
         when = now + timedelta(seconds=when)
     ready = max(when, now) if when is not None and hasattr(when, "tzinfo") else now
     OutboxMessage.objects.filter(pk=message_id, state=State.RUNNING).update(
-        state=State.SENT, attempts=F("attempts") + 1, last_error=_describe(retry.exc or retry)[:1000],
-        next_attempt_at=ready + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS))
+        state=State.SENT,
+        attempts=F("attempts") + 1,
+        last_error=_describe(retry.exc or retry)[:1000],
+        next_attempt_at=ready + timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS),
+    )
 
 
 # --- what the health check and the metrics read -------------------------------------------
+
 
 @dataclass(frozen=True)
 class Backlog:
@@ -290,7 +316,9 @@ def backlog(*, now=None) -> Backlog:
 
     now = now or timezone.now()
     counts = OutboxMessage.objects.filter(state__in=[State.PENDING, State.FAILED]).aggregate(
-        pending=Count("pk", filter=Q(state=State.PENDING)), failed=Count("pk", filter=Q(state=State.FAILED)),
-        oldest=Min("created_at", filter=Q(state=State.PENDING, next_attempt_at__lte=now)))
+        pending=Count("pk", filter=Q(state=State.PENDING)),
+        failed=Count("pk", filter=Q(state=State.FAILED)),
+        oldest=Min("created_at", filter=Q(state=State.PENDING, next_attempt_at__lte=now)),
+    )
     oldest = counts["oldest"]
     return Backlog(counts["pending"], counts["failed"], max((now - oldest).total_seconds(), 0.0) if oldest else None)

@@ -19,8 +19,9 @@ from .tokens import ExpiringTokenAuthentication, token_issue, token_revoke
 class CredentialsInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     # Long enough for any pass phrase, short enough that hashing it costs nothing unusual.
-    password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True,
-                                     style={"input_type": "password"})
+    password = serializers.CharField(
+        max_length=1024, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
 
     def validate(self, attrs):
         # axes reads and marks the Django request (the lockout answer is built from it), so it,
@@ -39,8 +40,10 @@ class TokenOutput(serializers.Serializer):
 
 
 ERROR = inline_serializer("AuthError", {"detail": serializers.CharField()})
-LOCKED = inline_serializer("SignInLocked", {
-    "detail": serializers.CharField(), "code": serializers.CharField(), "retry_after": serializers.IntegerField()})
+LOCKED = inline_serializer(
+    "SignInLocked",
+    {"detail": serializers.CharField(), "code": serializers.CharField(), "retry_after": serializers.IntegerField()},
+)
 
 
 class TokenObtainView(APIView):
@@ -51,18 +54,36 @@ class TokenObtainView(APIView):
     permission_classes = (AllowAny,)
 
     @extend_schema(
-        operation_id="auth_token_create", auth=[], request=CredentialsInput,
-        parameters=[OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, response=[429],
-                                     description="Seconds until signing in is allowed again.")],
+        operation_id="auth_token_create",
+        auth=[],
+        request=CredentialsInput,
+        parameters=[
+            OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                response=[429],
+                description="Seconds until signing in is allowed again.",
+            )
+        ],
         responses={
             200: TokenOutput,
-            400: OpenApiResponse(inline_serializer("CredentialsErrors", {
-                "non_field_errors": serializers.ListField(child=serializers.CharField(), required=False),
-                "username": serializers.ListField(child=serializers.CharField(), required=False),
-                "password": serializers.ListField(child=serializers.CharField(), required=False)}),
-                description="Missing fields, or a wrong username or password."),
-            429: OpenApiResponse(LOCKED, description="Too many failed sign-ins for this username or address; "
-                                                     "the Retry-After header gives the seconds left."),
+            400: OpenApiResponse(
+                inline_serializer(
+                    "CredentialsErrors",
+                    {
+                        "non_field_errors": serializers.ListField(child=serializers.CharField(), required=False),
+                        "username": serializers.ListField(child=serializers.CharField(), required=False),
+                        "password": serializers.ListField(child=serializers.CharField(), required=False),
+                    },
+                ),
+                description="Missing fields, or a wrong username or password.",
+            ),
+            429: OpenApiResponse(
+                LOCKED,
+                description="Too many failed sign-ins for this username or address; "
+                "the Retry-After header gives the seconds left.",
+            ),
         },
     )
     def post(self, request):
@@ -83,9 +104,12 @@ class TokenLogoutView(APIView):
     answers_conflict = False  # no state to be in: never 409
 
     @extend_schema(
-        operation_id="auth_logout_create", request=None,
-        responses={204: OpenApiResponse(description="The token is revoked."),
-                   401: OpenApiResponse(ERROR, description="No valid token was sent.")},
+        operation_id="auth_logout_create",
+        request=None,
+        responses={
+            204: OpenApiResponse(description="The token is revoked."),
+            401: OpenApiResponse(ERROR, description="No valid token was sent."),
+        },
     )
     def post(self, request):
         _ = request.data  # takes no input, but a malformed body is refused (400) like everywhere

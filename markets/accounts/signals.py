@@ -14,7 +14,9 @@ from .tokens import tokens_revoke_all
 WATCHED = {"password", "is_active"}
 
 
-@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="markets.accounts.revoke_tokens_on_password_or_deactivation")
+@receiver(
+    pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="markets.accounts.revoke_tokens_on_password_or_deactivation"
+)
 def revoke_tokens_on_password_or_deactivation(sender, instance, raw=False, update_fields=None, **kwargs):
     if raw or instance.pk is None or (update_fields is not None and not WATCHED & set(update_fields)):
         return

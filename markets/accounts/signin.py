@@ -71,8 +71,11 @@ class SignInLockoutHandler(AxesDatabaseHandler):
         for parameter, limit in limits().items():
             if values[parameter] is None:
                 continue
-            rows = (AccessAttempt.objects.filter(**{parameter: values[parameter]}, attempt_time__gte=window_start)
-                    .order_by("-attempt_time").values_list("attempt_time", "failures_since_start"))
+            rows = (
+                AccessAttempt.objects.filter(**{parameter: values[parameter]}, attempt_time__gte=window_start)
+                .order_by("-attempt_time")
+                .values_list("attempt_time", "failures_since_start")
+            )
             failures = 0
             for attempt_time, count in rows.iterator():
                 failures += count
@@ -90,8 +93,11 @@ class SignInLockoutHandler(AxesDatabaseHandler):
         # the username limit is lower and is applied here.
         if request is not None and not request.axes_locked_out and self.is_locked(request, credentials):
             username = get_client_username(request, credentials)
-            log.warning("AXES: Locking out username %r / address %s after repeated sign-in failures.",
-                        username, request.axes_ip_address)
+            log.warning(
+                "AXES: Locking out username %r / address %s after repeated sign-in failures.",
+                username,
+                request.axes_ip_address,
+            )
             request.axes_locked_out = True
             request.axes_credentials = credentials
             user_locked_out.send("axes", request=request, username=username, ip_address=request.axes_ip_address)
@@ -105,8 +111,10 @@ def retry_after_seconds(request: HttpRequest, credentials: dict | None = None) -
 
 
 def lockout_message(seconds: int) -> str:
-    return _("Too many failed sign-ins: signing in is locked. Try again in %(minutes)s min, "
-             "or ask an administrator to unlock it.") % {"minutes": math.ceil(seconds / 60)}
+    return _(
+        "Too many failed sign-ins: signing in is locked. Try again in %(minutes)s min, "
+        "or ask an administrator to unlock it."
+    ) % {"minutes": math.ceil(seconds / 60)}
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials: dict | None = None) -> HttpResponse:
@@ -130,7 +138,13 @@ def _login_page(request: HttpRequest, message: str, username: str) -> HttpRespon
     form.add_error(None, message)
     next_url = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
     if admin_login:
-        context = {**admin.site.each_context(request), "title": _("Log in"), "app_path": request.get_full_path(),
-                   "form": form, "username": "", REDIRECT_FIELD_NAME: next_url}
+        context = {
+            **admin.site.each_context(request),
+            "title": _("Log in"),
+            "app_path": request.get_full_path(),
+            "form": form,
+            "username": "",
+            REDIRECT_FIELD_NAME: next_url,
+        }
         return render(request, "admin/login.html", context, status=429)
     return render(request, "web/login.html", {"form": form, "next": next_url}, status=429)

@@ -9,8 +9,7 @@ from django.core.management import call_command
 
 from batches.models import Batch, Code
 
-from .conftest import DESKTOP
-from .test_e2e_walk import PASSWORD, people  # noqa: F401 (the fixture)
+from .conftest import DESKTOP, PASSWORD
 
 
 @pytest.mark.e2e

@@ -1,12 +1,12 @@
 """A label sheet too large to answer at once is built by a job; the operator's page shows its
-progress and then downloads the PDF (issue 5: long work shows progress)."""
+progress and then downloads the PDF (long work shows its progress)."""
 
 import pytest
 from django.core.management import call_command
 
 from batches.models import Batch
 
-from .test_e2e_walk import PASSWORD, people  # noqa: F401 (the fixture)
+from .conftest import PASSWORD
 
 
 @pytest.mark.e2e
@@ -24,8 +24,9 @@ def test_a_large_label_sheet_is_prepared_with_progress_then_downloaded(people, s
 
     # The page asks for the sheet, gets 202 and a job, says it is preparing, polls the job and,
     # once it is done, opens the finished PDF (to print from the browser's PDF view).
-    with operator.page.expect_response(lambda r: "/api/label-jobs/" in r.url and "/download/" in r.url,
-                                       timeout=30_000) as answer:
+    with operator.page.expect_response(
+        lambda r: "/api/label-jobs/" in r.url and "/download/" in r.url, timeout=30_000
+    ) as answer:
         operator.page.click("[data-testid=labels]")
         progress.filter(has_text="正在生成标签").or_(progress.filter(has_text="标签已生成")).wait_for()
 

@@ -1,4 +1,4 @@
-"""One batch through every role's main path, in a real browser (issue 5):
+"""One batch through every role's main path, in a real browser:
 
 a merchant declares and submits, the reviewer approves, the operator scans the batch through
 every step (with a 2-second rest), codes are issued and released, the merchant sells by
@@ -11,92 +11,11 @@ import time
 
 import pytest
 
-from batches.demo import create_demo_organisations
 from batches.models import Batch, Code, Status
 from batches.tasks import sweep_due_rests
 from markets.models import Sale
 
-from .conftest import DESKTOP, PHONE
-
-PASSWORD = "e2e-pass-123"
-REST_SECONDS = 2
-
-
-class Person:
-    """One person at one device: a browser context (its own cookies) and a page."""
-
-    def __init__(self, chromium, base_url, shots, username, viewport, label=None):
-        self.context = chromium.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
-        self.context.set_default_timeout(15_000)
-        self.page = self.context.new_page()
-        self.page.on("dialog", lambda dialog: dialog.accept())
-        # Chromium reports what the Content-Security-Policy blocked on the console.
-        self.csp_reports = []
-        self.page.on("console", lambda message: self.csp_reports.append(message.text)
-                     if "Content Security Policy" in message.text else None)
-        self.base_url, self.shots, self.username = base_url, shots, username
-        self.label = label or username
-        self.count = 0
-
-    def go(self, path):
-        self.page.goto(self.base_url + path)
-
-    def sign_in(self):
-        self.go("/accounts/login/")
-        self.shot("login")
-        self.page.fill("#id_username", self.username)
-        self.page.fill("#id_password", PASSWORD)
-        self.page.click("main form button[type=submit]")
-        self.page.wait_for_load_state()
-        assert "/accounts/login/" not in self.page.url
-
-    def shot(self, name, *, both=True):
-        """This page in Chinese, then the same page in English (the language cookie that the
-        switch sets), then back to Chinese. `both=False` keeps what is typed (no reload)."""
-        self.count += 1
-        stem = f"{self.label}-{self.count:02d}-{name}"
-        self.page.screenshot(path=str(self.shots / f"zh-{stem}.png"), full_page=True)
-        if not both:
-            return
-        self.language("en")
-        self.page.reload()
-        self.page.screenshot(path=str(self.shots / f"en-{stem}.png"), full_page=True)
-        self.language("zh-hans")
-        self.page.reload()
-
-    def language(self, code):
-        self.context.add_cookies([{"name": "django_language", "value": code, "url": self.base_url}])
-
-    def submit(self, selector):
-        """Click what sends a form or follows a link, and wait for the next page."""
-        with self.page.expect_navigation():
-            self.page.click(selector)
-
-    def text(self):
-        return self.page.inner_text("main")
-
-    def flash(self):
-        return " ".join(self.page.locator(".messages").all_inner_texts())
-
-    def close(self):
-        self.context.close()
-
-
-@pytest.fixture
-def people(chromium, live_server, screenshots, transactional_db, settings):
-    settings.REST_PERIOD_SECONDS = REST_SECONDS
-    create_demo_organisations(password=PASSWORD)
-    opened = []
-
-    def person(username, viewport=PHONE, label=None):
-        opened.append(Person(chromium, live_server.url, screenshots, username, viewport, label))
-        return opened[-1]
-
-    yield person
-    for one in opened:
-        one.close()
-    # No page of any test may trip the Content-Security-Policy (no inline script or style).
-    assert [report for one in opened for report in one.csp_reports] == []
+from .conftest import DESKTOP, PHONE, REST_SECONDS
 
 
 @pytest.mark.e2e
@@ -251,14 +170,26 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
         page.keyboard.press("Enter")
     page.wait_for_selector("[data-testid=chain]")
     chain = regulator.text()
-    for step in ("已申报", "已批准", "入仓核验", "已消毒", "进入静置区", "静置期满", "进入仓储区", "已赋码", "商品码出仓",
-                 "已售出"):
+    for step in (
+        "已申报",
+        "已批准",
+        "入仓核验",
+        "已消毒",
+        "进入静置区",
+        "静置期满",
+        "进入仓储区",
+        "已赋码",
+        "商品码出仓",
+        "已售出",
+    ):
         assert step in chain, step
     assert "王女士" in chain and "13912345678" in chain
     regulator.shot("trace-code")
-    regulator.submit(f"[data-testid=sale] ~ section a, a[href^='/trace/merchants/']")
+    regulator.submit("[data-testid=sale] ~ section a, a[href^='/trace/merchants/']")
     assert page.inner_text("[data-testid=codes-sold]") == "2"
-    assert re.search(r"/api/trace/merchants/\d+/sales/\?format=xlsx", page.get_attribute("[data-testid=export-xlsx]", "href"))
+    assert re.search(
+        r"/api/trace/merchants/\d+/sales/\?format=xlsx", page.get_attribute("[data-testid=export-xlsx]", "href")
+    )
     regulator.shot("merchant-sales")
     # A search by phone is a POST: the number never goes into a URL
     regulator.go("/trace/")

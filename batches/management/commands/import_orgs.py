@@ -9,7 +9,10 @@ from ...organisations import KIND_NAMES, OrgFileError, organisations_import, rea
 
 
 class Command(BaseCommand):
-    help = "导入真实组织：辖区、市场、监管仓（及其服务的市场）、经营户和工作人员（CSV 或 XLSX，见 docs/organisations.md）。"
+    help = (
+        "导入真实组织：辖区、市场、监管仓（及其服务的市场）、经营户和工作人员"
+        "（CSV 或 XLSX，见 docs/organisations.md）。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the .csv or .xlsx file")
@@ -27,7 +30,9 @@ class Command(BaseCommand):
             except IntegrityError:
                 # Only another import (or an admin) writing the same codes or usernames at the
                 # same moment gets here: the transaction was rolled back as a whole.
-                raise CommandError(f"{file}：导入时有其他操作同时写入相同的编码或用户名，未导入任何内容；请重新运行。") from None
+                raise CommandError(
+                    f"{file}：导入时有其他操作同时写入相同的编码或用户名，未导入任何内容；请重新运行。"
+                ) from None
 
         self.stdout.write(("试运行（未写入）：" if dry_run else "") + "导入结果")
         for kind, name in KIND_NAMES.items():

@@ -22,12 +22,30 @@ from ...lifecycle import complete_rest
 from ...models import Batch
 
 LINES = {
-    "coat": {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码 藏青", "quantity": 12,
-             "unit": "件", "gtin": "09506000134352"},
-    "sweater": {"product_name": "羊绒针织衫", "category": "服装", "specification": "男款 L 码 灰色",
-                "quantity": 20, "unit": "件", "gtin": ""},
-    "scarf": {"product_name": "真丝围巾", "category": "服饰配件", "specification": "180×70 cm", "quantity": 30,
-              "unit": "条", "gtin": ""},
+    "coat": {
+        "product_name": "羊毛大衣",
+        "category": "服装",
+        "specification": "女款 M 码 藏青",
+        "quantity": 12,
+        "unit": "件",
+        "gtin": "09506000134352",
+    },
+    "sweater": {
+        "product_name": "羊绒针织衫",
+        "category": "服装",
+        "specification": "男款 L 码 灰色",
+        "quantity": 20,
+        "unit": "件",
+        "gtin": "",
+    },
+    "scarf": {
+        "product_name": "真丝围巾",
+        "category": "服饰配件",
+        "specification": "180×70 cm",
+        "quantity": 30,
+        "unit": "条",
+        "gtin": "",
+    },
 }
 
 
@@ -54,12 +72,25 @@ class Command(BaseCommand):
     def declare(self, key, username, lines, now=None):
         merchant = self.actor(username)
         return services.batch_declare(
-            actor=merchant, market=merchant.market, customs_declaration_no=key, origin_country="意大利",
-            port_of_entry="上海浦东国际机场", lines=[dict(LINES[name]) for name in lines], now=now)
+            actor=merchant,
+            market=merchant.market,
+            customs_declaration_no=key,
+            origin_country="意大利",
+            port_of_entry="上海浦东国际机场",
+            lines=[dict(LINES[name]) for name in lines],
+            now=now,
+        )
 
     def arrive_all(self, batch, operator, now=None, short_by=0):
-        lines = [{"line": line.pk, "received_quantity": line.quantity - (short_by if i == 0 else 0),
-                  "type_matches": True, "spec_matches": True} for i, line in enumerate(batch.lines.all())]
+        lines = [
+            {
+                "line": line.pk,
+                "received_quantity": line.quantity - (short_by if i == 0 else 0),
+                "type_matches": True,
+                "spec_matches": True,
+            }
+            for i, line in enumerate(batch.lines.all())
+        ]
         return services.batch_arrive(batch=batch, actor=operator, lines=lines, now=now)
 
     def batches(self) -> int:
@@ -68,13 +99,19 @@ class Command(BaseCommand):
         steps = {
             "DEMO-01-DRAFT": lambda: self.declare("DEMO-01-DRAFT", "merchant-a1", ["coat", "sweater"]),
             "DEMO-02-SUBMITTED": lambda: services.batch_submit(
-                batch=self.declare("DEMO-02-SUBMITTED", "merchant-a2", ["scarf"]), actor=self.actor("merchant-a2")),
-            "DEMO-03-APPROVED": lambda: self.approved("DEMO-03-APPROVED", "merchant-a1", "reviewer-a", wh1, ["sweater"]),
+                batch=self.declare("DEMO-02-SUBMITTED", "merchant-a2", ["scarf"]), actor=self.actor("merchant-a2")
+            ),
+            "DEMO-03-APPROVED": lambda: self.approved(
+                "DEMO-03-APPROVED", "merchant-a1", "reviewer-a", wh1, ["sweater"]
+            ),
             "DEMO-04-PRE-STORAGE": lambda: self.disinfected(
-                self.arrive_all(self.approved("DEMO-04-PRE-STORAGE", "merchant-b1", "reviewer-b", wh1, ["coat"]), op1), op1),
+                self.arrive_all(self.approved("DEMO-04-PRE-STORAGE", "merchant-b1", "reviewer-b", wh1, ["coat"]), op1),
+                op1,
+            ),
             "DEMO-05-RESTING": lambda: self.resting("DEMO-05-RESTING", op1, wh1),
             "DEMO-06-DISCREPANCY": lambda: self.arrive_all(
-                self.approved("DEMO-06-DISCREPANCY", "merchant-c1", "reviewer-c", wh2, ["scarf"]), op2, short_by=2),
+                self.approved("DEMO-06-DISCREPANCY", "merchant-c1", "reviewer-c", wh2, ["scarf"]), op2, short_by=2
+            ),
             "DEMO-07-RELEASED": lambda: self.history("DEMO-07-RELEASED", op1, wh1),
         }
         made = 0
@@ -90,14 +127,16 @@ class Command(BaseCommand):
         return services.batch_approve(batch=batch, actor=self.actor(reviewer), warehouse=warehouse, now=now)
 
     def disinfected(self, batch, operator, now=None):
-        services.batch_disinfect(batch=batch, actor=operator, agent="含氯消毒剂", concentration="500 mg/L",
-                                 method="喷洒", now=now)
+        services.batch_disinfect(
+            batch=batch, actor=operator, agent="含氯消毒剂", concentration="500 mg/L", method="喷洒", now=now
+        )
         return batch
 
     def resting(self, key, operator, warehouse):
         batch = self.disinfected(
             self.arrive_all(self.approved(key, "merchant-a1", "reviewer-a", warehouse, ["scarf", "coat"]), operator),
-            operator)
+            operator,
+        )
         services.batch_move_to_resting(batch=batch, actor=operator)
         services.batch_record_sample(batch=batch, actor=operator, sample_no=f"{batch.number}-S1", lab="杭州市疾控中心")
         return batch
@@ -114,10 +153,17 @@ class Command(BaseCommand):
         # Sampled 2 h and tested 26 h into a week's rest; in proportion to a shorter one (a rest
         # is over at rest_until, after which no sample is taken: R1).
         within = lambda hours: at(22) + rest * hours / (7 * 24)  # noqa: E731
-        services.batch_record_sample(batch=batch, actor=operator, sample_no=f"{batch.number}-S1", lab="杭州市疾控中心",
-                                     now=within(2))
-        services.batch_record_test_result(batch=batch, actor=operator, sample_no=f"{batch.number}-S1",
-                                          result="negative", report_no="HZCDC-2026-0412", now=within(26))
+        services.batch_record_sample(
+            batch=batch, actor=operator, sample_no=f"{batch.number}-S1", lab="杭州市疾控中心", now=within(2)
+        )
+        services.batch_record_test_result(
+            batch=batch,
+            actor=operator,
+            sample_no=f"{batch.number}-S1",
+            result="negative",
+            report_no="HZCDC-2026-0412",
+            now=within(26),
+        )
         complete_rest(batch.pk, now=batch.rest_until)
         after = batch.rest_until
         services.batch_move_to_storage(batch=batch, actor=operator, now=after + timedelta(hours=1))

@@ -24,8 +24,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="drain what is due now and exit")
-        parser.add_argument("--interval", type=float, default=None,
-                            help="seconds between passes when idle (default OUTBOX_POLL_SECONDS)")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="seconds between passes when idle (default OUTBOX_POLL_SECONDS)",
+        )
 
     def handle(self, *args, once=False, interval=None, **options):
         interval = settings.OUTBOX_POLL_SECONDS if interval is None else interval
@@ -52,8 +56,9 @@ class Command(BaseCommand):
                 wait = min(wait * 2, settings.OUTBOX_RELAY_MAX_WAIT)
                 continue
             if outcome.sent or outcome.failed or outcome.retrying:
-                logger.info("outbox relay: sent %d, retrying %d, failed %d", outcome.sent, outcome.retrying,
-                            outcome.failed)
+                logger.info(
+                    "outbox relay: sent %d, retrying %d, failed %d", outcome.sent, outcome.retrying, outcome.failed
+                )
             if outcome.broker_error:
                 logger.warning("outbox relay: broker unavailable (%s); next try in %.0fs", outcome.broker_error, wait)
                 stop.wait(wait)

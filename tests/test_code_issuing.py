@@ -1,4 +1,4 @@
-"""Bulk issuance that scales (issue 3 item 5): one code per received item, inserted in bounded
+"""Bulk issuance that scales (README, Benchmarks): one code per received item, inserted in bounded
 chunks (never one row at a time, never all rows at once), listed with pagination."""
 
 import base64
@@ -14,9 +14,21 @@ from batches.models import Code
 from tests import conftest
 
 GTIN = "09506000134352"
-COATS = {"product_name": "羊毛大衣", "category": "服装", "specification": "女款 M 码", "quantity": 250, "unit": "件",
-         "gtin": GTIN}
-SCARVES = {"product_name": "真丝围巾", "category": "服饰配件", "specification": "180×70 cm", "quantity": 130, "unit": "条"}
+COATS = {
+    "product_name": "羊毛大衣",
+    "category": "服装",
+    "specification": "女款 M 码",
+    "quantity": 250,
+    "unit": "件",
+    "gtin": GTIN,
+}
+SCARVES = {
+    "product_name": "真丝围巾",
+    "category": "服饰配件",
+    "specification": "180×70 cm",
+    "quantity": 130,
+    "unit": "条",
+}
 
 
 @pytest.fixture
