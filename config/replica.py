@@ -90,11 +90,24 @@ def pin_to_primary(user_id) -> None:
     if user_id is None or not replica_configured() or settings.REPLICA_PIN_SECONDS <= 0:
         return
     key = _pin_key(user_id)
-    transaction.on_commit(lambda: cache.set(key, 1, timeout=settings.REPLICA_PIN_SECONDS))
+
+    def pin():
+        try:
+            cache.set(key, 1, timeout=settings.REPLICA_PIN_SECONDS)
+        except Exception:  # the cache (Redis) is away: the change is committed and must answer 2xx
+            logger.warning("replica pin for user %s not stored: the cache is unreachable", user_id)
+
+    transaction.on_commit(pin)
 
 
 def pinned_to_primary(user_id) -> bool:
-    return user_id is not None and cache.get(_pin_key(user_id)) is not None
+    """True while the user's pin lasts; with the cache unreachable, True: read the primary."""
+    if user_id is None:
+        return False
+    try:
+        return cache.get(_pin_key(user_id)) is not None
+    except Exception:
+        return True
 
 
 class PrimaryReplicaRouter:

@@ -342,3 +342,19 @@ def test_two_relays_at_once_hand_each_message_over_once(settings):
 
     assert sum(published.values()) == 120  # every row published by exactly one of them
     assert OutboxMessage.objects.exclude(state="done").count() == 0
+
+
+def test_a_message_the_broker_gives_back_after_a_worker_stopped_is_taken_at_once(db):
+    """A worker stopped or killed mid-task leaves its row `running`; the broker redelivers the
+    unacknowledged message and that delivery must run it, not wait for the relay."""
+    from config.reliability.outbox import Claim, claim
+
+    row = OutboxMessage.objects.create(task_name=tasks.send_alert_email.name, args=[], kwargs={})
+    assert claim(row.pk) is Claim.WON  # the first worker took it, then died
+
+    # a second plain delivery (a duplicate publish) does nothing while the row runs
+    assert claim(row.pk) is Claim.TAKEN
+    # but the broker's redelivery of the unacknowledged message takes it over
+    assert claim(row.pk, redelivered=True) is Claim.WON
+    row.refresh_from_db()
+    assert row.state == "running"

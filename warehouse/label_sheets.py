@@ -171,7 +171,9 @@ def label_job_start(*, batch: Batch, actor: Actor, total: int) -> LabelJob:
     """A job for the batch's sheet, written with its task to the outbox in one transaction.
     Asked again while one is queued or running (or when a finished sheet is still on disk), the
     same job answers, so a second click does not build the sheet twice; a failed or stale one
-    is retried in place."""
+    is retried in place. Two requests at once are serialised on the batch row, so the second
+    finds the first one's job."""
+    Batch.objects.select_for_update().filter(pk=batch.pk).first()
     existing = LabelJob.objects.filter(batch=batch, total=total).order_by("-created_at").first()
     if existing is not None:
         if existing.state == LabelJob.State.DONE and sheet_on_disk(existing):

@@ -205,9 +205,11 @@ class Claim(Enum):
     TAKEN = "taken"  # done, running elsewhere, or failed: do nothing
 
 
-def claim(message_id) -> Claim:
+def claim(message_id, *, redelivered: bool = False) -> Claim:
     """Take the row for this delivery with a conditional UPDATE: a pending or sent row, or a
-    running one whose worker must have died (running longer than the task time limit)."""
+    running one whose worker must have died — running longer than the task time limit, or at
+    once when the broker redelivers the message (it gives back what a stopped or killed worker
+    had not acknowledged), so a deploy's restart does not leave the task waiting for the relay."""
     try:
         message_id = uuid.UUID(str(message_id))
     except ValueError:
@@ -215,6 +217,8 @@ def claim(message_id) -> Claim:
     now = timezone.now()
     limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(state__in=[State.PENDING, State.SENT]) | Q(state=State.RUNNING, started_at__lt=now - limit)
+    if redelivered:
+        claimable |= Q(state=State.RUNNING)
     won = OutboxMessage.objects.filter(claimable, pk=message_id).update(
         state=State.RUNNING,
         started_at=now,
@@ -233,7 +237,8 @@ class OutboxTask(Task):
 
     def __call__(self, *args, **kwargs):
         message_id = self.request.id
-        won = claim(message_id) if message_id else Claim.NOT_OUTBOX
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        won = claim(message_id, redelivered=redelivered) if message_id else Claim.NOT_OUTBOX
         if won is Claim.TAKEN:
             logger.info("outbox: %s[%s] already taken; this delivery does nothing", self.name, message_id)
             return None
