@@ -348,8 +348,9 @@ def batch_detail(
     batch: dict, lines: list[dict], disinfections: list[dict], samples: list[dict], codes: dict, actor: Actor | None
 ) -> dict:
     """The batch detail of SPEC §4 (`BatchDetail`'s fields and formats) from `read_batch` and
-    `batch_records`. It holds no buyer and no personal data."""
-    status = batch["status"]
+    `batch_records`. It holds no buyer and no personal data. The status is the one the batch
+    truly has now, as in the batch detail (R1: a rest past `rest_until` is over)."""
+    status = Batch(status=batch["status"], rest_until=_utc(batch["rest_until"])).current_status()
     return {
         "number": batch["number"],
         "status": status,

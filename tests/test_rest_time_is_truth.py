@@ -129,3 +129,17 @@ def test_a_refused_gate_after_rest_until_writes_nothing_and_the_sweep_still_ends
     # and the sweep then records the end of the rest, once
     assert tasks.sweep_due_rests() == 1
     assert actions(flow.number).count("complete_rest") == 1
+
+
+def test_past_rest_until_the_regulators_trace_of_the_batch_tells_the_truth_too(flow, clock):
+    # given a resting batch whose rest_until has passed, before any timer or sweep
+    rest_until = resting_with_a_negative(flow)
+    clock.move_to(rest_until + timedelta(minutes=1))
+    events = Event.objects.count()
+
+    # when the regulator traces it
+    traced = flow.api("regulator").get(f"/api/trace/batches/{flow.number}/").json()
+
+    # then the trace's batch says what the detail says, and reading wrote nothing
+    assert traced["batch"]["status"] == flow.detail("regulator")["status"] == "rest_complete"
+    assert Event.objects.count() == events
