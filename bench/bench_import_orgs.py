@@ -18,25 +18,10 @@ DISTRICTS, MARKETS_PER_DISTRICT, WAREHOUSES_PER_DISTRICT, MERCHANTS, STAFF = 13,
 
 
 def records():
+    from batches.organisations import COLUMNS
     from markets.models import credit_code_check_character
 
-    header = [
-        "kind",
-        "code",
-        "name",
-        "district",
-        "market",
-        "warehouse",
-        "serves",
-        "stall",
-        "credit_code",
-        "phone",
-        "username",
-        "password",
-        "email",
-        "area_m2",
-        "address",
-    ]
+    header = list(COLUMNS)
     yield header
 
     def row(kind, **values):
