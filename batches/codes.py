@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 
 from .gs1 import GTIN_LENGTHS, gtin14
-from .models import Code
+from .models import Code, CodeStatus
 
 TOKEN_RE = re.compile(r"^[A-Z2-7]{24}$")
 # GS1 AI 21 serials as we issue them: 16 base32 characters (80 random bits). Base32's
@@ -174,3 +174,30 @@ def names_code(ref: CodeRef, code: Code) -> bool:
 def codes_for_scans(values: list[str], queryset=None) -> dict[str, Code | None]:
     """Each scanned value → its Code (None if unknown, on a foreign host or outside `queryset`)."""
     return codes_for_refs({value: parse_code_scan(value) for value in values}, queryset=queryset)
+
+
+# --- the codes' own lifecycle ---------------------------------------------------------------
+
+# (from, to): the action that makes the move. Nothing else changes a code's status.
+CODE_MOVES = {
+    (CodeStatus.IN_WAREHOUSE, CodeStatus.RELEASED): "release",
+    (CodeStatus.RELEASED, CodeStatus.SOLD): "sale",
+    (CodeStatus.SOLD, CodeStatus.RELEASED): "sale_void",
+    (CodeStatus.SOLD, CodeStatus.RECALLED): "sale_void",  # of a batch recalled since the sale
+    (CodeStatus.IN_WAREHOUSE, CodeStatus.RECALLED): "recall",
+    (CodeStatus.RELEASED, CodeStatus.RECALLED): "recall",
+}
+
+
+class IllegalCodeMove(ValueError):
+    """A service asked for a move of code statuses that CODE_MOVES does not list: a bug."""
+
+
+def move_codes(codes, *, source, target: str, **fields) -> int:
+    """Move the codes of `codes` that are in `source` (a status or several) to `target`, in one
+    conditional UPDATE; returns how many moved. The callers hold the batch's row lock."""
+    sources = {source} if isinstance(source, str) else set(source)
+    illegal = sorted(status for status in sources if (status, target) not in CODE_MOVES)
+    if illegal or not sources:
+        raise IllegalCodeMove(f"codes may not move from {illegal or 'nothing'} to {target}")
+    return codes.filter(status__in=sources).update(status=target, **fields)

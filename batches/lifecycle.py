@@ -14,28 +14,16 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.replica import pin_to_primary
 from warehouse.models import ZoneKind
 
+from .actions import REGISTRY, Action, ActionSpec, Style, declared, register, spec_of
 from .actors import SYSTEM, Actor
 from .errors import DomainError
 from .models import Batch, Event, Role
 from .models import Status as S
-
-OPERATOR, MERCHANT, REVIEWER, REGULATOR = Role.OPERATOR, Role.MERCHANT, Role.REVIEWER, Role.REGULATOR
-
-
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset
-    target: str | None  # None: the status stays, or the action decides (arrive, test_result, release)
-    roles: frozenset
-
-
-def _t(sources, target, *roles):
-    return Transition(frozenset(sources), target, frozenset(roles))
-
 
 # From `approved` on, until an end state, a regulator may recall.
 RECALLABLE = {
@@ -50,27 +38,27 @@ RECALLABLE = {
     S.RELEASED,
 }
 
-TRANSITIONS: dict[str, Transition] = {
-    "edit": _t({S.DRAFT}, None, MERCHANT),
-    "submit": _t({S.DRAFT}, S.SUBMITTED, MERCHANT),
-    "approve": _t({S.SUBMITTED}, S.APPROVED, REVIEWER),
-    "reject": _t({S.SUBMITTED}, S.REJECTED, REVIEWER),
-    "revise": _t({S.REJECTED}, S.DRAFT, MERCHANT),
-    "arrive": _t({S.APPROVED, S.DISCREPANCY}, None, OPERATOR),
-    "return": _t({S.DISCREPANCY}, S.RETURNED, OPERATOR, REGULATOR),
-    "disinfect": _t({S.PRE_STORAGE}, None, OPERATOR),
-    "move_to_resting": _t({S.PRE_STORAGE}, S.RESTING, OPERATOR),
-    "sample": _t({S.RESTING}, None, OPERATOR),
-    "test_result": _t({S.RESTING, S.REST_COMPLETE}, None, OPERATOR),
-    # R1: only the timer ends a rest; no person's role is listed here.
-    "complete_rest": _t({S.RESTING}, S.REST_COMPLETE, Role.SYSTEM),
-    "move_to_storage": _t({S.REST_COMPLETE}, S.STORED, OPERATOR),
-    "issue_codes": _t({S.STORED}, S.CODED, OPERATOR),
-    "release": _t({S.CODED}, None, OPERATOR),
-    "redisinfect": _t({S.QUARANTINED}, S.PRE_STORAGE, REGULATOR),
-    "destroy": _t({S.QUARANTINED}, S.DESTROYED, REGULATOR),
-    "recall": _t(RECALLABLE, S.RECALLED, REGULATOR),
-}
+# The table of transitions: every declared action (batches/actions.py). The people's actions
+# are declared on their services (batches/services.py); the timer's is declared here.
+TRANSITIONS: dict[str, ActionSpec] = REGISTRY
+
+# R1: only the timer ends a rest; no person's role is listed here.
+register(
+    ActionSpec(
+        name=Action.COMPLETE_REST,
+        sources=frozenset({S.RESTING}),
+        targets=frozenset({S.REST_COMPLETE}),
+        roles=frozenset({Role.SYSTEM}),
+        label=gettext_lazy("Rest period complete"),
+        style=Style.NONE,
+        epcis=("OBSERVE", "holding", ("disp", "rest_complete")),
+    )
+)
+
+
+class TargetNotListed(RuntimeError):
+    """A service decided a status its action's declaration does not list: a bug, never stored."""
+
 
 # Where in the warehouse a batch in each status physically is (for events and occupancy).
 ZONE_OF_STATUS = {
@@ -84,13 +72,9 @@ ZONE_OF_STATUS = {
 }
 
 
-def role_may(role: str, action: str) -> bool:
-    return role in TRANSITIONS[action].roles
-
-
 def allowed_actions(status: str, role: str) -> list[str]:
     """The actions the role may take on a batch in this status, in table order."""
-    return [name for name, t in TRANSITIONS.items() if status in t.sources and role in t.roles]
+    return [spec.name.value for spec in declared() if status in spec.sources and role in spec.roles]
 
 
 def batch_allowed_actions(batch: Batch, role: str, now=None) -> list[str]:
@@ -157,11 +141,12 @@ def transition(
     """Take `action` on the batch, or raise DomainError (409).
 
     Under the row lock: the status must be one the table allows for the action, then
-    `apply(batch)` runs the action's guards and record writes and may decide the new status.
+    `apply(batch)` runs the action's guards and record writes and may decide the new status,
+    which must be one of the action's declared targets (else TargetNotListed, nothing stored).
     The status changes only if the row still holds the status read (R7), and the event is
     written in the same transaction (R6). The caller has checked the role (403) already.
     """
-    spec = TRANSITIONS[action]
+    spec = spec_of(action)
     now = now or timezone.now()
     batch_id = batch.pk if isinstance(batch, Batch) else batch
     with transaction.atomic():
@@ -173,6 +158,8 @@ def transition(
             raise invalid_transition(locked, action, actor.role)
         change = (apply(locked) if apply else None) or Change()
         after = change.status or spec.target or before
+        if not spec.allows_target(before, after):
+            raise TargetNotListed(f"{action} may not lead from {before} to {after}")
         fields = dict(change.fields, status=after, updated_at=now)
         if after != before:
             fields["status_changed_at"] = now
@@ -197,7 +184,7 @@ def complete_rest_first(locked: Batch, *, action: str, now) -> None:
     rest, with the same `complete_rest` event by the system as the timer's, in the caller's
     transaction and under its row lock. A stopped worker never blocks the crew, and the timer
     or sweep arriving later finds the batch no longer resting and writes nothing."""
-    spec = TRANSITIONS["complete_rest"]
+    spec = spec_of(Action.COMPLETE_REST)
     (source,) = spec.sources
     if (
         Batch.objects.filter(pk=locked.pk, status=source).update(
@@ -245,7 +232,7 @@ def complete_due_rests(*, now=None, limit: int = 1000) -> int:
     `status = resting`, so a batch the per-batch timer moved meanwhile is left alone.
     """
     now = now or timezone.now()
-    spec = TRANSITIONS["complete_rest"]
+    spec = spec_of(Action.COMPLETE_REST)
     (source,) = spec.sources
     with transaction.atomic():
         due = list(

@@ -14,16 +14,18 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.reliability import outbox
 from markets.models import Market, Regulator
 
-from . import tasks
+from . import inputs, tasks
+from .actions import KEEP, Action, Style, declare
 from .actors import Actor, visible_codes
-from .codes import codes_for_scans
+from .codes import codes_for_scans, move_codes
 from .errors import DomainError, InputError
 from .gs1 import digital_link_path
-from .lifecycle import Change, allowed_actions, invalid_transition, record_event, transition
+from .lifecycle import RECALLABLE, Change, allowed_actions, invalid_transition, record_event, transition
 from .models import (
     Batch,
     BatchLine,
@@ -32,11 +34,14 @@ from .models import (
     CodeStatus,
     Disinfection,
     Notification,
+    Role,
     Sample,
     Status,
     TestResult,
 )
 
+S = Status
+MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR
 LINE_FIELDS = ("product_name", "category", "specification", "quantity", "unit", "gtin")
 CODE_CHUNK = 5000
 
@@ -90,6 +95,17 @@ def _line(data: dict) -> dict:
     return {name: data.get(name) or "" if name == "gtin" else data[name] for name in LINE_FIELDS}
 
 
+@declare(
+    Action.EDIT,
+    sources={S.DRAFT},
+    targets={KEEP},
+    roles={MERCHANT},
+    input=inputs.EditInput,
+    label=gettext_lazy("Declaration edited"),
+    button=gettext_lazy("Edit"),
+    style=Style.NONE,  # its own page (batches/web/merchant.py), PATCH in the API
+    epcis=("OBSERVE", ("bizstep", "declaring"), ("disp", "declared")),
+)
 @transaction.atomic
 def batch_edit(*, batch: Batch, actor: Actor, now=None, fields: dict, lines: list[dict] | None) -> Batch:
     """Edit a draft; given lines replace the old ones."""
@@ -104,10 +120,34 @@ def batch_edit(*, batch: Batch, actor: Actor, now=None, fields: dict, lines: lis
     return transition(batch=batch, action="edit", actor=actor, apply=apply, now=now)
 
 
+@declare(
+    Action.SUBMIT,
+    sources={S.DRAFT},
+    targets={S.SUBMITTED},
+    roles={MERCHANT},
+    label=gettext_lazy("Submitted for review"),
+    button=gettext_lazy("Submit for review"),
+    style=Style.BUTTON,
+    slug="submit",
+    epcis=("OBSERVE", ("bizstep", "declaring"), ("disp", "submitted")),
+    done=gettext_lazy("Batch %(number)s was submitted for review."),
+)
 def batch_submit(*, batch: Batch, actor: Actor, now=None) -> Batch:
     return transition(batch=batch, action="submit", actor=actor, now=now)
 
 
+@declare(
+    Action.APPROVE,
+    sources={S.SUBMITTED},
+    targets={S.APPROVED},
+    roles={REVIEWER},
+    input=inputs.ApproveInput,
+    label=gettext_lazy("Approved"),
+    button=gettext_lazy("Approve"),
+    slug="approve",
+    epcis=("OBSERVE", ("bizstep", "approving"), ("disp", "approved")),
+    done=gettext_lazy("Batch %(number)s was approved."),
+)
 def batch_approve(*, batch: Batch, actor: Actor, now=None, warehouse) -> Batch:
     """The market's reviewer approves and chooses a warehouse serving the market."""
     return transition(
@@ -121,6 +161,18 @@ def batch_approve(*, batch: Batch, actor: Actor, now=None, warehouse) -> Batch:
     )
 
 
+@declare(
+    Action.REJECT,
+    sources={S.SUBMITTED},
+    targets={S.REJECTED},
+    roles={REVIEWER},
+    input=inputs.ReasonInput,
+    label=gettext_lazy("Rejected"),
+    button=gettext_lazy("Reject"),
+    slug="reject",
+    epcis=("OBSERVE", ("bizstep", "approving"), "non_conformant"),
+    done=gettext_lazy("Batch %(number)s was rejected; the merchant sees the reason."),
+)
 def batch_reject(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     return transition(
         batch=batch,
@@ -131,6 +183,18 @@ def batch_reject(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     )
 
 
+@declare(
+    Action.REVISE,
+    sources={S.REJECTED},
+    targets={S.DRAFT},
+    roles={MERCHANT},
+    label=gettext_lazy("Reopened for revision"),
+    button=gettext_lazy("Revise"),
+    style=Style.BUTTON,
+    slug="revise",
+    epcis=("OBSERVE", ("bizstep", "declaring"), ("disp", "declared")),
+    done=gettext_lazy("Batch %(number)s is a draft again: correct it and submit."),
+)
 def batch_revise(*, batch: Batch, actor: Actor, now=None) -> Batch:
     return transition(batch=batch, action="revise", actor=actor, now=now)
 
@@ -138,6 +202,18 @@ def batch_revise(*, batch: Batch, actor: Actor, now=None) -> Batch:
 # --- arrival (R5) -------------------------------------------------------------------------
 
 
+@declare(
+    Action.ARRIVE,
+    sources={S.APPROVED, S.DISCREPANCY},
+    targets={S.PRE_STORAGE, S.DISCREPANCY},
+    roles={OPERATOR},
+    input=inputs.ArriveInput,
+    label=gettext_lazy("Arrival check"),
+    button=gettext_lazy("Arrival check"),
+    slug="arrive",
+    epcis=("OBSERVE", "receiving", None),  # conformant / mismatch_quantity / non_conformant
+    done=gettext_lazy("Batch %(number)s matches its declaration and is in pre-storage."),
+)
 @transaction.atomic
 def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict], seen_status: str | None = None) -> Batch:
     """Check every declared line for type, specification and quantity (R5). All match →
@@ -187,6 +263,18 @@ def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict], see
     return transition(batch=batch, action="arrive", actor=actor, apply=apply, now=now)
 
 
+@declare(
+    Action.RETURN,
+    sources={S.DISCREPANCY},
+    targets={S.RETURNED},
+    roles={OPERATOR, REGULATOR},
+    input=inputs.OptionalReasonInput,
+    label=gettext_lazy("Returned"),
+    button=gettext_lazy("Return the goods"),
+    slug="return",
+    epcis=("OBSERVE", "shipping", "returned"),
+    done=gettext_lazy("Batch %(number)s was returned."),
+)
 def batch_return(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     return transition(batch=batch, action="return", actor=actor, details={"reason": reason}, now=now)
 
@@ -194,6 +282,19 @@ def batch_return(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
 # --- disinfection and rest (R1, R3) -------------------------------------------------------
 
 
+@declare(
+    Action.DISINFECT,
+    sources={S.PRE_STORAGE},
+    targets={KEEP},
+    roles={OPERATOR},
+    input=inputs.DisinfectInput,
+    label=gettext_lazy("Disinfected"),
+    button=gettext_lazy("Record disinfection"),
+    slug="disinfect",
+    success_status=201,
+    epcis=("OBSERVE", ("bizstep", "disinfecting"), ("disp", "disinfected")),
+    done=gettext_lazy("Disinfection of batch %(number)s recorded."),
+)
 @transaction.atomic
 def batch_disinfect(
     *, batch: Batch, actor: Actor, now=None, agent: str, concentration: str, method: str
@@ -216,6 +317,18 @@ def batch_disinfect(
     return record["row"]
 
 
+@declare(
+    Action.MOVE_TO_RESTING,
+    sources={S.PRE_STORAGE},
+    targets={S.RESTING},
+    roles={OPERATOR},
+    label=gettext_lazy("Moved to the resting zone"),
+    button=gettext_lazy("Move to resting zone"),
+    style=Style.BUTTON,
+    slug="move-to-resting",
+    epcis=("OBSERVE", "holding", ("disp", "resting")),
+    done=gettext_lazy("Batch %(number)s is in the resting zone."),
+)
 @transaction.atomic
 def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
     """Disinfected goods enter the resting zone; `rest_until = now + REST_PERIOD_SECONDS` is
@@ -242,6 +355,19 @@ def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
     return moved
 
 
+@declare(
+    Action.SAMPLE,
+    sources={S.RESTING},
+    targets={KEEP},
+    roles={OPERATOR},
+    input=inputs.SampleInput,
+    label=gettext_lazy("Sample taken"),
+    button=gettext_lazy("Record sample"),
+    slug="samples",
+    success_status=201,
+    epcis=("OBSERVE", "sampling", ("disp", "resting")),
+    done=gettext_lazy("Sample of batch %(number)s recorded."),
+)
 @transaction.atomic
 def batch_record_sample(*, batch: Batch, actor: Actor, now=None, sample_no: str, lab: str) -> Sample:
     record = {}
@@ -263,6 +389,19 @@ def batch_record_sample(*, batch: Batch, actor: Actor, now=None, sample_no: str,
     return record["row"]
 
 
+@declare(
+    Action.TEST_RESULT,
+    sources={S.RESTING, S.REST_COMPLETE},
+    targets={KEEP, S.QUARANTINED},
+    roles={OPERATOR},
+    input=inputs.TestResultInput,
+    label=gettext_lazy("Test result recorded"),
+    button=gettext_lazy("Record test result"),
+    slug="test-results",
+    success_status=201,
+    epcis=("OBSERVE", "inspecting", None),  # conformant / quarantined / unknown
+    done=gettext_lazy("Test result of batch %(number)s recorded."),
+)
 @transaction.atomic
 def batch_record_test_result(
     *, batch: Batch, actor: Actor, now=None, sample_no: str, result: str, report_no: str
@@ -361,6 +500,18 @@ def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=Non
         return transition(batch=locked, action=action, actor=actor, apply=apply, now=now)
 
 
+@declare(
+    Action.MOVE_TO_STORAGE,
+    sources={S.REST_COMPLETE},
+    targets={S.STORED},
+    roles={OPERATOR},
+    label=gettext_lazy("Moved to storage"),
+    button=gettext_lazy("Move to storage"),
+    style=Style.BUTTON,
+    slug="move-to-storage",
+    epcis=("OBSERVE", "storing", "sellable_not_accessible"),
+    done=gettext_lazy("Batch %(number)s moved to storage."),
+)
 @transaction.atomic
 def batch_move_to_storage(*, batch: Batch, actor: Actor, now=None) -> Batch:
     return _gated_transition(batch=batch, action="move_to_storage", actor=actor, now=now or timezone.now())
@@ -392,6 +543,18 @@ def code_url(*, token: str, gtin: str, batch_number: str, serial: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}/c/{token}"
 
 
+@declare(
+    Action.ISSUE_CODES,
+    sources={S.STORED},
+    targets={S.CODED},
+    roles={OPERATOR},
+    label=gettext_lazy("Codes issued"),
+    button=gettext_lazy("Issue codes"),
+    style=Style.BUTTON,
+    slug="issue-codes",
+    epcis=("ADD", "commissioning", "active"),
+    done=gettext_lazy("Codes issued for batch %(number)s."),
+)
 @transaction.atomic
 def batch_issue_codes(*, batch: Batch, actor: Actor, now=None) -> Batch:
     """R2 gate, then one code per received item (R5). Item numbers run on across the lines;
@@ -460,6 +623,18 @@ def _codes_to_release(*, batch: Batch, actor: Actor, scanned: list[str]) -> list
     return codes
 
 
+@declare(
+    Action.RELEASE,
+    sources={S.CODED},
+    targets={KEEP, S.RELEASED},  # released once no code is left in the warehouse
+    roles={OPERATOR},
+    input=inputs.ReleaseInput,
+    label=gettext_lazy("Codes released"),
+    button=gettext_lazy("Release"),
+    slug="release",
+    epcis=("OBSERVE", "departing", "sellable_accessible"),
+    done=gettext_lazy("Every code of batch %(number)s left the warehouse."),
+)
 @transaction.atomic
 def batch_release(
     *, batch: Batch, actor: Actor, now=None, tokens: list[str] | None = None, release_all: bool = False
@@ -475,15 +650,18 @@ def batch_release(
 
     def apply(locked):
         in_warehouse = locked.codes.filter(status=CodeStatus.IN_WAREHOUSE)
+
+        def release(codes):
+            return move_codes(codes, source=CodeStatus.IN_WAREHOUSE, target=CodeStatus.RELEASED, released_at=now)
+
         if release_all:
-            count = in_warehouse.update(status=CodeStatus.RELEASED, released_at=now)
+            count = release(locked.codes)
             released = {"all": True, "count": count}
         else:
             codes = _codes_to_release(batch=locked, actor=actor, scanned=tokens)
             ids = [code.pk for code in codes]
             count = sum(
-                in_warehouse.filter(pk__in=ids[start : start + 500]).update(status=CodeStatus.RELEASED, released_at=now)
-                for start in range(0, len(ids), 500)
+                release(locked.codes.filter(pk__in=ids[start : start + 500])) for start in range(0, len(ids), 500)
             )  # bounded IN lists (SQLite's parameter limit)
             released = {"count": count, "codes": [code.token for code in codes]}
         left = in_warehouse.exists()
@@ -495,6 +673,18 @@ def batch_release(
 # --- the regulator's decisions ------------------------------------------------------------
 
 
+@declare(
+    Action.REDISINFECT,
+    sources={S.QUARANTINED},
+    targets={S.PRE_STORAGE},
+    roles={REGULATOR},
+    input=inputs.ReasonInput,
+    label=gettext_lazy("Sent back for disinfection"),
+    button=gettext_lazy("Disinfect again"),
+    slug="redisinfect",
+    epcis=("OBSERVE", ("bizstep", "redisinfecting"), ("disp", "quarantined")),
+    done=gettext_lazy("Batch %(number)s goes back to pre-storage for a new disinfection."),
+)
 def batch_redisinfect(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     """Back to pre-storage: a new cycle, so a new disinfection and a full new rest are required."""
     return transition(
@@ -509,10 +699,34 @@ def batch_redisinfect(*, batch: Batch, actor: Actor, now=None, reason: str) -> B
     )
 
 
+@declare(
+    Action.DESTROY,
+    sources={S.QUARANTINED},
+    targets={S.DESTROYED},
+    roles={REGULATOR},
+    input=inputs.ReasonInput,
+    label=gettext_lazy("Destroyed"),
+    button=gettext_lazy("Destroy"),
+    slug="destroy",
+    epcis=("DELETE", "destroying", "destroyed"),
+    done=gettext_lazy("Batch %(number)s is recorded as destroyed."),
+)
 def batch_destroy(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     return transition(batch=batch, action="destroy", actor=actor, details={"reason": reason}, now=now)
 
 
+@declare(
+    Action.RECALL,
+    sources=RECALLABLE,
+    targets={S.RECALLED},
+    roles={REGULATOR},
+    input=inputs.ReasonInput,
+    label=gettext_lazy("Recalled"),
+    button=gettext_lazy("Recall"),
+    slug="recall",  # answers with the buyers: markets.services.batch_recall_with_buyers
+    epcis=("OBSERVE", ("bizstep", "recalling"), "recalled"),
+    done=gettext_lazy("Batch %(number)s was recalled."),
+)
 @transaction.atomic
 def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     """The regulator recalls the batch (SPEC §3, from `approved` on): every unsold code, in the
@@ -526,7 +740,9 @@ def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     counts = {}
 
     def apply(locked):
-        counts["recalled"] = locked.codes.exclude(status=CodeStatus.SOLD).update(status=CodeStatus.RECALLED)
+        counts["recalled"] = move_codes(
+            locked.codes, source={CodeStatus.IN_WAREHOUSE, CodeStatus.RELEASED}, target=CodeStatus.RECALLED
+        )
         counts["sold"] = locked.codes.filter(status=CodeStatus.SOLD).count()
         return Change(details={"reason": reason, "codes_recalled": counts["recalled"], "codes_sold": counts["sold"]})
 

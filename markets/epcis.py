@@ -13,10 +13,13 @@ the line; once coded, an `epcList` of the codes concerned — their Digital Link
 exactly what the labels encode.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
+
+from batches.actions import declared
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -78,29 +81,33 @@ def vocabulary_base(base_url: str) -> str:
 
 # action → (EPCIS action, bizStep, disposition). A bare word is the CBV's; ("bizstep", name) or
 # ("disp", name) is this system's vocabulary. A disposition may depend on the event (see below).
-STEPS: dict[str, tuple] = {
+# A batch action's step is in its declaration (`epcis`, batches/actions.py); these are the
+# events that are not batch actions.
+EVENT_STEPS: dict[str, tuple] = {
     "declare": ("ADD", ("bizstep", "declaring"), ("disp", "declared")),
-    "edit": ("OBSERVE", ("bizstep", "declaring"), ("disp", "declared")),
-    "submit": ("OBSERVE", ("bizstep", "declaring"), ("disp", "submitted")),
-    "approve": ("OBSERVE", ("bizstep", "approving"), ("disp", "approved")),
-    "reject": ("OBSERVE", ("bizstep", "approving"), "non_conformant"),
-    "revise": ("OBSERVE", ("bizstep", "declaring"), ("disp", "declared")),
-    "arrive": ("OBSERVE", "receiving", None),  # conformant / mismatch_quantity / non_conformant
-    "return": ("OBSERVE", "shipping", "returned"),
-    "disinfect": ("OBSERVE", ("bizstep", "disinfecting"), ("disp", "disinfected")),
-    "move_to_resting": ("OBSERVE", "holding", ("disp", "resting")),
-    "sample": ("OBSERVE", "sampling", ("disp", "resting")),
-    "test_result": ("OBSERVE", "inspecting", None),  # conformant / quarantined / unknown
-    "complete_rest": ("OBSERVE", "holding", ("disp", "rest_complete")),
-    "move_to_storage": ("OBSERVE", "storing", "sellable_not_accessible"),
-    "issue_codes": ("ADD", "commissioning", "active"),
-    "release": ("OBSERVE", "departing", "sellable_accessible"),
     "sale": ("OBSERVE", "retail_selling", "retail_sold"),
     "sale_void": ("OBSERVE", ("bizstep", "sale_voiding"), None),  # sellable_accessible / recalled
-    "redisinfect": ("OBSERVE", ("bizstep", "redisinfecting"), ("disp", "quarantined")),
-    "destroy": ("DELETE", "destroying", "destroyed"),
-    "recall": ("OBSERVE", ("bizstep", "recalling"), "recalled"),
 }
+
+
+class _Steps(Mapping):
+    """Every event's step: the declared actions' (read when asked, once the app is ready) and
+    EVENT_STEPS."""
+
+    def _table(self) -> dict[str, tuple]:
+        return {**{spec.name.value: spec.epcis for spec in declared()}, **EVENT_STEPS}
+
+    def __getitem__(self, action):
+        return self._table()[action]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self):
+        return len(self._table())
+
+
+STEPS: Mapping[str, tuple] = _Steps()
 
 CODE_ACTIONS = {"release", "sale", "sale_void"}  # these name the codes concerned
 

@@ -11,16 +11,15 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batches.actions import Capability, require
 from batches.actors import Actor, regulator_reads
 from batches.api.idempotency import run_idempotent
 from batches.api.serializers import ReasonInput
 from batches.api.views import current_actor, validated
-from batches.models import Role
 
 from . import services
 from .models import BuyerKind, Sale, mobile_validator, validate_credit_code
@@ -82,11 +81,6 @@ def render_sale(sale: Sale, actor: Actor) -> dict:
     return sale_output(sales_with_codes(Sale.objects.filter(pk=sale.pk)).get(), actor)
 
 
-def may_list_sales(actor: Actor | None) -> None:
-    if actor is None or actor.role not in (Role.MERCHANT, Role.REGULATOR):
-        raise PermissionDenied(_("您的角色不能查看销售记录。"))
-
-
 class SaleListCreateView(APIView):
     pagination_class = PageNumberPagination  # the list is paginated like every list (SPEC §4)
     answers_conflict = False  # a code that cannot be sold is a per-code 400 (R4)
@@ -108,7 +102,7 @@ class SaleListCreateView(APIView):
     def get(self, request):
         """Own sales (merchant) or the district's (regulator), newest first, paginated."""
         actor = current_actor(request)
-        may_list_sales(actor)
+        require(actor, Capability.LIST_SALES)
         start, end = parse_period(request.query_params)
         sales = visible_sales(actor)
         if start:
@@ -135,8 +129,7 @@ class SaleListCreateView(APIView):
 
     def _sell(self, request):
         actor = current_actor(request)
-        if actor is None or actor.role != Role.MERCHANT:
-            raise PermissionDenied(_("只有经营户可以登记销售。"))
+        require(actor, Capability.SELL)
         data = validated(SaleInput, request)
         sale = services.sale_record(
             actor=actor,
@@ -168,8 +161,7 @@ class SaleVoidView(APIView):
     def _void(self, request, sale_id):
         actor = current_actor(request)
         sale = get_object_or_404(visible_sales(actor), pk=sale_id)
-        if actor.role != Role.MERCHANT:
-            raise PermissionDenied(_("只有售出该商品的经营户可以作废销售。"))
+        require(actor, Capability.VOID_SALE)
         data = validated(ReasonInput, request)
         services.sale_void(actor=actor, sale=sale, reason=data["reason"])
         return Response(render_sale(sale, actor))

@@ -16,6 +16,7 @@ from django.db import connections
 from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from rest_framework import serializers
 
+from batches.actions import Capability, may
 from batches.actors import Actor, visible_batches, visible_codes
 from batches.api.serializers import BatchDetail, DisinfectionOutput, LineOutput, ResultOutput, SampleOutput
 from batches.codes import TOKEN_RE, CodeRef, codes_for_scans, parse_code_scan
@@ -76,7 +77,7 @@ def shown_phone(actor: Actor | None, phone: str) -> str:
     """Buyer phones in full to regulators only; masked (`138****0001`) to everyone else."""
     if not phone:  # anonymised (markets.retention)
         return ""
-    return phone if actor is not None and actor.role == Role.REGULATOR else mask_mobile(phone)
+    return phone if may(actor, Capability.SEE_BUYER_PHONES) else mask_mobile(phone)
 
 
 # --- sales ----------------------------------------------------------------------------------

@@ -21,13 +21,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from batches.actors import Actor, visible_codes
-from batches.codes import codes_for_scans
+from batches.codes import codes_for_scans, move_codes
 from batches.errors import DomainError, InputError
 from batches.lifecycle import record_event
 from batches.models import Batch, Code, CodeStatus
 from batches.models import Status as BatchStatus
+from batches.services import batch_recall
 
-from .models import Sale, SaleItem, TraceQuery, mask_mobile, normalize_mobile
+from .models import Sale, SaleItem, TraceQuery, TraceQueryKind, mask_mobile, normalize_mobile
+from .selectors import recall_buyers
 
 SALE_MAX_CODES = 10_000
 
@@ -121,7 +123,7 @@ def sale_record(
                 or {"_all": messages[CodeStatus.SOLD]}
             }
         ) from None
-    sold = Code.objects.filter(pk__in=chosen, status=CodeStatus.RELEASED).update(status=CodeStatus.SOLD)
+    sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
     if sold != len(chosen):  # cannot happen under the locks; refuse to record a partial sale
         raise RuntimeError("sale lost its lock on the codes")
 
@@ -160,9 +162,9 @@ def sale_void(*, actor: Actor, sale: Sale, reason: str, now: datetime | None = N
     code_ids = [pk for pk, _batch_id, _token in items]
 
     SaleItem.objects.filter(sale=locked).update(voided=True)
-    sold = Code.objects.filter(pk__in=code_ids, status=CodeStatus.SOLD)
-    sold.exclude(batch_id__in=recalled).update(status=CodeStatus.RELEASED)
-    sold.filter(batch_id__in=recalled).update(status=CodeStatus.RECALLED)
+    sold = Code.objects.filter(pk__in=code_ids)
+    move_codes(sold.exclude(batch_id__in=recalled), source=CodeStatus.SOLD, target=CodeStatus.RELEASED)
+    move_codes(sold.filter(batch_id__in=recalled), source=CodeStatus.SOLD, target=CodeStatus.RECALLED)
     Sale.objects.filter(pk=locked.pk).update(voided_at=now, voided_by=actor.user, void_reason=reason)
     locked.voided_at, locked.voided_by, locked.void_reason = now, actor.user, reason
 
@@ -241,3 +243,18 @@ def trace_query_record(
         result_count=result_count,
         at=now or timezone.now(),
     )
+
+
+# --- recall with the buyers to contact --------------------------------------------------------
+
+
+@transaction.atomic
+def batch_recall_with_buyers(*, batch: Batch, actor: Actor, reason: str, now: datetime | None = None) -> list[dict]:
+    """The regulator recalls the batch (`batch_recall`, SPEC §3) and gets everyone who bought
+    its codes, to contact (SPEC §4); the look-up of the buyers is recorded like every trace
+    query (docs/contract.md §5). One transaction: all three commit together or not at all.
+    The API's recall and the recall page both call this."""
+    batch_recall(batch=batch, actor=actor, reason=reason, now=now)
+    buyers = recall_buyers(actor=actor, batch=batch)
+    trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers), now=now)
+    return buyers

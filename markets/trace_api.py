@@ -14,17 +14,17 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batches.actors import Actor, regulator_reads, visible_codes
+from batches.actions import Capability, may, require
+from batches.actors import regulator_reads, visible_codes
 from batches.api.views import current_actor
 from batches.codes import codes_for_scans
-from batches.models import Role
 from config.replica import read_alias
 
 from . import exports, selectors
@@ -32,15 +32,6 @@ from .models import TraceQueryKind
 from .services import trace_query_record
 
 SHANGHAI = selectors.SHANGHAI
-
-
-def require_regulator(actor: Actor | None) -> None:
-    if actor is None or actor.role != Role.REGULATOR:
-        raise PermissionDenied(_("只有监管人员可以追溯。"))
-
-
-def is_regulator(actor: Actor | None) -> bool:
-    return actor is not None and actor.role == Role.REGULATOR
 
 
 def parse_period(params) -> tuple[datetime | None, datetime | None]:
@@ -125,10 +116,10 @@ class CodeTraceView(APIView):
     def get(self, request, token):
         """The whole chain of one code, its current sale and buyer."""
         actor = current_actor(request)
-        if not is_regulator(actor):
+        if not may(actor, Capability.TRACE):
             if codes_for_scans([token], queryset=visible_codes(actor))[token] is None:
                 raise Http404
-            require_regulator(actor)
+            require(actor, Capability.TRACE)
         trace = selectors.code_trace(actor=actor, token=token)
         if trace is None:
             trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
@@ -152,10 +143,10 @@ def traced_batch(request, number: str, kind: str):
     actor = current_actor(request)
     batch = selectors.batch_for_trace(actor=actor, number=number)
     if batch is None:
-        if is_regulator(actor):
+        if may(actor, Capability.TRACE):
             trace_query_record(actor=actor, kind=kind, subject=number, found=False)
         raise Http404
-    require_regulator(actor)
+    require(actor, Capability.TRACE)
     return batch, actor
 
 
@@ -217,12 +208,12 @@ class MerchantSalesView(APIView):
         actor = current_actor(request)
         merchant = selectors.merchant_for_trace(actor=actor, merchant_id=merchant_id)
         if merchant is None:
-            if is_regulator(actor):
+            if may(actor, Capability.TRACE):
                 trace_query_record(
                     actor=actor, kind=TraceQueryKind.MERCHANT_SALES, subject=str(merchant_id), found=False
                 )
             raise Http404
-        require_regulator(actor)
+        require(actor, Capability.TRACE)
         start, end = parse_period(request.query_params)
         fmt = request.query_params.get("format") or "json"
         if fmt not in ("json", "csv", "xlsx"):
@@ -315,7 +306,7 @@ class TraceSearchView(APIView):
 
     def search(self, request, q):
         actor = current_actor(request)
-        require_regulator(actor)
+        require(actor, Capability.TRACE)
         q = (q if isinstance(q, str) else "").strip()
         if len(q) < 2 or len(q) > 300:
             raise ValidationError({"q": [_("请输入 2 至 300 个字符。")]})

@@ -14,17 +14,16 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batches import qr
-from batches.actors import Actor, actor_for, visible_batches, visible_codes
+from batches.actions import Capability, require
+from batches.actors import actor_for, visible_batches, visible_codes
 from batches.api.views import scoped_batch
 from batches.errors import DomainError
-from batches.models import Role
 from config.openapi import NOT_BLANK
 
 from . import label_sheets
@@ -47,11 +46,6 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 class FileView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = FirstRendererNegotiation
-
-
-def require_operator(actor: Actor) -> None:
-    if actor.role != Role.OPERATOR:
-        raise PermissionDenied(_("只有仓库操作员可以打印标签。"))
 
 
 # --- QR images ----------------------------------------------------------------------------
@@ -138,7 +132,7 @@ class BatchLabelsView(FileView):
     )
     def get(self, request, number):
         batch, actor = scoped_batch(request, number)
-        require_operator(actor)
+        require(actor, Capability.PRINT_LABELS)
         total = label_sheets.check_printable(batch, actor)
         if total > settings.LABELS_SYNC_MAX:
             job = label_sheets.label_job_start(batch=batch, actor=actor, total=total)
@@ -157,7 +151,7 @@ def scoped_job(request, job_id) -> LabelJob:
     job = LabelJob.objects.select_related("batch").filter(pk=job_id, batch__in=visible_batches(actor)).first()
     if job is None:
         raise Http404
-    require_operator(actor)
+    require(actor, Capability.PRINT_LABELS)
     return job
 
 
@@ -235,8 +229,7 @@ class ScanView(APIView):
     )
     def get(self, request, value=None):
         actor = actor_for(request.user)
-        if actor is None or actor.role not in (Role.OPERATOR, Role.MERCHANT):
-            raise PermissionDenied(_("只有仓库操作员和经营户可以扫码。"))
+        require(actor, Capability.SCAN)
         value = value if value is not None else request.query_params.get("value", "")
         if not value.strip():
             raise serializers.ValidationError({"value": [_("请给出扫描到的批次号、商品码或二维码网址。")]})

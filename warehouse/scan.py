@@ -7,11 +7,12 @@ a GS1 Digital Link; or the token typed by hand). Only what the caller may see is
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from batches.actions import Capability, may
 from batches.actors import Actor, visible_batches, visible_codes
 from batches.api.serializers import BatchSummary, LineOutput
 from batches.codes import codes_for_scans
 from batches.lifecycle import batch_allowed_actions
-from batches.models import Batch, Code, CodeStatus, Role, Status
+from batches.models import Batch, Code, CodeStatus, Status
 
 from .selectors import qr_url
 
@@ -78,7 +79,7 @@ def code_actions(code: Code, actor: Actor) -> list[str]:
     if code.status == CodeStatus.IN_WAREHOUSE and "release" in batch_allowed_actions(batch, actor.role):
         return ["release"]
     if (
-        actor.role == Role.MERCHANT
+        may(actor, Capability.SELL)
         and code.status == CodeStatus.RELEASED
         and batch.status != Status.RECALLED
         and batch.merchant_id == actor.merchant.pk

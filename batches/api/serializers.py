@@ -1,163 +1,26 @@
 """Input and output shapes of the batch API (SPEC §4)."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Count, Q
-from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from markets.models import Market
-from warehouse.models import Warehouse
-
-from ..gs1 import is_valid_gtin
+from ..inputs import (  # noqa: F401 -- the inputs are part of the API's shapes
+    MAX_LINES,
+    ApproveInput,
+    ArrivalLineInput,
+    ArriveInput,
+    CodeRelatedField,
+    DeclareInput,
+    DisinfectInput,
+    EditInput,
+    LineInput,
+    OptionalReasonInput,
+    ReasonInput,
+    ReleaseInput,
+    SampleInput,
+    TestResultInput,
+)
 from ..lifecycle import batch_allowed_actions
-from ..models import Batch, CodeStatus, Event, Status, TestResult
-
-MAX_LINES = 500
-
-
-# --- input --------------------------------------------------------------------------------
-
-
-@extend_schema_field({"type": "string", "maxLength": 32, "minLength": 1, "description": "its code, e.g. MKT-A, WH-1"})
-class CodeRelatedField(serializers.SlugRelatedField):
-    """A market or warehouse named by its `code`. A NUL character is refused before the look-up
-    (PostgreSQL cannot compare one): DRF would run the field's validators only after it."""
-
-    prohibit_null = ProhibitNullCharactersValidator()
-
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="code", **kwargs)
-
-    def to_internal_value(self, data):
-        try:
-            self.prohibit_null(data)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages) from None
-        return super().to_internal_value(data)
-
-
-class LineInput(serializers.Serializer):
-    product_name = serializers.CharField(max_length=200)
-    category = serializers.CharField(max_length=100)
-    specification = serializers.CharField(max_length=200)
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    unit = serializers.CharField(max_length=20)
-    gtin = serializers.CharField(max_length=14, required=False, allow_blank=True, default="")
-
-    def validate_gtin(self, value):
-        if value and not is_valid_gtin(value):
-            raise serializers.ValidationError(_("GTIN 须为 8、12、13 或 14 位数字且校验位正确。"))
-        return value
-
-
-class DeclareInput(serializers.Serializer):
-    market = CodeRelatedField(queryset=Market.objects.all())
-    customs_declaration_no = serializers.CharField(max_length=64)
-    origin_country = serializers.CharField(max_length=100)
-    port_of_entry = serializers.CharField(max_length=100)
-    lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
-
-    def validate_market(self, market):
-        actor = self.context["actor"]
-        if actor.market is None or market.pk != actor.market.pk:
-            raise serializers.ValidationError(_("只能向本人所在市场申报。"))
-        return market
-
-
-class EditInput(serializers.Serializer):
-    customs_declaration_no = serializers.CharField(max_length=64, required=False)
-    origin_country = serializers.CharField(max_length=100, required=False)
-    port_of_entry = serializers.CharField(max_length=100, required=False)
-    lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES, required=False)
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: [_("不可修改此字段。")] for name in sorted(unknown)})
-        return attrs
-
-
-class ApproveInput(serializers.Serializer):
-    warehouse = CodeRelatedField(queryset=Warehouse.objects.all())
-
-    def validate_warehouse(self, warehouse):
-        batch = self.context["batch"]
-        if not warehouse.markets.filter(pk=batch.market_id).exists():
-            raise serializers.ValidationError(_("该监管仓不服务本批次所在市场。"))
-        return warehouse
-
-
-class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
-
-
-class OptionalReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class ArrivalLineInput(serializers.Serializer):
-    line = serializers.IntegerField(min_value=1, max_value=2**63 - 1)  # a line id (bigint)
-    received_quantity = serializers.IntegerField(min_value=0, max_value=1_000_000)
-    type_matches = serializers.BooleanField()
-    spec_matches = serializers.BooleanField()
-
-
-class ArriveInput(serializers.Serializer):
-    lines = ArrivalLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
-    # The status the scanner saw (`approved` for the first check, `discrepancy` for a re-check):
-    # when given, another status under the lock is a 409, so two checks never both count (R7).
-    status = serializers.ChoiceField(choices=Status.choices, required=False)
-
-    def validate_lines(self, lines):
-        """Each declared line of the batch exactly once (R5). Checked here as well as in the
-        service so that bad input answers 400 before the state is judged (SPEC §4 order)."""
-        batch = self.context.get("batch")
-        if batch is None:
-            return lines
-        declared = set(batch.lines.values_list("pk", flat=True))
-        given = [item["line"] for item in lines]
-        problems = []
-        if unknown := sorted(set(given) - declared):
-            problems.append(_("不属于本批次的明细：%s") % ", ".join(map(str, unknown)))
-        if missing := sorted(declared - set(given)):
-            problems.append(_("缺少明细：%s") % ", ".join(map(str, missing)))
-        if repeated := sorted({line for line in given if given.count(line) > 1}):
-            problems.append(_("明细重复核对：%s") % ", ".join(map(str, repeated)))
-        if problems:
-            raise serializers.ValidationError(problems)
-        return lines
-
-
-class DisinfectInput(serializers.Serializer):
-    agent = serializers.CharField(max_length=100)
-    concentration = serializers.CharField(max_length=50)
-    method = serializers.CharField(max_length=100)
-
-
-class SampleInput(serializers.Serializer):
-    sample_no = serializers.CharField(max_length=64)
-    lab = serializers.CharField(max_length=200)
-
-
-class TestResultInput(serializers.Serializer):
-    sample_no = serializers.CharField(max_length=64)
-    result = serializers.ChoiceField(choices=TestResult.Outcome.choices)
-    report_no = serializers.CharField(max_length=64)
-
-
-class ReleaseInput(serializers.Serializer):
-    codes = serializers.ListField(
-        child=serializers.CharField(max_length=300), required=False, allow_empty=False, max_length=100_000
-    )
-    all = serializers.BooleanField(required=False, default=False)
-
-    def validate(self, attrs):
-        if bool(attrs.get("codes")) == bool(attrs.get("all")):
-            raise serializers.ValidationError(_("请给出 codes（商品码列表）或 all: true，二者选一。"))
-        return attrs
-
+from ..models import Batch, CodeStatus, Event
 
 # --- output -------------------------------------------------------------------------------
 

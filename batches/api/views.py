@@ -7,17 +7,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from markets.selectors import recall_buyers
+from markets.services import batch_recall_with_buyers
+
 from .. import services
+from ..actions import Action, ActionSpec, Capability, declared, require, spec_of
 from ..actors import Actor, actor_for, visible_batches
-from ..lifecycle import role_may
-from ..models import Batch, Code, Event, Notification, Role, Status
+from ..models import Batch, Code, Event, Notification, Status
 from . import serializers as s
 from .idempotency import run_idempotent
 
@@ -30,11 +31,6 @@ def scoped_batch(request, number: str) -> tuple[Batch, Actor]:
     actor = current_actor(request)
     batch = get_object_or_404(visible_batches(actor).select_related("market", "warehouse"), number=number)
     return batch, actor
-
-
-def require_role(actor: Actor, action: str) -> None:
-    if not role_may(actor.role, action):
-        raise PermissionDenied(_("您的角色不能对此批次执行该操作。"))
 
 
 def validated(input_class, request, **context) -> dict:
@@ -100,8 +96,7 @@ class BatchListCreateView(generics.ListAPIView):
 
     def _declare(self, request):
         actor = current_actor(request)
-        if actor is None or actor.role != Role.MERCHANT:
-            raise PermissionDenied(_("只有经营户可以申报批次。"))
+        require(actor, Capability.DECLARE)
         data = validated(s.DeclareInput, request, actor=actor)
         batch = services.batch_declare(actor=actor, **data)
         return Response(s.render_detail(batch, actor), status=status.HTTP_201_CREATED)
@@ -116,8 +111,8 @@ class BatchDetailView(APIView):
     @extend_schema(request=s.EditInput, responses=s.BatchDetail)
     def patch(self, request, number):
         batch, actor = scoped_batch(request, number)
-        require_role(actor, "edit")
-        data = validated(s.EditInput, request)
+        require(actor, Action.EDIT)
+        data = validated(spec_of(Action.EDIT).input, request)
         lines = data.pop("lines", None)
         services.batch_edit(batch=batch, actor=actor, fields=data, lines=lines)
         return Response(s.render_detail(batch, actor))
@@ -138,88 +133,81 @@ class BatchEventsView(generics.ListAPIView):
 class BatchActionView(APIView):
     """POST /api/batches/{number}/<action>/ → the batch detail after the action."""
 
-    action_name: str = ""
+    # One class per declared action (batches/actions.py), made by `action_view()`; the
+    # docstring is the operation's description in the schema.
+
+    spec: ActionSpec
     idempotent_methods = ("POST",)
-    input_class = None
-    success_status = status.HTTP_200_OK
-    service = None  # (batch, actor, data) -> the service call; set by action_view()
 
     def post(self, request, number):
         return run_idempotent(self, request, lambda: self.act(request, number))
 
     def act(self, request, number):
         batch, actor = scoped_batch(request, number)
-        require_role(actor, self.action_name)
-        data = validated(self.input_class, request, batch=batch, actor=actor)
-        type(self).service(batch, actor, data)
-        return Response(s.render_detail(batch, actor), status=self.success_status)
+        require(actor, self.spec.name)
+        data = validated(self.spec.input, request, batch=batch, actor=actor)
+        self.spec.service(batch=batch, actor=actor, **data)
+        return Response(s.render_detail(batch, actor), status=self.spec.success_status)
 
 
-def action_view(action: str, perform, input_class=None, success_status=status.HTTP_200_OK):
-    """An action view class: `perform(batch, actor, data)` calls the service."""
-    name = "".join(part.title() for part in action.split("_")) + "View"
+def view_name(action: str) -> str:
+    return "".join(part.title() for part in action.split("_")) + "View"
+
+
+def action_view(spec: ActionSpec, base: type = BatchActionView) -> type:
+    """The view class of a declared action, its schema read from the declaration."""
 
     # A function of its own per view: extend_schema annotates the function object, so
     # decorating the shared BatchActionView.post would give every action the last one's schema.
     def post(self, request, number):
-        return BatchActionView.post(self, request, number)
+        return base.post(self, request, number)
 
     post = extend_schema(
-        request=input_class, responses={success_status: s.BatchDetail}, operation_id=f"batches_{action}"
+        request=spec.input, responses={spec.success_status: s.BatchDetail}, operation_id=f"batches_{spec.name}"
     )(post)
-    return type(
-        name,
-        (BatchActionView,),
-        {
-            "action_name": action,
-            "input_class": input_class,
-            "success_status": success_status,
-            "service": staticmethod(perform),
-            "post": post,
-        },
-    )
+    return type(view_name(spec.name), (base,), {"spec": spec, "post": post})
 
 
-SubmitView = action_view("submit", lambda b, a, d: services.batch_submit(batch=b, actor=a))
-ApproveView = action_view("approve", lambda b, a, d: services.batch_approve(batch=b, actor=a, **d), s.ApproveInput)
-RejectView = action_view("reject", lambda b, a, d: services.batch_reject(batch=b, actor=a, **d), s.ReasonInput)
-ReviseView = action_view("revise", lambda b, a, d: services.batch_revise(batch=b, actor=a))
-ArriveView = action_view(
-    "arrive",
-    lambda b, a, d: services.batch_arrive(batch=b, actor=a, lines=d["lines"], seen_status=d.get("status")),
-    s.ArriveInput,
-)
-ReturnView = action_view("return", lambda b, a, d: services.batch_return(batch=b, actor=a, **d), s.OptionalReasonInput)
-DisinfectView = action_view(
-    "disinfect",
-    lambda b, a, d: services.batch_disinfect(batch=b, actor=a, **d),
-    s.DisinfectInput,
-    status.HTTP_201_CREATED,
-)
-MoveToRestingView = action_view("move_to_resting", lambda b, a, d: services.batch_move_to_resting(batch=b, actor=a))
-SampleView = action_view(
-    "sample",
-    lambda b, a, d: services.batch_record_sample(batch=b, actor=a, **d),
-    s.SampleInput,
-    status.HTTP_201_CREATED,
-)
-TestResultView = action_view(
-    "test_result",
-    lambda b, a, d: services.batch_record_test_result(batch=b, actor=a, **d),
-    s.TestResultInput,
-    status.HTTP_201_CREATED,
-)
-MoveToStorageView = action_view("move_to_storage", lambda b, a, d: services.batch_move_to_storage(batch=b, actor=a))
-IssueCodesView = action_view("issue_codes", lambda b, a, d: services.batch_issue_codes(batch=b, actor=a))
-ReleaseView = action_view(
-    "release",
-    lambda b, a, d: services.batch_release(batch=b, actor=a, tokens=d.get("codes"), release_all=d["all"]),
-    s.ReleaseInput,
-)
-RedisinfectView = action_view(
-    "redisinfect", lambda b, a, d: services.batch_redisinfect(batch=b, actor=a, **d), s.ReasonInput
-)
-DestroyView = action_view("destroy", lambda b, a, d: services.batch_destroy(batch=b, actor=a, **d), s.ReasonInput)
+class RecallAnswer(BatchActionView):
+    """POST /api/batches/{number}/recall/ (regulator, {"reason"}): 200 with the batch detail as
+    it is after the recall plus `buyers`, everyone to contact (SPEC §4).
+
+    The recall, the buyer list and the record of that look-up commit together or not at all.
+    An `Idempotency-Key` record keeps no buyer: its replay looks the buyers up again."""
+
+    REBUILT_AT_REPLAY = "_rebuilt_at_replay"
+
+    # markets.services.batch_recall_with_buyers: the one recall service, the recall page's too.
+    def act(self, request, number):
+        with transaction.atomic():
+            batch, actor = scoped_batch(request, number)
+            require(actor, self.spec.name)
+            data = validated(self.spec.input, request, batch=batch, actor=actor)
+            buyers = batch_recall_with_buyers(batch=batch, actor=actor, reason=data["reason"])
+            return Response({**s.render_detail(batch, actor), "buyers": buyers})
+
+    def stored_body(self, body):
+        """The answer without its buyers (personal data), marked to look them up at replay."""
+        if isinstance(body, dict) and "buyers" in body:
+            body = {name: value for name, value in body.items() if name != "buyers"}
+            body[self.REBUILT_AT_REPLAY] = ["buyers"]
+        return body
+
+    def replayed_body(self, request, body):
+        if isinstance(body, dict) and self.REBUILT_AT_REPLAY in body:
+            batch, actor = scoped_batch(request, self.kwargs["number"])
+            body = {name: value for name, value in body.items() if name != self.REBUILT_AT_REPLAY}
+            body["buyers"] = recall_buyers(actor=actor, batch=batch)
+        return body
+
+
+# Actions whose answer is more than the batch detail.
+ANSWERS = {Action.RECALL: RecallAnswer}
+
+# action → its view class, for every declared action that has a route (batches/api/urls.py).
+ACTION_VIEWS: dict[str, type] = {
+    spec.name: action_view(spec, ANSWERS.get(spec.name, BatchActionView)) for spec in declared() if spec.slug
+}
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -267,55 +255,3 @@ class BatchCodesView(generics.ListAPIView):
     def get_queryset(self):
         batch, _actor = scoped_batch(self.request, self.kwargs["number"])
         return batch.codes.select_related("line", "batch").order_by("item_no")
-
-
-# --- recall (docs/contract.md §3, §4) --------------------------------------------------------
-
-
-class RecallView(BatchActionView):
-    """POST /api/batches/{number}/recall/ (regulator, {"reason"}): 200 with the batch detail as
-    it is after the recall plus `buyers`, everyone to contact (SPEC §4).
-
-    The recall, the buyer list and the record of that look-up commit together or not at all.
-    An `Idempotency-Key` record keeps no buyer: its replay looks the buyers up again."""
-
-    action_name = "recall"
-    input_class = s.ReasonInput
-    REBUILT_AT_REPLAY = "_rebuilt_at_replay"
-
-    @extend_schema(request=s.ReasonInput, responses={200: s.BatchDetail}, operation_id="batches_recall")
-    def post(self, request, number):
-        return super().post(request, number)
-
-    def act(self, request, number):
-        from markets.models import TraceQueryKind
-        from markets.services import trace_query_record
-
-        with transaction.atomic():
-            batch, actor = scoped_batch(request, number)
-            require_role(actor, self.action_name)
-            data = validated(self.input_class, request, batch=batch, actor=actor)
-            services.batch_recall(batch=batch, actor=actor, reason=data["reason"])
-            buyers = self.buyers(batch, actor)
-            trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
-            return Response({**s.render_detail(batch, actor), "buyers": buyers})
-
-    @staticmethod
-    def buyers(batch, actor) -> list[dict]:
-        from markets.selectors import recall_buyers
-
-        return recall_buyers(actor=actor, batch=batch)
-
-    def stored_body(self, body):
-        """The answer without its buyers (personal data), marked to look them up at replay."""
-        if isinstance(body, dict) and "buyers" in body:
-            body = {name: value for name, value in body.items() if name != "buyers"}
-            body[self.REBUILT_AT_REPLAY] = ["buyers"]
-        return body
-
-    def replayed_body(self, request, body):
-        if isinstance(body, dict) and self.REBUILT_AT_REPLAY in body:
-            batch, actor = scoped_batch(request, self.kwargs["number"])
-            body = {name: value for name, value in body.items() if name != self.REBUILT_AT_REPLAY}
-            body["buyers"] = self.buyers(batch, actor)
-        return body

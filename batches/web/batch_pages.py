@@ -2,8 +2,6 @@
 actions taken from it (each one form → the API's input serializer → one service)."""
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -11,19 +9,17 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from .. import services
+from .. import inputs
+from ..actions import REGISTRY, Action, Capability, Style, may, require, spec_of
 from ..actors import visible_batches
-from ..api import serializers as api
-from ..api import views as api_views
 from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
-from .common import OPERATOR, REGULATOR, REVIEWER, domain_error_text, page, require_action, role_page, scoped_batch
-from .presenters import ACTION_BUTTONS, STATUS_TONE, event_rows, rest_info, status_label
+from .common import OPERATOR, domain_error_text, page, role_page, scoped_batch
+from .presenters import STATUS_TONE, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -65,30 +61,51 @@ def batch_list(request):
 # --- detail -------------------------------------------------------------------------------
 
 
+# The page's form for each kind of input (the form's fields take their limits from the input,
+# batches/web/forms.py); a declared action that takes one of these gets its panel by itself.
+FORM_OF_INPUT = {
+    inputs.ApproveInput: f.ApproveForm,
+    inputs.ReasonInput: f.ReasonForm,
+    inputs.OptionalReasonInput: f.OptionalReasonForm,
+    inputs.DisinfectInput: f.DisinfectForm,
+    inputs.SampleInput: f.SampleForm,
+    inputs.TestResultInput: f.TestResultForm,
+}
+
+# What the page's plain button sends for an action whose input it does not ask for.
+PAGE_INPUT = {Action.RELEASE: {"all": True}}
+
+
+def initial_values(action: str, batch) -> dict:
+    if action == Action.SAMPLE:
+        return {"sample_no": f"{batch.number}-S{batch.samples.count() + 1}"}
+    if action == Action.TEST_RESULT:
+        pending = [s.sample_no for s in batch.samples.filter(cycle=batch.cycle, results__isnull=True)]
+        return {"sample_no": pending[0] if pending else ""}
+    return {}
+
+
+def action_form(action: str, batch, data=None):
+    """The form of a declared action (bound to `data` if given), or None for a plain button."""
+    spec = spec_of(action)
+    if spec.name == Action.ARRIVE:
+        return f.arrival_formset(batch, data)
+    form_class = FORM_OF_INPUT.get(spec.input)
+    if form_class is None:
+        return None
+    extra = {"batch": batch} if form_class is f.ApproveForm else {}
+    if data is None:
+        return form_class(prefix=action, initial=initial_values(action, batch), **extra)
+    return form_class(data, prefix=action, **extra)
+
+
 def default_forms(batch, actor) -> dict:
     """An empty form for each action the actor's role may take now (the service still decides)."""
     allowed = batch_allowed_actions(batch, actor.role) if actor else []
     forms = {}
-    if "approve" in allowed:
-        forms["approve"] = f.ApproveForm(batch=batch, prefix="approve")
-    for name in ("reject", "redisinfect", "destroy", "recall"):
-        if name in allowed:
-            forms[name] = f.ReasonForm(prefix=name)
-    if "return" in allowed:
-        forms["return"] = f.OptionalReasonForm(prefix="return")
-    if "arrive" in allowed:
-        forms["arrive"] = f.arrival_formset(batch)
-    if "disinfect" in allowed:
-        forms["disinfect"] = f.DisinfectForm(prefix="disinfect")
-    if "sample" in allowed:
-        forms["sample"] = f.SampleForm(
-            prefix="sample", initial={"sample_no": f"{batch.number}-S{batch.samples.count() + 1}"}
-        )
-    if "test_result" in allowed:
-        pending = [s.sample_no for s in batch.samples.filter(cycle=batch.cycle, results__isnull=True)]
-        forms["test_result"] = f.TestResultForm(
-            prefix="test_result", initial={"sample_no": pending[0] if pending else ""}
-        )
+    for name in allowed:
+        if spec_of(name).style == Style.FORM and (form := action_form(name, batch)) is not None:
+            forms[name] = form
     return forms
 
 
@@ -102,9 +119,9 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
     # Shown as information only; `batch_move_to_resting` is what enforces it.
     disinfected = Disinfection.objects.filter(batch=batch, cycle=batch.cycle).exists()
     buttons = [
-        {"action": name, "label": ACTION_BUTTONS[name], "url": action_url(batch, name)}
+        {"action": name, "label": spec_of(name).button, "url": action_url(batch, name)}
         for name in allowed
-        if name in ("submit", "revise", "move_to_resting", "move_to_storage", "issue_codes")
+        if spec_of(name).style == Style.BUTTON
     ]
     return {
         "batch": batch,
@@ -126,10 +143,10 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         "can_edit": "edit" in allowed,
         "can_release": "release" in allowed and codes["in_warehouse"] > 0,
         "labels_url": f"/api/batches/{batch.number}/labels.pdf"
-        if actor and actor.role == OPERATOR and codes["total"]
+        if may(actor, Capability.PRINT_LABELS) and codes["total"]
         else "",
-        "is_operator": actor is not None and actor.role == OPERATOR,
-        "is_regulator": actor is not None and actor.role == REGULATOR,
+        "is_operator": may(actor, Capability.WORK_THE_FLOOR),
+        "is_regulator": may(actor, Capability.TRACE),
         # After a refused POST the page shows at the action's URL; the next form returns to the page it came from.
         "next": back_to(request, batch) if request.method == "POST" else request.get_full_path(),
     }
@@ -161,111 +178,19 @@ def render_batch(request, batch, *, bound=None, status=200, scan_form=None):
 # --- actions ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WebAction:
-    form: Callable | None  # (data, batch) -> bound form, or None for a plain button
-    serializer: type | None  # the API's input serializer for the same action
-    perform: Callable  # (batch, actor, data) -> anything; the API view's own service where they agree
-    done: str
-
-
-def _form(cls, prefix):
-    return lambda data, batch: cls(data, prefix=prefix)
-
-
-ACTIONS = {
-    "submit": WebAction(
-        None, None, api_views.SubmitView.service, gettext_lazy("Batch %(number)s was submitted for review.")
-    ),
-    "revise": WebAction(
-        None,
-        None,
-        api_views.ReviseView.service,
-        gettext_lazy("Batch %(number)s is a draft again: correct it and submit."),
-    ),
-    "approve": WebAction(
-        lambda data, batch: f.ApproveForm(data, batch=batch, prefix="approve"),
-        None,
-        api_views.ApproveView.service,
-        gettext_lazy("Batch %(number)s was approved."),
-    ),
-    "reject": WebAction(
-        _form(f.ReasonForm, "reject"),
-        api.ReasonInput,
-        api_views.RejectView.service,
-        gettext_lazy("Batch %(number)s was rejected; the merchant sees the reason."),
-    ),
-    "return": WebAction(
-        _form(f.OptionalReasonForm, "return"),
-        api.OptionalReasonInput,
-        api_views.ReturnView.service,
-        gettext_lazy("Batch %(number)s was returned."),
-    ),
-    "disinfect": WebAction(
-        _form(f.DisinfectForm, "disinfect"),
-        api.DisinfectInput,
-        api_views.DisinfectView.service,
-        gettext_lazy("Disinfection of batch %(number)s recorded."),
-    ),
-    "move_to_resting": WebAction(
-        None, None, api_views.MoveToRestingView.service, gettext_lazy("Batch %(number)s is in the resting zone.")
-    ),
-    "sample": WebAction(
-        _form(f.SampleForm, "sample"),
-        api.SampleInput,
-        api_views.SampleView.service,
-        gettext_lazy("Sample of batch %(number)s recorded."),
-    ),
-    "test_result": WebAction(
-        _form(f.TestResultForm, "test_result"),
-        api.TestResultInput,
-        api_views.TestResultView.service,
-        gettext_lazy("Test result of batch %(number)s recorded."),
-    ),
-    "move_to_storage": WebAction(
-        None, None, api_views.MoveToStorageView.service, gettext_lazy("Batch %(number)s moved to storage.")
-    ),
-    "issue_codes": WebAction(
-        None, None, api_views.IssueCodesView.service, gettext_lazy("Codes issued for batch %(number)s.")
-    ),
-    "release": WebAction(
-        None,
-        None,
-        lambda b, a, d: services.batch_release(batch=b, actor=a, release_all=True),
-        gettext_lazy("Every code of batch %(number)s left the warehouse."),
-    ),
-    "redisinfect": WebAction(
-        _form(f.ReasonForm, "redisinfect"),
-        api.ReasonInput,
-        api_views.RedisinfectView.service,
-        gettext_lazy("Batch %(number)s goes back to pre-storage for a new disinfection."),
-    ),
-    "destroy": WebAction(
-        _form(f.ReasonForm, "destroy"),
-        api.ReasonInput,
-        api_views.DestroyView.service,
-        gettext_lazy("Batch %(number)s is recorded as destroyed."),
-    ),
-    "recall": WebAction(
-        _form(f.ReasonForm, "recall"),
-        api.ReasonInput,
-        lambda b, a, d: services.batch_recall(batch=b, actor=a, **d),
-        gettext_lazy("Batch %(number)s was recalled."),
-    ),
-}
-
-
-def validated_input(spec: WebAction, form):
-    """Django's field checks, then the API's serializer for the same action. None on errors."""
+def validated_input(spec, form):
+    """Django's field checks, then the action's input serializer, the API's. None on errors."""
     if form is None:
-        return {}
+        if spec.input is None:
+            return {}
+        serializer = spec.input(data=PAGE_INPUT.get(spec.name, {}))
+        serializer.is_valid(raise_exception=True)  # the page's fixed input; refused only by a bug
+        return dict(serializer.validated_data)
     if isinstance(form, f.ApproveForm):
         return form.validated()
     if not form.is_valid():
         return None
-    if spec.serializer is None:
-        return dict(form.cleaned_data)
-    serializer = spec.serializer(data=form.cleaned_data)
+    serializer = spec.input(data=form.cleaned_data)
     if not serializer.is_valid():
         f.apply_errors(form, serializer.errors)
         return None
@@ -280,13 +205,13 @@ def validated_arrival(formset, seen_status: str = ""):
     payload = {"lines": [dict(form.cleaned_data) for form in formset.forms]}
     if seen_status:
         payload["status"] = seen_status
-    serializer = api.ArriveInput(data=payload)
+    serializer = inputs.ArriveInput(data=payload)
     if not serializer.is_valid():
         formset.non_form_errors().extend(f_error for f_error in _flat(serializer.errors))
         return None
     return {
         "lines": [dict(line) for line in serializer.validated_data["lines"]],
-        "seen_status": serializer.validated_data.get("status"),
+        "seen_status": serializer.validated_data.get("seen_status"),
     }
 
 
@@ -317,31 +242,27 @@ def batch_action(request, number, action):
     again with its errors on bad input, the reason in words when the state refuses."""
     actor = request.actor
     action = action.replace("-", "_")
-    spec = ACTIONS.get(action)
-    if spec is None and action != "arrive":
+    spec = REGISTRY.get(action)
+    if spec is None or spec.style == Style.NONE:
         raise Http404
     batch = scoped_batch(actor, number)
-    require_action(actor, action)
-    if action == "recall":
+    require(actor, action)
+    if action == Action.RECALL:
         from . import regulator
 
         return regulator.recall(request, batch, spec)
-    if action == "arrive":
-        formset = f.arrival_formset(batch, request.POST)
-        arrival = validated_arrival(formset, request.POST.get("status", ""))
-        bound = {"arrive": formset}
-        if arrival is None:
-            return render_batch(request, batch, bound=bound, status=400)
-        perform = lambda: services.batch_arrive(batch=batch, actor=actor, **arrival)  # noqa: E731
+    if action == Action.ARRIVE:
+        formset = action_form(action, batch, request.POST)
+        data = validated_arrival(formset, request.POST.get("status", ""))
+        bound = {action: formset}
     else:
-        form = spec.form(request.POST, batch) if spec.form else None
+        form = action_form(action, batch, request.POST)
         bound = {action: form} if form is not None else {}
         data = validated_input(spec, form)
-        if data is None:
-            return render_batch(request, batch, bound=bound, status=400)
-        perform = lambda: spec.perform(batch, actor, data)  # noqa: E731
+    if data is None:
+        return render_batch(request, batch, bound=bound, status=400)
     try:
-        result = perform()
+        result = spec.service(batch=batch, actor=actor, **data)
     except DomainError as error:
         messages.error(request, domain_error_text(error))
         batch.refresh_from_db()  # the page shows the state that refused, not the one the form was shown with
@@ -354,7 +275,7 @@ def batch_action(request, number, action):
             for line in _flat(error.errors):
                 messages.error(request, line)
         return render_batch(request, batch, bound=bound, status=400)
-    if action == "arrive":
+    if action == Action.ARRIVE:
         batch.refresh_from_db()
         if batch.status == Status.DISCREPANCY:
             messages.warning(
@@ -363,11 +284,9 @@ def batch_action(request, number, action):
                 % {"number": batch.number},
             )
             return HttpResponseRedirect(back_to(request, batch))
-        messages.success(
-            request, _("Batch %(number)s matches its declaration and is in pre-storage.") % {"number": batch.number}
-        )
+        messages.success(request, spec.done % {"number": batch.number})
         return HttpResponseRedirect(back_to(request, batch))
-    if action == "test_result" and getattr(result, "result", "") == "positive":
+    if action == Action.TEST_RESULT and getattr(result, "result", "") == "positive":
         messages.error(
             request,
             _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
@@ -383,7 +302,7 @@ def batch_action(request, number, action):
 MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
-@role_page(REVIEWER)
+@role_page(Capability.REVIEW)
 def review_queue(request):
     """Submitted batches of the reviewer's market, oldest first (SPEC §4: the approval queue)."""
     actor = request.actor

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,9 +16,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from ..actions import require
 from ..actors import Actor, actor_for, visible_batches
 from ..errors import DomainError
-from ..lifecycle import role_may
 from ..models import Batch, Role, Status
 
 MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR
@@ -28,9 +27,10 @@ MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPE
 # --- who is acting --------------------------------------------------------------------------
 
 
-def role_page(*roles):
-    """A page for signed-in users of these roles (any role if none named): anonymous → login,
-    another role → 403. The view receives `request.actor`."""
+def role_page(what: str | None = None):
+    """A page for signed-in users whose role may do `what`, an action or a capability
+    (batches/actions.py; anyone signed in if None): anonymous → login, another role → 403
+    (`require`, the API's check). The view receives `request.actor`."""
 
     def decorate(view):
         @wraps(view)
@@ -38,8 +38,8 @@ def role_page(*roles):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             actor = actor_for(request.user)
-            if roles and (actor is None or actor.role not in roles):
-                raise PermissionDenied(_("This page is not for your role."))
+            if what is not None:
+                require(actor, what)
             request.actor = actor
             return view(request, *args, **kwargs)
 
@@ -51,12 +51,6 @@ def role_page(*roles):
 def scoped_batch(actor: Actor | None, number: str, *, related=("market", "warehouse", "merchant")) -> Batch:
     """The batch if the actor may see it; 404 otherwise (never reveal that it exists)."""
     return get_object_or_404(visible_batches(actor).select_related(*related), number=number)
-
-
-def require_action(actor: Actor, action: str) -> None:
-    """403 when the actor's role may never take this action (the state is the service's business)."""
-    if actor is None or not role_may(actor.role, action):
-        raise PermissionDenied(_("Your role cannot take this action on this batch."))
 
 
 # --- the role's menu ------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from .. import services
+from ..actions import Action, Capability
 from ..errors import DomainError, InputError
 from ..lifecycle import allowed_actions, invalid_transition
 from . import forms as f
-from .common import MERCHANT, domain_error_text, page, require_action, role_page, scoped_batch
+from .common import domain_error_text, page, role_page, scoped_batch
 
 
-@role_page(MERCHANT)
+@role_page(Capability.DECLARE)
 def declare(request):
     """Declare a batch: header fields and goods lines; saved as a draft, or submitted at once."""
     actor = request.actor
@@ -31,13 +32,12 @@ def declare(request):
     )
 
 
-@role_page(MERCHANT)
+@role_page(Action.EDIT)
 def edit(request, number):
     """Edit a draft (the service refuses any other state: 409); the lines given replace the old
     ones. The form is not shown for a batch that is no longer a draft: back to its page."""
     actor = request.actor
     batch = scoped_batch(actor, number)
-    require_action(actor, "edit")
     refused = None
     if request.method != "POST" and "edit" not in allowed_actions(batch.status, actor.role):
         messages.error(request, domain_error_text(invalid_transition(batch, "edit", actor.role)))

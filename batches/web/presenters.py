@@ -3,53 +3,22 @@
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..actions import REGISTRY
 from ..models import Status, TestResult
 from .common import format_left
 
-ACTION_LABELS = {
+# Events that are not batch actions; a batch action's label is in its declaration (batches/actions.py).
+EVENT_LABELS = {
     "declare": _("Declared"),
-    "edit": _("Declaration edited"),
-    "submit": _("Submitted for review"),
-    "approve": _("Approved"),
-    "reject": _("Rejected"),
-    "revise": _("Reopened for revision"),
-    "arrive": _("Arrival check"),
-    "return": _("Returned"),
-    "disinfect": _("Disinfected"),
-    "move_to_resting": _("Moved to the resting zone"),
-    "sample": _("Sample taken"),
-    "test_result": _("Test result recorded"),
-    "complete_rest": _("Rest period complete"),
-    "move_to_storage": _("Moved to storage"),
-    "issue_codes": _("Codes issued"),
-    "release": _("Codes released"),
-    "redisinfect": _("Sent back for disinfection"),
-    "destroy": _("Destroyed"),
-    "recall": _("Recalled"),
     "sale": _("Sold"),
     "sale_void": _("Sale voided"),
 }
 
-# Buttons and panels of each action, in the words of the warehouse.
-ACTION_BUTTONS = {
-    "edit": _("Edit"),
-    "submit": _("Submit for review"),
-    "approve": _("Approve"),
-    "reject": _("Reject"),
-    "revise": _("Revise"),
-    "arrive": _("Arrival check"),
-    "return": _("Return the goods"),
-    "disinfect": _("Record disinfection"),
-    "move_to_resting": _("Move to resting zone"),
-    "sample": _("Record sample"),
-    "test_result": _("Record test result"),
-    "move_to_storage": _("Move to storage"),
-    "issue_codes": _("Issue codes"),
-    "release": _("Release"),
-    "redisinfect": _("Disinfect again"),
-    "destroy": _("Destroy"),
-    "recall": _("Recall"),
-}
+
+def action_label(action: str) -> str:
+    spec = REGISTRY.get(action)
+    return spec.label if spec is not None else EVENT_LABELS.get(action, action)
+
 
 STATUS_TONE = {
     Status.DRAFT: "muted",
@@ -142,7 +111,7 @@ def event_rows(events) -> list[dict]:
     return [
         {
             "event": event,
-            "label": ACTION_LABELS.get(event.action, event.action),
+            "label": action_label(event.action),
             "before": status_label(event.status_before) if event.status_before else "",
             "after": status_label(event.status_after) if event.status_after else "",
             "changed": event.status_before != event.status_after,

@@ -13,13 +13,15 @@ from django.views.decorators.http import require_POST
 
 from config.replica import pin_to_primary
 from markets.models import Market
+from markets.services import batch_recall_with_buyers
 from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
+from ..actions import Capability
 from ..actors import regulator_reads, visible_batches
 from ..errors import DomainError
 from ..models import Notification, Status
-from .common import REGULATOR, domain_error_text, page, role_page
+from .common import domain_error_text, page, role_page
 from .presenters import STATUS_TONE, rest_info, status_label
 
 CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -32,7 +34,7 @@ def _rows(batches, now):
     ]
 
 
-@role_page(REGULATOR)
+@role_page(Capability.SEE_DASHBOARD)
 @regulator_reads
 def dashboard(request):
     """The district at a glance: occupancy, rests ending today and overdue, quarantined batches,
@@ -164,14 +166,14 @@ def sales_chart(actor, *, today, days: int = 7) -> dict:
     }
 
 
-@role_page(REGULATOR)
+@role_page(Capability.SEE_ALERTS)
 def notifications(request):
     items = Notification.objects.filter(recipient=request.actor.user).select_related("batch")[:100]
     return page(request, "web/notifications.html", {"items": items}, active="alerts")
 
 
 @require_POST
-@role_page(REGULATOR)
+@role_page(Capability.SEE_ALERTS)
 def notifications_read(request):
     # Read marks are the reader's own bookkeeping, not part of the batch record (R6 untouched).
     Notification.objects.filter(recipient=request.actor.user, read_at__isnull=True).update(read_at=timezone.now())
@@ -184,8 +186,7 @@ def notifications_read(request):
 
 @transaction.atomic
 def recall(request, batch, spec):
-    """Recall (regulator): through `batch_recall`; then the buyers to contact. One transaction:
-    the recall, the buyer list and the record of that look-up commit together or not at all."""
+    """Recall (regulator): `batch_recall_with_buyers`, as the API's; then the buyers to contact."""
     from . import forms as f
     from .batch_pages import render_batch, validated_input
 
@@ -194,7 +195,7 @@ def recall(request, batch, spec):
     if data is None:
         return render_batch(request, batch, bound={"recall": form}, status=400)
     try:
-        result = recall_with_buyers(batch=batch, actor=request.actor, reason=data["reason"])
+        found = batch_recall_with_buyers(batch=batch, actor=request.actor, reason=data["reason"])
     except DomainError as error:
         messages.error(request, domain_error_text(error))
         return render_batch(request, batch, bound={"recall": form}, status=409)
@@ -204,7 +205,7 @@ def recall(request, batch, spec):
 
     buyers = [
         {**row, "when": _when(row["sold_at"]), "kind_label": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"])}
-        for row in result["buyers"]
+        for row in found
     ]
     return page(
         request,
@@ -217,18 +218,3 @@ def recall(request, batch, spec):
         },
         active="batches",
     )
-
-
-def recall_with_buyers(*, batch, actor, reason) -> dict:
-    """The recall service, then the buyers to contact (markets' selector); the look-up of the
-    buyers is recorded like every trace query (docs/contract.md §5)."""
-    from markets.models import TraceQueryKind
-    from markets.selectors import recall_buyers
-    from markets.services import trace_query_record
-
-    from .. import services
-
-    services.batch_recall(batch=batch, actor=actor, reason=reason)
-    buyers = recall_buyers(actor=actor, batch=batch)
-    trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
-    return {"buyers": buyers}

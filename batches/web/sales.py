@@ -13,8 +13,9 @@ from markets.models import BuyerKind, Sale
 from markets.sales_api import SaleInput
 from markets.selectors import shown_phone, visible_sales
 
+from ..actions import Capability
 from ..errors import DomainError, InputError
-from .common import MERCHANT, domain_error_text, flatten_errors, page, role_page
+from .common import domain_error_text, flatten_errors, page, role_page
 from .forms import apply_errors
 
 
@@ -62,7 +63,7 @@ class SaleForm(forms.Form):
         return dict(serializer.validated_data)
 
 
-@role_page(MERCHANT)
+@role_page(Capability.SELL)
 def sale_new(request):
     form = SaleForm(request.POST or None)
     problems = {}
@@ -103,7 +104,7 @@ class VoidForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason for voiding"), max_length=_limit("void_reason"))
 
 
-@role_page(MERCHANT)
+@role_page(Capability.SELL)
 def sale_list(request):
     sales = list(
         visible_sales(request.actor)
@@ -116,7 +117,7 @@ def sale_list(request):
 
 
 @require_POST
-@role_page(MERCHANT)
+@role_page(Capability.VOID_SALE)
 def sale_void(request, sale_id):
     sale = get_object_or_404(visible_sales(request.actor), pk=sale_id)
     form = VoidForm(request.POST)

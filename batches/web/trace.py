@@ -19,10 +19,11 @@ from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
 from markets.services import trace_query_record
 
+from ..actions import Capability
 from ..actors import regulator_reads
 from ..models import CodeStatus
-from .common import REGULATOR, page, role_page
-from .presenters import ACTION_LABELS, STATUS_TONE, event_details, status_label
+from .common import page, role_page
+from .presenters import STATUS_TONE, action_label, event_details, status_label
 
 BUYER_KINDS = {BuyerKind.CONSUMER: gettext_lazy("Consumer"), BuyerKind.BUSINESS: gettext_lazy("Business")}
 
@@ -40,7 +41,7 @@ def _events(rows: list[dict]) -> list[dict]:
         shown.append(
             {
                 **row,
-                "label": ACTION_LABELS.get(row["action"], row["action"]),
+                "label": action_label(row["action"]),
                 "when": _when(row["at"]),
                 "before": status_label(row["status_before"]) if row["status_before"] else "",
                 "after": status_label(row["status_after"]) if row["status_after"] else "",
@@ -62,7 +63,7 @@ def _sale(row: dict | None) -> dict | None:
     }
 
 
-@role_page(REGULATOR)
+@role_page(Capability.TRACE)
 @regulator_reads
 def trace(request):
     """One search box: a code (token or QR URL) opens its chain, a batch number its trace;
@@ -103,7 +104,7 @@ def trace(request):
     )
 
 
-@role_page(REGULATOR)
+@role_page(Capability.TRACE)
 @regulator_reads
 def trace_code(request, token):
     actor = request.actor
@@ -137,7 +138,7 @@ def trace_code(request, token):
     )
 
 
-@role_page(REGULATOR)
+@role_page(Capability.TRACE)
 @regulator_reads
 def trace_batch(request, number):
     actor = request.actor
@@ -201,7 +202,7 @@ def _period(request):
     return start_day, end_day, start, end, ""
 
 
-@role_page(REGULATOR)
+@role_page(Capability.TRACE)
 @regulator_reads
 def merchant_sales(request, merchant_id):
     actor = request.actor

@@ -15,13 +15,14 @@ from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
 from .. import services
+from ..actions import Action, Capability
 from ..actors import visible_batches, visible_codes
 from ..codes import codes_for_scans
 from ..errors import DomainError, InputError
 from ..models import Status
 from . import forms as f
 from .batch_pages import render_batch
-from .common import OPERATOR, REGULATOR, domain_error_text, page, require_action, role_page, scoped_batch
+from .common import OPERATOR, domain_error_text, page, role_page, scoped_batch
 from .presenters import STATUS_TONE, rest_info, status_label
 
 
@@ -37,7 +38,7 @@ def resolve_scan(actor, value: str):
     return scoped_batch(actor, found["batch"]["number"]), found["code"]
 
 
-@role_page(OPERATOR)
+@role_page(Capability.WORK_THE_FLOOR)
 def scan(request):
     form = f.ScanForm(request.GET or None)
     if form.is_bound and form.is_valid():
@@ -76,7 +77,7 @@ BOARD_COLUMNS = [
 ]
 
 
-@role_page(OPERATOR, REGULATOR)
+@role_page(Capability.SEE_ZONE_BOARD)
 def zone_board(request):
     """What is where in the warehouse now; resting batches with their countdown to rest_until."""
     actor = request.actor
@@ -124,13 +125,12 @@ def zone_board(request):
 # --- release by scanning ------------------------------------------------------------------
 
 
-@role_page(OPERATOR)
+@role_page(Action.RELEASE)
 def release_scan(request, number):
     """Scan the codes leaving the warehouse; all-or-nothing through `batch_release`, with the
     problem of each scanned value listed when the service refuses."""
     actor = request.actor
     batch = scoped_batch(actor, number)
-    require_action(actor, "release")
     scanned = []
     problems = {}
     if request.method == "POST":
