@@ -37,6 +37,22 @@ class Role(models.TextChoices):
     SYSTEM = "system", _("系统")
 
 
+class BatchQuerySet(models.QuerySet):
+    # What "search" looks in, for the batch list (API `?search=` and the page) ...
+    SEARCH_FIELDS = ("number", "customs_declaration_no", "merchant__name", "lines__product_name")
+    # ... and in the reviewer's queue, where every batch is of the same market.
+    QUEUE_SEARCH_FIELDS = ("number", "customs_declaration_no", "lines__product_name", "origin_country")
+
+    def search(self, text: str, fields=SEARCH_FIELDS):
+        """Batches with `text` in any of `fields` (case-insensitive), each once."""
+        if not text:
+            return self
+        match = models.Q()
+        for name in fields:
+            match |= models.Q(**{f"{name}__icontains": text})
+        return self.filter(match).distinct()
+
+
 class Batch(models.Model):
     number = models.CharField(_("批次号"), max_length=40, unique=True)
     market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="batches")
@@ -57,6 +73,8 @@ class Batch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

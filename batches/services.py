@@ -471,12 +471,19 @@ def check_test_gate(batch: Batch, *, role: str, now) -> None:
         raise DomainError("no_negative_result", _("本静置期尚无阴性检测结果。"), status=batch.status, allowed=allowed)
 
 
+def rest_left(left: timedelta) -> tuple[int, int, int]:
+    """(days, hours, minutes) of a rest still to run: the one reading of the time left, for the
+    409 message and every page. Whole minutes, rounded up: "0 minutes left" would read as
+    "done" to the crew."""
+    days, rest = divmod(max(math.ceil(left.total_seconds() / 60), 0), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return days, hours, minutes
+
+
 def rest_left_message(left: timedelta | None) -> str:
     if left is None or left.total_seconds() <= 0:
         return _("静置期未满。")
-    # Whole minutes, rounded up: "0 minutes left" would read as "done" to the crew.
-    days, rest = divmod(math.ceil(left.total_seconds() / 60), 24 * 60)
-    hours, minutes = divmod(rest, 60)
+    days, hours, minutes = rest_left(left)
     return _("静置期未满，剩余 %(days)d 天 %(hours)d 小时 %(minutes)d 分钟。") % {
         "days": days,
         "hours": hours,

@@ -41,6 +41,10 @@ class Market(models.Model):
         return f"{self.code} {self.name}"
 
 
+# A merchant id as a query parameter: ASCII digits that fit the database's bigint.
+MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
+
+
 class Merchant(models.Model):
     """A stall holder (经营户) of one market. `id` is what the regulator's trace accepts."""
 

@@ -2,7 +2,6 @@
 regulators those of the district. Checks in the SPEC's order: 401 → 404 (scope) → 403 (role)
 → 400 (input) → 409 (state)."""
 
-import re
 import unicodedata
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,12 +21,11 @@ from batches.api.serializers import ReasonInput
 from batches.api.views import current_actor, validated
 
 from . import services
-from .models import BuyerKind, Sale, mobile_validator, validate_credit_code
+from .models import MERCHANT_ID_RE, BuyerKind, Sale, mobile_validator, validate_credit_code
 from .selectors import sale_output, sales_with_codes, visible_sales
 from .trace_api import PERIOD_PARAMETERS, parse_period
 
 # A merchant id as a query parameter: ASCII digits that fit the database's bigint.
-MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
 class MobileField(serializers.CharField):

@@ -69,12 +69,7 @@ class BatchFilter(django_filters.FilterSet):
         return queryset.filter(chosen)
 
     def filter_search(self, queryset, name, value):
-        return queryset.filter(
-            Q(number__icontains=value)
-            | Q(customs_declaration_no__icontains=value)
-            | Q(merchant__name__icontains=value)
-            | Q(lines__product_name__icontains=value)
-        ).distinct()
+        return queryset.search(value)
 
 
 class BatchListCreateView(generics.ListAPIView):

@@ -1,8 +1,6 @@
 """Pages every role shares: the batch list, the batch detail with its timeline, and the
 actions taken from it (each one form → the API's input serializer → one service)."""
 
-import re
-
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
@@ -10,6 +8,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from markets.models import MERCHANT_ID_RE
 
 from .. import inputs
 from ..actions import REGISTRY, Action, Capability, Style, may, require, spec_of
@@ -19,7 +19,7 @@ from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
 from .common import OPERATOR, domain_error_text, page, role_page, scoped_batch
-from .presenters import STATUS_TONE, event_rows, rest_info, status_label
+from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -33,18 +33,8 @@ def batch_list(request):
     counts = dict(visible_batches(actor).values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     if chosen in Status.values:
         batches = batches.filter(status=chosen)
-    if search:
-        batches = batches.filter(
-            Q(number__icontains=search)
-            | Q(customs_declaration_no__icontains=search)
-            | Q(merchant__name__icontains=search)
-            | Q(lines__product_name__icontains=search)
-        ).distinct()
-    batches = batches.order_by("-created_at", "-id")[:200]
-    rows = [
-        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b)}
-        for b in batches
-    ]
+    batches = batches.search(search).order_by("-created_at", "-id")[:200]
+    rows = batch_rows(batches)
     statuses = [
         {"value": value, "label": label, "count": counts.get(value, 0)}
         for value, label in Status.choices
@@ -299,8 +289,6 @@ def batch_action(request, number, action):
 
 # --- the reviewer's queue -----------------------------------------------------------------
 
-MERCHANT_ID_RE = re.compile(r"[0-9]{1,18}")
-
 
 @role_page(Capability.REVIEW)
 def review_queue(request):
@@ -318,13 +306,7 @@ def review_queue(request):
     if merchant:
         # A merchant id is ASCII digits that fit the database's bigint; anything else names no one.
         batches = batches.filter(merchant_id=int(merchant)) if MERCHANT_ID_RE.fullmatch(merchant) else batches.none()
-    if search:
-        batches = batches.filter(
-            Q(number__icontains=search)
-            | Q(customs_declaration_no__icontains=search)
-            | Q(lines__product_name__icontains=search)
-            | Q(origin_country__icontains=search)
-        ).distinct()
+    batches = batches.search(search, fields=batches.QUEUE_SEARCH_FIELDS)
     merchants = actor.market.merchants.order_by("stall")
     return page(
         request,

@@ -20,6 +20,7 @@ from ..actions import require
 from ..actors import Actor, actor_for, visible_batches
 from ..errors import DomainError
 from ..models import Batch, Role, Status
+from ..services import rest_left
 
 MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR
 
@@ -133,18 +134,13 @@ def organisation_of(actor: Actor | None) -> str:
 
 
 def format_left(left: timedelta) -> str:
-    """'2 days 3 hours 5 minutes' in the active language; seconds when under a minute."""
-    seconds = max(int(left.total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    """'2 days 3 hours' or '3 hours 5 minutes' in the active language, read by `rest_left`
+    (whole minutes rounded up, as the 409 message says it); the page's countdown script
+    counts the seconds."""
+    days, hours, minutes = rest_left(left)
     if days:
         return _("%(days)d days %(hours)d hours") % {"days": days, "hours": hours}
-    if hours:
-        return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
-    if minutes:
-        return _("%(minutes)d minutes %(seconds)d seconds") % {"minutes": minutes, "seconds": secs}
-    return _("%(seconds)d seconds") % {"seconds": secs}
+    return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
 
 
 def _rest_until(error: DomainError) -> datetime | None:

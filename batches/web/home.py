@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from ..actors import visible_batches
 from ..models import Notification, Status
 from .common import MERCHANT, OPERATOR, REGULATOR, REVIEWER, page, role_page
-from .presenters import STATUS_TONE, rest_info, status_label
+from .presenters import batch_rows
 
 
 class LoginView(auth_views.LoginView):
@@ -17,13 +17,6 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     pass
-
-
-def _rows(batches):
-    return [
-        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b)}
-        for b in batches
-    ]
 
 
 @role_page()
@@ -45,13 +38,13 @@ def home(request):
             request,
             "web/home_merchant.html",
             {
-                "attention": _rows(
+                "attention": batch_rows(
                     batches.filter(status__in=(Status.DRAFT, Status.REJECTED)).order_by("-updated_at")[:10]
                 ),
-                "resting": _rows(
+                "resting": batch_rows(
                     batches.filter(status__in=(Status.RESTING, Status.REST_COMPLETE)).order_by("rest_until")
                 ),
-                "recent": _rows(batches.order_by("-status_changed_at")[:5]),
+                "recent": batch_rows(batches.order_by("-status_changed_at")[:5]),
                 "counts": [
                     {"label": label, "value": value, "count": counts.get(value, 0)}
                     for value, label in Status.choices
@@ -67,7 +60,7 @@ def home(request):
             request,
             "web/home_reviewer.html",
             {
-                "waiting": _rows(waiting[:5]),
+                "waiting": batch_rows(waiting[:5]),
                 "waiting_count": waiting.count(),
                 "counts": [
                     {"label": label, "value": value, "count": counts.get(value, 0)}

@@ -80,6 +80,15 @@ def rest_info(batch, now=None) -> dict | None:
     }
 
 
+def batch_rows(batches, now=None) -> list[dict]:
+    """Batches as the lists and boards show them: status in words, its tone, the countdown."""
+    now = now or timezone.now()
+    return [
+        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b, now)}
+        for b in batches
+    ]
+
+
 def detail_value(key: str, value):
     """One detail of an event as a person reads it: results in words, times in Asia/Shanghai."""
     if key == "result":

@@ -22,16 +22,9 @@ from ..actors import regulator_reads, visible_batches
 from ..errors import DomainError
 from ..models import Notification, Status
 from .common import domain_error_text, page, role_page
-from .presenters import STATUS_TONE, rest_info, status_label
+from .presenters import STATUS_TONE, batch_rows, status_label
 
 CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
-
-
-def _rows(batches, now):
-    return [
-        {"batch": b, "status": status_label(b.status), "tone": STATUS_TONE.get(b.status, ""), "rest": rest_info(b, now)}
-        for b in batches
-    ]
 
 
 @role_page(Capability.SEE_DASHBOARD)
@@ -56,9 +49,9 @@ def dashboard(request):
         "web/dashboard.html",
         {
             "warehouses": occupancy_rows(actor),
-            "due_today": _rows(due_today, now),
-            "overdue": _rows(overdue, now),
-            "quarantined": _rows(quarantined, now),
+            "due_today": batch_rows(due_today, now),
+            "overdue": batch_rows(overdue, now),
+            "quarantined": batch_rows(quarantined, now),
             "alerts": alerts,
             "unread": unread,
             "chart": sales_chart(actor, today=today),

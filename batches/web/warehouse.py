@@ -23,7 +23,7 @@ from ..models import Status
 from . import forms as f
 from .batch_pages import render_batch
 from .common import OPERATOR, domain_error_text, page, role_page, scoped_batch
-from .presenters import STATUS_TONE, rest_info, status_label
+from .presenters import STATUS_TONE, batch_rows, status_label
 
 
 def resolve_scan(actor, value: str):
@@ -105,16 +105,7 @@ def zone_board(request):
     now = timezone.now()
     columns = []
     for key, statuses in BOARD_COLUMNS:
-        cards = [
-            {
-                "batch": b,
-                "status": status_label(b.status),
-                "tone": STATUS_TONE.get(b.status, ""),
-                "rest": rest_info(b, now),
-            }
-            for b in batches
-            if b.status in statuses
-        ]
+        cards = batch_rows([b for b in batches if b.status in statuses], now)
         load = occupancy.get(key, {}) if key in ZoneKind.values else {}
         columns.append(
             {"key": key, "title": titles[key], "cards": cards, "items": load.get("items"), "count": len(cards)}
