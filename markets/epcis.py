@@ -1,5 +1,6 @@
 """A batch's events as a GS1 EPCIS 2.0 JSON-LD document. Pure: plain data in,
-a dict out, no database and no settings, so it is tested on its own and reused anywhere.
+a dict out, no database and no settings, so it is tested on its own and reused anywhere. The
+step of each batch action is part of the action's declaration (batches/actions.py).
 
 One ObjectEvent per recorded step. The CBV's own words are used where they fit (`receiving`,
 `holding`, `sampling`, `inspecting`, `storing`, `commissioning`, `retail_selling`, ...); where

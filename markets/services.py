@@ -29,7 +29,7 @@ from batches.models import Status as BatchStatus
 from batches.services import batch_recall
 
 from .models import Sale, SaleItem, TraceQuery, TraceQueryKind, mask_mobile, normalize_mobile
-from .selectors import recall_buyers
+from .selectors import code_trace, recall_buyers
 
 SALE_MAX_CODES = 10_000
 
@@ -258,3 +258,21 @@ def batch_recall_with_buyers(*, batch: Batch, actor: Actor, reason: str, now: da
     buyers = recall_buyers(actor=actor, batch=batch)
     trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers), now=now)
     return buyers
+
+
+def code_trace_recorded(*, actor: Actor, token: str) -> dict | None:
+    """The whole chain of one code (markets.selectors.code_trace), or None; the look-up is
+    recorded either way (docs/contract.md §5). The API's code trace and the trace page both
+    call this."""
+    chain = code_trace(actor=actor, token=token)
+    if chain is None:
+        trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
+        return None
+    trace_query_record(
+        actor=actor,
+        kind=TraceQueryKind.CODE,
+        subject=chain["code"]["token"],
+        parameters={"batch": chain["batch"]["number"]},
+        result_count=len(chain["events"]),
+    )
+    return chain

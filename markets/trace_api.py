@@ -29,7 +29,7 @@ from config.replica import read_alias
 
 from . import exports, selectors
 from .models import TraceQueryKind
-from .services import trace_query_record
+from .services import code_trace_recorded, trace_query_record
 
 SHANGHAI = selectors.SHANGHAI
 
@@ -120,17 +120,9 @@ class CodeTraceView(APIView):
             if codes_for_scans([token], queryset=visible_codes(actor))[token] is None:
                 raise Http404
             require(actor, Capability.TRACE)
-        trace = selectors.code_trace(actor=actor, token=token)
+        trace = code_trace_recorded(actor=actor, token=token)
         if trace is None:
-            trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
             raise Http404
-        trace_query_record(
-            actor=actor,
-            kind=TraceQueryKind.CODE,
-            subject=trace["code"]["token"],
-            parameters={"batch": trace["batch"]["number"]},
-            result_count=len(trace["events"]),
-        )
         return Response(trace)
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
-from markets.services import trace_query_record
+from markets.services import code_trace_recorded, trace_query_record
 
 from ..actions import Capability
 from ..actors import regulator_reads
@@ -108,17 +108,9 @@ def trace(request):
 @regulator_reads
 def trace_code(request, token):
     actor = request.actor
-    chain = selectors.code_trace(actor=actor, token=token)
+    chain = code_trace_recorded(actor=actor, token=token)
     if chain is None:
-        trace_query_record(actor=actor, kind=TraceQueryKind.CODE, subject=token, found=False)
         raise Http404
-    trace_query_record(
-        actor=actor,
-        kind=TraceQueryKind.CODE,
-        subject=chain["code"]["token"],
-        parameters={"batch": chain["batch"]["number"]},
-        result_count=len(chain["events"]),
-    )
     code = chain["code"]
     return page(
         request,
