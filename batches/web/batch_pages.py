@@ -18,7 +18,7 @@ from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
-from .common import OPERATOR, domain_error_text, page, role_page, scoped_batch
+from .common import domain_error_text, page, role_page, scoped_batch
 from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
@@ -60,6 +60,21 @@ FORM_OF_INPUT = {
     inputs.DisinfectInput: f.DisinfectForm,
     inputs.SampleInput: f.SampleForm,
     inputs.TestResultInput: f.TestResultForm,
+}
+
+# Actions whose panel batch_detail.html places and words by hand; any other declared action
+# with a form gets a panel of its own, titled with its declared button.
+PLACED_BY_HAND = {
+    Action.APPROVE,
+    Action.REJECT,
+    Action.RETURN,
+    Action.ARRIVE,
+    Action.DISINFECT,
+    Action.SAMPLE,
+    Action.TEST_RESULT,
+    Action.REDISINFECT,
+    Action.DESTROY,
+    Action.RECALL,
 }
 
 # What the page's plain button sends for an action whose input it does not ask for.
@@ -113,6 +128,11 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         for name in allowed
         if spec_of(name).style == Style.BUTTON
     ]
+    panels = [
+        {"action": name, "label": spec_of(name).button, "url": action_url(batch, name), "form": form}
+        for name, form in forms.items()
+        if name not in PLACED_BY_HAND
+    ]
     return {
         "batch": batch,
         "status": status_label(batch.current_status()),
@@ -130,6 +150,7 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         "allowed": allowed,
         "forms": forms,
         "buttons": buttons,
+        "panels": panels,
         "can_edit": "edit" in allowed,
         "can_release": "release" in allowed and codes["in_warehouse"] > 0,
         "labels_url": f"/api/batches/{batch.number}/labels.pdf"
@@ -154,13 +175,13 @@ def batch_detail(request, number):
 
 def render_batch(request, batch, *, bound=None, status=200, scan_form=None):
     context = batch_context(request, batch, bound=bound)
-    if request.actor.role == OPERATOR:
+    if may(request.actor, Capability.WORK_THE_FLOOR):
         context["scan_form"] = scan_form or f.ScanForm()
     return page(
         request,
         "web/batch_detail.html",
         context,
-        active="scan" if request.actor.role == OPERATOR else "batches",
+        active="scan" if may(request.actor, Capability.WORK_THE_FLOOR) else "batches",
         status=status,
     )
 
@@ -220,7 +241,7 @@ def back_to(request, batch) -> str:
         and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
     ):
         return target
-    if request.actor.role == OPERATOR:
+    if may(request.actor, Capability.WORK_THE_FLOOR):
         return reverse("web:scan") + f"?q={batch.number}"
     return reverse("web:batch-detail", args=[batch.number])
 

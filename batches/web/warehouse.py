@@ -15,14 +15,14 @@ from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
 from .. import services
-from ..actions import Action, Capability
+from ..actions import Action, Capability, may
 from ..actors import visible_batches, visible_codes
 from ..codes import codes_for_scans
 from ..errors import DomainError, InputError
 from ..models import Status
 from . import forms as f
 from .batch_pages import render_batch
-from .common import OPERATOR, domain_error_text, page, role_page, scoped_batch
+from .common import domain_error_text, page, role_page, scoped_batch
 from .presenters import STATUS_TONE, batch_rows, status_label
 
 
@@ -81,7 +81,7 @@ BOARD_COLUMNS = [
 def zone_board(request):
     """What is where in the warehouse now; resting batches with their countdown to rest_until."""
     actor = request.actor
-    if actor.role == OPERATOR:
+    if may(actor, Capability.WORK_THE_FLOOR):
         warehouse = actor.warehouse
     else:
         warehouse = get_object_or_404(
