@@ -471,19 +471,22 @@ def check_test_gate(batch: Batch, *, role: str, now) -> None:
         raise DomainError("no_negative_result", _("本静置期尚无阴性检测结果。"), status=batch.status, allowed=allowed)
 
 
-def rest_left(left: timedelta) -> tuple[int, int, int]:
-    """(days, hours, minutes) of a rest still to run: the one reading of the time left, for the
-    409 message and every page. Whole minutes, rounded up: "0 minutes left" would read as
-    "done" to the crew."""
-    days, rest = divmod(max(math.ceil(left.total_seconds() / 60), 0), 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    return days, hours, minutes
+def rest_left(left: timedelta, *, whole_minutes_up: bool = False) -> tuple[int, int, int, int]:
+    """(days, hours, minutes, seconds) of a rest still to run: the one reading of the time left,
+    for the 409 message and every page. The message says whole minutes, rounded up ("0 minutes
+    left" would read as "done" to the crew); a page shows the time as its countdown ticks."""
+    seconds = max(left.total_seconds(), 0)
+    seconds = 60 * math.ceil(seconds / 60) if whole_minutes_up else int(seconds)
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return days, hours, minutes, secs
 
 
 def rest_left_message(left: timedelta | None) -> str:
     if left is None or left.total_seconds() <= 0:
         return _("静置期未满。")
-    days, hours, minutes = rest_left(left)
+    days, hours, minutes, _seconds = rest_left(left, whole_minutes_up=True)
     return _("静置期未满，剩余 %(days)d 天 %(hours)d 小时 %(minutes)d 分钟。") % {
         "days": days,
         "hours": hours,

@@ -134,13 +134,16 @@ def organisation_of(actor: Actor | None) -> str:
 
 
 def format_left(left: timedelta) -> str:
-    """'2 days 3 hours' or '3 hours 5 minutes' in the active language, read by `rest_left`
-    (whole minutes rounded up, as the 409 message says it); the page's countdown script
-    counts the seconds."""
-    days, hours, minutes = rest_left(left)
+    """'2 days 3 hours 5 minutes' in the active language, read by `rest_left` as the page's
+    countdown ticks; seconds when under a minute."""
+    days, hours, minutes, secs = rest_left(left)
     if days:
         return _("%(days)d days %(hours)d hours") % {"days": days, "hours": hours}
-    return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d minutes %(seconds)d seconds") % {"minutes": minutes, "seconds": secs}
+    return _("%(seconds)d seconds") % {"seconds": secs}
 
 
 def _rest_until(error: DomainError) -> datetime | None:
