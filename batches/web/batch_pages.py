@@ -322,10 +322,6 @@ def batch_action(request, number, action):
         raise Http404
     batch = scoped_batch(actor, number)
     require_action(actor, action)
-    if action == "recall":
-        from . import regulator
-
-        return regulator.recall(request, batch, spec)
     if action == "arrive":
         formset = f.arrival_formset(batch, request.POST)
         arrival = validated_arrival(formset, request.POST.get("status", ""))

@@ -15,14 +15,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from batches.actors import regulator_reads
+from batches.models import CodeStatus
+from batches.web.common import REGULATOR, page, role_page
+from batches.web.presenters import ACTION_LABELS, STATUS_TONE, event_details, status_label
 from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
 from markets.services import trace_query_record
-
-from ..actors import regulator_reads
-from ..models import CodeStatus
-from .common import REGULATOR, page, role_page
-from .presenters import ACTION_LABELS, STATUS_TONE, event_details, status_label
 
 BUYER_KINDS = {BuyerKind.CONSUMER: gettext_lazy("Consumer"), BuyerKind.BUSINESS: gettext_lazy("Business")}
 

@@ -11,16 +11,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from batches import services
+from batches.actors import regulator_reads, visible_batches
+from batches.errors import DomainError
+from batches.models import Notification, Status
+from batches.web import forms as f
+from batches.web.batch_pages import ACTIONS, render_batch, validated_input
+from batches.web.common import REGULATOR, domain_error_text, page, require_action, role_page, scoped_batch
+from batches.web.presenters import STATUS_TONE, rest_info, status_label
 from config.replica import pin_to_primary
-from markets.models import Market
 from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
-from ..actors import regulator_reads, visible_batches
-from ..errors import DomainError
-from ..models import Notification, Status
-from .common import REGULATOR, domain_error_text, page, role_page
-from .presenters import STATUS_TONE, rest_info, status_label
+from .. import services as market_services
+from ..models import Market, SaleItem, TraceQueryKind
+from ..selectors import recall_buyers
+from .trace import BUYER_KINDS, _when
 
 CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
 
@@ -96,8 +102,6 @@ def occupancy_rows(actor) -> list[dict]:
 def sales_chart(actor, *, today, days: int = 7) -> dict:
     """Codes sold per market per day over the last `days` days, laid out as SVG bars here on
     the server (no chart library). Voided sales do not count."""
-    from markets.models import SaleItem
-
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
     markets = list(Market.objects.filter(district_id=actor.district_id).order_by("code"))
@@ -182,13 +186,21 @@ def notifications_read(request):
     return redirect("web:notifications")
 
 
+@require_POST
+@role_page()
+def recall_page(request, number):
+    """POST /batches/{number}/do/recall/ (the batch action's own path, routed here: the recall
+    page shows the buyers, a markets surface): 404 outside scope, then 403 for the wrong role,
+    as `batch_action` does."""
+    batch = scoped_batch(request.actor, number)
+    require_action(request.actor, "recall")
+    return recall(request, batch, ACTIONS["recall"])
+
+
 @transaction.atomic
 def recall(request, batch, spec):
     """Recall (regulator): through `batch_recall`; then the buyers to contact. One transaction:
     the recall, the buyer list and the record of that look-up commit together or not at all."""
-    from . import forms as f
-    from .batch_pages import render_batch, validated_input
-
     form = f.ReasonForm(request.POST, prefix="recall")
     data = validated_input(spec, form)
     if data is None:
@@ -200,8 +212,6 @@ def recall(request, batch, spec):
         return render_batch(request, batch, bound={"recall": form}, status=409)
     messages.success(request, spec.done % {"number": batch.number})
     batch.refresh_from_db()
-    from .trace import BUYER_KINDS, _when
-
     buyers = [
         {**row, "when": _when(row["sold_at"]), "kind_label": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"])}
         for row in result["buyers"]
@@ -222,13 +232,9 @@ def recall(request, batch, spec):
 def recall_with_buyers(*, batch, actor, reason) -> dict:
     """The recall service, then the buyers to contact (markets' selector); the look-up of the
     buyers is recorded like every trace query (docs/contract.md §5)."""
-    from markets.models import TraceQueryKind
-    from markets.selectors import recall_buyers
-    from markets.services import trace_query_record
-
-    from .. import services
-
     services.batch_recall(batch=batch, actor=actor, reason=reason)
     buyers = recall_buyers(actor=actor, batch=batch)
-    trace_query_record(actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers))
+    market_services.trace_query_record(
+        actor=actor, kind=TraceQueryKind.RECALL, subject=batch.number, result_count=len(buyers)
+    )
     return {"buyers": buyers}

@@ -1,0 +1,14 @@
+"""The home page (`/`): a regulator's is the district dashboard, every other role's is the
+batches' home page. It sits in the top page layer because it reaches both (docs/architecture.md)."""
+
+from batches.web import home as batch_home
+from batches.web.common import REGULATOR, role_page
+
+from .regulator import dashboard
+
+
+@role_page()
+def home(request):
+    if request.actor is not None and request.actor.role == REGULATOR:
+        return dashboard(request)
+    return batch_home.home(request)
