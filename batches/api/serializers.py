@@ -1,8 +1,7 @@
-"""Input and output shapes of the batch API (SPEC §4)."""
+"""Input shapes of the batch API (SPEC §4); the output shapes are the domain's (batches/shapes.py)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,8 +10,21 @@ from markets.models import Market
 from warehouse.models import Warehouse
 
 from ..gs1 import is_valid_gtin
-from ..lifecycle import batch_allowed_actions
-from ..models import Batch, CodeStatus, Event, Status, TestResult
+from ..models import Status, TestResult
+
+# The output shapes live with the domain (batches/shapes.py); named here too for the views.
+from ..shapes import (  # noqa: F401
+    BatchDetail,
+    BatchSummary,
+    DisinfectionOutput,
+    EventOutput,
+    LineOutput,
+    MerchantRef,
+    ResultOutput,
+    SampleOutput,
+    batch_detail_queryset,
+    render_detail,
+)
 
 MAX_LINES = 500
 
@@ -157,116 +169,3 @@ class ReleaseInput(serializers.Serializer):
         if bool(attrs.get("codes")) == bool(attrs.get("all")):
             raise serializers.ValidationError(_("请给出 codes（商品码列表）或 all: true，二者选一。"))
         return attrs
-
-
-# --- output -------------------------------------------------------------------------------
-
-
-class LineOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    product_name = serializers.CharField()
-    category = serializers.CharField()
-    specification = serializers.CharField()
-    quantity = serializers.IntegerField()
-    received_quantity = serializers.IntegerField(allow_null=True)
-    type_matches = serializers.BooleanField(allow_null=True)
-    spec_matches = serializers.BooleanField(allow_null=True)
-    unit = serializers.CharField()
-    gtin = serializers.CharField()
-
-
-class DisinfectionOutput(serializers.Serializer):
-    cycle = serializers.IntegerField()
-    agent = serializers.CharField()
-    concentration = serializers.CharField()
-    method = serializers.CharField()
-    performed_by = serializers.CharField(source="performed_by.username")
-    performed_at = serializers.DateTimeField()
-
-
-class ResultOutput(serializers.Serializer):
-    result = serializers.CharField()
-    report_no = serializers.CharField()
-    recorded_at = serializers.DateTimeField()
-
-
-class SampleOutput(serializers.Serializer):
-    cycle = serializers.IntegerField()
-    sample_no = serializers.CharField()
-    lab = serializers.CharField()
-    taken_at = serializers.DateTimeField()
-    results = ResultOutput(many=True)
-
-
-class MerchantRef(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class BatchSummary(serializers.Serializer):
-    number = serializers.CharField()
-    # The status as it is now: resting past rest_until reads rest_complete (R1, Batch.current_status).
-    status = serializers.CharField(source="current_status")
-    status_display = serializers.CharField(source="get_current_status_display")
-    market = serializers.CharField(source="market.code")
-    warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
-    merchant = MerchantRef()
-    customs_declaration_no = serializers.CharField()
-    rest_until = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    status_changed_at = serializers.DateTimeField()
-
-
-class BatchDetail(BatchSummary):
-    origin_country = serializers.CharField()
-    port_of_entry = serializers.CharField()
-    reject_reason = serializers.CharField()
-    cycle = serializers.IntegerField()
-    rest_started_at = serializers.DateTimeField(allow_null=True)
-    lines = LineOutput(many=True)
-    disinfections = DisinfectionOutput(many=True)
-    samples = SampleOutput(many=True)
-    codes = serializers.SerializerMethodField()
-    allowed_actions = serializers.SerializerMethodField()
-
-    def get_codes(self, batch) -> dict:
-        counts = batch.codes.aggregate(
-            total=Count("id"),
-            **{status: Count("id", filter=Q(status=status)) for status in CodeStatus.values},
-        )
-        return counts
-
-    def get_allowed_actions(self, batch) -> list[str]:
-        actor = self.context.get("actor")
-        return batch_allowed_actions(batch, actor.role) if actor else []
-
-
-def batch_detail_queryset(queryset):
-    return queryset.select_related("market", "warehouse", "merchant").prefetch_related(
-        "lines", "disinfections__performed_by", "samples__results"
-    )
-
-
-class EventOutput(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
-    warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
-
-    class Meta:
-        model = Event
-        fields = [
-            "id",
-            "action",
-            "status_before",
-            "status_after",
-            "actor",
-            "role",
-            "at",
-            "warehouse",
-            "zone",
-            "details",
-        ]
-
-
-def render_detail(batch: Batch, actor) -> dict:
-    fresh = batch_detail_queryset(Batch.objects.filter(pk=batch.pk)).get()
-    return BatchDetail(fresh, context={"actor": actor}).data
