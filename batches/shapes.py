@@ -78,12 +78,10 @@ class BatchDetail(BatchSummary):
     allowed_actions = serializers.SerializerMethodField()
 
     def get_codes(self, batch) -> dict:
-        counts = getattr(batch, "code_counts", None)  # counted beforehand by the trace's own statement
-        if counts is None:
-            counts = batch.codes.aggregate(
-                total=Count("id"),
-                **{status: Count("id", filter=Q(status=status)) for status in CodeStatus.values},
-            )
+        counts = batch.codes.aggregate(
+            total=Count("id"),
+            **{status: Count("id", filter=Q(status=status)) for status in CodeStatus.values},
+        )
         return counts
 
     def get_allowed_actions(self, batch) -> list[str]:
@@ -117,13 +115,6 @@ class EventOutput(serializers.ModelSerializer):
         ]
 
 
-def detail_of(batch: Batch, actor) -> dict:
-    """The batch detail of SPEC §4, for the API and for the regulator's trace alike: `batch`
-    comes with its market, warehouse, merchant, lines, disinfections (and who performed them)
-    and samples (with results) loaded, and its code counts as `code_counts` or counted here."""
-    return BatchDetail(batch, context={"actor": actor}).data
-
-
 def render_detail(batch: Batch, actor) -> dict:
     fresh = batch_detail_queryset(Batch.objects.filter(pk=batch.pk)).get()
-    return detail_of(fresh, actor)
+    return BatchDetail(fresh, context={"actor": actor}).data
