@@ -11,7 +11,7 @@ RUN_DEBS := fonts-wqy-microhei
 TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common
 BENCH_DEBS := $(RUN_DEBS) wrk
 
-.PHONY: run test test-fast lint format bench install install-dev system-run system-test system-bench check clean
+.PHONY: run test test-fast lint lint-imports format bench install install-dev system-run system-test system-bench check clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -46,10 +46,15 @@ test: system-test install-dev
 test-fast: install-dev
 	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica" $(PYTEST_ARGS)
 
-## Lint and format check (ruff, configured in pyproject.toml); CI runs it before the tests.
-lint: install-dev
+## Lint and format check (ruff) and the import layers (import-linter), configured in pyproject.toml;
+## CI runs it before the tests.
+lint: install-dev lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## The layers of docs/architecture.md as import-linter contracts (pyproject.toml [tool.importlinter]).
+lint-imports: install-dev
+	$(VENV)/bin/lint-imports
 
 ## Apply ruff's safe fixes and format the code, so that `make lint` passes.
 format: install-dev

@@ -18,13 +18,13 @@ from rest_framework import serializers
 
 from batches.actions import Capability, may
 from batches.actors import Actor, visible_batches, visible_codes
-from batches.api.serializers import BatchDetail, DisinfectionOutput, LineOutput, ResultOutput, SampleOutput
 from batches.codes import TOKEN_RE, CodeRef, codes_for_scans, parse_code_scan
 from batches.gs1 import gtin14
 from batches.lifecycle import allowed_actions
 from batches.models import Batch, CodeStatus, Role
 from batches.models import Status as BatchStatus
 from batches.services import code_url
+from batches.shapes import BatchDetail, DisinfectionOutput, LineOutput, ResultOutput, SampleOutput
 from config.replica import read_alias
 from warehouse.models import ZoneKind
 

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class WarehouseConfig(AppConfig):
     name = "warehouse"
     verbose_name = _("监管仓")
+
+    def ready(self):
+        # The label-sheet task is queued by name (warehouse.label_sheets); registering it here
+        # lets the web process hand it to the broker right after the commit.
+        from . import tasks  # noqa: F401

@@ -160,10 +160,9 @@ def can_retry(job: LabelJob) -> bool:
 
 
 def _queue_build(job: LabelJob) -> None:
-    """The build is written to the outbox in the caller's transaction, with the job's change."""
-    from . import tasks
-
-    outbox.enqueue(tasks.build_label_sheet, args=[str(job.pk)])
+    """The build is written to the outbox in the caller's transaction, with the job's change.
+    The task is named, not imported: `warehouse.tasks` calls this module (no import cycle)."""
+    outbox.enqueue("warehouse.tasks.build_label_sheet", args=[str(job.pk)])
 
 
 @transaction.atomic

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from batches.actions import Capability, may
 from batches.actors import Actor, visible_batches, visible_codes
-from batches.api.serializers import BatchSummary, LineOutput
 from batches.codes import codes_for_scans
 from batches.lifecycle import batch_allowed_actions
 from batches.models import Batch, Code, CodeStatus, Status
+from batches.shapes import BatchSummary, LineOutput
 
 from .selectors import qr_url
 

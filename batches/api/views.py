@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -208,8 +208,8 @@ ACTION_VIEWS: dict[str, type] = {
 # --- notifications ------------------------------------------------------------------------
 
 
-class NotificationOutput(s.serializers.ModelSerializer):
-    batch = s.serializers.CharField(source="batch.number", allow_null=True, default=None)
+class NotificationOutput(serializers.ModelSerializer):
+    batch = serializers.CharField(source="batch.number", allow_null=True, default=None)
 
     class Meta:
         model = Notification
@@ -230,12 +230,12 @@ class NotificationListView(generics.ListAPIView):
 # --- codes --------------------------------------------------------------------------------
 
 
-class CodeOutput(s.serializers.Serializer):
-    token = s.serializers.CharField()
-    serial = s.serializers.CharField(help_text="GS1 AI 21 serial of the Digital Link: random, 16 characters")
-    item_no = s.serializers.IntegerField(help_text="the item's number within the batch, as printed on its label")
-    status = s.serializers.CharField()
-    url = s.serializers.SerializerMethodField()
+class CodeOutput(serializers.Serializer):
+    token = serializers.CharField()
+    serial = serializers.CharField(help_text="GS1 AI 21 serial of the Digital Link: random, 16 characters")
+    item_no = serializers.IntegerField(help_text="the item's number within the batch, as printed on its label")
+    status = serializers.CharField()
+    url = serializers.SerializerMethodField()
 
     def get_url(self, code) -> str:
         return services.code_url(

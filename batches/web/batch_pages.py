@@ -258,10 +258,6 @@ def batch_action(request, number, action):
         raise Http404
     batch = scoped_batch(actor, number)
     require(actor, action)
-    if action == Action.RECALL:
-        from . import regulator
-
-        return regulator.recall(request, batch, spec)
     if action == Action.ARRIVE:
         formset = action_form(action, batch, request.POST)
         data = validated_arrival(formset, request.POST.get("status", ""))

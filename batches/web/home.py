@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 
 from ..actors import visible_batches
 from ..models import Notification, Status
-from .common import MERCHANT, OPERATOR, REGULATOR, REVIEWER, page, role_page
+from .common import MERCHANT, OPERATOR, REVIEWER, page, role_page
 from .presenters import batch_rows
 
 
@@ -26,10 +26,6 @@ def home(request):
         return page(request, "web/home_none.html", active="home")
     if actor.role == OPERATOR:
         return redirect("web:scan")
-    if actor.role == REGULATOR:
-        from .regulator import dashboard
-
-        return dashboard(request)
     batches = visible_batches(actor).select_related("merchant", "warehouse")
     counts = dict(batches.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     notices = Notification.objects.filter(recipient=actor.user).select_related("batch")[:5]

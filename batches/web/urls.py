@@ -1,11 +1,13 @@
+"""The batches' pages: declaration, review, the batch list, detail and actions, sign-in.
+
+config/urls.py assembles the one `web` namespace from this, `warehouse.web.urls` and
+`markets.web.urls`, so no page layer imports a higher one (docs/architecture.md)."""
+
 from django.urls import path
 
-from . import batch_pages, home, merchant, regulator, sales, trace, warehouse
-
-app_name = "web"
+from . import batch_pages, home, merchant
 
 urlpatterns = [
-    path("", home.home, name="home"),
     path("accounts/login/", home.LoginView.as_view(), name="login"),
     path("accounts/logout/", home.LogoutView.as_view(), name="logout"),
     # every role, scoped
@@ -14,21 +16,6 @@ urlpatterns = [
     path("batches/<str:number>/", batch_pages.batch_detail, name="batch-detail"),
     path("batches/<str:number>/edit/", merchant.edit, name="batch-edit"),
     path("batches/<str:number>/do/<slug:action>/", batch_pages.batch_action, name="batch-action"),
-    path("sales/", sales.sale_list, name="sale-list"),
-    path("sales/new/", sales.sale_new, name="sale-new"),
-    path("sales/<int:sale_id>/void/", sales.sale_void, name="sale-void"),
     # market reviewer
     path("review/", batch_pages.review_queue, name="review-queue"),
-    # warehouse operator
-    path("scan/", warehouse.scan, name="scan"),
-    path("warehouse/board/", warehouse.zone_board, name="zone-board"),
-    path("warehouse/release/<str:number>/", warehouse.release_scan, name="release-scan"),
-    # regulator
-    path("dashboard/", regulator.dashboard, name="dashboard"),
-    path("trace/", trace.trace, name="trace"),
-    path("trace/codes/<str:token>/", trace.trace_code, name="trace-code"),
-    path("trace/batches/<str:number>/", trace.trace_batch, name="trace-batch"),
-    path("trace/merchants/<int:merchant_id>/", trace.merchant_sales, name="trace-merchant"),
-    path("alerts/", regulator.notifications, name="notifications"),
-    path("alerts/read/", regulator.notifications_read, name="notifications-read"),
 ]

@@ -37,10 +37,15 @@ logger = logging.getLogger(__name__)
 State = OutboxMessage.State
 
 
-def enqueue(task, *, args=(), kwargs=None, eta=None) -> OutboxMessage:
+def enqueue(task: Task | str, *, args=(), kwargs=None, eta=None) -> OutboxMessage:
     """Record `task(*args, **kwargs)` (at `eta`) in the current transaction; it is handed to the
-    broker after the commit (fast path) or by the relay. Arguments must be JSON."""
-    message = OutboxMessage.objects.create(task_name=task.name, args=list(args), kwargs=dict(kwargs or {}), eta=eta)
+    broker after the commit (fast path) or by the relay. Arguments must be JSON. The task may be
+    named instead of imported, so a service need not import the tasks module that calls it back
+    (docs/architecture.md: no import cycles); an unknown name fails here, not at the relay."""
+    task_name = task if isinstance(task, str) else task.name
+    if task_name not in celery_app.tasks:
+        raise LookupError(f"outbox: no Celery task is registered as {task_name!r}")
+    message = OutboxMessage.objects.create(task_name=task_name, args=list(args), kwargs=dict(kwargs or {}), eta=eta)
     if settings.OUTBOX_PUBLISH_ON_COMMIT:
         transaction.on_commit(partial(publish_now, message.pk))
     return message

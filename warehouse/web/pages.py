@@ -11,26 +11,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from warehouse.models import Warehouse, ZoneKind
-from warehouse.occupancy import zone_occupancy
+from batches import services
+from batches.actions import Action, Capability, may
+from batches.actors import visible_batches, visible_codes
+from batches.codes import codes_for_scans
+from batches.errors import DomainError, InputError
+from batches.models import Status
+from batches.web import forms as f
+from batches.web.batch_pages import render_batch
+from batches.web.common import domain_error_text, page, role_page, scoped_batch
+from batches.web.presenters import STATUS_TONE, batch_rows, status_label
 
-from .. import services
-from ..actions import Action, Capability, may
-from ..actors import visible_batches, visible_codes
-from ..codes import codes_for_scans
-from ..errors import DomainError, InputError
-from ..models import Status
-from . import forms as f
-from .batch_pages import render_batch
-from .common import domain_error_text, page, role_page, scoped_batch
-from .presenters import STATUS_TONE, batch_rows, status_label
+from ..models import Warehouse, ZoneKind
+from ..occupancy import zone_occupancy
+from ..scan import scan_result
 
 
 def resolve_scan(actor, value: str):
     """(batch, code facts) for a scanned batch number, code token or QR URL, through the same
     resolver as `GET /api/scan/{value}/` (warehouse.scan); (None, None) outside the scope."""
-    from warehouse.scan import scan_result
-
     value = (value or "").strip()
     found = scan_result(value, actor) if value else None
     if found is None:

@@ -8,15 +8,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from batches.actions import Capability
+from batches.errors import DomainError, InputError
+from batches.web.common import domain_error_text, flatten_errors, page, role_page
+from batches.web.forms import apply_errors
 from markets import services as market_services
 from markets.models import BuyerKind, Sale
 from markets.sales_api import SaleInput
 from markets.selectors import shown_phone, visible_sales
-
-from ..actions import Capability
-from ..errors import DomainError, InputError
-from .common import domain_error_text, flatten_errors, page, role_page
-from .forms import apply_errors
 
 
 def _limit(name):

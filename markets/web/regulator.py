@@ -11,18 +11,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from batches.actions import Action, Capability, require, spec_of
+from batches.actors import regulator_reads, visible_batches
+from batches.errors import DomainError
+from batches.models import Notification, Status
+from batches.web import forms as f
+from batches.web.batch_pages import render_batch, validated_input
+from batches.web.common import domain_error_text, page, role_page, scoped_batch
+from batches.web.presenters import STATUS_TONE, batch_rows, status_label
 from config.replica import pin_to_primary
-from markets.models import Market
-from markets.services import batch_recall_with_buyers
 from warehouse.models import Warehouse, ZoneKind
 from warehouse.occupancy import zone_occupancy
 
-from ..actions import Capability
-from ..actors import regulator_reads, visible_batches
-from ..errors import DomainError
-from ..models import Notification, Status
-from .common import domain_error_text, page, role_page
-from .presenters import STATUS_TONE, batch_rows, status_label
+from ..models import Market, SaleItem
+from ..services import batch_recall_with_buyers
+from .trace import BUYER_KINDS, _when
 
 CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
 
@@ -91,8 +94,6 @@ def occupancy_rows(actor) -> list[dict]:
 def sales_chart(actor, *, today, days: int = 7) -> dict:
     """Codes sold per market per day over the last `days` days, laid out as SVG bars here on
     the server (no chart library). Voided sales do not count."""
-    from markets.models import SaleItem
-
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
     markets = list(Market.objects.filter(district_id=actor.district_id).order_by("code"))
@@ -177,12 +178,21 @@ def notifications_read(request):
     return redirect("web:notifications")
 
 
+@require_POST
+@role_page()
+def recall_page(request, number):
+    """POST /batches/{number}/do/recall/ (the batch action's own path, routed here: the recall
+    page shows the buyers, a markets surface): 404 outside scope, then 403 for the wrong role,
+    as `batch_action` does."""
+    batch = scoped_batch(request.actor, number)
+    require(request.actor, Action.RECALL)
+    return recall(request, batch, spec_of(Action.RECALL))
+
+
 @transaction.atomic
 def recall(request, batch, spec):
-    """Recall (regulator): `batch_recall_with_buyers`, as the API's; then the buyers to contact."""
-    from . import forms as f
-    from .batch_pages import render_batch, validated_input
-
+    """Recall (regulator): `batch_recall_with_buyers`, as the API's; then the buyers to contact. One transaction:
+    the recall, the buyer list and the record of that look-up commit together or not at all."""
     form = f.ReasonForm(request.POST, prefix="recall")
     data = validated_input(spec, form)
     if data is None:
@@ -194,8 +204,6 @@ def recall(request, batch, spec):
         return render_batch(request, batch, bound={"recall": form}, status=409)
     messages.success(request, spec.done % {"number": batch.number})
     batch.refresh_from_db()
-    from .trace import BUYER_KINDS, _when
-
     buyers = [
         {**row, "when": _when(row["sold_at"]), "kind_label": BUYER_KINDS.get(row["buyer_kind"], row["buyer_kind"])}
         for row in found

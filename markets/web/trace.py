@@ -15,15 +15,14 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from batches.actions import Capability
+from batches.actors import regulator_reads
+from batches.models import CodeStatus
+from batches.web.common import page, role_page
+from batches.web.presenters import STATUS_TONE, action_label, event_details, status_label
 from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
 from markets.services import code_trace_recorded, trace_query_record
-
-from ..actions import Capability
-from ..actors import regulator_reads
-from ..models import CodeStatus
-from .common import page, role_page
-from .presenters import STATUS_TONE, action_label, event_details, status_label
 
 BUYER_KINDS = {BuyerKind.CONSUMER: gettext_lazy("Consumer"), BuyerKind.BUSINESS: gettext_lazy("Business")}
 
