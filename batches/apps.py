@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class BatchesConfig(AppConfig):
     name = "batches"
-    verbose_name = _("批次")
+    verbose_name = _("Batch")

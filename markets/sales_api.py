@@ -59,7 +59,9 @@ class SaleInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("buyer_credit_code") and attrs["buyer_kind"] != BuyerKind.BUSINESS:
-            raise serializers.ValidationError({"buyer_credit_code": [_("只有单位买方可填写统一社会信用代码。")]})
+            raise serializers.ValidationError(
+                {"buyer_credit_code": [_("Only a business buyer carries a credit code.")]}
+            )
         return attrs
 
 
@@ -84,7 +86,7 @@ def render_sale(sale: Sale, actor: Actor) -> dict:
 
 def may_list_sales(actor: Actor | None) -> None:
     if actor is None or actor.role not in (Role.MERCHANT, Role.REGULATOR):
-        raise PermissionDenied(_("您的角色不能查看销售记录。"))
+        raise PermissionDenied(_("Your role cannot see sales."))
 
 
 class SaleListCreateView(APIView):
@@ -117,12 +119,12 @@ class SaleListCreateView(APIView):
             sales = sales.filter(sold_at__lt=end)
         if merchant := request.query_params.get("merchant"):
             if not MERCHANT_ID_RE.fullmatch(merchant):
-                raise serializers.ValidationError({"merchant": [_("经营户编号须为数字。")]})
+                raise serializers.ValidationError({"merchant": [_("A merchant id is a number.")]})
             sales = sales.filter(merchant_id=int(merchant))
         voided = request.query_params.get("voided")
         if voided is not None:
             if voided not in ("true", "1", "false", "0"):
-                raise serializers.ValidationError({"voided": [_("请使用 true 或 false。")]})
+                raise serializers.ValidationError({"voided": [_("Use true or false.")]})
             sales = sales.filter(voided_at__isnull=voided in ("false", "0"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(sales_with_codes(sales).order_by("-sold_at", "-id"), request, view=self)
@@ -136,7 +138,7 @@ class SaleListCreateView(APIView):
     def _sell(self, request):
         actor = current_actor(request)
         if actor is None or actor.role != Role.MERCHANT:
-            raise PermissionDenied(_("只有经营户可以登记销售。"))
+            raise PermissionDenied(_("Only merchants record sales."))
         data = validated(SaleInput, request)
         sale = services.sale_record(
             actor=actor,
@@ -169,7 +171,7 @@ class SaleVoidView(APIView):
         actor = current_actor(request)
         sale = get_object_or_404(visible_sales(actor), pk=sale_id)
         if actor.role != Role.MERCHANT:
-            raise PermissionDenied(_("只有售出该商品的经营户可以作废销售。"))
+            raise PermissionDenied(_("Only the merchant who sold it can void a sale."))
         data = validated(ReasonInput, request)
         services.sale_void(actor=actor, sale=sale, reason=data["reason"])
         return Response(render_sale(sale, actor))

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class WarehouseConfig(AppConfig):
     name = "warehouse"
-    verbose_name = _("监管仓")
+    verbose_name = _("Warehouse")

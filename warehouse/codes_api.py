@@ -51,7 +51,7 @@ class FileView(APIView):
 
 def require_operator(actor: Actor) -> None:
     if actor.role != Role.OPERATOR:
-        raise PermissionDenied(_("只有仓库操作员可以打印标签。"))
+        raise PermissionDenied(_("Only warehouse operators can print labels."))
 
 
 # --- QR images ----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class LabelJobDownloadView(FileView):
         if job.state != LabelJob.State.DONE:
             raise DomainError(
                 "label_job_not_ready",
-                _("标签仍在生成中（%(done)d/%(total)d）。") % {"done": job.done, "total": job.total},
+                _("The labels are still being built (%(done)d/%(total)d).") % {"done": job.done, "total": job.total},
                 status=job.state,
             )
         if not label_sheets.sheet_on_disk(job):
@@ -236,10 +236,10 @@ class ScanView(APIView):
     def get(self, request, value=None):
         actor = actor_for(request.user)
         if actor is None or actor.role not in (Role.OPERATOR, Role.MERCHANT):
-            raise PermissionDenied(_("只有仓库操作员和经营户可以扫码。"))
+            raise PermissionDenied(_("Only warehouse operators and merchants can scan."))
         value = value if value is not None else request.query_params.get("value", "")
         if not value.strip():
-            raise serializers.ValidationError({"value": [_("请给出扫描到的批次号、商品码或二维码网址。")]})
+            raise serializers.ValidationError({"value": [_("Give the scanned batch number, code or QR URL.")]})
         result = scan_result(value, actor)
         if result is None:
             raise Http404

@@ -34,7 +34,7 @@ def scoped_batch(request, number: str) -> tuple[Batch, Actor]:
 
 def require_role(actor: Actor, action: str) -> None:
     if not role_may(actor.role, action):
-        raise PermissionDenied(_("您的角色不能对此批次执行该操作。"))
+        raise PermissionDenied(_("Your role cannot take this action on this batch."))
 
 
 def validated(input_class, request, **context) -> dict:
@@ -101,7 +101,7 @@ class BatchListCreateView(generics.ListAPIView):
     def _declare(self, request):
         actor = current_actor(request)
         if actor is None or actor.role != Role.MERCHANT:
-            raise PermissionDenied(_("只有经营户可以申报批次。"))
+            raise PermissionDenied(_("Only merchants declare batches."))
         data = validated(s.DeclareInput, request, actor=actor)
         batch = services.batch_declare(actor=actor, **data)
         return Response(s.render_detail(batch, actor), status=status.HTTP_201_CREATED)

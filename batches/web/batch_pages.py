@@ -22,7 +22,7 @@ from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
-from .common import OPERATOR, REGULATOR, REVIEWER, domain_error_text, page, require_action, role_page, scoped_batch
+from .common import OPERATOR, REGULATOR, REVIEWER, page, require_action, role_page, scoped_batch
 from .presenters import ACTION_BUTTONS, STATUS_TONE, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def batch_action(request, number, action):
     try:
         result = perform()
     except DomainError as error:
-        messages.error(request, domain_error_text(error))
+        messages.error(request, error.detail)
         batch.refresh_from_db()  # the page shows the state that refused, not the one the form was shown with
         return render_batch(request, batch, bound=bound, status=409)
     except InputError as error:

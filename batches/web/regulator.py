@@ -19,7 +19,7 @@ from warehouse.occupancy import zone_occupancy
 from ..actors import regulator_reads, visible_batches
 from ..errors import DomainError
 from ..models import Notification, Status
-from .common import REGULATOR, domain_error_text, page, role_page
+from .common import REGULATOR, page, role_page
 from .presenters import STATUS_TONE, rest_info, status_label
 
 CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -196,7 +196,7 @@ def recall(request, batch, spec):
     try:
         result = recall_with_buyers(batch=batch, actor=request.actor, reason=data["reason"])
     except DomainError as error:
-        messages.error(request, domain_error_text(error))
+        messages.error(request, error.detail)
         return render_batch(request, batch, bound={"recall": form}, status=409)
     messages.success(request, spec.done % {"number": batch.number})
     batch.refresh_from_db()

@@ -14,7 +14,7 @@ from markets.sales_api import SaleInput
 from markets.selectors import shown_phone, visible_sales
 
 from ..errors import DomainError, InputError
-from .common import MERCHANT, domain_error_text, flatten_errors, page, role_page
+from .common import MERCHANT, flatten_errors, page, role_page
 from .forms import apply_errors
 
 
@@ -41,7 +41,7 @@ class SaleForm(forms.Form):
     buyer_kind = forms.ChoiceField(
         label=gettext_lazy("Buyer kind"),
         initial=BuyerKind.CONSUMER,
-        choices=[(BuyerKind.CONSUMER, gettext_lazy("Consumer")), (BuyerKind.BUSINESS, gettext_lazy("Business"))],
+        choices=BuyerKind.choices,
         widget=forms.RadioSelect,
     )
     buyer_credit_code = forms.CharField(
@@ -81,7 +81,7 @@ def sale_new(request):
             else:
                 apply_errors(form, error.errors)
         except DomainError as error:
-            messages.error(request, domain_error_text(error))
+            messages.error(request, error.detail)
         else:
             messages.success(
                 request,
@@ -127,7 +127,7 @@ def sale_void(request, sale_id):
     try:
         market_services.sale_void(actor=request.actor, sale=sale, reason=form.cleaned_data["reason"])
     except DomainError as error:
-        messages.error(request, domain_error_text(error))
+        messages.error(request, error.detail)
     else:
         messages.success(request, _("Sale no. %(id)s was voided; its codes can be sold again.") % {"id": sale.pk})
     return redirect("web:sale-list")

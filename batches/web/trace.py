@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
@@ -24,7 +23,7 @@ from ..models import CodeStatus
 from .common import REGULATOR, page, role_page
 from .presenters import ACTION_LABELS, STATUS_TONE, event_details, status_label
 
-BUYER_KINDS = {BuyerKind.CONSUMER: gettext_lazy("Consumer"), BuyerKind.BUSINESS: gettext_lazy("Business")}
+BUYER_KINDS = dict(BuyerKind.choices)
 
 
 def _when(value):

@@ -21,7 +21,7 @@ from ..errors import DomainError, InputError
 from ..models import Status
 from . import forms as f
 from .batch_pages import render_batch
-from .common import OPERATOR, REGULATOR, domain_error_text, page, require_action, role_page, scoped_batch
+from .common import OPERATOR, REGULATOR, page, require_action, role_page, scoped_batch
 from .presenters import STATUS_TONE, rest_info, status_label
 
 
@@ -88,9 +88,7 @@ def zone_board(request):
         )
     titles = {
         "expected": _("Expected (approved)"),
-        ZoneKind.PRE_STORAGE: _("Pre-storage zone"),
-        ZoneKind.RESTING: _("Resting zone"),
-        ZoneKind.STORAGE: _("Storage zone"),
+        **dict(ZoneKind.choices),
         "quarantined": _("Quarantined"),
     }
     batches = (
@@ -143,7 +141,7 @@ def release_scan(request, number):
                 try:
                     services.batch_release(batch=batch, actor=actor, tokens=list(tokens.values()))
                 except DomainError as error:
-                    messages.error(request, domain_error_text(error))
+                    messages.error(request, error.detail)
                 except InputError as error:
                     by_token = {token: value for value, token in tokens.items()}
                     per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
