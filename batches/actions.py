@@ -73,7 +73,7 @@ class ActionSpec:
     success_status: int = 200  # records (disinfection, sample, result) answer 201
     epcis: tuple = ()  # (EPCIS action, bizStep, disposition); see markets/epcis.py
     done: str = ""  # what the page says after it, with %(number)s
-    refusal: str = field(default=_("您的角色不能对此批次执行该操作。"))
+    refusal: str = field(default=_("Your role cannot take this action on this batch."))
 
     @property
     def target(self) -> str | None:
@@ -149,19 +149,19 @@ PAGE_REFUSAL = _("This page is not for your role.")
 
 # capability: (roles, what a refused caller is told)
 CAPABILITIES: dict[Capability, tuple[frozenset, str]] = {
-    Capability.DECLARE: (frozenset({Role.MERCHANT}), _("只有经营户可以申报批次。")),
-    Capability.SELL: (frozenset({Role.MERCHANT}), _("只有经营户可以登记销售。")),
-    Capability.VOID_SALE: (frozenset({Role.MERCHANT}), _("只有售出该商品的经营户可以作废销售。")),
-    Capability.LIST_SALES: (frozenset({Role.MERCHANT, Role.REGULATOR}), _("您的角色不能查看销售记录。")),
+    Capability.DECLARE: (frozenset({Role.MERCHANT}), _("Only merchants declare batches.")),
+    Capability.SELL: (frozenset({Role.MERCHANT}), _("Only merchants record sales.")),
+    Capability.VOID_SALE: (frozenset({Role.MERCHANT}), _("Only the merchant who sold it can void a sale.")),
+    Capability.LIST_SALES: (frozenset({Role.MERCHANT, Role.REGULATOR}), _("Your role cannot see sales.")),
     Capability.SEE_BUYER_PHONES: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
-    Capability.TRACE: (frozenset({Role.REGULATOR}), _("只有监管人员可以追溯。")),
+    Capability.TRACE: (frozenset({Role.REGULATOR}), _("Only regulators trace.")),
     Capability.SEE_DASHBOARD: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
     Capability.SEE_ALERTS: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
     Capability.REVIEW: (frozenset({Role.REVIEWER}), PAGE_REFUSAL),
-    Capability.SCAN: (frozenset({Role.OPERATOR, Role.MERCHANT}), _("只有仓库操作员和经营户可以扫码。")),
+    Capability.SCAN: (frozenset({Role.OPERATOR, Role.MERCHANT}), _("Only warehouse operators and merchants can scan.")),
     Capability.WORK_THE_FLOOR: (frozenset({Role.OPERATOR}), PAGE_REFUSAL),
     Capability.SEE_ZONE_BOARD: (frozenset({Role.OPERATOR, Role.REGULATOR}), PAGE_REFUSAL),
-    Capability.PRINT_LABELS: (frozenset({Role.OPERATOR}), _("只有仓库操作员可以打印标签。")),
+    Capability.PRINT_LABELS: (frozenset({Role.OPERATOR}), _("Only warehouse operators can print labels.")),
 }
 
 

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class BatchesConfig(AppConfig):
     name = "batches"
-    verbose_name = _("批次")
+    verbose_name = _("Batch")
 
     def ready(self):
         # The batch actions are declared on their services (batches/actions.py): importing

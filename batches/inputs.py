@@ -45,7 +45,7 @@ class LineInput(serializers.Serializer):
 
     def validate_gtin(self, value):
         if value and not is_valid_gtin(value):
-            raise serializers.ValidationError(_("GTIN 须为 8、12、13 或 14 位数字且校验位正确。"))
+            raise serializers.ValidationError(_("A GTIN has 8, 12, 13 or 14 digits and a valid check digit."))
         return value
 
 
@@ -59,7 +59,7 @@ class DeclareInput(serializers.Serializer):
     def validate_market(self, market):
         actor = self.context["actor"]
         if actor.market is None or market.pk != actor.market.pk:
-            raise serializers.ValidationError(_("只能向本人所在市场申报。"))
+            raise serializers.ValidationError(_("You can declare only into your own market."))
         return market
 
 
@@ -72,7 +72,7 @@ class EditInput(serializers.Serializer):
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
-            raise serializers.ValidationError({name: [_("不可修改此字段。")] for name in sorted(unknown)})
+            raise serializers.ValidationError({name: [_("This field cannot be changed.")] for name in sorted(unknown)})
         return attrs
 
 
@@ -82,7 +82,7 @@ class ApproveInput(serializers.Serializer):
     def validate_warehouse(self, warehouse):
         batch = self.context["batch"]
         if not warehouse.markets.filter(pk=batch.market_id).exists():
-            raise serializers.ValidationError(_("该监管仓不服务本批次所在市场。"))
+            raise serializers.ValidationError(_("This warehouse does not serve the batch's market."))
         return warehouse
 
 
@@ -118,11 +118,11 @@ class ArriveInput(serializers.Serializer):
         given = [item["line"] for item in lines]
         problems = []
         if unknown := sorted(set(given) - declared):
-            problems.append(_("不属于本批次的明细：%s") % ", ".join(map(str, unknown)))
+            problems.append(_("Lines not of this batch: %s") % ", ".join(map(str, unknown)))
         if missing := sorted(declared - set(given)):
-            problems.append(_("缺少明细：%s") % ", ".join(map(str, missing)))
+            problems.append(_("Lines missing: %s") % ", ".join(map(str, missing)))
         if repeated := sorted({line for line in given if given.count(line) > 1}):
-            problems.append(_("明细重复核对：%s") % ", ".join(map(str, repeated)))
+            problems.append(_("Lines checked twice: %s") % ", ".join(map(str, repeated)))
         if problems:
             raise serializers.ValidationError(problems)
         return lines
@@ -158,5 +158,5 @@ class ReleaseInput(serializers.Serializer):
 
     def validate(self, attrs):
         if bool(attrs.get("tokens")) == bool(attrs.get("release_all")):
-            raise serializers.ValidationError(_("请给出 codes（商品码列表）或 all: true，二者选一。"))
+            raise serializers.ValidationError(_("Give either codes (a list of codes) or all: true."))
         return attrs

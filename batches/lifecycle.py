@@ -96,8 +96,7 @@ class Change:
 def invalid_transition(batch: Batch, action: str, role: str) -> DomainError:
     return DomainError(
         "invalid_transition",
-        _("批次 %(number)s 当前状态为「%(status)s」，不能执行 %(action)s。")
-        % {"number": batch.number, "status": S(batch.status).label, "action": action},
+        _("This action is not possible while the batch is “%(status)s”.") % {"status": S(batch.status).label},
         status=batch.status,
         allowed=allowed_actions(batch.status, role),
     )

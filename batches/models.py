@@ -12,29 +12,29 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", _("草稿")
-    SUBMITTED = "submitted", _("待审核")
-    REJECTED = "rejected", _("已驳回")
-    APPROVED = "approved", _("已批准，待入仓")
-    DISCREPANCY = "discrepancy", _("货单不符")
-    RETURNED = "returned", _("已退回")
-    PRE_STORAGE = "pre_storage", _("仓前区（消毒）")
-    RESTING = "resting", _("静置中")
-    REST_COMPLETE = "rest_complete", _("静置期满")
-    QUARANTINED = "quarantined", _("阳性隔离")
-    DESTROYED = "destroyed", _("已销毁")
-    STORED = "stored", _("已入仓储区")
-    CODED = "coded", _("已赋码")
-    RELEASED = "released", _("已全部出仓")
-    RECALLED = "recalled", _("已召回")
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    REJECTED = "rejected", _("Rejected")
+    APPROVED = "approved", _("Approved, awaiting arrival")
+    DISCREPANCY = "discrepancy", _("Discrepancy")
+    RETURNED = "returned", _("Returned")
+    PRE_STORAGE = "pre_storage", _("Pre-storage (disinfection)")
+    RESTING = "resting", _("Resting")
+    REST_COMPLETE = "rest_complete", _("Rest complete")
+    QUARANTINED = "quarantined", _("Quarantined (positive)")
+    DESTROYED = "destroyed", _("Destroyed")
+    STORED = "stored", _("In storage")
+    CODED = "coded", _("Coded")
+    RELEASED = "released", _("Released")
+    RECALLED = "recalled", _("Recalled")
 
 
 class Role(models.TextChoices):
-    MERCHANT = "merchant", _("经营户")
-    REVIEWER = "reviewer", _("市场审核员")
-    OPERATOR = "operator", _("仓库操作员")
-    REGULATOR = "regulator", _("监管人员")
-    SYSTEM = "system", _("系统")
+    MERCHANT = "merchant", _("Merchant")
+    REVIEWER = "reviewer", _("Market reviewer")
+    OPERATOR = "operator", _("Warehouse operator")
+    REGULATOR = "regulator", _("Regulator")
+    SYSTEM = "system", _("System")
 
 
 class BatchQuerySet(models.QuerySet):
@@ -54,22 +54,22 @@ class BatchQuerySet(models.QuerySet):
 
 
 class Batch(models.Model):
-    number = models.CharField(_("批次号"), max_length=40, unique=True)
+    number = models.CharField(_("Batch number"), max_length=40, unique=True)
     market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="batches")
     merchant = models.ForeignKey("markets.Merchant", on_delete=models.PROTECT, related_name="batches")
     warehouse = models.ForeignKey(
         "warehouse.Warehouse", on_delete=models.PROTECT, related_name="batches", null=True, blank=True
     )
-    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.DRAFT)
-    customs_declaration_no = models.CharField(_("报关单号"), max_length=64)
-    origin_country = models.CharField(_("原产国"), max_length=100)
-    port_of_entry = models.CharField(_("入境口岸"), max_length=100)
-    reject_reason = models.CharField(_("驳回原因"), max_length=500, blank=True)
+    status = models.CharField(_("Status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    customs_declaration_no = models.CharField(_("Customs declaration no."), max_length=64)
+    origin_country = models.CharField(_("Country of origin"), max_length=100)
+    port_of_entry = models.CharField(_("Port of entry"), max_length=100)
+    reject_reason = models.CharField(_("Reason for rejection"), max_length=500, blank=True)
     # One cycle = one stay in pre-storage, its disinfection and the rest that follows.
     # Redisinfection after a positive result starts a new cycle (SPEC §3, R2).
     cycle = models.PositiveIntegerField(default=1)
-    rest_started_at = models.DateTimeField(_("静置开始"), null=True, blank=True)
-    rest_until = models.DateTimeField(_("静置截止"), null=True, blank=True)
+    rest_started_at = models.DateTimeField(_("Rest started"), null=True, blank=True)
+    rest_until = models.DateTimeField(_("Rest until"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
@@ -83,8 +83,8 @@ class Batch(models.Model):
             models.Index(fields=["market", "status"], name="batch_market_status"),
             models.Index(fields=["warehouse", "status"], name="batch_warehouse_status"),
         ]
-        verbose_name = _("批次")
-        verbose_name_plural = _("批次")
+        verbose_name = _("Batch")
+        verbose_name_plural = _("Batch")
 
     def __str__(self):
         return self.number
@@ -110,21 +110,21 @@ class Batch(models.Model):
 
 class BatchLine(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="lines")
-    product_name = models.CharField(_("品名"), max_length=200)
-    category = models.CharField(_("类别"), max_length=100)
-    specification = models.CharField(_("规格"), max_length=200)
-    quantity = models.PositiveIntegerField(_("申报数量"))
-    unit = models.CharField(_("单位"), max_length=20)
+    product_name = models.CharField(_("Product name"), max_length=200)
+    category = models.CharField(_("Category"), max_length=100)
+    specification = models.CharField(_("Specification"), max_length=200)
+    quantity = models.PositiveIntegerField(_("Declared quantity"))
+    unit = models.CharField(_("Unit"), max_length=20)
     gtin = models.CharField(_("GTIN"), max_length=14, blank=True)
-    received_quantity = models.PositiveIntegerField(_("实收数量"), null=True, blank=True)
+    received_quantity = models.PositiveIntegerField(_("Received quantity"), null=True, blank=True)
     type_matches = models.BooleanField(null=True, blank=True)
     spec_matches = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="line_quantity_positive")]
-        verbose_name = _("货物明细")
-        verbose_name_plural = _("货物明细")
+        verbose_name = _("Goods line")
+        verbose_name_plural = _("Goods line")
 
     def __str__(self):
         return f"{self.product_name} {self.specification} × {self.quantity}"
@@ -133,58 +133,58 @@ class BatchLine(models.Model):
 class Disinfection(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="disinfections")
     cycle = models.PositiveIntegerField()
-    agent = models.CharField(_("消毒剂"), max_length=100)
-    concentration = models.CharField(_("浓度"), max_length=50)
-    method = models.CharField(_("方式"), max_length=100)
+    agent = models.CharField(_("Disinfectant"), max_length=100)
+    concentration = models.CharField(_("Concentration"), max_length=50)
+    method = models.CharField(_("Method"), max_length=100)
     performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     performed_at = models.DateTimeField()
 
     class Meta:
         ordering = ["performed_at", "id"]
-        verbose_name = _("消毒记录")
-        verbose_name_plural = _("消毒记录")
+        verbose_name = _("Disinfection record")
+        verbose_name_plural = _("Disinfection record")
 
 
 class Sample(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="samples")
     cycle = models.PositiveIntegerField()
-    sample_no = models.CharField(_("样品编号"), max_length=64)
-    lab = models.CharField(_("检测机构"), max_length=200)
+    sample_no = models.CharField(_("Sample no."), max_length=64)
+    lab = models.CharField(_("Laboratory"), max_length=200)
     taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     taken_at = models.DateTimeField()
 
     class Meta:
         ordering = ["taken_at", "id"]
         constraints = [models.UniqueConstraint(fields=["batch", "sample_no"], name="sample_unique_no")]
-        verbose_name = _("核酸采样")
-        verbose_name_plural = _("核酸采样")
+        verbose_name = _("Nucleic acid sample")
+        verbose_name_plural = _("Nucleic acid sample")
 
 
 class TestResult(models.Model):
     class Outcome(models.TextChoices):
-        NEGATIVE = "negative", _("阴性")
-        POSITIVE = "positive", _("阳性")
-        INVALID = "invalid", _("无效")
+        NEGATIVE = "negative", _("Negative")
+        POSITIVE = "positive", _("Positive")
+        INVALID = "invalid", _("Invalid")
 
     __test__ = False  # not a pytest test class
 
     sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="results")
-    result = models.CharField(_("结果"), max_length=10, choices=Outcome.choices)
-    report_no = models.CharField(_("报告编号"), max_length=64)
+    result = models.CharField(_("Result"), max_length=10, choices=Outcome.choices)
+    report_no = models.CharField(_("Report no."), max_length=64)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
 
     class Meta:
         ordering = ["recorded_at", "id"]
-        verbose_name = _("检测结果")
-        verbose_name_plural = _("检测结果")
+        verbose_name = _("Test result")
+        verbose_name_plural = _("Test result")
 
 
 class CodeStatus(models.TextChoices):
-    IN_WAREHOUSE = "in_warehouse", _("在仓")
-    RELEASED = "released", _("已出仓（在市场）")
-    SOLD = "sold", _("已售出")
-    RECALLED = "recalled", _("已召回")
+    IN_WAREHOUSE = "in_warehouse", _("In warehouse")
+    RELEASED = "released", _("Released (in the market)")
+    SOLD = "sold", _("Sold")
+    RECALLED = "recalled", _("Recalled")
 
 
 class Code(models.Model):
@@ -206,8 +206,8 @@ class Code(models.Model):
         ordering = ["batch", "item_no"]
         constraints = [models.UniqueConstraint(fields=["batch", "item_no"], name="code_unique_item_no")]
         indexes = [models.Index(fields=["batch", "status"], name="code_batch_status")]
-        verbose_name = _("商品码")
-        verbose_name_plural = _("商品码")
+        verbose_name = _("Code")
+        verbose_name_plural = _("Code")
 
     def __str__(self):
         return self.token
@@ -244,8 +244,8 @@ class Event(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["batch", "id"], name="event_batch_id")]
-        verbose_name = _("事件")
-        verbose_name_plural = _("事件")
+        verbose_name = _("Event")
+        verbose_name_plural = _("Event")
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -267,8 +267,8 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = _("通知")
-        verbose_name_plural = _("通知")
+        verbose_name = _("Notification")
+        verbose_name_plural = _("Notification")
 
 
 class BatchNumberCounter(models.Model):

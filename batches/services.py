@@ -231,10 +231,10 @@ def batch_arrive(*, batch: Batch, actor: Actor, now=None, lines: list[dict], see
         unknown = sorted(set(given) - set(declared))
         missing = sorted(set(declared) - set(given))
         if unknown:
-            errors["lines"] = [_("不属于本批次的明细：%s") % ", ".join(map(str, unknown))]
+            errors["lines"] = [_("Lines not of this batch: %s") % ", ".join(map(str, unknown))]
         if missing or len(given) != len(lines):
             errors.setdefault("lines", []).append(
-                _("每条申报明细须且仅须核对一次：缺少 %s") % ", ".join(map(str, missing))
+                _("Check every declared line exactly once: missing %s") % ", ".join(map(str, missing))
             )
         if errors:
             raise InputError(errors)
@@ -340,7 +340,7 @@ def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
         if not Disinfection.objects.filter(batch=locked, cycle=locked.cycle).exists():
             raise DomainError(
                 "not_disinfected",
-                _("本批次尚未登记消毒，不能进入静置区。"),
+                _("Record the disinfection before moving the batch to the resting zone."),
                 status=locked.status,
                 allowed=allowed_actions(locked.status, actor.role),
             )
@@ -374,7 +374,7 @@ def batch_record_sample(*, batch: Batch, actor: Actor, now=None, sample_no: str,
 
     def apply(locked):
         if Sample.objects.filter(batch=locked, sample_no=sample_no).exists():
-            raise InputError({"sample_no": [_("样品编号 %s 已登记。") % sample_no]})
+            raise InputError({"sample_no": [_("Sample %s is already recorded.") % sample_no]})
         record["row"] = Sample.objects.create(
             batch=locked,
             cycle=locked.cycle,
@@ -412,7 +412,7 @@ def batch_record_test_result(
     def apply(locked):
         sample = Sample.objects.filter(batch=locked, sample_no=sample_no).first()
         if sample is None:
-            raise InputError({"sample_no": [_("本批次没有编号为 %s 的样品。") % sample_no]})
+            raise InputError({"sample_no": [_("This batch has no sample %s.") % sample_no]})
         record["row"] = TestResult.objects.create(
             sample=sample, result=result, report_no=report_no, recorded_by=actor.user, recorded_at=now or timezone.now()
         )
@@ -427,8 +427,8 @@ def batch_record_test_result(
         notify_regulators(
             batch=moved,
             kind="positive_result",
-            title=_("阳性检测结果：批次 %s 已隔离") % moved.number,
-            body=_("样品 %(sample)s，报告 %(report)s。请决定重新消毒或销毁。")
+            title=_("Positive test result: batch %s is quarantined") % moved.number,
+            body=_("Sample %(sample)s, report %(report)s. Decide: disinfect again or destroy.")
             % {"sample": sample_no, "report": report_no},
         )
     return record["row"]
@@ -466,9 +466,19 @@ def check_test_gate(batch: Batch, *, role: str, now) -> None:
         TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle).values_list("result", flat=True)
     )
     if TestResult.Outcome.POSITIVE in results:
-        raise DomainError("positive_result", _("本静置期有阳性检测结果。"), status=batch.status, allowed=allowed)
+        raise DomainError(
+            "positive_result",
+            _("A positive test result was recorded in this rest period."),
+            status=batch.status,
+            allowed=allowed,
+        )
     if TestResult.Outcome.NEGATIVE not in results:
-        raise DomainError("no_negative_result", _("本静置期尚无阴性检测结果。"), status=batch.status, allowed=allowed)
+        raise DomainError(
+            "no_negative_result",
+            _("No negative test result for a sample of this rest period yet."),
+            status=batch.status,
+            allowed=allowed,
+        )
 
 
 def rest_left(left: timedelta, *, whole_minutes_up: bool = False) -> tuple[int, int, int, int]:
@@ -485,9 +495,9 @@ def rest_left(left: timedelta, *, whole_minutes_up: bool = False) -> tuple[int, 
 
 def rest_left_message(left: timedelta | None) -> str:
     if left is None or left.total_seconds() <= 0:
-        return _("静置期未满。")
+        return _("The rest period is not over.")
     days, hours, minutes, _seconds = rest_left(left, whole_minutes_up=True)
-    return _("静置期未满，剩余 %(days)d 天 %(hours)d 小时 %(minutes)d 分钟。") % {
+    return _("The rest period is not over: %(days)d days %(hours)d hours %(minutes)d minutes left.") % {
         "days": days,
         "hours": hours,
         "minutes": minutes,
@@ -610,21 +620,21 @@ def _codes_to_release(*, batch: Batch, actor: Actor, scanned: list[str]) -> list
     the answer reveals nothing about batches the actor may not see (SPEC §2)."""
     found = codes_for_scans(scanned, queryset=visible_codes(actor))
     not_in_warehouse = {
-        CodeStatus.RELEASED: _("该商品码已出仓。"),
-        CodeStatus.SOLD: _("该商品码已售出。"),
-        CodeStatus.RECALLED: _("该商品码已召回。"),
+        CodeStatus.RELEASED: _("This code has already left the warehouse."),
+        CodeStatus.SOLD: _("This code is already sold."),
+        CodeStatus.RECALLED: _("This code is recalled."),
     }
     problems, codes, seen = {}, [], {}
     for value in scanned:
         code = found.get(value)
         if code is None:
-            problems.setdefault(value, _("未知的商品码。"))
+            problems.setdefault(value, _("Unknown code."))
         elif code.pk in seen:
-            problems.setdefault(value, _("同一商品码在列表中重复出现（%s）。") % seen[code.pk])
+            problems.setdefault(value, _("The same code appears twice in the list (%s).") % seen[code.pk])
         elif code.batch_id != batch.pk:
-            problems.setdefault(value, _("该商品码属于批次 %s，不属于本批次。") % code.batch.number)
+            problems.setdefault(value, _("This code belongs to batch %s, not to this batch.") % code.batch.number)
         elif code.status != CodeStatus.IN_WAREHOUSE:
-            problems.setdefault(value, not_in_warehouse.get(code.status, _("该商品码不在仓内。")))
+            problems.setdefault(value, not_in_warehouse.get(code.status, _("This code is not in the warehouse.")))
         if code is not None and code.pk not in seen:
             seen[code.pk] = value
             codes.append(code)
@@ -762,10 +772,10 @@ def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
         recipient_id=merchant_user_id,
         kind="recall",
         batch=recalled,
-        title=_("批次 %s 已被召回") % recalled.number,
+        title=_("Batch %s was recalled") % recalled.number,
         body=_(
-            "召回原因：%(reason)s。未售出的 %(recalled)d 件商品码已停止销售，请勿再售；"
-            "已售出 %(sold)d 件，监管部门将联系买方。"
+            "Reason for the recall: %(reason)s. %(recalled)d unsold codes may no longer be sold; "
+            "%(sold)d were sold and the regulator will contact the buyers."
         )
         % {"reason": reason, "recalled": counts["recalled"], "sold": counts["sold"]},
     )

@@ -8,11 +8,11 @@ from django.views import defaults
 
 def page_not_found(request, exception):
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("未找到。")}, status=404)
+        return JsonResponse({"detail": _("Not found.")}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("服务器内部错误。")}, status=500)
+        return JsonResponse({"detail": _("Server error.")}, status=500)
     return defaults.server_error(request)

@@ -108,6 +108,7 @@ class RefuseUnknownQueryParametersMiddleware:
         if not unknown:
             return None
         message = str(
-            _("此接口不接受该查询参数（可用：%(allowed)s）。") % {"allowed": "、".join(sorted(allowed)) or "—"}
+            _("This endpoint does not take this query parameter (it takes: %(allowed)s).")
+            % {"allowed": "、".join(sorted(allowed)) or "—"}
         )
         return JsonResponse({name: [message] for name in unknown}, status=400)

@@ -197,7 +197,7 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- Language and time (R8: stored in UTC, shown in Asia/Shanghai) -------------------------
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the English switch is remembered for a year
 TIME_ZONE = "Asia/Shanghai"

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from batches.admin import ReadOnlyAdmin
 
@@ -81,7 +82,7 @@ class SaleAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [SaleItemInline]
 
-    @admin.display(description="买方手机号")
+    @admin.display(description=_("Buyer mobile phone"))
     def phone(self, sale):
         return mask_mobile(sale.buyer_phone) if sale.buyer_phone else ""  # empty once anonymised
 

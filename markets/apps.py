@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class MarketsConfig(AppConfig):
     name = "markets"
-    verbose_name = _("市场与监管")
+    verbose_name = _("Markets and supervision")
 
     def ready(self):
         # Signing in (markets/accounts/): the knox token scheme for the OpenAPI schema, token

@@ -9,33 +9,34 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 MOBILE_RE = r"^(\+86)?1[0-9]{10}$"  # ASCII digits only (\d would take any script's digits)
-mobile_validator = RegexValidator(MOBILE_RE, _("请输入 11 位中国大陆手机号码（可带 +86）。"))
+mobile_validator = RegexValidator(MOBILE_RE, _("Enter an 11-digit mainland China mobile number (optionally with +86)."))
 
 
 class District(models.Model):
-    code = models.CharField(_("编码"), max_length=32, unique=True)
-    name = models.CharField(_("名称"), max_length=200)
+    code = models.CharField(pgettext_lazy("identifier", "Code"), max_length=32, unique=True)
+    name = models.CharField(_("Name"), max_length=200)
 
     class Meta:
-        verbose_name = _("辖区")
-        verbose_name_plural = _("辖区")
+        verbose_name = _("District")
+        verbose_name_plural = _("District")
 
     def __str__(self):
         return self.name
 
 
 class Market(models.Model):
-    code = models.CharField(_("编码"), max_length=32, unique=True)
-    name = models.CharField(_("名称"), max_length=200)
+    code = models.CharField(pgettext_lazy("identifier", "Code"), max_length=32, unique=True)
+    name = models.CharField(_("Name"), max_length=200)
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="markets")
-    address = models.CharField(_("地址"), max_length=200, blank=True)
+    address = models.CharField(_("Address"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["code"]
-        verbose_name = _("市场")
-        verbose_name_plural = _("市场")
+        verbose_name = _("Market")
+        verbose_name_plural = _("Market")
 
     def __str__(self):
         return f"{self.code} {self.name}"
@@ -50,15 +51,15 @@ class Merchant(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant")
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="merchants")
-    name = models.CharField(_("经营户名称"), max_length=200)
-    stall = models.CharField(_("摊位号"), max_length=64)
-    licence_no = models.CharField(_("营业执照号"), max_length=64)
-    phone = models.CharField(_("手机号"), max_length=20, validators=[mobile_validator])
+    name = models.CharField(_("Merchant name"), max_length=200)
+    stall = models.CharField(_("Stall"), max_length=64)
+    licence_no = models.CharField(_("Business licence no."), max_length=64)
+    phone = models.CharField(_("Mobile phone"), max_length=20, validators=[mobile_validator])
 
     class Meta:
         ordering = ["market", "stall"]
-        verbose_name = _("经营户")
-        verbose_name_plural = _("经营户")
+        verbose_name = _("Merchant")
+        verbose_name_plural = _("Merchant")
 
     def __str__(self):
         return f"{self.name} ({self.stall})"
@@ -71,8 +72,8 @@ class Reviewer(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="reviewers")
 
     class Meta:
-        verbose_name = _("市场审核员")
-        verbose_name_plural = _("市场审核员")
+        verbose_name = _("Market reviewer")
+        verbose_name_plural = _("Market reviewer")
 
     def __str__(self):
         return f"{self.user.get_username()} @ {self.market.code}"
@@ -85,8 +86,8 @@ class Regulator(models.Model):
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="regulators")
 
     class Meta:
-        verbose_name = _("监管人员")
-        verbose_name_plural = _("监管人员")
+        verbose_name = _("Regulator")
+        verbose_name_plural = _("Regulator")
 
     def __str__(self):
         return f"{self.user.get_username()} @ {self.district.code}"
@@ -110,7 +111,12 @@ def credit_code_check_character(first17: str) -> str:
 
 def validate_credit_code(value: str) -> None:
     if not CREDIT_CODE_RE.match(value or "") or credit_code_check_character(value[:17]) != value[17]:
-        raise ValidationError(_("统一社会信用代码须为 18 位（数字及大写字母，不含 I、O、Z、S、V）且校验位正确。"))
+        raise ValidationError(
+            _(
+                "A unified social credit code has 18 characters (digits and capital letters without "
+                "I, O, Z, S, V) and a valid check character."
+            )
+        )
 
 
 def normalize_mobile(value: str) -> str:
@@ -126,8 +132,8 @@ def mask_mobile(value: str) -> str:
 
 
 class BuyerKind(models.TextChoices):
-    CONSUMER = "consumer", _("个人消费者")
-    BUSINESS = "business", _("单位/商户")
+    CONSUMER = "consumer", _("Consumer")
+    BUSINESS = "business", _("Business")
 
 
 # What a buyer's name becomes once the retention period is over (markets.retention).
@@ -143,19 +149,19 @@ class Sale(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="sales")
     sold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    buyer_name = models.CharField(_("买方名称"), max_length=200)
-    buyer_phone = models.CharField(_("买方手机号"), max_length=11, validators=[mobile_validator])
-    buyer_kind = models.CharField(_("买方类型"), max_length=10, choices=BuyerKind.choices)
+    buyer_name = models.CharField(_("Buyer name"), max_length=200)
+    buyer_phone = models.CharField(_("Buyer mobile phone"), max_length=11, validators=[mobile_validator])
+    buyer_kind = models.CharField(_("Buyer kind"), max_length=10, choices=BuyerKind.choices)
     buyer_credit_code = models.CharField(
-        _("统一社会信用代码"), max_length=18, blank=True, validators=[validate_credit_code]
+        _("Unified social credit code"), max_length=18, blank=True, validators=[validate_credit_code]
     )
-    sold_at = models.DateTimeField(_("销售时间"))
-    voided_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    sold_at = models.DateTimeField(_("Sold at"))
+    voided_at = models.DateTimeField(_("Voided at"), null=True, blank=True)
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
-    void_reason = models.CharField(_("作废原因"), max_length=500, blank=True)
-    buyer_anonymised_at = models.DateTimeField(_("买方信息匿名化时间"), null=True, blank=True)
+    void_reason = models.CharField(_("Reason for voiding"), max_length=500, blank=True)
+    buyer_anonymised_at = models.DateTimeField(_("Buyer anonymised at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-sold_at", "-id"]
@@ -173,8 +179,8 @@ class Sale(models.Model):
                 name="sale_credit_code_business_only",
             ),
         ]
-        verbose_name = _("销售记录")
-        verbose_name_plural = _("销售记录")
+        verbose_name = _("Sale")
+        verbose_name_plural = _("Sale")
 
     def __str__(self):
         return f"#{self.pk} {self.merchant.name} {self.sold_at:%Y-%m-%d}"
@@ -188,16 +194,16 @@ class BuyerAnonymisationRun(models.Model):
     """One run of `anonymise_buyers` (daily by Celery beat, or by hand): when, with which
     cut-off, and how many sales it anonymised. Written by markets.retention only."""
 
-    started_at = models.DateTimeField(_("开始时间"))
-    finished_at = models.DateTimeField(_("结束时间"))
-    retention_days = models.PositiveIntegerField(_("保存期限（天）"))
-    cutoff = models.DateTimeField(_("截止时间"), help_text=_("早于此时间的销售记录中的买方信息被匿名化"))
-    sales_anonymised = models.PositiveIntegerField(_("匿名化的销售记录数"))
+    started_at = models.DateTimeField(_("Started at"))
+    finished_at = models.DateTimeField(_("Finished at"))
+    retention_days = models.PositiveIntegerField(_("Retention (days)"))
+    cutoff = models.DateTimeField(_("Cut-off"), help_text=_("Buyers of sales before this time are anonymised"))
+    sales_anonymised = models.PositiveIntegerField(_("Sales anonymised"))
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        verbose_name = _("买方信息匿名化记录")
-        verbose_name_plural = _("买方信息匿名化记录")
+        verbose_name = _("Buyer anonymisation run")
+        verbose_name_plural = _("Buyer anonymisation run")
 
     def __str__(self):
         return f"{self.started_at:%Y-%m-%d %H:%M} {self.sales_anonymised}"
@@ -216,18 +222,18 @@ class SaleItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["code"], condition=models.Q(voided=False), name="sale_item_code_sold_once"),
         ]
-        verbose_name = _("销售明细")
-        verbose_name_plural = _("销售明细")
+        verbose_name = _("Sale item")
+        verbose_name_plural = _("Sale item")
 
 
 class TraceQueryKind(models.TextChoices):
-    CODE = "code", _("追溯商品码")
-    BATCH = "batch", _("追溯批次")
-    MERCHANT_SALES = "merchant_sales", _("经营户销售")
-    EXPORT = "export", _("导出销售")
-    EPCIS = "epcis", _("EPCIS 导出")
-    SEARCH = "search", _("检索")
-    RECALL = "recall", _("召回（买方名单）")
+    CODE = "code", _("Code trace")
+    BATCH = "batch", _("Batch trace")
+    MERCHANT_SALES = "merchant_sales", _("Merchant sales")
+    EXPORT = "export", _("Sales export")
+    EPCIS = "epcis", _("EPCIS export")
+    SEARCH = "search", _("Trace search")
+    RECALL = "recall", _("Recall (buyers)")
 
 
 class TraceQueryQuerySet(models.QuerySet):
@@ -258,8 +264,8 @@ class TraceQuery(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["user", "at"], name="tracequery_user_at")]
-        verbose_name = _("追溯查询记录")
-        verbose_name_plural = _("追溯查询记录")
+        verbose_name = _("Trace query")
+        verbose_name_plural = _("Trace query")
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

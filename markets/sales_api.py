@@ -56,7 +56,9 @@ class SaleInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("buyer_credit_code") and attrs["buyer_kind"] != BuyerKind.BUSINESS:
-            raise serializers.ValidationError({"buyer_credit_code": [_("只有单位买方可填写统一社会信用代码。")]})
+            raise serializers.ValidationError(
+                {"buyer_credit_code": [_("Only a business buyer carries a credit code.")]}
+            )
         return attrs
 
 
@@ -109,12 +111,12 @@ class SaleListCreateView(APIView):
             sales = sales.filter(sold_at__lt=end)
         if merchant := request.query_params.get("merchant"):
             if not MERCHANT_ID_RE.fullmatch(merchant):
-                raise serializers.ValidationError({"merchant": [_("经营户编号须为数字。")]})
+                raise serializers.ValidationError({"merchant": [_("A merchant id is a number.")]})
             sales = sales.filter(merchant_id=int(merchant))
         voided = request.query_params.get("voided")
         if voided is not None:
             if voided not in ("true", "1", "false", "0"):
-                raise serializers.ValidationError({"voided": [_("请使用 true 或 false。")]})
+                raise serializers.ValidationError({"voided": [_("Use true or false.")]})
             sales = sales.filter(voided_at__isnull=voided in ("false", "0"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(sales_with_codes(sales).order_by("-sold_at", "-id"), request, view=self)

@@ -36,11 +36,11 @@ SALE_MAX_CODES = 10_000
 
 def _problem_messages() -> dict[str, str]:
     return {
-        "unknown": _("未知的商品码。"),
-        "duplicate": _("同一商品码重复出现。"),
-        CodeStatus.IN_WAREHOUSE: _("该商品码尚未出仓，不能销售。"),
-        CodeStatus.SOLD: _("该商品码已售出。"),
-        CodeStatus.RECALLED: _("该批次已召回，该商品码不能销售。"),
+        "unknown": _("Unknown code."),
+        "duplicate": _("The same code appears twice."),
+        CodeStatus.IN_WAREHOUSE: _("This code has not left the warehouse yet: it cannot be sold."),
+        CodeStatus.SOLD: _("This code is already sold."),
+        CodeStatus.RECALLED: _("The batch is recalled: this code cannot be sold."),
     }
 
 
@@ -151,7 +151,7 @@ def sale_void(*, actor: Actor, sale: Sale, reason: str, now: datetime | None = N
     if locked.voided_at is not None:
         raise DomainError(
             "sale_voided",
-            _("该销售记录已于 %s 作废。") % timezone.localtime(locked.voided_at).isoformat(),
+            _("This sale was already voided."),
             status="voided",
             allowed=[],
         )

@@ -59,13 +59,13 @@ def parse_period(params) -> tuple[datetime | None, datetime | None]:
         except OverflowError:
             return None
         except ValueError:
-            errors[name] = [_("请使用 YYYY-MM-DD 日期或 ISO 8601 时间。")]
+            errors[name] = [_("Use a YYYY-MM-DD date or an ISO 8601 time.")]
             return None
         return _representable(moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI))
 
     start, end = parse("from", upper=False), parse("to", upper=True)
     if start and end and start >= end:
-        errors["to"] = [_("结束时间须晚于开始时间。")]
+        errors["to"] = [_("The end must be after the start.")]
     if errors:
         raise ValidationError(errors)
     return start, end
@@ -209,7 +209,7 @@ class MerchantSalesView(APIView):
         start, end = parse_period(request.query_params)
         fmt = request.query_params.get("format") or "json"
         if fmt not in ("json", "csv", "xlsx"):
-            raise ValidationError({"format": [_("可选 json、csv 或 xlsx。")]})
+            raise ValidationError({"format": [_("Choose json, csv or xlsx.")]})
         period = {"from": selectors.local_iso(start), "to": selectors.local_iso(end)}
         if fmt != "json":
             trace_query_record(
@@ -301,7 +301,7 @@ class TraceSearchView(APIView):
         require(actor, Capability.TRACE)
         q = (q if isinstance(q, str) else "").strip()
         if len(q) < 2 or len(q) > 300:
-            raise ValidationError({"q": [_("请输入 2 至 300 个字符。")]})
+            raise ValidationError({"q": [_("Enter 2 to 300 characters.")]})
         found = selectors.trace_search(actor=actor, q=q)
         trace_query_record(
             actor=actor, kind=TraceQueryKind.SEARCH, subject=q, result_count=sum(len(rows) for rows in found.values())

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class WarehouseConfig(AppConfig):
     name = "warehouse"
-    verbose_name = _("监管仓")
+    verbose_name = _("Warehouse")
 
     def ready(self):
         # The label-sheet task is queued by name (warehouse.label_sheets); registering it here

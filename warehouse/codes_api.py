@@ -185,7 +185,7 @@ class LabelJobDownloadView(FileView):
         if job.state != LabelJob.State.DONE:
             raise DomainError(
                 "label_job_not_ready",
-                _("标签仍在生成中（%(done)d/%(total)d）。") % {"done": job.done, "total": job.total},
+                _("The labels are still being built (%(done)d/%(total)d).") % {"done": job.done, "total": job.total},
                 status=job.state,
             )
         if not label_sheets.sheet_on_disk(job):
@@ -232,7 +232,7 @@ class ScanView(APIView):
         require(actor, Capability.SCAN)
         value = value if value is not None else request.query_params.get("value", "")
         if not value.strip():
-            raise serializers.ValidationError({"value": [_("请给出扫描到的批次号、商品码或二维码网址。")]})
+            raise serializers.ValidationError({"value": [_("Give the scanned batch number, code or QR URL.")]})
         result = scan_result(value, actor)
         if result is None:
             raise Http404

@@ -21,7 +21,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from batches.actors import Actor
 from batches.errors import DomainError
@@ -58,7 +58,7 @@ def check_printable(batch: Batch, actor: Actor) -> int:
     if not count:
         raise DomainError(
             "no_codes",
-            _("本批次尚未赋码，没有可打印的标签。"),
+            _("This batch has no codes yet, so there are no labels to print."),
             status=batch.status,
             allowed=allowed_actions(batch.status, actor.role),
         )
@@ -98,12 +98,18 @@ def file_name(batch: Batch) -> str:
 
 # Why a build failed, said to the person who prints; the traceback goes to the worker's log.
 FAILURES = {
-    "font_missing": _lazy("标签所需的中文字体缺失，请管理员安装字体（fonts-wqy-microhei）后重试。"),
-    "storage": _lazy("标签文件无法写入（磁盘已满或没有写入权限），请稍后重试；如仍失败请联系管理员。"),
-    "database": _lazy("数据库暂时不可用，请稍后重试。"),
-    "timeout": _lazy("标签生成超时，请重试。"),
-    "worker_lost": _lazy("生成标签的后台进程已中断，请重试。"),
-    "unexpected": _lazy("标签生成失败，请重试；如仍失败请联系管理员。"),
+    "font_missing": gettext_lazy(
+        "The Chinese font the labels need is missing; ask an administrator to install it "
+        "(fonts-wqy-microhei), then retry."
+    ),
+    "storage": gettext_lazy(
+        "The label file could not be written (disk full or no permission); retry later, "
+        "and call an administrator if it fails again."
+    ),
+    "database": gettext_lazy("The database is unavailable for the moment; retry later."),
+    "timeout": gettext_lazy("Preparing the labels took too long; retry."),
+    "worker_lost": gettext_lazy("The background process preparing the labels stopped; retry."),
+    "unexpected": gettext_lazy("The labels could not be prepared; retry, and call an administrator if it fails again."),
 }
 # Failures that another attempt a little later may not meet; the task retries these by itself.
 TRANSIENT = {"storage", "database", "timeout"}
@@ -202,7 +208,10 @@ def label_job_retry(*, job: LabelJob, actor: Actor) -> LabelJob:
     job.refresh_from_db()
     if changed != 1:
         raise DomainError(
-            "label_job_not_failed", _("只有失败或已中断的标签任务可以重试。"), status=job.state, allowed=[]
+            "label_job_not_failed",
+            _("Only a label job that failed or stopped can be retried."),
+            status=job.state,
+            allowed=[],
         )
     logger.info("label sheet %s of batch %s queued again by %s", job.pk, job.batch.number, actor.user)
     _queue_build(job)

@@ -28,9 +28,9 @@ class LimitedJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError(_("JSON 嵌套过深（最多 %d 层）。") % MAX_JSON_DEPTH) from None
+            raise ParseError(_("The JSON is nested too deeply (at most %d levels).") % MAX_JSON_DEPTH) from None
         if not isinstance(data, dict):
-            raise ParseError(_("请求体须为 JSON 对象。"))
+            raise ParseError(_("The request body must be a JSON object."))
         problems = json_problems(data)
         if problems:
             raise ValidationError(problems)
@@ -46,7 +46,10 @@ def json_problems(data: dict) -> dict:
         value, place, depth, field = stack.pop()
         if depth > MAX_JSON_DEPTH:
             problems.setdefault(field or "detail", []).append(
-                str(_("%(place)s：JSON 嵌套过深（最多 %(max)d 层）。") % {"place": place, "max": MAX_JSON_DEPTH})
+                str(
+                    _("%(place)s: the JSON is nested too deeply (at most %(max)d levels).")
+                    % {"place": place, "max": MAX_JSON_DEPTH}
+                )
             )
             continue
         if isinstance(value, dict):
@@ -65,7 +68,9 @@ def json_problems(data: dict) -> dict:
                 problems.setdefault(field or "detail", []).append(f"{place}: {message}" if place != field else message)
         elif isinstance(value, float) and not math.isfinite(value):
             problems.setdefault(field or "detail", []).append(
-                f"{place}: {_('数值超出范围。')}" if place != field else str(_("数值超出范围。"))
+                f"{place}: {_('The number is out of range.')}"
+                if place != field
+                else str(_("The number is out of range."))
             )
     return problems
 
@@ -76,5 +81,5 @@ def text_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return str(_("不是有效的 Unicode 文本（含孤立的代理字符）。"))
+        return str(_("Not valid Unicode text (it holds a lone surrogate)."))
     return None

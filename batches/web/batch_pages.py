@@ -18,7 +18,7 @@ from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
-from .common import domain_error_text, page, role_page, scoped_batch
+from .common import page, role_page, scoped_batch
 from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def batch_action(request, number, action):
     try:
         result = spec.service(batch=batch, actor=actor, **data)
     except DomainError as error:
-        messages.error(request, domain_error_text(error))
+        messages.error(request, error.detail)
         batch.refresh_from_db()  # the page shows the state that refused, not the one the form was shown with
         return render_batch(request, batch, bound=bound, status=409)
     except InputError as error:

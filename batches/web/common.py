@@ -5,20 +5,16 @@ Order of checks as in SPEC §4: not signed in → the login page; outside the ca
 errors; not allowed now → the page again with the reason in words.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from ..actions import require
 from ..actors import Actor, actor_for, visible_batches
-from ..errors import DomainError
 from ..models import Batch, Role, Status
 from ..services import rest_left
 
@@ -97,20 +93,12 @@ def menu_for(actor: Actor | None) -> list[dict]:
     return menu
 
 
-ROLE_NAMES = {
-    MERCHANT: gettext_lazy("Merchant"),
-    REVIEWER: gettext_lazy("Market reviewer"),
-    OPERATOR: gettext_lazy("Warehouse operator"),
-    REGULATOR: gettext_lazy("Regulator"),
-}
-
-
 def page(request, template: str, context: dict | None = None, *, active: str = "", status: int = 200):
     """Render a page with the role's menu around it."""
     actor = getattr(request, "actor", None) or actor_for(request.user)
     base = {
         "actor": actor,
-        "role_name": ROLE_NAMES.get(actor.role, "") if actor else "",
+        "role_name": Role(actor.role).label if actor else "",
         "organisation": organisation_of(actor),
         "menu": menu_for(actor),
         "active": active,
@@ -144,40 +132,6 @@ def format_left(left: timedelta) -> str:
     if minutes:
         return _("%(minutes)d minutes %(seconds)d seconds") % {"minutes": minutes, "seconds": secs}
     return _("%(seconds)d seconds") % {"seconds": secs}
-
-
-def _rest_until(error: DomainError) -> datetime | None:
-    value = error.extra.get("rest_until")
-    if isinstance(value, datetime):
-        return value
-    return parse_datetime(value) if value else None
-
-
-def domain_error_text(error: DomainError, *, now=None) -> str:
-    """Why an action was refused, in the words the crew uses (SPEC §4's 409 codes)."""
-    now = now or timezone.now()
-    if error.code == "rest_not_complete":
-        rest_until = _rest_until(error)
-        if rest_until is not None and rest_until > now:
-            return _("The rest period is not over: %(left)s left (until %(until)s).") % {
-                "left": format_left(rest_until - now),
-                "until": timezone.localtime(rest_until).strftime("%Y-%m-%d %H:%M"),
-            }
-        return _("The rest period is not over yet.")
-    words = {
-        "invalid_transition": _("This action is not possible while the batch is “%(status)s”."),
-        "not_disinfected": _("Record the disinfection before moving the batch to the resting zone."),
-        "no_negative_result": _("No negative test result for a sample of this rest period yet."),
-        "positive_result": _("A positive test result was recorded in this rest period."),
-        "sale_voided": _("This sale was already voided."),
-    }
-    text = words.get(error.code)
-    if text is None:
-        return error.detail
-    if "%(status)s" in text:
-        label = Status(error.status).label if error.status in Status.values else error.status
-        text = text % {"status": label}
-    return text
 
 
 def flatten_errors(errors) -> list[str]:

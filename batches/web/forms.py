@@ -196,11 +196,7 @@ class TestResultForm(forms.Form):
     sample_no = text(api.TestResultInput, "sample_no", _("Sample no."))
     result = forms.ChoiceField(
         label=_("Result"),
-        choices=[
-            (TestResult.Outcome.NEGATIVE, _("Negative")),
-            (TestResult.Outcome.POSITIVE, _("Positive")),
-            (TestResult.Outcome.INVALID, _("Invalid")),
-        ],
+        choices=TestResult.Outcome.choices,
         widget=forms.RadioSelect,
     )
     report_no = text(api.TestResultInput, "report_no", _("Report no."))

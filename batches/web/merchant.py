@@ -9,7 +9,7 @@ from ..actions import Action, Capability
 from ..errors import DomainError, InputError
 from ..lifecycle import allowed_actions, invalid_transition
 from . import forms as f
-from .common import domain_error_text, page, role_page, scoped_batch
+from .common import page, role_page, scoped_batch
 
 
 @role_page(Capability.DECLARE)
@@ -40,7 +40,7 @@ def edit(request, number):
     batch = scoped_batch(actor, number)
     refused = None
     if request.method != "POST" and "edit" not in allowed_actions(batch.status, actor.role):
-        messages.error(request, domain_error_text(invalid_transition(batch, "edit", actor.role)))
+        messages.error(request, invalid_transition(batch, "edit", actor.role).detail)
         return redirect("web:batch-detail", batch.number)
     if request.method == "POST":
         form = f.DeclarationForm(request.POST)
@@ -51,7 +51,7 @@ def edit(request, number):
             try:
                 services.batch_edit(batch=batch, actor=actor, fields=data, lines=new_lines)
             except DomainError as error:
-                messages.error(request, domain_error_text(error))
+                messages.error(request, error.detail)
                 refused = 409
             except InputError as error:
                 f.apply_errors(form, error.errors)
@@ -78,7 +78,7 @@ def _after_save(request, batch):
         try:
             services.batch_submit(batch=batch, actor=request.actor)
         except DomainError as error:
-            messages.error(request, domain_error_text(error))
+            messages.error(request, error.detail)
         else:
             messages.success(
                 request, _("Batch %(number)s was saved and submitted for review.") % {"number": batch.number}

@@ -38,12 +38,6 @@ STATUS_TONE = {
     Status.RECALLED: "danger",
 }
 
-RESULT_LABELS = {
-    TestResult.Outcome.NEGATIVE: _("Negative"),
-    TestResult.Outcome.POSITIVE: _("Positive"),
-    TestResult.Outcome.INVALID: _("Invalid"),
-}
-
 DETAIL_LABELS = {
     "reason": _("Reason"),
     "warehouse": _("Warehouse"),
@@ -92,7 +86,7 @@ def batch_rows(batches, now=None) -> list[dict]:
 def detail_value(key: str, value):
     """One detail of an event as a person reads it: results in words, times in Asia/Shanghai."""
     if key == "result":
-        return RESULT_LABELS.get(value, value)
+        return TestResult.Outcome(value).label if value in TestResult.Outcome.values else value
     if key == "rest_until" and isinstance(value, str):
         from django.utils.dateparse import parse_datetime
 

@@ -35,11 +35,13 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def has_requeue_permission(self, request):
         return request.user.is_superuser
 
-    @admin.action(description=_("重新投递所选的失败任务"), permissions=["requeue"])
+    @admin.action(description=_("Send the selected failed messages again"), permissions=["requeue"])
     def send_again(self, request, queryset):
         count = requeue(queryset)
         self.message_user(
-            request, ngettext("%d 个失败任务已重新排队。", "%d 个失败任务已重新排队。", count) % count, messages.SUCCESS
+            request,
+            ngettext("%d failed message is queued again.", "%d failed messages are queued again.", count) % count,
+            messages.SUCCESS,
         )
 
 

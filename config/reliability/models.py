@@ -15,25 +15,25 @@ from django.utils.translation import gettext_lazy as _
 
 class OutboxMessage(models.Model):
     class State(models.TextChoices):
-        PENDING = "pending", _("待投递")  # recorded; the broker does not have it yet
-        SENT = "sent", _("已投递")  # handed to the broker, waiting for a worker
-        RUNNING = "running", _("执行中")  # claimed by a worker
-        DONE = "done", _("已完成")
-        FAILED = "failed", _("失败")  # gave up after OUTBOX_MAX_ATTEMPTS; kept for a person to look at
+        PENDING = "pending", _("Pending")  # recorded; the broker does not have it yet
+        SENT = "sent", _("Sent")  # handed to the broker, waiting for a worker
+        RUNNING = "running", _("Running")  # claimed by a worker
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")  # gave up after OUTBOX_MAX_ATTEMPTS; kept for a person to look at
 
     # Also the Celery task id, so the task finds (and claims) its own row.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    task_name = models.CharField(_("任务"), max_length=200)
+    task_name = models.CharField(_("Task"), max_length=200)
     args = models.JSONField(default=list, blank=True)
     kwargs = models.JSONField(default=dict, blank=True)
-    eta = models.DateTimeField(_("预定执行时间"), null=True, blank=True)
-    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(_("失败次数"), default=0)
+    eta = models.DateTimeField(_("Scheduled for"), null=True, blank=True)
+    state = models.CharField(_("Status"), max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("Failed attempts"), default=0)
     # When the relay looks at the row next: a pending row at once (or after its backoff); a sent
     # or running one only if it has not finished by then (the broker may have lost it).
     next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.CharField(_("最近错误"), max_length=1000, blank=True)
-    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    last_error = models.CharField(_("Last error"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("Created at"), default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -44,8 +44,8 @@ class OutboxMessage(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="outbox_state_next"),
             models.Index(fields=["state", "finished_at"], name="outbox_state_finished"),
         ]
-        verbose_name = _("待投递任务")
-        verbose_name_plural = _("待投递任务")
+        verbose_name = _("Outbox message")
+        verbose_name_plural = _("Outbox message")
 
     def __str__(self):
         return f"{self.task_name} {self.state} ({self.pk})"
@@ -61,8 +61,8 @@ class Heartbeat(models.Model):
     last_host = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        verbose_name = _("周期任务心跳")
-        verbose_name_plural = _("周期任务心跳")
+        verbose_name = _("Periodic job heartbeat")
+        verbose_name_plural = _("Periodic job heartbeat")
 
     def __str__(self):
         return self.name

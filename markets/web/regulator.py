@@ -17,7 +17,7 @@ from batches.errors import DomainError
 from batches.models import Notification, Status
 from batches.web import forms as f
 from batches.web.batch_pages import render_batch, validated_input
-from batches.web.common import domain_error_text, page, role_page, scoped_batch
+from batches.web.common import page, role_page, scoped_batch
 from batches.web.presenters import STATUS_TONE, batch_rows, status_label
 from config.replica import pin_to_primary
 from warehouse.models import Warehouse, ZoneKind
@@ -200,7 +200,7 @@ def recall(request, batch, spec):
     try:
         found = batch_recall_with_buyers(batch=batch, actor=request.actor, reason=data["reason"])
     except DomainError as error:
-        messages.error(request, domain_error_text(error))
+        messages.error(request, error.detail)
         return render_batch(request, batch, bound={"recall": form}, status=409)
     messages.success(request, spec.done % {"number": batch.number})
     batch.refresh_from_db()

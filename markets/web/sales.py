@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from batches.actions import Capability
 from batches.errors import DomainError, InputError
-from batches.web.common import domain_error_text, flatten_errors, page, role_page
+from batches.web.common import flatten_errors, page, role_page
 from batches.web.forms import apply_errors
 from markets import services as market_services
 from markets.models import BuyerKind, Sale
@@ -41,7 +41,7 @@ class SaleForm(forms.Form):
     buyer_kind = forms.ChoiceField(
         label=gettext_lazy("Buyer kind"),
         initial=BuyerKind.CONSUMER,
-        choices=[(BuyerKind.CONSUMER, gettext_lazy("Consumer")), (BuyerKind.BUSINESS, gettext_lazy("Business"))],
+        choices=BuyerKind.choices,
         widget=forms.RadioSelect,
     )
     buyer_credit_code = forms.CharField(
@@ -81,7 +81,7 @@ def sale_new(request):
             else:
                 apply_errors(form, error.errors)
         except DomainError as error:
-            messages.error(request, domain_error_text(error))
+            messages.error(request, error.detail)
         else:
             messages.success(
                 request,
@@ -127,7 +127,7 @@ def sale_void(request, sale_id):
     try:
         market_services.sale_void(actor=request.actor, sale=sale, reason=form.cleaned_data["reason"])
     except DomainError as error:
-        messages.error(request, domain_error_text(error))
+        messages.error(request, error.detail)
     else:
         messages.success(request, _("Sale no. %(id)s was voided; its codes can be sold again.") % {"id": sale.pk})
     return redirect("web:sale-list")

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from batches.actions import Capability
 from batches.actors import regulator_reads
@@ -24,7 +23,7 @@ from markets import selectors
 from markets.models import BuyerKind, TraceQueryKind
 from markets.services import code_trace_recorded, trace_query_record
 
-BUYER_KINDS = {BuyerKind.CONSUMER: gettext_lazy("Consumer"), BuyerKind.BUSINESS: gettext_lazy("Business")}
+BUYER_KINDS = dict(BuyerKind.choices)
 
 
 def _when(value):

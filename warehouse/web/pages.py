@@ -19,7 +19,7 @@ from batches.errors import DomainError, InputError
 from batches.models import Status
 from batches.web import forms as f
 from batches.web.batch_pages import render_batch
-from batches.web.common import domain_error_text, page, role_page, scoped_batch
+from batches.web.common import page, role_page, scoped_batch
 from batches.web.presenters import STATUS_TONE, batch_rows, status_label
 
 from ..models import Warehouse, ZoneKind
@@ -88,9 +88,7 @@ def zone_board(request):
         )
     titles = {
         "expected": _("Expected (approved)"),
-        ZoneKind.PRE_STORAGE: _("Pre-storage zone"),
-        ZoneKind.RESTING: _("Resting zone"),
-        ZoneKind.STORAGE: _("Storage zone"),
+        **dict(ZoneKind.choices),
         "quarantined": _("Quarantined"),
     }
     batches = (
@@ -133,7 +131,7 @@ def release_scan(request, number):
                 try:
                     services.batch_release(batch=batch, actor=actor, tokens=list(tokens.values()))
                 except DomainError as error:
-                    messages.error(request, domain_error_text(error))
+                    messages.error(request, error.detail)
                 except InputError as error:
                     by_token = {token: value for value, token in tokens.items()}
                     per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
