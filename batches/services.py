@@ -20,7 +20,7 @@ from markets.models import Market, Regulator
 
 from . import tasks
 from .actors import Actor, visible_codes
-from .codes import codes_for_scans
+from .codes import codes_for_scans, lookup_chunk
 from .errors import DomainError, InputError
 from .gs1 import digital_link_path
 from .lifecycle import Change, allowed_actions, invalid_transition, record_event, transition
@@ -480,11 +480,13 @@ def batch_release(
             released = {"all": True, "count": count}
         else:
             codes = _codes_to_release(batch=locked, actor=actor, scanned=tokens)
-            ids = [code.pk for code in codes]
+            ids, chunk = [code.pk for code in codes], lookup_chunk()
             count = sum(
-                in_warehouse.filter(pk__in=ids[start : start + 500]).update(status=CodeStatus.RELEASED, released_at=now)
-                for start in range(0, len(ids), 500)
-            )  # bounded IN lists (SQLite's parameter limit)
+                in_warehouse.filter(pk__in=ids[start : start + chunk]).update(
+                    status=CodeStatus.RELEASED, released_at=now
+                )
+                for start in range(0, len(ids), chunk)
+            )  # bounded IN lists on SQLite (its parameter limit); one on PostgreSQL
             released = {"count": count, "codes": [code.token for code in codes]}
         left = in_warehouse.exists()
         return Change(status=None if left else Status.RELEASED, details=released)
