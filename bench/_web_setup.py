@@ -9,6 +9,7 @@ benchmark needs (API tokens, a code to scan, a batch number, ...) are written to
 files of one value each; the sale tokens as one token a line.
 """
 
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ READ_BATCHES = 13  # with the demo world's 7: 20 batches
 READ_QUANTITIES = {"coat": 100, "sweater": 128}  # 228 codes each; with the demo's 32: 2,996 codes
 RELEASE_BATCHES = int(os.environ.get("BENCH_RELEASE_ROUNDS", "5"))
 SALE_CODES = int(os.environ.get("BENCH_SALE_CODES", "40000"))
+SALE_WARM_CODES = 10_000  # sold in the warm-up
 SALE_BATCH_SIZE = 2000
 
 
@@ -99,7 +101,7 @@ def create(out: Path) -> None:
 
 def writes(out: Path) -> None:
     """Batches of merchant-a1 in WH-1: RELEASE_BATCHES with 1,000 codes in the warehouse each,
-    and SALE_CODES released codes, in the order the sale run takes them."""
+    and SALE_WARM_CODES + SALE_CODES released codes, in the order the sale run takes them."""
     setup_django()
     from batches import services
     from batches.management.commands.seed_demo import Command as SeedDemo
@@ -108,19 +110,25 @@ def writes(out: Path) -> None:
     seeder = SeedDemo()
     operator = seeder.actor("operator-1")
     warehouse = Warehouse.objects.get(code="WH-1")
-    numbers, tokens = [], []
+    numbers, tokens, per_batch = [], [], []
     for i in range(RELEASE_BATCHES):
         batch = coded(f"BENCH-REL-{i:02d}", {"coat": 510, "sweater": 510}, seeder, operator, warehouse)
         numbers.append(batch.number)
         rows = batch.codes.filter(status="in_warehouse").order_by("item_no").values_list("token", flat=True)[:1000]
         (out / f"release-{i}.json").write_text('{"codes": ["' + '", "'.join(rows) + '"]}')
     write(out, "release-numbers", " ".join(numbers))
-    for i in range((SALE_CODES + SALE_BATCH_SIZE - 1) // SALE_BATCH_SIZE):
+    for i in range((SALE_WARM_CODES + SALE_CODES + SALE_BATCH_SIZE - 1) // SALE_BATCH_SIZE):
         half = SALE_BATCH_SIZE // 2
         batch = coded(f"BENCH-SALE-{i:02d}", {"coat": half, "sweater": half}, seeder, operator, warehouse)
         services.batch_release(batch=batch, actor=operator, release_all=True)
-        tokens += batch.codes.filter(status="released").order_by("item_no").values_list("token", flat=True)
-    (out / "sale-tokens").write_text("\n".join(tokens[:SALE_CODES]) + "\n")
+        released = list(batch.codes.filter(status="released").order_by("item_no").values_list("token", flat=True))
+        per_batch.append([released[k : k + 10] for k in range(0, len(released) - 9, 10)])
+    # Sales of 10 codes of one batch each, the batches taking turns: concurrent sales wait for
+    # one another only when they sell from the same batch (its row lock), as at a market.
+    for groups in itertools.zip_longest(*per_batch):
+        tokens += [token for group in groups if group for token in group]
+    (out / "sale-tokens-warm").write_text("\n".join(tokens[:SALE_WARM_CODES]) + "\n")
+    (out / "sale-tokens").write_text("\n".join(tokens[SALE_WARM_CODES : SALE_WARM_CODES + SALE_CODES]) + "\n")
 
 
 if __name__ == "__main__":

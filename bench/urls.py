@@ -3,6 +3,7 @@ indexed row by primary key from the same database, with the project's DRF defaul
 authentication, JSON renderer), so the hot endpoints can be compared with it in one run."""
 
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ class ReferenceOutput(serializers.ModelSerializer):
 
 
 class ReferenceView(APIView):
+    @extend_schema(exclude=True)
     def get(self, request, pk):
         return Response(ReferenceOutput(get_object_or_404(Market, pk=pk)).data)
 
