@@ -76,7 +76,7 @@ run_wrk() {  # $1: name, $2: file tag, rest: wrk arguments
     local name="$1" tag="$2"; shift 2
     # warm-up (a sale's takes codes of its own: every code is sold once)
     SALE_TOKENS="${WARM_TOKENS:-${SALE_TOKENS:-}}" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$@" >/dev/null
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "$@" >"$VAR_DIR/wrk-$tag.txt"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s --latency "$@" >"$VAR_DIR/wrk-$tag.txt"
     if grep -qE "Non-2xx|Socket errors" "$VAR_DIR/wrk-$tag.txt"; then
         echo "errors during $name:"; grep -E "Non-2xx|Socket errors" "$VAR_DIR/wrk-$tag.txt"
     fi
@@ -116,7 +116,7 @@ done
 
 echo
 echo "gunicorn --workers $WORKERS (sync) on PostgreSQL, persistent connections, Redis cache;"
-echo "$(value batches) batches and $(value codes) codes for the reads; wrk -t$THREADS -c$CONNECTIONS --latency, ${SECONDS_EACH}s per endpoint (the sale ${SALE_SECONDS}s) after 2s of warm-up"
+echo "$(value batches) batches and $(value codes) codes for the reads; wrk -t$THREADS -c$CONNECTIONS --timeout 10s --latency, ${SECONDS_EACH}s per endpoint (the sale ${SALE_SECONDS}s) after 2s of warm-up"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 echo
 ref="$(head -n 1 "$VAR_DIR/table" | cut -d'|' -f2)"
