@@ -1,6 +1,7 @@
 """Who is acting, and what each role may see (SPEC §2).
 
-`actor_for(user)` resolves a signed-in user to one role in one query. The `visible_*`
+`actor_for(user)` resolves a signed-in user to one role in one query, or in none when the
+user was read with its role (an API token's check does so). The `visible_*`
 functions are the only way views get querysets, so a new endpoint cannot forget the scope.
 """
 
@@ -30,6 +31,8 @@ class Actor:
 
 
 SYSTEM = Actor(user=None, role=Role.SYSTEM)
+# The user's one-to-one role rows; loaded already (with select_related) they cost no query.
+ROLE_RELATIONS = ("merchant", "reviewer", "operator", "regulator")
 
 
 def actor_for(user) -> Actor | None:
@@ -39,11 +42,14 @@ def actor_for(user) -> Actor | None:
     cached = getattr(user, "_actor", None)
     if cached is not None:
         return cached
-    row = (
-        get_user_model()
-        .objects.select_related("merchant__market", "reviewer__market", "operator__warehouse", "regulator")
-        .get(pk=user.pk)
-    )
+    if all(name in user._state.fields_cache for name in ROLE_RELATIONS):
+        row = user  # the API's token check read the role with the token (markets/accounts/tokens.py)
+    else:
+        row = (
+            get_user_model()
+            .objects.select_related("merchant__market", "reviewer__market", "operator__warehouse", "regulator")
+            .get(pk=user.pk)
+        )
     actor = None
     if hasattr(row, "merchant"):
         m = row.merchant
@@ -60,21 +66,31 @@ def actor_for(user) -> Actor | None:
     return actor
 
 
+def batch_scope(actor: Actor | None) -> tuple[str, int] | None:
+    """The one lookup and value that scope the actor's batches (SPEC §2), or None: nothing
+    visible. `visible_batches` filters with it; a compiled hot-path query (warehouse/scan.py)
+    filters with it too, so both scope alike."""
+    if actor is None:
+        return None
+    if actor.role == Role.MERCHANT:
+        return "merchant_id", actor.merchant.pk
+    if actor.role == Role.REVIEWER:
+        return "market_id", actor.market.pk
+    if actor.role == Role.OPERATOR:
+        return "warehouse_id", actor.warehouse.pk
+    if actor.role == Role.REGULATOR:
+        return "market__district_id", actor.district_id
+    return None
+
+
 def visible_batches(actor: Actor | None) -> QuerySet[Batch]:
     """Batches the actor may see: own (merchant), own market (reviewer), assigned to own
     warehouse (operator), the whole district (regulator); nothing otherwise."""
-    batches = Batch.objects.all()
-    if actor is None:
-        return batches.none()
-    if actor.role == Role.MERCHANT:
-        return batches.filter(merchant=actor.merchant)
-    if actor.role == Role.REVIEWER:
-        return batches.filter(market=actor.market)
-    if actor.role == Role.OPERATOR:
-        return batches.filter(warehouse=actor.warehouse)
-    if actor.role == Role.REGULATOR:
-        return batches.filter(market__district_id=actor.district_id)
-    return batches.none()
+    scope = batch_scope(actor)
+    if scope is None:
+        return Batch.objects.none()
+    lookup, value = scope
+    return Batch.objects.filter(**{lookup: value})
 
 
 def visible_codes(actor: Actor | None) -> QuerySet[Code]:

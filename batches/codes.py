@@ -34,6 +34,16 @@ MAX_LOT_LENGTH = 40  # a batch number
 
 # Values looked up per query: far below SQLite's limit on bound parameters.
 LOOKUP_CHUNK = 500
+# A database without such a limit (PostgreSQL) takes the API's longest list in one query, so a
+# release or a sale costs the same number of queries whatever its size.
+UNLIMITED_CHUNK = 100_000
+
+
+def lookup_chunk() -> int:
+    """Values per IN list on the default database (see LOOKUP_CHUNK, UNLIMITED_CHUNK)."""
+    from django.db import connection
+
+    return LOOKUP_CHUNK if connection.features.max_query_params else UNLIMITED_CHUNK
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,8 @@ def digital_link_ref(*, gtin: str, lot: str, serial: str) -> CodeRef | None:
     return CodeRef(gtin=gtin14(gtin), lot=lot, serial=serial)
 
 
-def _chunks(values, size=LOOKUP_CHUNK):
+def _chunks(values, size=None):
+    size = size or lookup_chunk()
     values = iter(values)
     while chunk := list(islice(values, size)):
         yield chunk

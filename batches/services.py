@@ -22,7 +22,7 @@ from markets.models import Market, Regulator
 from . import inputs, tasks
 from .actions import KEEP, Action, Style, declare
 from .actors import Actor, visible_codes
-from .codes import codes_for_scans, move_codes
+from .codes import codes_for_scans, lookup_chunk, move_codes
 from .errors import DomainError, InputError
 from .gs1 import digital_link_path
 from .lifecycle import RECALLABLE, Change, allowed_actions, invalid_transition, record_event, transition
@@ -679,10 +679,10 @@ def batch_release(
             released = {"all": True, "count": count}
         else:
             codes = _codes_to_release(batch=locked, actor=actor, scanned=tokens)
-            ids = [code.pk for code in codes]
+            ids, chunk = [code.pk for code in codes], lookup_chunk()
             count = sum(
-                release(locked.codes.filter(pk__in=ids[start : start + 500])) for start in range(0, len(ids), 500)
-            )  # bounded IN lists (SQLite's parameter limit)
+                release(locked.codes.filter(pk__in=ids[start : start + chunk])) for start in range(0, len(ids), chunk)
+            )  # bounded IN lists on SQLite (its parameter limit); one on PostgreSQL
             released = {"count": count, "codes": [code.token for code in codes]}
         left = in_warehouse.exists()
         return Change(status=None if left else Status.RELEASED, details=released)

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _setup import throwaway_database  # noqa: E402
 
-DB_NAME = "bench_trace"
+DB_NAME = os.environ.get("BENCH_DATABASE", "bench_trace")
 RECORDED_LOOKUPS = 1000
 SIZE_PATTERN = (1, 2, 3)  # codes per sale, in turn: two codes per sale on average
 LIFECYCLE = [
@@ -162,8 +162,67 @@ def copy_rows(cursor, model, columns: list[str], rows) -> int:
     return count
 
 
-def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4) -> dict:
-    """Released batches of varied sizes with their records, codes, sales and events, by COPY."""
+WAREHOUSES_PER_DISTRICT = 10
+SCALES = {  # --scale: codes, sales, warehouses
+    "city": (1_000_000, 300_000, 20),
+    "province": (10_000_000, 3_000_000, 200),
+}
+
+
+def more_districts(warehouses: int) -> list[dict]:
+    """For `--warehouses N`: the demo district SC gets WAREHOUSES_PER_DISTRICT warehouses in all,
+    and further districts of as many warehouses, three markets and seven stall holders each, make
+    up the N (a province of district bureaus; each regulator sees one district, SPEC §2). Returns
+    each district's merchants and its warehouses with their operators, SC first."""
+    from django.contrib.auth import get_user_model
+
+    from markets.models import District, Market, Merchant
+    from warehouse.models import Operator, Warehouse, Zone, ZoneKind
+
+    User = get_user_model()
+    count = max(1, -(-warehouses // WAREHOUSES_PER_DISTRICT))
+    result = []
+    for d in range(count):
+        if d == 0:
+            district = District.objects.get(code="SC")
+            markets = list(Market.objects.filter(district=district).order_by("code"))
+        else:
+            district = District.objects.create(code=f"D{d:02d}", name=f"测试区 {d}")
+            markets = [
+                Market.objects.create(code=f"D{d:02d}-M{m}", name=f"市场 {d}-{m}", district=district) for m in range(3)
+            ]
+        have = list(Warehouse.objects.filter(district=district).order_by("code"))
+        for w in range(len(have), min(WAREHOUSES_PER_DISTRICT, warehouses - d * WAREHOUSES_PER_DISTRICT)):
+            warehouse = Warehouse.objects.create(code=f"D{d:02d}-WH-{w}", name=f"监管仓 {d}-{w}", district=district)
+            warehouse.markets.set([markets[w % len(markets)]])
+            Zone.objects.bulk_create(Zone(warehouse=warehouse, kind=kind) for kind in ZoneKind)
+            user = User.objects.create(username=f"bench-operator-{d}-{w}")
+            Operator.objects.create(user=user, warehouse=warehouse)
+            have.append(warehouse)
+        operators = {o.warehouse_id: o.user_id for o in Operator.objects.filter(warehouse__in=have).order_by("-pk")}
+        merchants = []
+        if d:
+            for i in range(7):
+                user = User.objects.create(username=f"bench-merchant-{d}-{i}", first_name=f"商行{d}-{i}")
+                merchants.append(
+                    Merchant.objects.create(
+                        user=user,
+                        market=markets[i % 3],
+                        name=f"测试商行 {d}-{i}",
+                        stall=f"{d}-{i}",
+                        licence_no=f"BENCH{d:04d}{i:09d}",
+                        phone=f"1390{d:03d}{i:04d}",
+                    )
+                )
+        result.append({"warehouses": [(w.pk, operators[w.pk]) for w in have], "merchants": merchants})
+    return result
+
+
+def load(*, codes_total: int, sales_total: int, export_rows: int, warehouses: int | None = None, seed: int = 4) -> dict:
+    """Released batches of varied sizes with their records, codes, sales and events, by COPY.
+    With `warehouses`, the batches are spread over the districts of more_districts() (the demo
+    district's share to its own merchants as before); only the demo district's tokens are returned
+    (the regulator's trace answers within the district)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.utils import timezone
@@ -199,6 +258,8 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
     merchants = list(Merchant.objects.select_related("market").order_by("pk"))
     big = next(m for m in merchants if m.user_id == users["merchant-a1"])
     others = [m for m in merchants if m.pk != big.pk]
+    districts = more_districts(warehouses) if warehouses else []
+    market_codes = {m.pk: m.code for m in Market.objects.all()}
 
     # Batch sizes between 20 % and 180 % of 1,000, the last one taking up the rest.
     sizes, left = [], codes_total
@@ -209,6 +270,9 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
     sales_per_code = sales_total / codes_total
     now = timezone.now()
     start = now - timedelta(days=40)
+    # Batches 17 minutes apart at a million codes; at larger scales closer, so that every scale
+    # spans the same weeks (a province declares more per day, not over more months).
+    apart = timedelta(minutes=17) * min(1.0, 1_000_000 / codes_total)
     sold_per_batch = [min(round(size * sales_per_code), size // 2) for size in sizes]
     big_target = export_rows
 
@@ -218,10 +282,17 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
     big_rows = 0
     all_tokens = []
     for index, size in enumerate(sizes, start=1):
-        merchant = big if big_rows < big_target else others[index % len(others)]
-        market = merchant.market.code
-        warehouse, operator = warehouse_of[market], operator_of[market]
-        declared = start + timedelta(minutes=17 * index)
+        district = index % len(districts) if districts else 0
+        if district == 0:
+            merchant = big if big_rows < big_target else others[index % len(others)]
+            market = merchant.market.code
+            warehouse, operator = warehouse_of[market], operator_of[market]
+        else:
+            merchant = districts[district]["merchants"][(index // len(districts)) % 7]
+            market = market_codes[merchant.market_id]
+            own = districts[district]["warehouses"]
+            warehouse, operator = own[(index // len(districts)) % len(own)]
+        declared = start + apart * index
         rest_start = declared + timedelta(hours=2)
         rest_until = rest_start + timedelta(days=7)
         released = rest_until + timedelta(hours=3)
@@ -230,7 +301,7 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
             (
                 index,
                 number,
-                markets[market].pk,
+                merchant.market_id,
                 merchant.pk,
                 warehouse,
                 "released",
@@ -377,7 +448,8 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
                     released,
                 ]
             )
-        all_tokens += batch_tokens
+        if district == 0:
+            all_tokens += batch_tokens
 
         # Sales: consecutive codes, 1, 2, 3, 1, ... per sale, spread over the days after release.
         serial, span = 0, (now - released).total_seconds()
@@ -542,6 +614,7 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, seed: int = 4)
         "big_merchant": big,
         "big_rows": big_rows,
         "sizes": (min(sizes), max(sizes)),
+        "districts": len(districts),
     }
 
 
@@ -611,6 +684,28 @@ def bench_trace(all_tokens, lookups: int) -> dict:
     for token in sample[:200]:  # the two answer with the same information
         assert comparable(by_service(token)) == comparable_sql(by_sql(token)), token
     return {"service": service, "recorded": recorded, "sql": sql, "queries": (min(queries), max(queries))}
+
+
+def bench_dashboard(rounds: int) -> dict:
+    """The regulator's dashboard page (GET /dashboard/) through the real view, `rounds` times."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="regulator"))
+    for _ in range(5):
+        assert client.get("/dashboard/").status_code == 200
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        response = client.get("/dashboard/")
+        times.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/dashboard/")
+    return {"times": times, "queries": len(queries.captured_queries)}
 
 
 def comparable(trace: dict) -> dict:
@@ -700,12 +795,24 @@ def bench_export(merchant, fmt: str, measure_memory: bool) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--scale",
+        choices=sorted(SCALES),
+        help="city: 1 M codes, 300 k sales, 20 warehouses in 2 districts; province: 10 M, 3 M, 200 in 20 "
+        "(overrides --codes, --sales and --warehouses)",
+    )
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--sales", type=int, default=300_000)
+    parser.add_argument(
+        "--warehouses", type=int, help="spread the batches over districts of 10 warehouses (default: the demo's 2)"
+    )
+    parser.add_argument("--dashboard-rounds", type=int, default=200)
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--export-rows", type=int, default=100_000, help="codes the big merchant sells")
     parser.add_argument("--skip-xlsx", action="store_true")
     args = parser.parse_args()
+    if args.scale:
+        args.codes, args.sales, args.warehouses = SCALES[args.scale]
 
     from django.db import connection
 
@@ -715,13 +822,16 @@ def main():
     command = " ".join(["bench/bench_trace.py", *sys.argv[1:]])
     with throwaway_database():
         t = time.perf_counter()
-        data = load(codes_total=args.codes, sales_total=args.sales, export_rows=args.export_rows)
+        data = load(
+            codes_total=args.codes, sales_total=args.sales, export_rows=args.export_rows, warehouses=args.warehouses
+        )
         loaded = data["loaded"]
         print(f"$ {command}")
         print(
             f"database {DB_NAME}: loaded in {time.perf_counter() - t:.1f} s — "
             + ", ".join(f"{n:,} {name}" for name, n in loaded.items())
             + f" (batches of {data['sizes'][0]:,}–{data['sizes'][1]:,} codes)"
+            + (f"; {args.warehouses} warehouses in {data['districts']} districts" if args.warehouses else "")
         )
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
@@ -747,6 +857,14 @@ def main():
             f"  queries per trace: {low}"
             + (f"–{high}" if high != low else "")
             + f" (every look-up; batches of {data['sizes'][0]:,}–{data['sizes'][1]:,} codes)"
+        )
+
+        dashboard = bench_dashboard(args.dashboard_rounds)
+        times = dashboard["times"]
+        print(
+            f"\nregulator's dashboard (GET /dashboard/, district SC), {len(times)} requests (ms): "
+            f"p50 {percentile(times, 50):6.2f}   p99 {percentile(times, 99):6.2f}   mean {statistics.fmean(times):6.2f}"
+            f"; {dashboard['queries']} queries"
         )
 
         merchant = data["big_merchant"]

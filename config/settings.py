@@ -475,6 +475,10 @@ LABEL_CJK_FONT = os.environ.get("LABEL_CJK_FONT", "")
 # The public page is throttled per client address (rate: PUBLIC_VERIFY_RATE above). The
 # address is REMOTE_ADDR unless this many reverse proxies of our own add X-Forwarded-For.
 PUBLIC_VERIFY_TRUSTED_PROXIES = int(os.environ.get("PUBLIC_VERIFY_TRUSTED_PROXIES", "0"))
+# The public page of a code is kept in the cache, per token and language, until an event of its
+# batch (any change of a code's or the batch's status) replaces it, and at most this long
+# (what no event announces, e.g. a warehouse renamed in the admin, shows after this); 0: off.
+PUBLIC_PAGE_CACHE_SECONDS = int(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "3600"))
 
 for folder in (VAR_DIR, BROKER_DIR / "queue", BROKER_DIR / "control", VAR_DIR / "cache", STATIC_ROOT):
     folder.mkdir(parents=True, exist_ok=True)

@@ -205,13 +205,58 @@ def test_a_digital_link_with_another_gtin_is_a_404_page(public, coded):
     assert page(public, f"/01/04006381333931/10/{number}/21/1")[0].status_code == 404
 
 
-def test_the_page_is_never_cached_nor_indexed(public, coded):
+def test_the_page_is_never_served_stale_nor_indexed(public, coded):
     _number, codes = coded
 
     response = page(public, f"/c/{codes[4].token}")[0]
 
-    assert response["Cache-Control"] == "no-store"
+    # A browser may keep it but must ask again every time (then 304 if nothing changed).
+    assert response["Cache-Control"] == "no-cache"
     assert "noindex" in response["X-Robots-Tag"]
+
+
+def test_asking_again_with_the_etag_or_the_date_is_304_without_a_body(public, coded):
+    _number, codes = coded
+    path = f"/c/{codes[4].token}"
+    first = public.get(path)
+
+    again = public.get(path, HTTP_IF_NONE_MATCH=first["ETag"])
+    by_date = public.get(path, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    other = public.get(f"/c/{codes[5].token}", HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert first.status_code == 200 and first["ETag"].startswith('"')
+    assert again.status_code == by_date.status_code == 304 and again.content == b""
+    assert again["ETag"] == first["ETag"] and again["Cache-Control"] == "no-cache"
+    assert other.status_code == 200 and other["ETag"] != first["ETag"]
+
+
+def test_a_sale_changes_the_page_and_its_etag_at_once(api, flow, public, coded):
+    _number, codes = coded
+    flow.post("operator-1", "release", {"codes": [codes[4].token]})
+    path = f"/c/{codes[4].token}"
+    before = public.get(path)
+    english = Client().get(f"{path}?lang=en")  # a phone of its own: the switch sets a cookie
+    assert public.get(path, HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304
+
+    sold = api("merchant-a1").post("/api/sales/", {"codes": [codes[4].token], **BUYER}, format="json")
+    assert sold.status_code == 201, sold.content
+
+    after = public.get(path, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200 and "已售出" in after.content.decode()
+    assert after["ETag"] != before["ETag"]
+    assert "Sold" in Client().get(f"{path}?lang=en").content.decode() and "Sold" not in english.content.decode()
+
+
+def test_the_kept_page_is_not_taken_for_current_once_its_version_is_gone(public, coded):
+    from warehouse.public import _version_key
+
+    _number, codes = coded
+    path = f"/c/{codes[4].token}"
+    assert "在监管仓内" in page(public, path)[1]
+    Code.objects.filter(pk=codes[4].pk).update(status="released")  # no event: as if written behind our back
+    cache.delete(_version_key(codes[4].batch_id))  # and the version evicted
+
+    assert "在市场销售" in page(public, path)[1]
 
 
 def test_too_many_lookups_from_one_address_are_refused(public, coded, settings):

@@ -5,29 +5,47 @@ market, the dates of disinfection, rest and negative test, and the item's status
 never a merchant's or a buyer's personal data: the page's context is built here from named
 fields only, so nothing else can reach the template.
 
+Cached per token and language (README, "The hot paths under load"): the page changes only
+when the code's or its batch's status does, and every such change writes an event of the batch
+(R6), which moves the batch's cache version on (`page_changed`), at once and again after its
+commit, so that a page read from the database just before the commit is not kept. Answers
+carry an ETag and Last-Modified; a phone that asks again with them gets 304 and no body.
+Cache-Control is `no-cache`: a browser keeps the page but asks every time, so a sold or
+recalled item never shows as it was.
+
 Throttled per client address (`public_verify` rate) so that tokens cannot be enumerated;
 unknown codes count against the same budget. The page must not fail when the shared cache
 (Redis) is unreachable: the throttle then counts in the process's own memory until the cache
 is back (see PublicVerifyThrottle).
 """
 
+import contextlib
+import hashlib
 import logging
 import time
+import uuid
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
-from django.http import Http404
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.http import Http404, HttpResponse
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import TemplateHTMLRenderer
-from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from batches.codes import TOKEN_RE, CodeRef, codes_for_refs, digital_link_ref
-from batches.models import Code, CodeStatus, Status
+from batches.models import Code, CodeStatus, Event, Status
 
 from .codes_api import FirstRendererNegotiation
 from .selectors import first_negative_result, last_disinfection
@@ -124,6 +142,41 @@ def public_facts(code: Code) -> dict:
     }
 
 
+def _version_key(batch_id: int) -> str:
+    return f"public-page:v:{batch_id}"
+
+
+def _page_key(token: str, language: str) -> str:
+    return f"public-page:{language}:{token}"
+
+
+def _bump(batch_id: int) -> None:
+    try:
+        cache.set(_version_key(batch_id), uuid.uuid4().hex, None)
+    except CACHE_ERRORS as error:  # the page's own time limit still ends a stale copy
+        logger.warning("public page cache: could not invalidate batch %s (%s)", batch_id, error)
+
+
+@receiver(post_save, sender=Event, dispatch_uid="public-page-changed")
+def page_changed(sender, instance, created, **kwargs):
+    """A batch's event (a release, a sale, a void, a recall, any transition): its codes'
+    pages are read afresh — now, and once more after the commit."""
+    if created and settings.PUBLIC_PAGE_CACHE_SECONDS:
+        _bump(instance.batch_id)
+        transaction.on_commit(lambda: _bump(instance.batch_id))
+
+
+def _current_version(batch_id: int) -> str:
+    """The batch's cache version; a new one if there is none (never written, or evicted), so a
+    page kept under an older one is never taken for current."""
+    key = _version_key(batch_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, uuid.uuid4().hex, None)
+        version = cache.get(key)
+    return version
+
+
 class PublicCodeView(APIView):
     """GET /c/{token} and GET /01/{gtin}/10/{batch number}/21/{serial}: one page for both."""
 
@@ -141,18 +194,68 @@ class PublicCodeView(APIView):
             ref = CodeRef(token=token.upper()) if TOKEN_RE.match(token.upper()) else None
         else:
             ref = digital_link_ref(gtin=gtin, lot=lot, serial=serial)
+        if ref is None:
+            raise Http404
+        page = self.cached_page(request, ref) if ref.token and settings.PUBLIC_PAGE_CACHE_SECONDS else None
+        if page is None:
+            page = self.build_page(request, ref, version=None)
+        html, etag, modified = page["html"], page["etag"], page["modified"]
+        response = get_conditional_response(request._request, etag=etag, last_modified=modified)
+        if response is None:
+            response = HttpResponse(html, content_type="text/html; charset=utf-8")
+        response["ETag"] = etag
+        response["Last-Modified"] = http_date(modified)
+        return response
+
+    def cached_page(self, request, ref: CodeRef) -> dict | None:
+        """The page from the cache if its batch's version still holds, else built and kept;
+        None when the cache cannot be reached (the page is then built without it)."""
+        if time.monotonic() < PublicVerifyThrottle.shared_down_until:
+            return None  # the throttle found the cache away a moment ago: do not wait for it again
+        key = _page_key(ref.token, translation.get_language())
+        try:
+            page = cache.get(key)
+            if page is not None and cache.get(_version_key(page["batch"])) == page["version"]:
+                return page
+            batch_id = page["batch"] if page is not None else self.batch_of(ref)
+            version = _current_version(batch_id)  # read before the database: see the module's doc
+        except CACHE_ERRORS as error:
+            PublicVerifyThrottle.shared_down_until = time.monotonic() + PublicVerifyThrottle.RETRY_AFTER_SECONDS
+            logger.warning("public page cache unreachable (%s); the page is built without it", error)
+            return None
+        page = self.build_page(request, ref, version=version)
+        with contextlib.suppress(CACHE_ERRORS):
+            cache.set(key, page, settings.PUBLIC_PAGE_CACHE_SECONDS)
+        return page
+
+    def batch_of(self, ref: CodeRef) -> int:
+        batch_id = Code.objects.filter(token=ref.token).values_list("batch_id", flat=True).first()
+        if batch_id is None:
+            raise Http404
+        return batch_id
+
+    def build_page(self, request, ref: CodeRef, *, version) -> dict:
         code = codes_for_refs({"scan": ref}, queryset=Code.objects.select_related("batch__market", "batch__warehouse"))[
             "scan"
         ]
         if code is None:
             raise Http404
-        return Response(public_facts(code), template_name="public/code.html")
+        html = render_to_string("public/code.html", public_facts(code), request=request._request)
+        return {
+            "batch": code.batch_id,
+            "version": version,
+            "html": html,
+            "etag": f'"{hashlib.sha256(html.encode()).hexdigest()[:32]}"',
+            # Not earlier than the page's last change: it was built from the data as it is now.
+            "modified": int(time.time()),
+        }
 
     def finalize_response(self, request, response, *args, **kwargs):
         # The language (Chinese unless `?lang=` or the cookie says otherwise) is chosen by
         # config.middleware.ChineseFirstLocaleMiddleware, as on every page.
         response = super().finalize_response(request, response, *args, **kwargs)
-        # The status changes (sold, recalled): never serve a stale page; keep tokens out of search engines.
-        response["Cache-Control"] = "no-store"
+        # The status changes (sold, recalled): a browser may keep the page but must ask again
+        # each time (ETag / Last-Modified → 304); keep tokens out of search engines.
+        response["Cache-Control"] = "no-cache"
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response

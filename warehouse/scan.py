@@ -4,48 +4,109 @@ A scanner reads a pallet label (the batch number) or an item's label (its QR: a 
 a GS1 Digital Link; or the token typed by hand). Only what the caller may see is found.
 """
 
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from batches.actions import Capability, may
-from batches.actors import Actor, visible_batches, visible_codes
-from batches.codes import codes_for_scans
+from batches.actors import Actor, batch_scope, visible_codes
+from batches.codes import codes_for_refs, parse_code_scan
 from batches.lifecycle import batch_allowed_actions
 from batches.models import Batch, Code, CodeStatus, Status
-from batches.shapes import BatchSummary, LineOutput
+from batches.shapes import (
+    BATCH_LINES,
+    code_count_annotations,
+    code_counts,
+    line_output,
+    summary_output,
+)
+from config.compiled import CompiledQuery
 
 from .selectors import qr_url
+
+# A scan is the crew's and the stall's most frequent request: its look-ups are compiled once
+# (config/compiled.py) and scoped with the very lookup visible_batches uses (batch_scope).
+# Placeholders: values no real call passes (tokens and numbers never contain a NUL).
+_TOKEN, _NUMBER, _NUMBER_UPPER, _SCOPE = "\x00token", "\x00number", "\x00NUMBER", -901
+_CODE_BY_TOKEN: dict[str, CompiledQuery] = {}
+_BATCH_BY_NUMBER: dict[str, CompiledQuery] = {}
+
+
+def _code_by_token(lookup: str) -> CompiledQuery:
+    if lookup not in _CODE_BY_TOKEN:
+        _CODE_BY_TOKEN[lookup] = CompiledQuery(
+            Code,
+            lambda token, scope: (
+                Code.objects.select_related("line", "batch__market", "batch__warehouse", "batch__merchant")
+                .annotate(**code_count_annotations("batch_id"))
+                .filter(token=token, **{f"batch__{lookup}": scope})
+            ),
+            token=_TOKEN,
+            scope=_SCOPE,
+        )
+    return _CODE_BY_TOKEN[lookup]
+
+
+def _batch_by_number(lookup: str) -> CompiledQuery:
+    if lookup not in _BATCH_BY_NUMBER:
+        _BATCH_BY_NUMBER[lookup] = CompiledQuery(
+            Batch,
+            lambda number, upper, scope: (
+                Batch.objects.select_related("market", "warehouse", "merchant")
+                .annotate(**code_count_annotations())
+                .filter(number__in=[number, upper], **{lookup: scope})[:1]
+            ),
+            number=_NUMBER,
+            upper=_NUMBER_UPPER,
+            scope=_SCOPE,
+        )
+    return _BATCH_BY_NUMBER[lookup]
 
 
 def scan_result(value: str, actor: Actor) -> dict | None:
     """`{kind, batch, code, allowed_actions}` for the caller, or None if the value names
-    nothing in the caller's scope."""
+    nothing in the caller's scope.
+
+    A value that reads as a code (a token, a `/c/` URL, a Digital Link) is looked up as one;
+    anything else as a batch number. The two never overlap: a batch number has dashes
+    (`MKT-A-20261129-0007`), a token none, and a URL is no batch number."""
     value = value.strip()
-    batches = visible_batches(actor).select_related("market", "warehouse", "merchant")
-    batch = batches.filter(number__in={value, value.upper()}).first()
-    if batch is not None:
+    scope = batch_scope(actor)
+    if scope is None:
+        return None
+    lookup, scope_value = scope
+    ref = parse_code_scan(value)
+    if ref is None:
+        found = _batch_by_number(lookup)(number=value, upper=value.upper(), scope=scope_value)
+        if not found:
+            return None
+        batch = found[0]
         return {
             "kind": "batch",
-            "batch": batch_facts(batch),
+            "batch": batch_facts(batch, counts=code_counts(batch)),
             "code": None,
             "allowed_actions": batch_allowed_actions(batch, actor.role),
         }
-    code = codes_for_scans([value], queryset=visible_codes(actor))[value]
+    if ref.token:
+        found = _code_by_token(lookup)(token=ref.token, scope=scope_value)
+        code = found[0] if found else None
+    else:  # a Digital Link: the whole (gtin, lot, serial) triple must be right
+        queryset = visible_codes(actor).annotate(**code_count_annotations("batch_id"))
+        queryset = queryset.select_related("batch__market", "batch__warehouse", "batch__merchant")
+        code = codes_for_refs({"scan": ref}, queryset=queryset)["scan"]
     if code is None:
         return None
-    batch = batches.get(pk=code.batch_id)
-    code.batch = batch
     return {
         "kind": "code",
-        "batch": batch_facts(batch),
+        "batch": batch_facts(code.batch, counts=code_counts(code)),
         "code": code_facts(code),
         "allowed_actions": code_actions(code, actor),
     }
 
 
-def batch_facts(batch: Batch) -> dict:
-    counts = batch.codes.aggregate(total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
-    return {**BatchSummary(batch).data, "lines": LineOutput(batch.lines.all(), many=True).data, "codes": counts}
+def batch_facts(batch: Batch, *, counts: dict) -> dict:
+    """The batch's summary (BatchSummary's fields), lines and code counts per status (`batch`
+    with market, warehouse and merchant selected along)."""
+    lines = [line_output(line) for line in BATCH_LINES(batch=batch.pk)]
+    return {**summary_output(batch), "lines": lines, "codes": counts}
 
 
 def code_facts(code: Code) -> dict:

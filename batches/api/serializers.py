@@ -18,6 +18,7 @@ from ..inputs import (  # noqa: F401 -- the inputs are part of the API's shapes
     TestResultInput,
 )
 from ..shapes import (  # noqa: F401 -- the output shapes are part of the API's shapes
+    BATCH_LINES,
     BatchDetail,
     BatchSummary,
     DisinfectionOutput,
@@ -27,5 +28,9 @@ from ..shapes import (  # noqa: F401 -- the output shapes are part of the API's 
     ResultOutput,
     SampleOutput,
     batch_detail_queryset,
+    code_count_annotations,
+    code_counts,
+    line_output,
     render_detail,
+    summary_output,
 )

@@ -1,0 +1,74 @@
+"""ORM querysets turned into SQL once per process, for the few look-ups of the hottest endpoints
+(README, "The hot paths under load").
+
+Building the SQL of a queryset with joins costs more Python time than PostgreSQL takes to answer
+the indexed look-up it names. A `CompiledQuery` builds its queryset once per database alias with
+placeholder values, keeps the SQL, and runs it with each call's own values; rows come back as the
+ORM makes them (model instances with their `select_related` objects, or tuples for `values_list`),
+after the database's converters. The queryset stays the one place that says what is read, so
+scoping and field lists are the ORM's; only plain filters on the placeholders and
+`select_related` / `values_list` / `annotate` are supported (no `prefetch_related`).
+
+Every call goes through Django's cursor, so query counting, `execute_wrapper` and the database
+routers (config/replica.py) apply as to any other query.
+"""
+
+from django.db import connections, router
+from django.db.models.query import ModelIterable, get_related_populators
+
+
+class CompiledQuery:
+    """`CompiledQuery(Code, lambda token: Code.objects.filter(token=token), token="\\x01token")`;
+    `query(token=...)` → list of instances. Each placeholder must be a value of the filter's type
+    that no real call passes, and must appear in the SQL as a parameter of its own."""
+
+    def __init__(self, model, build, **placeholders):
+        self.model = model
+        self.build = build
+        self.placeholders = placeholders
+        self._compiled = {}
+
+    def _compile(self, alias: str):
+        queryset = self.build(**self.placeholders).using(alias)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        slots = [
+            next((name for name, value in self.placeholders.items() if type(p) is type(value) and p == value), None)
+            for p in params
+        ]
+        if set(slots) - {None} != set(self.placeholders):
+            raise ValueError(f"placeholders missing from the SQL of {self.model.__name__}: {sql}")
+        entry = (queryset, compiler, sql, tuple(params), slots)
+        self._compiled[alias] = entry
+        return entry
+
+    def _run(self, values: dict):
+        alias = router.db_for_read(self.model)
+        queryset, compiler, sql, params, slots = self._compiled.get(alias) or self._compile(alias)
+        for name in self.placeholders:
+            if values.get(name) is None:
+                raise ValueError(f"{name} is required")  # None would need other SQL (IS NULL)
+        params = tuple(values[slot] if slot else param for param, slot in zip(params, slots, strict=True))
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return queryset, compiler, alias, compiler.results_iter([rows])
+
+    def __call__(self, **values) -> list:
+        queryset, compiler, alias, rows = self._run(values)
+        if queryset._iterable_class is not ModelIterable:  # values_list(): the rows as they are
+            return [tuple(row) for row in rows]
+        # As django.db.models.query.ModelIterable makes instances.
+        select, klass_info, annotation_col_map = compiler.select, compiler.klass_info, compiler.annotation_col_map
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        init_list = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(klass_info, select, alias)
+        objects = []
+        for row in rows:
+            obj = klass_info["model"].from_db(alias, init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in (annotation_col_map or {}).items():
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects
