@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from warehouse.models import Warehouse, ZoneKind
+from warehouse.models import ZoneKind
 from warehouse.occupancy import zone_occupancy
 
 from .. import services
@@ -83,9 +83,9 @@ def zone_board(request):
     if actor.role == OPERATOR:
         warehouse = actor.warehouse
     else:
-        warehouse = get_object_or_404(
-            Warehouse.objects.filter(district_id=actor.district_id), code=request.GET.get("warehouse", "")
-        )
+        from markets.districts import visible_warehouses
+
+        warehouse = get_object_or_404(visible_warehouses(actor), code=request.GET.get("warehouse", ""))
     titles = {
         "expected": _("Expected (approved)"),
         ZoneKind.PRE_STORAGE: _("Pre-storage zone"),
