@@ -4,6 +4,8 @@ Nothing here assigns `Batch.status`: every change of status goes through
 `batches.lifecycle.transition` (or its bulk twin for the rest sweep), which writes the event.
 """
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -276,3 +278,66 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_key")]
+
+
+# --- evidence: photos of the warehouse's records (docs/contract.md §3, R6) -----------------
+
+
+class AttachmentKind(models.TextChoices):
+    ARRIVAL = "arrival", _("Arrival check")
+    DISINFECTION = "disinfection", _("Disinfection")
+    SAMPLE = "sample", _("Sampling")
+    QUARANTINE = "quarantine", _("Quarantine")
+    DESTRUCTION = "destruction", _("Destruction")
+
+
+class AttachmentQuerySet(models.QuerySet):
+    """Evidence is kept like events: written once, never updated or deleted (R6)."""
+
+    def update(self, **kwargs):
+        raise ValidationError("Attachments are evidence and immutable (R6).")
+
+    def delete(self):
+        raise ValidationError("Attachments are evidence and immutable (R6).")
+
+
+class Attachment(models.Model):
+    """A photo attached to a batch's record: the re-encoded image (no EXIF unless the location
+    is kept on purpose) and its thumbnail, both in the `attachments` storage. Written by
+    batches.attachments only; served only to those who see the batch."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="attachments")
+    kind = models.CharField(_("Kind"), max_length=20, choices=AttachmentKind.choices)
+    event = models.ForeignKey(
+        Event, on_delete=models.PROTECT, related_name="attachments", null=True, blank=True, verbose_name=_("Event")
+    )
+    note = models.CharField(_("Note"), max_length=500, blank=True)
+    file = models.CharField(max_length=300)  # the name in the attachments storage
+    thumbnail = models.CharField(max_length=300)
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=200, blank=True)
+    location_kept = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    uploaded_at = models.DateTimeField()
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        indexes = [models.Index(fields=["batch", "uploaded_at"], name="attachment_batch_at")]
+        verbose_name = _("Photo")
+        verbose_name_plural = _("Photos")
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("Attachments are evidence and immutable (R6).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Attachments are evidence and immutable (R6).")

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from batches.extra_urls import api as regulation_api
 from markets.accounts.api import TokenLogoutView, TokenObtainView
 from markets.api import MarketListView
 from warehouse.api import WarehouseListView
@@ -27,6 +28,7 @@ api = [
     path("", include("batches.api.urls")),
     path("", include("warehouse.api_urls")),  # codes: QR images, labels, scanning
     path("", include("markets.api_urls")),  # sales and the regulator's trace
+    *regulation_api,  # evidence photos, incidents
 ]
 
 urlpatterns = [
@@ -37,6 +39,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("warehouse.public_urls")),
     path("", include("batches.web.urls")),
+    path("", include("batches.extra_urls")),  # evidence photos, incidents (namespace `regulation`)
 ]
 
 handler404 = "config.http_errors.page_not_found"

@@ -115,6 +115,10 @@ def detail_value(key: str, value):
     """One detail of an event as a person reads it: results in words, times in Asia/Shanghai."""
     if key == "result":
         return RESULT_LABELS.get(value, value)
+    if key == "kind":
+        from ..models import AttachmentKind
+
+        return AttachmentKind(value).label if value in AttachmentKind.values else value
     if key == "rest_until" and isinstance(value, str):
         from django.utils.dateparse import parse_datetime
 
@@ -150,3 +154,16 @@ def event_rows(events) -> list[dict]:
         }
         for event in events
     ]
+
+
+# Evidence photos and incidents (batches.attachments, batches.incidents): their events in words.
+ACTION_LABELS.update(
+    {
+        "attach": _("Photo attached"),
+        "seal": _("Sealed"),
+        "lift_seal": _("Seal lifted"),
+        "incident_open": _("Incident opened"),
+    }
+)
+DETAIL_LABELS.update({"kind": _("Shows"), "note": _("Note"), "incident": _("Incident")})
+HIDDEN_DETAILS = (*HIDDEN_DETAILS, "attachment", "sha256", "event")
