@@ -3,8 +3,9 @@ kept apart from the core's url modules (config/urls.py includes both lists)."""
 
 from django.urls import path
 
-from . import evidence_pages
+from . import evidence_pages, incident_pages
 from .api import attachments as attachment_api
+from .api import incidents as incident_api
 
 api = [
     path(
@@ -22,6 +23,13 @@ api = [
         attachment_api.AttachmentImageView.as_view(variant="thumbnail"),
         name="api-attachment-thumbnail",
     ),
+    path("incidents/", incident_api.IncidentListView.as_view(), name="api-incidents"),
+    path("incidents/<int:incident_id>/", incident_api.IncidentDetailView.as_view(), name="api-incident"),
+    path("incidents/<int:incident_id>/seal/", incident_api.SealView.as_view(), name="api-incident-seal"),
+    path("incidents/<int:incident_id>/lift-seal/", incident_api.LiftSealView.as_view(), name="api-incident-lift-seal"),
+    path("incidents/<int:incident_id>/notify/", incident_api.NotifyView.as_view(), name="api-incident-notify"),
+    path("incidents/<int:incident_id>/close/", incident_api.CloseView.as_view(), name="api-incident-close"),
+    path("incidents/<int:incident_id>/report.pdf", incident_api.ReportView.as_view(), name="api-incident-report"),
 ]
 
 app_name = "regulation"
@@ -34,4 +42,9 @@ urlpatterns = [
         {"variant": "thumbnail"},
         name="photo-thumbnail",
     ),
+    path("incidents/", incident_pages.incident_list, name="incidents"),
+    path("incidents/<int:incident_id>/", incident_pages.incident_detail, name="incident"),
+    path("incidents/<int:incident_id>/seal/", incident_pages.incident_seal, name="incident-seal"),
+    path("incidents/<int:incident_id>/lift-seal/", incident_pages.incident_lift_seal, name="incident-lift-seal"),
+    path("incidents/<int:incident_id>/notify/", incident_pages.incident_notify, name="incident-notify"),
 ]

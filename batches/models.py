@@ -341,3 +341,91 @@ class Attachment(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Attachments are evidence and immutable (R6).")
+
+
+# --- incidents: a positive result, the lots around it, seals (README "Incident mode") ------
+
+
+class IncidentState(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Incident(models.Model):
+    """Opened by a positive result of the batch's current rest period (one per batch and cycle)."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="incidents")
+    cycle = models.PositiveIntegerField()
+    sample_no = models.CharField(max_length=64)
+    report_no = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=IncidentState.choices, default=IncidentState.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "cycle"], name="incident_one_per_batch_cycle")]
+        verbose_name = _("Incident")
+        verbose_name_plural = _("Incidents")
+
+    def __str__(self):
+        return f"#{self.pk} {self.batch.number}"
+
+
+class Seal(models.Model):
+    """A seal on a batch: while it is not lifted, the batch is not moved to storage, coded,
+    released or sold (batches.seals). At most one seal in force per batch."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="seals")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="seals", null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    sealed_at = models.DateTimeField()
+    sealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    lift_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["sealed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch"], condition=models.Q(lifted_at__isnull=True), name="seal_one_in_force_per_batch"
+            )
+        ]
+        verbose_name = _("Seal")
+        verbose_name_plural = _("Seals")
+
+
+class IncidentContact(models.Model):
+    """Who was told about an incident, how and when: a merchant (a notification in the system)
+    or a buyer (an SMS through the outbox). Once per merchant, once per buyer phone."""
+
+    class Kind(models.TextChoices):
+        MERCHANT = "merchant", _("Merchant")
+        BUYER = "buyer", _("Buyer")
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="contacts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey("markets.Merchant", on_delete=models.PROTECT, related_name="+")
+    sale = models.ForeignKey("markets.Sale", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    contacted_at = models.DateTimeField()
+    contacted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["contacted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "merchant"], condition=models.Q(kind="merchant"), name="contact_merchant_once"
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "phone"], condition=models.Q(kind="buyer"), name="contact_buyer_once"
+            ),
+        ]

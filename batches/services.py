@@ -292,6 +292,10 @@ def batch_record_test_result(
             body=_("样品 %(sample)s，报告 %(report)s。请决定重新消毒或销毁。")
             % {"sample": sample_no, "report": report_no},
         )
+        # Incident mode (batches.incidents): the positive result opens the batch's incident.
+        from .incidents import incident_open
+
+        incident_open(batch=moved, sample_no=sample_no, report_no=report_no)
     return record["row"]
 
 

@@ -65,3 +65,12 @@ def purge_idempotency_records() -> int:
     if deleted:
         logger.info("deleted %d idempotency records older than %s", deleted, cutoff.isoformat())
     return deleted
+
+
+@shared_task(name="batches.tasks.send_incident_sms", base=OutboxTask)
+def send_incident_sms(*, phone: str, text: str) -> None:
+    """One incident message to a buyer, through SMS_BACKEND. Queued through the outbox: sent
+    once after the commit; a gateway that refuses makes the task raise and the outbox retries."""
+    from .incidents import sms_backend
+
+    sms_backend().send(phone, text)

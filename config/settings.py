@@ -244,6 +244,8 @@ ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 
 ATTACHMENT_MAX_PIXELS = int(os.environ.get("ATTACHMENT_MAX_PIXELS", str(40_000_000)))
 # Off: every EXIF field goes, the GPS position with it. On: the GPS position alone is kept.
 ATTACHMENT_KEEP_LOCATION = env_bool("ATTACHMENT_KEEP_LOCATION", False)
+# Incident messages to buyers: a class with send(phone, text) (batches.sms); the default logs.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "batches.sms.ConsoleSMSBackend")
 
 # --- Security (production: DEBUG off; `manage.py check --deploy` is clean) -----------------
 SESSION_COOKIE_HTTPONLY = True

@@ -101,6 +101,15 @@ STEPS: dict[str, tuple] = {
     "destroy": ("DELETE", "destroying", "destroyed"),
     "recall": ("OBSERVE", ("bizstep", "recalling"), "recalled"),
 }
+# Incident mode (batches.incidents) and evidence photos (batches.attachments).
+STEPS.update(
+    {
+        "incident_open": ("OBSERVE", "inspecting", ("disp", "quarantined")),
+        "seal": ("OBSERVE", "holding", "non_sellable_other"),
+        "lift_seal": ("OBSERVE", ("bizstep", "seal_lifting"), ("disp", "seal_lifted")),
+        "attach": ("OBSERVE", ("bizstep", "documenting"), None),
+    }
+)
 
 CODE_ACTIONS = {"release", "sale", "sale_void"}  # these name the codes concerned
 

@@ -67,9 +67,18 @@ def dashboard(request):
             else [],
             "district_choices": list(visible_districts(request.actor)) if request.actor.city_level else [],
             "district": request.GET.get("district", ""),
+            "incidents": open_incidents(actor),
         },
         active="home",
     )
+
+
+def open_incidents(actor) -> list:
+    """Open incidents within reach, newest first (batches.incidents)."""
+    from ..incidents import visible_incidents
+    from ..models import IncidentState
+
+    return list(visible_incidents(actor).filter(state=IncidentState.OPEN).order_by("-opened_at")[:20])
 
 
 def district_rows(actor, *, batches, now, start_of_today) -> list[dict]:
