@@ -2,10 +2,12 @@
 from the file input) and the scoped image view the timeline's thumbnails point at."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from .actors import visible_batches
 from .api.attachments import image_response
 from .attachments import KIND_ROLES, attachment_add
 from .errors import DomainError, InputError
@@ -22,8 +24,6 @@ def photo_add(request, number):
         messages.error(request, _("Choose what the photo shows."))
         return redirect("web:batch-detail", batch.number)
     if request.actor.role not in KIND_ROLES[kind]:
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied(_("Your role cannot attach this kind of photo."))
     upload = request.FILES.get("file")
     if upload is None:
@@ -52,8 +52,6 @@ def photo_add(request, number):
 @require_GET
 @role_page()
 def photo_image(request, attachment_id, variant):
-    from .actors import visible_batches
-
     attachment = get_object_or_404(
         Attachment.objects.filter(batch__in=visible_batches(request.actor)), pk=attachment_id
     )

@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from config.reliability import outbox
 
-from .actors import Actor, visible_batches
+from .actors import SYSTEM, Actor, visible_batches
 from .errors import DomainError, InputError
 from .lifecycle import record_event
 from .models import (
@@ -57,8 +58,6 @@ def incident_open(*, batch: Batch, sample_no: str, report_no: str, now=None) -> 
         incident = Incident.objects.create(
             batch=locked, cycle=locked.cycle, sample_no=sample_no, report_no=report_no or "", opened_at=now
         )
-        from .actors import SYSTEM
-
         record_event(
             batch=locked,
             action="incident_open",
@@ -82,8 +81,6 @@ def visible_incidents(actor: Actor | None):
 
 
 def require_regulator(actor: Actor | None) -> None:
-    from django.core.exceptions import PermissionDenied
-
     if actor is None or actor.role != Role.REGULATOR:
         raise PermissionDenied(_("Only regulators handle incidents."))
 
