@@ -124,6 +124,23 @@ def declared() -> Iterator[ActionSpec]:
     return (REGISTRY[name] for name in Action if name in REGISTRY)
 
 
+# Events that are not batch actions; a batch action's label is in its declaration (batches/actions.py).
+EVENT_LABELS = {
+    "declare": _("Declared"),
+    "sale": _("Sold"),
+    "sale_void": _("Sale voided"),
+    "attach": _("Photo attached"),
+    "seal": _("Sealed"),
+    "lift_seal": _("Seal lifted"),
+    "incident_open": _("Incident opened"),
+}
+
+
+def action_label(action: str) -> str:
+    spec = REGISTRY.get(action)
+    return spec.label if spec is not None else EVENT_LABELS.get(action, action)
+
+
 # --- one way to check a role ------------------------------------------------------------------
 
 
@@ -143,6 +160,8 @@ class Capability(StrEnum):
     WORK_THE_FLOOR = "work_the_floor"  # the operator's scan page and batch card
     SEE_ZONE_BOARD = "see_zone_board"
     PRINT_LABELS = "print_labels"
+    HANDLE_INCIDENTS = "handle_incidents"
+    ATTACH_PHOTOS = "attach_photos"
 
 
 PAGE_REFUSAL = _("This page is not for your role.")
@@ -162,6 +181,11 @@ CAPABILITIES: dict[Capability, tuple[frozenset, str]] = {
     Capability.WORK_THE_FLOOR: (frozenset({Role.OPERATOR}), PAGE_REFUSAL),
     Capability.SEE_ZONE_BOARD: (frozenset({Role.OPERATOR, Role.REGULATOR}), PAGE_REFUSAL),
     Capability.PRINT_LABELS: (frozenset({Role.OPERATOR}), _("Only warehouse operators can print labels.")),
+    Capability.HANDLE_INCIDENTS: (frozenset({Role.REGULATOR}), _("Only regulators handle incidents.")),
+    Capability.ATTACH_PHOTOS: (
+        frozenset({Role.OPERATOR, Role.REGULATOR}),
+        _("Your role cannot attach this kind of photo."),
+    ),
 }
 
 

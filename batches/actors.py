@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from config.replica import pinned_to_primary, replica_configured, replica_reachable, replica_reads
 
@@ -24,6 +24,7 @@ class Actor:
     market: object = None
     warehouse: object = None
     district_id: int | None = None
+    city_level: bool = False  # a city-level regulator: every district (markets.Regulator)
 
     @property
     def user_id(self):
@@ -61,7 +62,8 @@ def actor_for(user) -> Actor | None:
         o = row.operator
         actor = Actor(user, Role.OPERATOR, warehouse=o.warehouse, district_id=o.warehouse.district_id)
     elif hasattr(row, "regulator"):
-        actor = Actor(user, Role.REGULATOR, district_id=row.regulator.district_id)
+        g = row.regulator
+        actor = Actor(user, Role.REGULATOR, district_id=g.district_id, city_level=g.city_level)
     user._actor = actor
     return actor
 
@@ -79,13 +81,24 @@ def batch_scope(actor: Actor | None) -> tuple[str, int] | None:
     if actor.role == Role.OPERATOR:
         return "warehouse_id", actor.warehouse.pk
     if actor.role == Role.REGULATOR:
+        if actor.city_level:  # every district: the one lookup that every batch meets
+            return "market__district_id__isnull", False
         return "market__district_id", actor.district_id
     return None
 
 
+def in_district(actor: Actor, lookup: str) -> Q:
+    """The filter for "in the actor's district" along `lookup` (e.g. `market__district_id`):
+    no filter at all for a city-level regulator, who sees every district."""
+    if actor.city_level:
+        return Q()
+    return Q(**{lookup: actor.district_id})
+
+
 def visible_batches(actor: Actor | None) -> QuerySet[Batch]:
     """Batches the actor may see: own (merchant), own market (reviewer), assigned to own
-    warehouse (operator), the whole district (regulator); nothing otherwise."""
+    warehouse (operator), the whole district (regulator; a city-level one every district);
+    nothing otherwise."""
     scope = batch_scope(actor)
     if scope is None:
         return Batch.objects.none()

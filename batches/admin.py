@@ -3,7 +3,7 @@ so no admin form can shorten a rest, set a status or touch an event."""
 
 from django.contrib import admin
 
-from .models import Batch, BatchLine, Code, Event, Notification
+from .models import Attachment, Batch, BatchLine, Code, Event, Incident, IncidentContact, Notification, Seal
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -65,3 +65,33 @@ class CodeAdmin(ReadOnlyAdmin):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["recipient", "kind", "batch", "title", "created_at", "read_at"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    """Evidence photos: read-only like events (R6); the image opens from the batch page."""
+
+    list_display = ["id", "batch", "kind", "uploaded_by", "role", "uploaded_at", "size"]
+    list_filter = ["kind"]
+    search_fields = ["batch__number"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    """Incidents are handled on the regulator's pages and the API, which write their events."""
+
+    list_display = ["id", "batch", "cycle", "opened_at", "state"]
+    list_filter = ["state"]
+    search_fields = ["batch__number"]
+
+
+@admin.register(Seal)
+class SealAdmin(ReadOnlyAdmin):
+    list_display = ["id", "batch", "incident", "sealed_at", "sealed_by", "lifted_at", "lifted_by"]
+    search_fields = ["batch__number"]
+
+
+@admin.register(IncidentContact)
+class IncidentContactAdmin(ReadOnlyAdmin):
+    list_display = ["id", "incident", "kind", "name", "batch", "contacted_at"]
+    list_filter = ["kind"]

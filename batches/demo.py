@@ -10,22 +10,27 @@ MARKETS = [
     ("MKT-B", "望江服装批发市场 B 区"),
     ("MKT-C", "四季青进口商品市场"),
 ]
+# The second district (SPEC §5): market D, served by WH-2 of the first district.
+SECOND_DISTRICT = ("GS", "杭州市拱墅区")
+SECOND_MARKETS = [("MKT-D", "拱墅进口商品市场")]
 WAREHOUSES = [
     ("WH-1", "望江集中监管仓", 300, ["MKT-A", "MKT-B"]),
-    ("WH-2", "四季青集中监管仓", 260, ["MKT-C"]),
+    ("WH-2", "四季青集中监管仓", 260, ["MKT-C", "MKT-D"]),
 ]
 MERCHANTS = [
     ("merchant-a1", "MKT-A", "杭州望江服饰商行", "A-101", "91330102MA2A1B1C1X", "13800000001"),
     ("merchant-a2", "MKT-A", "上城区意美进口服装店", "A-205", "91330102MA2A1B2C2X", "13800000002"),
     ("merchant-b1", "MKT-B", "杭州北欧针织贸易部", "B-018", "91330102MA2B1C1D1X", "13800000003"),
     ("merchant-c1", "MKT-C", "四季青日韩服饰商行", "C-033", "91330102MA2C1D1E1X", "13800000004"),
+    ("merchant-d1", "MKT-D", "拱墅环球服饰商行", "D-007", "91330105MA2D1E1F1P", "13800000005"),
 ]
-REVIEWERS = [("reviewer-a", "MKT-A"), ("reviewer-b", "MKT-B"), ("reviewer-c", "MKT-C")]
+REVIEWERS = [("reviewer-a", "MKT-A"), ("reviewer-b", "MKT-B"), ("reviewer-c", "MKT-C"), ("reviewer-d", "MKT-D")]
 OPERATORS = [("operator-1", "WH-1"), ("operator-2", "WH-2")]
 
 
 def create_demo_organisations(*, password: str) -> int:
-    """District SC; markets MKT-A/B/C; WH-1 serves A and B, WH-2 serves C; the demo users.
+    """District SC with markets MKT-A/B/C, district GS with MKT-D; WH-1 serves A and B, WH-2
+    serves C and D; the demo users (`regulator` of SC, `regulator-2` of GS, `regulator-city`).
     Idempotent: what exists is left as it is. Returns how many users were created."""
     created_users = 0
 
@@ -42,12 +47,15 @@ def create_demo_organisations(*, password: str) -> int:
     markets = {}
     for code, name in MARKETS:
         markets[code], _ = Market.objects.get_or_create(code=code, defaults={"name": name, "district": district})
+    second, _ = District.objects.get_or_create(code=SECOND_DISTRICT[0], defaults={"name": SECOND_DISTRICT[1]})
+    for code, name in SECOND_MARKETS:
+        markets[code], _ = Market.objects.get_or_create(code=code, defaults={"name": name, "district": second})
     for code, name, area, served in WAREHOUSES:
-        warehouse, created = Warehouse.objects.get_or_create(
+        warehouse, _ = Warehouse.objects.get_or_create(
             code=code, defaults={"name": name, "district": district, "area_m2": area}
         )
-        if created:
-            warehouse.markets.set([markets[c] for c in served])
+        # add(), not set(): a rerun over an older demo world adds market D and changes nothing else.
+        warehouse.markets.add(*[markets[c] for c in served])
         for kind in ZoneKind:
             Zone.objects.get_or_create(warehouse=warehouse, kind=kind)
     for username, market, name, stall, licence, phone in MERCHANTS:
@@ -61,5 +69,11 @@ def create_demo_organisations(*, password: str) -> int:
         Operator.objects.get_or_create(user=user(username), defaults={"warehouse": Warehouse.objects.get(code=code)})
     Regulator.objects.get_or_create(
         user=user("regulator", email="regulator@example.cn"), defaults={"district": district}
+    )
+    Regulator.objects.get_or_create(
+        user=user("regulator-2", email="regulator-2@example.cn"), defaults={"district": second}
+    )
+    Regulator.objects.get_or_create(
+        user=user("regulator-city", email="regulator-city@example.cn"), defaults={"city_level": True}
     )
     return created_users

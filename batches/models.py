@@ -4,6 +4,8 @@ Nothing here assigns `Batch.status`: every change of status goes through
 `batches.lifecycle.transition` (or its bulk twin for the rest sweep), which writes the event.
 """
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -294,3 +296,154 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_key")]
+
+
+# --- evidence: photos of the warehouse's records (docs/contract.md §3, R6) -----------------
+
+
+class AttachmentKind(models.TextChoices):
+    ARRIVAL = "arrival", _("Arrival check")
+    DISINFECTION = "disinfection", _("Disinfection")
+    SAMPLE = "sample", _("Sampling")
+    QUARANTINE = "quarantine", _("Quarantine")
+    DESTRUCTION = "destruction", _("Destruction")
+
+
+class AttachmentQuerySet(models.QuerySet):
+    """Evidence is kept like events: written once, never updated or deleted (R6)."""
+
+    def update(self, **kwargs):
+        raise ValidationError("Attachments are evidence and immutable (R6).")
+
+    def delete(self):
+        raise ValidationError("Attachments are evidence and immutable (R6).")
+
+
+class Attachment(models.Model):
+    """A photo attached to a batch's record: the re-encoded image (no EXIF unless the location
+    is kept on purpose) and its thumbnail, both in the `attachments` storage. Written by
+    batches.attachments only; served only to those who see the batch."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="attachments")
+    kind = models.CharField(_("Kind"), max_length=20, choices=AttachmentKind.choices)
+    event = models.ForeignKey(
+        Event, on_delete=models.PROTECT, related_name="attachments", null=True, blank=True, verbose_name=_("Event")
+    )
+    note = models.CharField(_("Note"), max_length=500, blank=True)
+    file = models.CharField(max_length=300)  # the name in the attachments storage
+    thumbnail = models.CharField(max_length=300)
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=200, blank=True)
+    location_kept = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    uploaded_at = models.DateTimeField()
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        indexes = [models.Index(fields=["batch", "uploaded_at"], name="attachment_batch_at")]
+        verbose_name = _("Photo")
+        verbose_name_plural = _("Photos")
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("Attachments are evidence and immutable (R6).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Attachments are evidence and immutable (R6).")
+
+
+# --- incidents: a positive result, the lots around it, seals (README "Incident mode") ------
+
+
+class IncidentState(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Incident(models.Model):
+    """Opened by a positive result of the batch's current rest period (one per batch and cycle)."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="incidents")
+    cycle = models.PositiveIntegerField()
+    sample_no = models.CharField(max_length=64)
+    report_no = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=IncidentState.choices, default=IncidentState.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "cycle"], name="incident_one_per_batch_cycle")]
+        verbose_name = _("Incident")
+        verbose_name_plural = _("Incidents")
+
+    def __str__(self):
+        return f"#{self.pk} {self.batch.number}"
+
+
+class Seal(models.Model):
+    """A seal on a batch: while it is not lifted, the batch is not moved to storage, coded,
+    released or sold (batches.seals). At most one seal in force per batch."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="seals")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="seals", null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    sealed_at = models.DateTimeField()
+    sealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    lift_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["sealed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch"], condition=models.Q(lifted_at__isnull=True), name="seal_one_in_force_per_batch"
+            )
+        ]
+        verbose_name = _("Seal")
+        verbose_name_plural = _("Seals")
+
+
+class IncidentContact(models.Model):
+    """Who was told about an incident, how and when: a merchant (a notification in the system)
+    or a buyer (an SMS through the outbox). Once per merchant, once per buyer phone."""
+
+    class Kind(models.TextChoices):
+        MERCHANT = "merchant", _("Merchant")
+        BUYER = "buyer", _("Buyer")
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="contacts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey("markets.Merchant", on_delete=models.PROTECT, related_name="+")
+    sale = models.ForeignKey("markets.Sale", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    contacted_at = models.DateTimeField()
+    contacted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["contacted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "merchant"], condition=models.Q(kind="merchant"), name="contact_merchant_once"
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "phone"], condition=models.Q(kind="buyer"), name="contact_buyer_once"
+            ),
+        ]

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -431,13 +431,20 @@ def batch_record_test_result(
             body=_("Sample %(sample)s, report %(report)s. Decide: disinfect again or destroy.")
             % {"sample": sample_no, "report": report_no},
         )
+        # Incident mode (batches.incidents): the positive result opens the batch's incident.
+        from .incidents import incident_open
+
+        incident_open(batch=moved, sample_no=sample_no, report_no=report_no)
     return record["row"]
 
 
 def notify_regulators(*, batch: Batch, kind: str, title: str, body: str) -> None:
-    """A notification each regulator of the batch's district can list, and an e-mail through the
-    outbox (sent once, after the commit, even if the broker was away at the time)."""
-    regulators = list(Regulator.objects.filter(district_id=batch.market.district_id).select_related("user"))
+    """A notification each regulator of the batch's district (and each city-level one) can
+    list, and an e-mail through the outbox (sent once, after the commit, even if the broker was away at the time)."""
+    # The district's regulators and the city's, who see every district.
+    regulators = list(
+        Regulator.objects.filter(Q(district_id=batch.market.district_id) | Q(city_level=True)).select_related("user")
+    )
     Notification.objects.bulk_create(
         Notification(recipient=r.user, kind=kind, batch=batch, title=title, body=body) for r in regulators
     )

@@ -8,6 +8,8 @@ from django.core.mail import send_mail
 
 from config.reliability.outbox import OutboxTask
 
+from .sms import sms_backend
+
 logger = logging.getLogger(__name__)
 
 
@@ -65,3 +67,10 @@ def purge_idempotency_records() -> int:
     if deleted:
         logger.info("deleted %d idempotency records older than %s", deleted, cutoff.isoformat())
     return deleted
+
+
+@shared_task(name="batches.tasks.send_incident_sms", base=OutboxTask)
+def send_incident_sms(*, phone: str, text: str) -> None:
+    """One incident message to a buyer, through SMS_BACKEND. Queued through the outbox: sent
+    once after the commit; a gateway that refuses makes the task raise and the outbox retries."""
+    sms_backend().send(phone, text)

@@ -195,3 +195,9 @@ def documented_query_parameters(route: str, method: str) -> frozenset[str] | Non
     and method; None for an operation the schema does not describe (the schema itself)."""
     path = "/" + ROUTE_PARAMETER.sub(r"{\1}", route)
     return _query_parameters().get((path, "GET" if method == "HEAD" else method))
+
+
+# The city-level regulator's district filter on the lists of markets and warehouses.
+DISTRICT_PARAMETER = OpenApiParameter(
+    "district", str, description="District code: only this district (404 if outside your reach)."
+)

@@ -214,6 +214,39 @@ STORAGES = {
 # Built label sheets; a volume of its own in production if wished.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
+# Evidence photos (batches.attachments): the `attachments` storage. On the filesystem under
+# ATTACHMENT_ROOT by default; any S3-compatible store with ATTACHMENT_STORAGE=s3 (django-storages;
+# credentials the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by boto3). Never
+# served from a public URL: a scoped view streams them (the bucket stays private).
+ATTACHMENT_ROOT = Path(os.environ.get("ATTACHMENT_ROOT", VAR_DIR / "attachments"))
+ATTACHMENT_STORAGE = os.environ.get("ATTACHMENT_STORAGE", "filesystem").strip().lower()
+if ATTACHMENT_STORAGE == "s3":
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("ATTACHMENT_S3_BUCKET", ""),
+            "endpoint_url": os.environ.get("ATTACHMENT_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("ATTACHMENT_S3_REGION") or None,
+            "location": os.environ.get("ATTACHMENT_S3_PREFIX", "attachments"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif ATTACHMENT_STORAGE == "filesystem":
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(ATTACHMENT_ROOT), "base_url": None},
+    }
+else:
+    raise ImproperlyConfigured("ATTACHMENT_STORAGE is `filesystem` or `s3`.")
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+ATTACHMENT_MAX_PIXELS = int(os.environ.get("ATTACHMENT_MAX_PIXELS", str(40_000_000)))
+# Off: every EXIF field goes, the GPS position with it. On: the GPS position alone is kept.
+ATTACHMENT_KEEP_LOCATION = env_bool("ATTACHMENT_KEEP_LOCATION", False)
+# Incident messages to buyers: a class with send(phone, text) (batches.sms); the default logs.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "batches.sms.ConsoleSMSBackend")
+
 # --- Security (production: DEBUG off; `manage.py check --deploy` is clean) -----------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

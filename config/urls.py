@@ -12,6 +12,7 @@ from warehouse.web import urls as warehouse_pages
 
 from .health import healthz
 from .metrics import metrics
+from .regulation_urls import api as regulation_api
 
 api = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
@@ -30,6 +31,7 @@ api = [
     path("", include("batches.api.urls")),
     path("", include("warehouse.api_urls")),  # codes: QR images, labels, scanning
     path("", include("markets.api_urls")),  # sales and the regulator's trace
+    *regulation_api,  # evidence photos, incidents
 ]
 
 # The one `web` namespace of the pages, assembled here at the top so that no page layer imports
@@ -45,6 +47,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("warehouse.public_urls")),
     path("", include((web, "web"))),
+    path("", include("config.regulation_urls")),  # evidence photos, incidents (namespace `regulation`)
 ]
 
 handler404 = "config.http_errors.page_not_found"

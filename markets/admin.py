@@ -46,7 +46,8 @@ class ReviewerAdmin(admin.ModelAdmin):
 
 @admin.register(Regulator)
 class RegulatorAdmin(admin.ModelAdmin):
-    list_display = ["user", "district"]
+    list_display = ["user", "district", "city_level"]
+    list_filter = ["city_level", "district"]
     raw_id_fields = ["user"]
 
 

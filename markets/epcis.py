@@ -89,6 +89,15 @@ EVENT_STEPS: dict[str, tuple] = {
     "sale": ("OBSERVE", "retail_selling", "retail_sold"),
     "sale_void": ("OBSERVE", ("bizstep", "sale_voiding"), None),  # sellable_accessible / recalled
 }
+# Incident mode (batches.incidents) and evidence photos (batches.attachments).
+EVENT_STEPS.update(
+    {
+        "incident_open": ("OBSERVE", "inspecting", ("disp", "quarantined")),
+        "seal": ("OBSERVE", "holding", "non_sellable_other"),
+        "lift_seal": ("OBSERVE", ("bizstep", "seal_lifting"), ("disp", "seal_lifted")),
+        "attach": ("OBSERVE", ("bizstep", "documenting"), None),
+    }
+)
 
 
 class _Steps(Mapping):

@@ -80,17 +80,28 @@ class Reviewer(models.Model):
 
 
 class Regulator(models.Model):
-    """District market-supervision bureau staff (区市场监管局)."""
+    """District market-supervision bureau staff (区市场监管局), or city bureau staff (市市场监管局)
+    who see every district. City level is an explicit flag, never a missing district: a row
+    imported without its district must not silently see the whole city (docs/contract.md §2)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="regulator")
-    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="regulators")
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="regulators", null=True, blank=True)
+    city_level = models.BooleanField(_("City level"), default=False, help_text=_("Sees every district of the city"))
 
     class Meta:
+        constraints = [
+            # Exactly one of: a district, or the whole city.
+            models.CheckConstraint(
+                condition=models.Q(city_level=True, district__isnull=True)
+                | models.Q(city_level=False, district__isnull=False),
+                name="regulator_district_or_city",
+            ),
+        ]
         verbose_name = _("Regulator")
         verbose_name_plural = _("Regulator")
 
     def __str__(self):
-        return f"{self.user.get_username()} @ {self.district.code}"
+        return f"{self.user.get_username()} @ {self.district.code if self.district_id else 'CITY'}"
 
 
 # --- sales and the regulator's trace (SPEC R4, §4) -------------------------------------------

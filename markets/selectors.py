@@ -17,7 +17,7 @@ from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from rest_framework import serializers
 
 from batches.actions import Capability, may
-from batches.actors import Actor, visible_batches, visible_codes
+from batches.actors import Actor, in_district, visible_batches, visible_codes
 from batches.codes import TOKEN_RE, CodeRef, codes_for_scans, parse_code_scan
 from batches.gs1 import gtin14
 from batches.lifecycle import allowed_actions
@@ -52,7 +52,7 @@ def visible_sales(actor: Actor | None) -> QuerySet[Sale]:
     if actor.role == Role.MERCHANT:
         return sales.filter(merchant=actor.merchant)
     if actor.role == Role.REGULATOR:
-        return sales.filter(merchant__market__district_id=actor.district_id)
+        return sales.filter(in_district(actor, "merchant__market__district_id"))
     return sales.none()
 
 
@@ -69,7 +69,7 @@ def visible_merchants(actor: Actor | None) -> QuerySet[Merchant]:
     if actor.role == Role.OPERATOR:
         return merchants.filter(pk__in=visible_batches(actor).values("merchant_id"))
     if actor.role == Role.REGULATOR:
-        return merchants.filter(market__district_id=actor.district_id)
+        return merchants.filter(in_district(actor, "market__district_id"))
     return merchants.none()
 
 

@@ -26,6 +26,7 @@ from batches.errors import DomainError, InputError
 from batches.lifecycle import record_event
 from batches.models import Batch, Code, CodeStatus
 from batches.models import Status as BatchStatus
+from batches.seals import check_not_sealed
 from batches.services import batch_recall
 
 from .models import Sale, SaleItem, TraceQuery, TraceQueryKind, mask_mobile, normalize_mobile
@@ -98,6 +99,7 @@ def sale_record(
             problems[scanned_as[pk]] = messages.get(status, messages["unknown"])
     if problems:
         raise InputError({"codes": problems})
+    check_not_sealed(batches.values())  # 409 `sealed` (batches.seals), under the batches' locks
 
     sale = Sale.objects.create(
         merchant=actor.merchant,

@@ -15,18 +15,29 @@ USERS = [
     "merchant-a2",
     "merchant-b1",
     "merchant-c1",
+    "merchant-d1",
     "reviewer-a",
     "reviewer-b",
     "reviewer-c",
+    "reviewer-d",
     "operator-1",
     "operator-2",
     "regulator",
+    "regulator-2",
+    "regulator-city",
 ]
 ROLE = {user: user.split("-")[0] for user in USERS if user}
-OWN_MARKET = {"merchant-a1": "MKT-A", "merchant-a2": "MKT-A", "merchant-b1": "MKT-B", "merchant-c1": "MKT-C"}
+OWN_MARKET = {
+    "merchant-a1": "MKT-A",
+    "merchant-a2": "MKT-A",
+    "merchant-b1": "MKT-B",
+    "merchant-c1": "MKT-C",
+    "merchant-d1": "MKT-D",
+}
 
-# The batch under test is merchant-a1's, market A; once approved it is assigned to WH-1.
-SEES_BEFORE_WAREHOUSE = {"merchant-a1", "reviewer-a", "regulator"}
+# The batch under test is merchant-a1's, market A (district SC); once approved it is assigned to
+# WH-1. regulator-2 (district GS) does not see it; regulator-city sees every district.
+SEES_BEFORE_WAREHOUSE = {"merchant-a1", "reviewer-a", "regulator", "regulator-city"}
 SEES = SEES_BEFORE_WAREHOUSE | {"operator-1"}
 
 DISINFECTION = {"agent": "含氯消毒剂", "concentration": "500 mg/L", "method": "喷洒"}
@@ -193,7 +204,11 @@ def test_markets_and_warehouses_are_named_by_code(api):
     warehouses = api("operator-2").get("/api/warehouses/").json()["results"]
 
     assert {m["code"]: m["warehouses"] for m in markets} == {"MKT-A": ["WH-1"], "MKT-B": ["WH-1"], "MKT-C": ["WH-2"]}
-    assert {w["code"]: sorted(w["markets"]) for w in warehouses} == {"WH-1": ["MKT-A", "MKT-B"], "WH-2": ["MKT-C"]}
+    # WH-2 (district SC) also serves market D of the second district (SPEC §5)
+    assert {w["code"]: sorted(w["markets"]) for w in warehouses} == {
+        "WH-1": ["MKT-A", "MKT-B"],
+        "WH-2": ["MKT-C", "MKT-D"],
+    }
 
 
 def test_the_checks_run_in_the_order_of_the_spec(api):

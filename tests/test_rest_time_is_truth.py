@@ -106,7 +106,8 @@ def test_a_positive_result_after_rest_until_ends_the_rest_first_then_quarantines
     flow.result("positive", sample_no="S2", report_no="POS-2")
 
     assert flow.detail("regulator")["status"] == "quarantined"
-    assert actions(flow.number)[-2:] == ["complete_rest", "test_result"]
+    # (the positive result then opens the batch's incident: a record, no move)
+    assert actions(flow.number)[-3:] == ["complete_rest", "test_result", "incident_open"]
     assert tasks.sweep_due_rests() == 0
     assert actions(flow.number).count("complete_rest") == 1
 

@@ -70,6 +70,9 @@ ANSWERS_400_TO_VALID_SHAPES = [
     ("POST", "/api/sales/"),  # released codes of the caller; credit code check digit, business only
     ("GET", "/api/sales/"),  # from < to
     ("GET", "/api/trace/merchants/{merchant_id}/sales/"),  # from < to
+    ("POST", "/api/batches/{number}/attachments/"),  # a real JPEG, PNG or WebP; an event of this batch
+    ("POST", "/api/incidents/{incident_id}/seal/"),  # numbers of the incident's co-located lots
+    ("POST", "/api/incidents/{incident_id}/lift-seal/"),  # the same
 ]
 
 

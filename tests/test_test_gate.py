@@ -85,7 +85,8 @@ def test_a_positive_result_quarantines_at_once_and_alerts_the_regulators(
     assert [(a["kind"], a["batch"]) for a in alerts] == [("positive_result", flow.number)]
     assert "HZCDC-POS-1" in alerts[0]["body"]
     assert len(mailoutbox) == 1
-    assert mailoutbox[0].to == ["regulator@example.cn"]
+    # the district's regulator and the city-level one (regulator-2 of the other district: not)
+    assert sorted(mailoutbox[0].to) == ["regulator-city@example.cn", "regulator@example.cn"]
     assert flow.number in mailoutbox[0].subject
     # while the crew and the merchant get no such alert
     assert flow.api("operator-1").get("/api/notifications/").json()["count"] == 0

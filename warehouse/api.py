@@ -1,21 +1,24 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
 from batches.actors import actor_for
+from config.openapi import DISTRICT_PARAMETER
+from markets.districts import narrowed, visible_warehouses
 
 from .models import Warehouse
 from .occupancy import zone_occupancy
 
 
+@extend_schema_view(get=extend_schema(parameters=[DISTRICT_PARAMETER]))
 class WarehouseListView(generics.ListAPIView):
-    """Warehouses of the caller's district with their zones and live occupancy."""
+    """Warehouses of the caller's district, or serving one of its markets, with their zones and
+    live occupancy (every warehouse for a city-level regulator)."""
 
     every_signed_in_user_may = True  # no role is refused (config.openapi)
 
     def get_queryset(self):
-        actor = actor_for(self.request.user)
-        if actor is None:
-            return Warehouse.objects.none()
-        return Warehouse.objects.filter(district_id=actor.district_id).prefetch_related("zones", "markets")
+        actor = narrowed(actor_for(self.request.user), self.request.query_params.get("district"))
+        return visible_warehouses(actor).order_by("code").prefetch_related("zones", "markets")
 
     def get_serializer_class(self):
         return WarehouseOutput

@@ -49,11 +49,12 @@ class BatchFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, method="filter_status")
     market = django_filters.CharFilter(field_name="market__code")
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    district = django_filters.CharFilter(field_name="market__district__code")
     search = django_filters.CharFilter(method="filter_search")
 
     class Meta:
         model = Batch
-        fields = ["status", "market", "warehouse"]
+        fields = ["status", "market", "warehouse", "district"]
 
     def filter_status(self, queryset, name, value):
         """By the status as it is now (Batch.current_status): a batch resting past rest_until

@@ -3,22 +3,9 @@
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..actions import REGISTRY
-from ..models import Status, TestResult
+from ..actions import action_label
+from ..models import AttachmentKind, Status, TestResult
 from .common import format_left
-
-# Events that are not batch actions; a batch action's label is in its declaration (batches/actions.py).
-EVENT_LABELS = {
-    "declare": _("Declared"),
-    "sale": _("Sold"),
-    "sale_void": _("Sale voided"),
-}
-
-
-def action_label(action: str) -> str:
-    spec = REGISTRY.get(action)
-    return spec.label if spec is not None else EVENT_LABELS.get(action, action)
-
 
 STATUS_TONE = {
     Status.DRAFT: "muted",
@@ -87,6 +74,8 @@ def detail_value(key: str, value):
     """One detail of an event as a person reads it: results in words, times in Asia/Shanghai."""
     if key == "result":
         return TestResult.Outcome(value).label if value in TestResult.Outcome.values else value
+    if key == "kind":
+        return AttachmentKind(value).label if value in AttachmentKind.values else value
     if key == "rest_until" and isinstance(value, str):
         from django.utils.dateparse import parse_datetime
 
@@ -122,3 +111,7 @@ def event_rows(events) -> list[dict]:
         }
         for event in events
     ]
+
+
+DETAIL_LABELS.update({"kind": _("Shows"), "note": _("Note"), "incident": _("Incident")})
+HIDDEN_DETAILS = (*HIDDEN_DETAILS, "attachment", "sha256", "event")

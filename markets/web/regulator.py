@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from batches.actions import Action, Capability, require, spec_of
-from batches.actors import regulator_reads, visible_batches
+from batches.actors import in_district, regulator_reads, visible_batches
 from batches.errors import DomainError
 from batches.models import Notification, Status
 from batches.web import forms as f
@@ -20,10 +20,11 @@ from batches.web.batch_pages import render_batch, validated_input
 from batches.web.common import page, role_page, scoped_batch
 from batches.web.presenters import STATUS_TONE, batch_rows, status_label
 from config.replica import pin_to_primary
-from warehouse.models import Warehouse, ZoneKind
+from markets.districts import narrowed, visible_districts, visible_markets, visible_warehouses
+from warehouse.models import ZoneKind
 from warehouse.occupancy import zone_occupancy
 
-from ..models import Market, SaleItem
+from ..models import SaleItem
 from ..services import batch_recall_with_buyers
 from .trace import BUYER_KINDS, _when
 
@@ -34,8 +35,9 @@ CHART_COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285
 @regulator_reads
 def dashboard(request):
     """The district at a glance: occupancy, rests ending today and overdue, quarantined batches,
-    positive-result alerts and sales per market per day."""
-    actor = request.actor
+    positive-result alerts and sales per market per day. A city-level regulator sees every
+    district, a row of figures per district, and `?district=CODE` narrows the page to one."""
+    actor = narrowed(request.actor, request.GET.get("district"))
     now = timezone.now()
     today = timezone.localdate(now)
     start_of_today = timezone.make_aware(datetime.combine(today, time.min))
@@ -45,7 +47,7 @@ def dashboard(request):
     due_today = in_rest.filter(rest_until__gte=start_of_today, rest_until__lt=start_of_tomorrow)
     overdue = in_rest.filter(rest_until__lt=start_of_today)
     quarantined = batches.filter(status=Status.QUARANTINED).order_by("status_changed_at")
-    alerts = Notification.objects.filter(recipient=actor.user).select_related("batch")[:10]
+    alerts = Notification.objects.filter(recipient=actor.user, batch__in=batches).select_related("batch")[:10]
     unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
     return page(
         request,
@@ -59,13 +61,65 @@ def dashboard(request):
             "unread": unread,
             "chart": sales_chart(actor, today=today),
             "today": today,
+            "districts": district_rows(request.actor, batches=batches, now=now, start_of_today=start_of_today)
+            if request.actor.city_level
+            else [],
+            "district_choices": list(visible_districts(request.actor)) if request.actor.city_level else [],
+            "district": request.GET.get("district", ""),
+            "incidents": open_incidents(actor),
         },
         active="home",
     )
 
 
+def open_incidents(actor) -> list:
+    """Open incidents within reach, newest first (batches.incidents)."""
+    from ..incidents import visible_incidents
+    from ..models import IncidentState
+
+    return list(visible_incidents(actor).filter(state=IncidentState.OPEN).order_by("-opened_at")[:20])
+
+
+def district_rows(actor, *, batches, now, start_of_today) -> list[dict]:
+    """Per-district figures for a city-level regulator: batches in rest, overdue, quarantined,
+    and codes sold today, each district one row (two grouped queries)."""
+    from django.db.models import Q
+
+    from markets.models import SaleItem
+
+    counts = {
+        row["market__district_id"]: row
+        for row in batches.values("market__district_id").annotate(
+            resting=Count("id", filter=Q(status__in=(Status.RESTING, Status.REST_COMPLETE))),
+            overdue=Count(
+                "id", filter=Q(status__in=(Status.RESTING, Status.REST_COMPLETE), rest_until__lt=start_of_today)
+            ),
+            quarantined=Count("id", filter=Q(status=Status.QUARANTINED)),
+        )
+    }
+    sold = dict(
+        SaleItem.objects.filter(voided=False, sale__voided_at__isnull=True, sale__sold_at__gte=start_of_today)
+        .values_list("sale__merchant__market__district_id")
+        .annotate(n=Count("id"))
+        .values_list("sale__merchant__market__district_id", "n")
+    )
+    rows = []
+    for district in visible_districts(actor):
+        row = counts.get(district.pk, {})
+        rows.append(
+            {
+                "district": district,
+                "resting": row.get("resting", 0),
+                "overdue": row.get("overdue", 0),
+                "quarantined": row.get("quarantined", 0),
+                "sold_today": sold.get(district.pk, 0),
+            }
+        )
+    return rows
+
+
 def occupancy_rows(actor) -> list[dict]:
-    warehouses = list(Warehouse.objects.filter(district_id=actor.district_id).prefetch_related("zones", "markets"))
+    warehouses = list(visible_warehouses(actor).prefetch_related("zones", "markets"))
     occupancy = zone_occupancy([w.pk for w in warehouses])
     rows = []
     for warehouse in warehouses:
@@ -96,13 +150,13 @@ def sales_chart(actor, *, today, days: int = 7) -> dict:
     the server (no chart library). Voided sales do not count."""
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
-    markets = list(Market.objects.filter(district_id=actor.district_id).order_by("code"))
+    markets = list(visible_markets(actor).order_by("code"))
     counts = (
         SaleItem.objects.filter(
+            in_district(actor, "sale__merchant__market__district_id"),
             voided=False,
             sale__voided_at__isnull=True,
             sale__sold_at__gte=since,
-            sale__merchant__market__district_id=actor.district_id,
         )
         .annotate(day=TruncDate("sale__sold_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "sale__merchant__market_id")

@@ -45,6 +45,8 @@ def _events(rows: list[dict]) -> list[dict]:
                 "after": status_label(row["status_after"]) if row["status_after"] else "",
                 "changed": row["status_before"] != row["status_after"],
                 "details": details,
+                # an evidence photo's id, for its thumbnail (batches.attachments)
+                "attachment": (row.get("details") or {}).get("attachment") if row["action"] == "attach" else None,
             }
         )
     return shown

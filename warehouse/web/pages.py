@@ -22,7 +22,7 @@ from batches.web.batch_pages import render_batch
 from batches.web.common import page, role_page, scoped_batch
 from batches.web.presenters import STATUS_TONE, batch_rows, status_label
 
-from ..models import Warehouse, ZoneKind
+from ..models import ZoneKind
 from ..occupancy import zone_occupancy
 from ..scan import scan_result
 
@@ -83,9 +83,9 @@ def zone_board(request):
     if may(actor, Capability.WORK_THE_FLOOR):
         warehouse = actor.warehouse
     else:
-        warehouse = get_object_or_404(
-            Warehouse.objects.filter(district_id=actor.district_id), code=request.GET.get("warehouse", "")
-        )
+        from markets.districts import visible_warehouses
+
+        warehouse = get_object_or_404(visible_warehouses(actor), code=request.GET.get("warehouse", ""))
     titles = {
         "expected": _("Expected (approved)"),
         **dict(ZoneKind.choices),

@@ -50,7 +50,7 @@ LINES = {
 
 
 class Command(BaseCommand):
-    help = "Create the demo world (warehouses WH-1/WH-2, markets MKT-A/B/C, users, a few batches)."
+    help = "Create the demo world (warehouses WH-1/WH-2, markets MKT-A/B/C/D in two districts, users, batches)."
 
     def add_arguments(self, parser):
         parser.add_argument("--password", required=True, help="password for every demo user (set on creation)")
@@ -113,6 +113,10 @@ class Command(BaseCommand):
                 self.approved("DEMO-06-DISCREPANCY", "merchant-c1", "reviewer-c", wh2, ["scarf"]), op2, short_by=2
             ),
             "DEMO-07-RELEASED": lambda: self.history("DEMO-07-RELEASED", op1, wh1),
+            # The second district's market D, resting in WH-2 (its regulator is regulator-2).
+            "DEMO-08-RESTING-D": lambda: self.resting(
+                "DEMO-08-RESTING-D", op2, wh2, merchant="merchant-d1", reviewer="reviewer-d"
+            ),
         }
         made = 0
         for key, make in steps.items():
@@ -132,9 +136,9 @@ class Command(BaseCommand):
         )
         return batch
 
-    def resting(self, key, operator, warehouse):
+    def resting(self, key, operator, warehouse, merchant="merchant-a1", reviewer="reviewer-a"):
         batch = self.disinfected(
-            self.arrive_all(self.approved(key, "merchant-a1", "reviewer-a", warehouse, ["scarf", "coat"]), operator),
+            self.arrive_all(self.approved(key, merchant, reviewer, warehouse, ["scarf", "coat"]), operator),
             operator,
         )
         services.batch_move_to_resting(batch=batch, actor=operator)

@@ -1,0 +1,198 @@
+"""Evidence photos of the warehouse's records: arrival check, disinfection, sampling,
+quarantine, destruction (README "Evidence").
+
+An upload is checked and rebuilt before anything is stored: Pillow must recognise a real
+JPEG, PNG or WebP image within ATTACHMENT_MAX_BYTES and ATTACHMENT_MAX_PIXELS; the pixels are
+then decoded and written anew as a JPEG, so nothing of the uploaded file survives but its
+picture — no scripts, no trailing data (polyglots), no EXIF. With ATTACHMENT_KEEP_LOCATION the
+GPS position alone is carried over on purpose. A thumbnail is made the same way. Both files go
+to the `attachments` storage (settings.STORAGES); the row and its `attach` event (R6) are
+written in one transaction under the batch's row lock. Nothing deletes an attachment.
+"""
+
+import hashlib
+import io
+import uuid
+import warnings
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .actors import Actor
+from .errors import DomainError, InputError
+from .lifecycle import record_event
+from .models import Attachment, AttachmentKind, Batch, Event, Role, Status
+
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+THUMBNAIL_SIDE = 320
+JPEG_QUALITY = 88
+GPS_IFD = 0x8825
+
+# Who may attach which kind of evidence: the crew records what it does; the regulator may add
+# evidence of a quarantine decision or a destruction it oversaw.
+KIND_ROLES = {
+    AttachmentKind.ARRIVAL: {Role.OPERATOR},
+    AttachmentKind.DISINFECTION: {Role.OPERATOR},
+    AttachmentKind.SAMPLE: {Role.OPERATOR},
+    AttachmentKind.QUARANTINE: {Role.OPERATOR, Role.REGULATOR},
+    AttachmentKind.DESTRUCTION: {Role.OPERATOR, Role.REGULATOR},
+}
+# Evidence belongs to the warehouse's part of the process: not before the batch is assigned.
+NOT_YET_IN_WAREHOUSE = {Status.DRAFT, Status.SUBMITTED, Status.REJECTED}
+
+
+def storage():
+    return storages["attachments"]
+
+
+def kinds_for(role: str) -> list[str]:
+    return [kind for kind, roles in KIND_ROLES.items() if role in roles]
+
+
+def may_attach(role: str) -> bool:
+    return bool(kinds_for(role))
+
+
+def _image_error(message=None) -> InputError:
+    return InputError({"file": [message or _("The file is not a JPEG, PNG or WebP image.")]})
+
+
+def rebuild_image(data: bytes, *, keep_location: bool) -> tuple[bytes, bytes, dict]:
+    """(photo JPEG, thumbnail JPEG, facts) from the uploaded bytes, or InputError (400)."""
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if len(data) > limit:
+        raise InputError({"file": [_("The photo is larger than %(max)d MB.") % {"max": limit // (1024 * 1024)}]})
+    if not data:
+        raise _image_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+            if probe.format not in ACCEPTED_FORMATS:
+                raise _image_error()
+            if probe.width * probe.height > settings.ATTACHMENT_MAX_PIXELS:
+                raise _image_error(_("The photo has too many pixels."))
+            probe.verify()  # structure and checksums, without decoding the pixels
+            image = Image.open(io.BytesIO(data))
+            source_format = image.format
+            exif = image.getexif()
+            gps = dict(exif.get_ifd(GPS_IFD)) if keep_location else {}
+            image = ImageOps.exif_transpose(image)  # the photo as the camera held it
+            image.load()
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError, ValueError):
+        raise _image_error() from None
+    except Exception:  # any decoder failure on hostile input is bad input, never a 500
+        raise _image_error() from None
+    if image.mode not in ("RGB", "L"):
+        background = Image.new("RGB", image.size, "white")
+        rgba = image.convert("RGBA")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        image = background
+    elif image.mode == "L":
+        image = image.convert("RGB")
+    out_exif = Image.Exif()
+    if gps:
+        out_exif[GPS_IFD] = gps
+    photo = io.BytesIO()
+    image.save(photo, "JPEG", quality=JPEG_QUALITY, optimize=True, exif=out_exif.tobytes() if gps else b"")
+    thumb_image = image.copy()
+    thumb_image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    thumb = io.BytesIO()
+    thumb_image.save(thumb, "JPEG", quality=80, optimize=True)
+    facts = {
+        "width": image.width,
+        "height": image.height,
+        "source_format": source_format,
+        "location_kept": bool(gps),
+    }
+    return photo.getvalue(), thumb.getvalue(), facts
+
+
+def attachment_add(
+    *, batch: Batch, actor: Actor, kind: str, upload, event_id: int | None = None, note: str = "", now=None
+) -> Attachment:
+    """Attach a photo to the batch's record (README "Evidence"). The caller has found the batch
+    in the actor's scope (404); here: the role may attach this kind (403), the event named is
+    one of this batch's (400), the batch is in the warehouse's part of the process (409), the
+    image is real (400). The row and the `attach` event are written together (R6)."""
+    if actor.role not in KIND_ROLES.get(kind, set()):
+        raise PermissionDenied(_("Your role cannot attach this kind of photo."))
+    if upload.size is not None and upload.size > settings.ATTACHMENT_MAX_BYTES:
+        limit = settings.ATTACHMENT_MAX_BYTES
+        raise InputError({"file": [_("The photo is larger than %(max)d MB.") % {"max": limit // (1024 * 1024)}]})
+    data = upload.read(settings.ATTACHMENT_MAX_BYTES + 1)
+    photo, thumb, facts = rebuild_image(data, keep_location=settings.ATTACHMENT_KEEP_LOCATION)
+    now = now or timezone.now()
+    ident = uuid.uuid4()
+    day = timezone.localdate(now).strftime("%Y/%m/%d")
+    check_attachable(batch)
+    if event_id is not None and not Event.objects.filter(batch=batch, pk=event_id).exists():
+        raise InputError({"event": [_("This batch has no event %s.") % event_id]})
+    # Slow I/O (perhaps S3) before the row lock. Names are chosen here, never taken from the
+    # upload. A refusal under the lock below leaves two unreferenced files, never a row without one.
+    store = storage()
+    file_name = store.save(f"{day}/{batch.number}/{ident}.jpg", ContentFile(photo))
+    thumb_name = store.save(f"{day}/{batch.number}/{ident}-thumb.jpg", ContentFile(thumb))
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
+        check_attachable(locked)
+        event = Event.objects.filter(batch=locked, pk=event_id).first() if event_id is not None else None
+        attachment = Attachment.objects.create(
+            id=ident,
+            batch=locked,
+            kind=kind,
+            event=event,
+            note=note,
+            file=file_name,
+            thumbnail=thumb_name,
+            content_type="image/jpeg",
+            width=facts["width"],
+            height=facts["height"],
+            size=len(photo),
+            sha256=hashlib.sha256(photo).hexdigest(),
+            original_name=(getattr(upload, "name", "") or "")[:200],
+            location_kept=facts["location_kept"],
+            uploaded_by=actor.user,
+            role=actor.role,
+            uploaded_at=now,
+        )
+        record_event(
+            batch=locked,
+            action="attach",
+            actor=actor,
+            status_before=locked.status,
+            status_after=locked.status,
+            details={
+                "attachment": str(ident),
+                "kind": kind,
+                "event": event.pk if event else None,
+                "sha256": attachment.sha256,
+                "note": note,
+            },
+            at=now,
+        )
+    return attachment
+
+
+def check_attachable(batch: Batch) -> None:
+    if batch.status in NOT_YET_IN_WAREHOUSE or batch.warehouse_id is None:
+        raise DomainError(
+            "invalid_transition",
+            _("Photos are attached once the batch is assigned to a warehouse."),
+            status=batch.status,
+            allowed=[],
+        )
+
+
+def open_attachment(attachment: Attachment, variant: str):
+    """The stored file of the photo (`file`) or its thumbnail (`thumbnail`), opened for reading."""
+    name = attachment.thumbnail if variant == "thumbnail" else attachment.file
+    return storage().open(name, "rb")

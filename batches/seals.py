@@ -1,0 +1,36 @@
+"""The seal guard (README "Incident mode"): a sealed batch is not moved to storage, coded,
+released or sold until the seal is lifted. Checked under the batch's row lock, inside the
+transaction of the action (batches.lifecycle.transition, markets.services.sale_record)."""
+
+from django.utils.translation import gettext as _
+
+from .errors import DomainError
+from .models import Batch, Seal
+
+# The onward actions a seal stops; a sale is stopped the same way (markets.services).
+SEAL_BLOCKS = frozenset({"move_to_storage", "issue_codes", "release"})
+
+
+def sealed_batch_ids(batch_ids) -> set[int]:
+    return set(
+        Seal.objects.filter(batch_id__in=list(batch_ids), lifted_at__isnull=True).values_list("batch_id", flat=True)
+    )
+
+
+def sealed_error(batch: Batch, *, allowed=()) -> DomainError:
+    return DomainError(
+        "sealed",
+        _("Batch %(number)s is sealed: nothing leaves it until the regulator lifts the seal.")
+        % {"number": batch.number},
+        status=batch.status,
+        allowed=[a for a in allowed if a not in SEAL_BLOCKS],
+    )
+
+
+def check_not_sealed(batches) -> None:
+    """For the sale: 409 `sealed` if any of these (locked) batches is sealed."""
+    batches = list(batches)
+    sealed = sealed_batch_ids(b.pk for b in batches)
+    for batch in batches:
+        if batch.pk in sealed:
+            raise sealed_error(batch)
