@@ -18,7 +18,7 @@ from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
-from .common import page, role_page, scoped_batch
+from .common import flatten_errors, page, role_page, scoped_batch
 from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
@@ -227,8 +227,6 @@ def validated_arrival(formset, seen_status: str = ""):
 
 
 def _flat(errors):
-    from .common import flatten_errors
-
     return flatten_errors(errors)
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from ..actions import require
 from ..actors import Actor, actor_for, visible_batches
-from ..models import Batch, Role, Status
+from ..models import Batch, Notification, Role, Status
 from ..services import rest_left
 
 MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR
@@ -86,8 +86,6 @@ def menu_for(actor: Actor | None) -> list[dict]:
         waiting = visible_batches(actor).filter(status=Status.SUBMITTED).count()
         menu[1]["badge"] = waiting
     if actor.role == REGULATOR:
-        from ..models import Notification
-
         unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
         menu[3]["badge"] = unread
     return menu

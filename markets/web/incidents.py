@@ -13,6 +13,7 @@ from batches import incidents as svc
 from batches.actions import Capability, action_label
 from batches.errors import DomainError, InputError
 from batches.models import IncidentState
+from batches.seals import sealed_batch_ids
 from batches.web.common import page, role_page
 from batches.web.presenters import STATUS_TONE, status_label
 
@@ -29,7 +30,6 @@ def incident_list(request):
 
 @role_page(Capability.HANDLE_INCIDENTS)
 def incident_detail(request, incident_id):
-    from .seals import sealed_batch_ids
 
     incident = _incident(request, incident_id)
     actor = request.actor

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from batches.actions import Action, Capability, require, spec_of
 from batches.actors import in_district, regulator_reads, visible_batches
 from batches.errors import DomainError
-from batches.models import Notification, Status
+from batches.incidents import visible_incidents
+from batches.models import IncidentState, Notification, Status
 from batches.web import forms as f
 from batches.web.batch_pages import render_batch, validated_input
 from batches.web.common import page, role_page, scoped_batch
@@ -74,8 +75,6 @@ def dashboard(request):
 
 def open_incidents(actor) -> list:
     """Open incidents within reach, newest first (batches.incidents)."""
-    from ..incidents import visible_incidents
-    from ..models import IncidentState
 
     return list(visible_incidents(actor).filter(state=IncidentState.OPEN).order_by("-opened_at")[:20])
 
