@@ -7,8 +7,8 @@ fields only, so nothing else can reach the template.
 
 Cached per token and language (README, "The hot paths under load"): the page changes only
 when the code's or its batch's status does, and every such change writes an event of the batch
-(R6), which moves the batch's cache version on (`page_changed`), at once and again after its
-commit, so that a page read from the database just before the commit is not kept. Answers
+(R6), which moves the batch's cache version on (`page_changed`); for UNSETTLED_SECONDS after
+it pages of that batch are not stored, so that one read before the change's commit is not kept. Answers
 carry an ETag and Last-Modified; a phone that asks again with them gets 304 and no body.
 Cache-Control is `no-cache`: a browser keeps the page but asks every time, so a sold or
 recalled item never shows as it was.
@@ -29,7 +29,6 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import Http404, HttpResponse
@@ -150,20 +149,28 @@ def _page_key(token: str, language: str) -> str:
     return f"public-page:{language}:{token}"
 
 
-def _bump(batch_id: int) -> None:
-    try:
-        cache.set(_version_key(batch_id), uuid.uuid4().hex, None)
-    except CACHE_ERRORS as error:  # the page's own time limit still ends a stale copy
-        logger.warning("public page cache: could not invalidate batch %s (%s)", batch_id, error)
+# A page read from the database while a change is not yet committed must not be kept: for this
+# long after an event, pages of its batch are built but not stored (longer than the rest of any
+# transaction that writes an event, which writes it last or nearly).
+UNSETTLED_SECONDS = 30
+
+
+def _unsettled_key(batch_id: int) -> str:
+    return f"public-page:busy:{batch_id}"
 
 
 @receiver(post_save, sender=Event, dispatch_uid="public-page-changed")
 def page_changed(sender, instance, created, **kwargs):
-    """A batch's event (a release, a sale, a void, a recall, any transition): its codes'
-    pages are read afresh — now, and once more after the commit."""
-    if created and settings.PUBLIC_PAGE_CACHE_SECONDS:
-        _bump(instance.batch_id)
-        transaction.on_commit(lambda: _bump(instance.batch_id))
+    """A batch's event (a release, a sale, a void, a recall, any transition): its codes' pages
+    are read afresh, and not stored again for UNSETTLED_SECONDS (the change may not be
+    committed yet)."""
+    if not (created and settings.PUBLIC_PAGE_CACHE_SECONDS):
+        return
+    try:
+        cache.set(_unsettled_key(instance.batch_id), 1, UNSETTLED_SECONDS)
+        cache.set(_version_key(instance.batch_id), uuid.uuid4().hex, None)
+    except CACHE_ERRORS as error:  # the page's own time limit still ends a stale copy
+        logger.warning("public page cache: could not invalidate batch %s (%s)", instance.batch_id, error)
 
 
 def _current_version(batch_id: int) -> str:
@@ -219,11 +226,14 @@ class PublicCodeView(APIView):
                 return page
             batch_id = page["batch"] if page is not None else self.batch_of(ref)
             version = _current_version(batch_id)  # read before the database: see the module's doc
+            unsettled = cache.get(_unsettled_key(batch_id)) is not None
         except CACHE_ERRORS as error:
             PublicVerifyThrottle.shared_down_until = time.monotonic() + PublicVerifyThrottle.RETRY_AFTER_SECONDS
             logger.warning("public page cache unreachable (%s); the page is built without it", error)
             return None
         page = self.build_page(request, ref, version=version)
+        if unsettled:
+            return page
         with contextlib.suppress(CACHE_ERRORS):
             cache.set(key, page, settings.PUBLIC_PAGE_CACHE_SECONDS)
         return page
