@@ -328,6 +328,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
+    # Several models have a `kind`: the photo's gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {"AttachmentKindEnum": "batches.models.AttachmentKind"},
     "TITLE": "Supervised import-goods warehouse API",
     "DESCRIPTION": "Declaration, warehouse process, codes, sales and trace (集中监管仓).",
     "VERSION": "1.0.0",

@@ -39,24 +39,28 @@ def test_seed_demo_creates_the_world_of_the_spec(db):
 
     assert {(w.code, tuple(sorted(m.code for m in w.markets.all()))) for w in Warehouse.objects.all()} == {
         ("WH-1", ("MKT-A", "MKT-B")),
-        ("WH-2", ("MKT-C",)),
+        ("WH-2", ("MKT-C", "MKT-D")),  # market D is of the second district (SPEC §5)
     }
     assert {(m.user.username, m.market.code) for m in Merchant.objects.all()} == {
         ("merchant-a1", "MKT-A"),
         ("merchant-a2", "MKT-A"),
         ("merchant-b1", "MKT-B"),
         ("merchant-c1", "MKT-C"),
+        ("merchant-d1", "MKT-D"),
     }
     assert {(r.user.username, r.market.code) for r in Reviewer.objects.all()} == {
         ("reviewer-a", "MKT-A"),
         ("reviewer-b", "MKT-B"),
         ("reviewer-c", "MKT-C"),
+        ("reviewer-d", "MKT-D"),
     }
     assert {(o.user.username, o.warehouse.code) for o in Operator.objects.all()} == {
         ("operator-1", "WH-1"),
         ("operator-2", "WH-2"),
     }
-    assert [r.user.username for r in Regulator.objects.all()] == ["regulator"]
+    assert {
+        (r.user.username, r.district.code if r.district else None, r.city_level) for r in Regulator.objects.all()
+    } == {("regulator", "SC", False), ("regulator-2", "GS", False), ("regulator-city", None, True)}
     for warehouse in Warehouse.objects.all():
         assert sorted(warehouse.zones.values_list("kind", flat=True)) == ["pre_storage", "resting", "storage"]
     statuses = set(Batch.objects.values_list("status", flat=True))
