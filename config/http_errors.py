@@ -1,5 +1,6 @@
-"""Django's own 404 and 500 answers, in JSON under /api/: a client of the API reads the same
-`{"detail"}` body whether the URL matched no route or the view found no object."""
+"""Django's own 403, 404 and 500 answers. Web pages get a page in the interface's language with
+its header and menu (batches/web/field.py). Under /api/ they are JSON: a client of the API reads
+the same `{"detail"}` body whether the URL matched no route or the view found no object."""
 
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
@@ -9,10 +10,23 @@ from django.views import defaults
 def page_not_found(request, exception):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("未找到。")}, status=404)
-    return defaults.page_not_found(request, exception)
+    from batches.web.field import not_found
+
+    return not_found(request, exception)
 
 
 def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("服务器内部错误。")}, status=500)
-    return defaults.server_error(request)
+    from batches.web.field import server_error as page
+
+    return page(request)
+
+
+def permission_denied(request, exception):
+    """A Django view's 403 (DRF answers its own): the page in the interface's language."""
+    if request.path.startswith("/api/"):
+        return defaults.permission_denied(request, exception)
+    from batches.web.field import forbidden
+
+    return forbidden(request, exception)

@@ -41,3 +41,4 @@ urlpatterns = [
 
 handler404 = "config.http_errors.page_not_found"
 handler500 = "config.http_errors.server_error"
+handler403 = "config.http_errors.permission_denied"

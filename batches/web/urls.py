@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import batch_pages, home, merchant, regulator, sales, trace, warehouse
+from . import batch_pages, field, home, merchant, regulator, sales, trace, warehouse
 
 app_name = "web"
 
@@ -31,4 +31,8 @@ urlpatterns = [
     path("trace/merchants/<int:merchant_id>/", trace.merchant_sales, name="trace-merchant"),
     path("alerts/", regulator.notifications, name="notifications"),
     path("alerts/read/", regulator.notifications_read, name="notifications-read"),
+    # field work: recall acknowledgement, live status (batches/web/field.py)
+    path("notices/<int:notice_id>/ack/", field.notice_ack, name="notice-ack"),
+    path("live/batches/<str:number>/", field.live_batch, name="live-batch"),
+    path("live/board/", field.live_board, name="live-board"),
 ]
