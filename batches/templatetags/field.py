@@ -1,6 +1,8 @@
 """Template helpers of the field pages: people by name, and what comes next on a batch card."""
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from ..models import Status
@@ -29,7 +31,27 @@ def next_step(batch, samples) -> dict:
     elif batch.status == Status.REST_COMPLETE:
         text = _("Rest period over. Next: move the batch to the storage zone.")
     elif batch.status == Status.QUARANTINED:
-        text = _("Positive result: the batch stays in quarantine until the regulator decides (disinfect again or destroy).")
+        text = _(
+            "Positive result: the batch stays in quarantine until the regulator decides (disinfect again or destroy)."
+        )
     elif batch.status == Status.STORED:
         text = _("Next: issue the codes and print the labels.")
     return {"text": text, "negative": negative}
+
+
+@register.filter
+def ago(moment) -> str:
+    """「刚刚」 under a minute, else "3 hours ago" (never "0 minutes ago")."""
+    if not moment:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return _("just now")
+    return _("%(since)s ago") % {"since": timesince(moment)}
+
+
+@register.simple_tag
+def colon() -> str:
+    """The colon between a label and its value: full-width in Chinese, ASCII and a space in English."""
+    from django.utils.translation import get_language
+
+    return "：" if (get_language() or "").startswith("zh") else ": "

@@ -5,14 +5,15 @@ poll to stay live (docs/web.md)."""
 
 import hashlib
 
+from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Count, Max
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
-from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from warehouse.models import Warehouse
@@ -22,16 +23,32 @@ from ..models import Notification
 from .common import OPERATOR, REGULATOR, page, role_page, scoped_batch
 
 
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form with a refusal in plain words."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": gettext_lazy("The user name or the password is wrong. Check both and try again."),
+    }
+
+
 # --- error pages ----------------------------------------------------------------------------
 
 
 def error_page(request, status: int, title: str, text: str, *, sign_in: bool = False, retry: bool = False):
     """The page with the role's menu; without it if even that fails (a 500 may mean the
     database is gone), so an error page never errors."""
-    context = {"status": status, "title": title, "text": text, "sign_in": sign_in, "retry": retry, "next": request.get_full_path()}
+    context = {
+        "status": status,
+        "title": title,
+        "text": text,
+        "sign_in": sign_in,
+        "retry": retry,
+        "next": request.get_full_path(),
+    }
     try:
         return page(request, "web/error.html", context, status=status)
-    except Exception:  # noqa: BLE001 — the last resort must answer
+    except Exception:
         return HttpResponse(render_to_string("web/error.html", {**context, "bare": True}), status=status)
 
 
