@@ -20,8 +20,9 @@ MERCHANTS = [
     ("merchant-b1", "MKT-B", "杭州北欧针织贸易部", "B-018", "91330102MA2B1C1D1X", "13800000003"),
     ("merchant-c1", "MKT-C", "四季青日韩服饰商行", "C-033", "91330102MA2C1D1E1X", "13800000004"),
 ]
-REVIEWERS = [("reviewer-a", "MKT-A"), ("reviewer-b", "MKT-B"), ("reviewer-c", "MKT-C")]
-OPERATORS = [("operator-1", "WH-1"), ("operator-2", "WH-2")]
+# Staff have names: the pages show people by name, not by login id.
+REVIEWERS = [("reviewer-a", "MKT-A", "李敏"), ("reviewer-b", "MKT-B", "赵磊"), ("reviewer-c", "MKT-C", "孙丽")]
+OPERATORS = [("operator-1", "WH-1", "王建国"), ("operator-2", "WH-2", "刘洋")]
 
 
 def create_demo_organisations(*, password: str) -> int:
@@ -55,11 +56,13 @@ def create_demo_organisations(*, password: str) -> int:
             user=user(username, first_name=name),
             defaults={"market": markets[market], "name": name, "stall": stall, "licence_no": licence, "phone": phone},
         )
-    for username, market in REVIEWERS:
-        Reviewer.objects.get_or_create(user=user(username), defaults={"market": markets[market]})
-    for username, code in OPERATORS:
-        Operator.objects.get_or_create(user=user(username), defaults={"warehouse": Warehouse.objects.get(code=code)})
+    for username, market, name in REVIEWERS:
+        Reviewer.objects.get_or_create(user=user(username, first_name=name), defaults={"market": markets[market]})
+    for username, code, name in OPERATORS:
+        Operator.objects.get_or_create(
+            user=user(username, first_name=name), defaults={"warehouse": Warehouse.objects.get(code=code)}
+        )
     Regulator.objects.get_or_create(
-        user=user("regulator", email="regulator@example.cn"), defaults={"district": district}
+        user=user("regulator", email="regulator@example.cn", first_name="陈静"), defaults={"district": district}
     )
     return created_users
