@@ -145,3 +145,31 @@ def live_board(request):
     facts = batches.aggregate(n=Count("id"), last=Max("updated_at"))
     statuses = sorted(batches.values_list("status").annotate(n=Count("id")))
     return JsonResponse({"stamp": _stamp(facts["n"], facts["last"], statuses)})
+
+
+# --- a sale's codes, checked with its other fields ------------------------------------------
+
+
+def sale_code_problems(actor, scans: list[str]) -> dict[str, str]:
+    """What is wrong with each scanned code of a sale whose other fields were refused, so that
+    the page says every problem at once (the sale itself re-checks under locks when recorded)."""
+    from markets.services import _problem_messages
+
+    from ..actors import visible_codes
+    from ..codes import codes_for_scans
+    from ..models import CodeStatus, Status
+
+    words = _problem_messages()
+    found = codes_for_scans(scans, queryset=visible_codes(actor).select_related("batch"))
+    problems, seen = {}, set()
+    for value in scans:
+        code = found[value]
+        if code is None:
+            problems[value] = words["unknown"]
+        elif code.pk in seen:
+            problems[value] = words["duplicate"]
+        elif code.status != CodeStatus.RELEASED or code.batch.status == Status.RECALLED:
+            status = code.status if code.status != CodeStatus.RELEASED else CodeStatus.RECALLED
+            problems[value] = words.get(status, words["unknown"])
+        seen.add(getattr(code, "pk", None))
+    return {value: str(text) for value, text in problems.items()}

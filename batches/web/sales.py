@@ -15,6 +15,7 @@ from markets.selectors import shown_phone, visible_sales
 
 from ..errors import DomainError, InputError
 from .common import MERCHANT, domain_error_text, flatten_errors, page, role_page
+from .field import sale_code_problems
 from .forms import apply_errors
 
 
@@ -90,6 +91,8 @@ def sale_new(request):
             )
             return redirect("web:sale-list")
     scanned = [line.strip() for line in (form.data.get("codes") or "").splitlines() if line.strip()]
+    if request.method == "POST" and data is None and scanned:  # the buyer's errors and the codes' at once
+        problems = sale_code_problems(request.actor, scanned)
     return page(
         request,
         "web/sale_new.html",
