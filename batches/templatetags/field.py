@@ -51,7 +51,7 @@ def ago(moment) -> str:
 
 @register.simple_tag
 def colon() -> str:
-    """The colon between a label and its value: full-width in Chinese, ASCII and a space in English."""
-    from django.utils.translation import get_language
-
-    return "：" if (get_language() or "").startswith("zh") else ": "
+    """The colon between a label and its value: full-width in Chinese, ASCII and a space in
+    English. The same msgid is Django's form label suffix, so the form labels follow."""
+    mark = _(":")
+    return mark if mark != ":" else ": "

@@ -127,7 +127,7 @@ class Person:
     def axe(self):
         """axe-core's critical and serious violations on this page (axe is loaded into every
         page of the context by `with_axe`, through the DevTools protocol, not a <script>)."""
-        self.page.wait_for_function("window.axe !== undefined")
+        self.page.wait_for_function("() => window.axe !== undefined")
         found = self.page.evaluate(
             "async () => { const r = await axe.run(document); return {passes: r.passes.length, bad: r.violations"
             ".filter(v => v.impact === 'critical' || v.impact === 'serious')"

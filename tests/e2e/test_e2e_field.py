@@ -126,7 +126,7 @@ def test_each_scan_is_checked_at_once_and_said_in_words_beep_and_buzz(demo):
         box.press("Enter")
     page.wait_for_selector("[data-scan-rows] li[data-scan-state=bad] >> nth=1")
     assert "已扫描过" in page.inner_text("[data-scan-feedback]")
-    assert "2 个扫描的追溯码有问题" in page.inner_text("[data-scan-summary]")
+    assert "2 个扫描的商品码有问题：" in page.inner_text("[data-scan-summary]")
     assert merchant.wide() <= 0
     # Every button on the page is at least 44 px each way (the remove buttons included)
     small = page.evaluate(
@@ -233,12 +233,12 @@ def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
     page.wait_for_selector("[data-scan-rows] li[data-scan-state=unchecked] >> nth=1")
     assert "无网络" in page.inner_text("[data-scan-rows]")
     page.click("[data-testid=release-submit]")
-    page.wait_for_function("document.querySelector('[data-offline-note]').dataset.waiting === '1'")
+    page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '1'")
     assert page.inner_text("[data-scan-count]") == "0"  # the list is cleared for the next scans
     box.fill(waiting[2].token)
     box.press("Enter")
     page.click("[data-testid=release-submit]")
-    page.wait_for_function("document.querySelector('[data-offline-note]').dataset.waiting === '2'")
+    page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '2'")
     assert "待提交：2 笔" in page.inner_text("[data-offline-note]")
     operator.shot("offline-waiting", both=False)
     assert Code.objects.filter(pk__in=[c.pk for c in waiting], status=CodeStatus.RELEASED).count() == 0
@@ -256,3 +256,29 @@ def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
     assert len(sent) == 3 and sent[0] == sent[1] != sent[2]
     assert IdempotencyRecord.objects.filter(key__in=set(sent)).count() == 2
     assert Event.objects.filter(batch=batch, action="release", at__gte=started).count() == 2
+
+
+@pytest.mark.e2e
+def test_a_sale_made_offline_at_the_stall_is_recorded_when_the_network_is_back(demo):
+    sellable = codes(CodeStatus.RELEASED)[:2]
+    merchant = demo("merchant-a1", label="field-offline-sale")
+    merchant.sign_in()
+    page = merchant.page
+    merchant.go("/sales/new/")
+    merchant.context.set_offline(True)
+    box = page.locator("[data-scan-input]")
+    for code in sellable:
+        box.fill(code.token)
+        box.press("Enter")
+    page.fill("#id_buyer_name", "王女士")
+    page.fill("#id_buyer_phone", "13912345678")
+    page.click("[data-testid=sale-submit]")
+    page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '1'")
+    assert "无网络" in page.inner_text("[data-offline-note]") and Sale.objects.count() == 0
+    assert page.input_value("#id_buyer_name") == ""  # ready for the next buyer
+    merchant.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '0'")
+    sale = Sale.objects.get()
+    assert sale.buyer_name == "王女士" and sorted(i.code_id for i in sale.items.all()) == sorted(c.pk for c in sellable)
+    assert "网络恢复后已提交：1 笔" in page.inner_text("[data-offline-note]")

@@ -260,7 +260,7 @@
       var list = values();
       if (list.some(function (v) { return scanKey(v) === key; })) {
         var seen = facts[key] || {};
-        if (feedback) { feedback.textContent = t("duplicate", "Already scanned") + ": " + (seen.item ? fill(t("item", "Item {n}"), { n: seen.item }) + (seen.product ? " · " + seen.product : "") : value); }
+        if (feedback) { feedback.textContent = t("duplicate", "Already scanned") + t("colon", ": ") + (seen.item ? fill(t("item", "Item {n}"), { n: seen.item }) + (seen.product ? " · " + seen.product : "") : value); }
         signal(false);
         form.setAttribute("data-last-signal", "duplicate");
         return;
