@@ -385,7 +385,7 @@
   /* --- no phone keyboard until the box is tapped ---------------------------------------
      A keyboard-wedge scanner types whatever the input mode; a person who wants to type taps. */
   function setupQuietKeyboard() {
-    $all("[data-scan-box]").forEach(function (box) {
+    $all("[data-scan-box], input[autofocus]").forEach(function (box) {
       var mode = box.getAttribute("inputmode") || "text";
       box.setAttribute("inputmode", "none");
       var open = function () {
