@@ -24,8 +24,14 @@ MERCHANTS = [
     ("merchant-c1", "MKT-C", "四季青日韩服饰商行", "C-033", "91330102MA2C1D1E1X", "13800000004"),
     ("merchant-d1", "MKT-D", "拱墅环球服饰商行", "D-007", "91330105MA2D1E1F1P", "13800000005"),
 ]
-REVIEWERS = [("reviewer-a", "MKT-A"), ("reviewer-b", "MKT-B"), ("reviewer-c", "MKT-C"), ("reviewer-d", "MKT-D")]
-OPERATORS = [("operator-1", "WH-1"), ("operator-2", "WH-2")]
+# Staff have names: the pages show people by name, not by login id.
+REVIEWERS = [
+    ("reviewer-a", "MKT-A", "李敏"),
+    ("reviewer-b", "MKT-B", "赵磊"),
+    ("reviewer-c", "MKT-C", "孙丽"),
+    ("reviewer-d", "MKT-D", "周静"),
+]
+OPERATORS = [("operator-1", "WH-1", "王建国"), ("operator-2", "WH-2", "刘洋")]
 
 
 def create_demo_organisations(*, password: str) -> int:
@@ -63,17 +69,19 @@ def create_demo_organisations(*, password: str) -> int:
             user=user(username, first_name=name),
             defaults={"market": markets[market], "name": name, "stall": stall, "licence_no": licence, "phone": phone},
         )
-    for username, market in REVIEWERS:
-        Reviewer.objects.get_or_create(user=user(username), defaults={"market": markets[market]})
-    for username, code in OPERATORS:
-        Operator.objects.get_or_create(user=user(username), defaults={"warehouse": Warehouse.objects.get(code=code)})
+    for username, market, name in REVIEWERS:
+        Reviewer.objects.get_or_create(user=user(username, first_name=name), defaults={"market": markets[market]})
+    for username, code, name in OPERATORS:
+        Operator.objects.get_or_create(
+            user=user(username, first_name=name), defaults={"warehouse": Warehouse.objects.get(code=code)}
+        )
     Regulator.objects.get_or_create(
-        user=user("regulator", email="regulator@example.cn"), defaults={"district": district}
+        user=user("regulator", email="regulator@example.cn", first_name="陈静"), defaults={"district": district}
     )
     Regulator.objects.get_or_create(
-        user=user("regulator-2", email="regulator-2@example.cn"), defaults={"district": second}
+        user=user("regulator-2", email="regulator-2@example.cn", first_name="吴刚"), defaults={"district": second}
     )
     Regulator.objects.get_or_create(
-        user=user("regulator-city", email="regulator-city@example.cn"), defaults={"city_level": True}
+        user=user("regulator-city", email="regulator-city@example.cn", first_name="郑华"), defaults={"city_level": True}
     )
     return created_users

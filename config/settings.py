@@ -78,6 +78,9 @@ ALLOWED_HOSTS = env_list(
 # e.g. an old public address whose labels are still in the market); any other host is unknown.
 CODE_URL_HOSTS = env_list("CODE_URL_HOSTS")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", PUBLIC_BASE_URL)
+# A refused form (mostly: the session expired) is a page in the interface's language that
+# leads back to the form; app.js restores what was scanned and typed.
+CSRF_FAILURE_VIEW = "batches.web.field.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -132,6 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "batches.web.context.recall_notices",
             ],
         },
     },

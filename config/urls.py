@@ -50,5 +50,6 @@ urlpatterns = [
     path("", include("config.regulation_urls")),  # evidence photos, incidents (namespace `regulation`)
 ]
 
-handler404 = "config.http_errors.page_not_found"
-handler500 = "config.http_errors.server_error"
+handler404 = "batches.web.errors.page_not_found"
+handler500 = "batches.web.errors.server_error"
+handler403 = "batches.web.errors.permission_denied"

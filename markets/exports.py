@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -22,6 +23,70 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# The sales export in the language of the page it is downloaded from (the language cookie):
+# one language per file, headers people read, a file name and sheet name in the same words.
+SALES_HEADER = {
+    "zh-hans": [
+        "销售时间",
+        "销售单号",
+        "批次号",
+        "品名",
+        "类别",
+        "规格",
+        "GTIN",
+        "序号",
+        "商品码",
+        "码链接",
+        "买方",
+        "买方手机",
+        "买方类型",
+        "统一社会信用代码",
+        "经营户",
+        "摊位",
+    ],
+    "en": [
+        "Sold at",
+        "Sale no.",
+        "Batch",
+        "Product name",
+        "Category",
+        "Specification",
+        "GTIN",
+        "Item no.",
+        "Code",
+        "Code URL",
+        "Buyer",
+        "Buyer phone",
+        "Buyer kind",
+        "Unified social credit code",
+        "Merchant",
+        "Stall",
+    ],
+}
+SALES_NAMES = {"zh-hans": ("销售记录", "经营户"), "en": ("Sales", "merchant")}
+
+
+def _language(language: str | None) -> str:
+    return "en" if (language or "").startswith("en") else "zh-hans"
+
+
+def sales_header(language: str | None) -> list[str]:
+    return SALES_HEADER[_language(language)]
+
+
+def sales_sheet_title(language: str | None) -> str:
+    return SALES_NAMES[_language(language)][0]
+
+
+def sales_disposition(language: str | None, merchant_id: int, stamp: str, fmt: str) -> str:
+    """`attachment` with the name in the page's language (RFC 6266 `filename*`), and an ASCII
+    name for clients that read only `filename`."""
+    title, merchant = SALES_NAMES[_language(language)]
+    name = f"{title}-{merchant}{merchant_id}-{stamp}.{fmt}"
+    return f"attachment; filename=\"sales-merchant-{merchant_id}-{stamp}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+
+
 ROWS_PER_CHUNK = 500
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -29,6 +29,7 @@ from config.replica import read_alias
 from warehouse.models import ZoneKind
 
 from . import epcis
+from .exports import SALES_HEADER
 from .models import BuyerKind, Merchant, Sale, SaleItem, mask_mobile, normalize_mobile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -684,24 +685,8 @@ def merchant_sales(*, merchant: Merchant, start: datetime | None, end: datetime 
     return sales_with_codes(sales).order_by("-sold_at", "-id")
 
 
-EXPORT_HEADER = [
-    "销售时间 sold_at",
-    "销售单号 sale_id",
-    "批次号 batch",
-    "品名 product_name",
-    "类别 category",
-    "规格 specification",
-    "GTIN",
-    "序号 item_no",
-    "商品码 token",
-    "码链接 url",
-    "买方 buyer_name",
-    "买方手机 buyer_phone",
-    "买方类型 buyer_kind",
-    "统一社会信用代码 buyer_credit_code",
-    "经营户 merchant",
-    "摊位 stall",
-]
+# The Chinese header; the export itself is in the language of the request (markets/exports.py).
+EXPORT_HEADER = SALES_HEADER["zh-hans"]
 
 
 def export_rows(

@@ -55,6 +55,36 @@ def _lock_codes(code_ids) -> dict[int, str]:
 
 
 @transaction.atomic
+def _sale_scans(actor: Actor, scans: list[str], messages: dict) -> tuple[dict, dict, dict]:
+    """The codes a sale's scanned values name: (problems by value, codes by id, value by id).
+    Only the merchant's own codes are looked up: another merchant's code is answered exactly
+    like an unknown one, so selling cannot be used to learn which codes exist (SPEC §4)."""
+    found = codes_for_scans(scans, queryset=visible_codes(actor))
+    problems: dict[str, str] = {}
+    chosen: dict[int, Code] = {}
+    scanned_as: dict[int, str] = {}
+    for value in scans:
+        code = found[value]
+        if code is None:
+            problems[value] = messages["unknown"]
+        elif code.pk in chosen:
+            problems[value] = messages["duplicate"]
+        else:
+            chosen[code.pk], scanned_as[code.pk] = code, value
+    return problems, chosen, scanned_as
+
+
+def sale_code_problems(*, actor: Actor, scans: list[str]) -> dict[str, str]:
+    """Every problem of a sale's scanned values, read without locks, so that a page whose other
+    fields were refused says them all at once; `sale_record` re-checks the same under locks."""
+    messages = _problem_messages()
+    problems, chosen, scanned_as = _sale_scans(actor, scans, messages)
+    for pk, code in chosen.items():
+        if code.status != CodeStatus.RELEASED:
+            problems[scanned_as[pk]] = messages.get(code.status, messages["unknown"])
+    return {value: str(text) for value, text in problems.items()}
+
+
 def sale_record(
     *,
     actor: Actor,
@@ -77,21 +107,7 @@ def sale_record(
     """
     now = now or timezone.now()
     messages = _problem_messages()
-    # Only the merchant's own codes are looked up: another merchant's code is answered exactly
-    # like an unknown one, so selling cannot be used to learn which codes exist (SPEC §4).
-    found = codes_for_scans(scans, queryset=visible_codes(actor))
-    problems: dict[str, str] = {}
-    chosen: dict[int, Code] = {}
-    scanned_as: dict[int, str] = {}
-    for value in scans:
-        code = found[value]
-        if code is None:
-            problems[value] = messages["unknown"]
-        elif code.pk in chosen:
-            problems[value] = messages["duplicate"]
-        else:
-            chosen[code.pk], scanned_as[code.pk] = code, value
-
+    problems, chosen, scanned_as = _sale_scans(actor, scans, messages)
     batches = _lock_batches({code.batch_id for code in chosen.values()})
     statuses = _lock_codes(chosen)
     for pk, status in statuses.items():

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -245,20 +246,21 @@ class MerchantSalesView(APIView):
         # database this view reads from is bound now.
         rows = selectors.export_rows(merchant=merchant, start=start, end=end, using=read_alias())
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-        filename = f"sales-merchant-{merchant.pk}-{stamp}.{fmt}"
+        language = get_language()
+        header = exports.sales_header(language)
         if fmt == "csv":
-            chunks = exports.csv_chunks(selectors.EXPORT_HEADER, rows)
+            chunks = exports.csv_chunks(header, rows)
             content_type = "text/csv; charset=utf-8"
         else:  # streamed as it is written: the first bytes leave before the last row is read
             chunks = exports.xlsx_chunks(
-                selectors.EXPORT_HEADER,
+                header,
                 rows,
-                title="sales",
+                title=exports.sales_sheet_title(language),
                 widths={1: 20, 3: 22, 4: 20, 9: 28, 10: 48, 11: 16, 12: 14, 14: 22},
             )
             content_type = exports.XLSX_CONTENT_TYPE
         response = StreamingHttpResponse(chunks, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = exports.sales_disposition(language, merchant.pk, stamp, fmt)
         return response
 
 

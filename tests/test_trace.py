@@ -241,11 +241,27 @@ def test_the_csv_export_streams_one_sortable_row_per_code_sold(flow, clock, sell
     assert response["Content-Disposition"].startswith("attachment; filename=")
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text)))
-    assert header[0].startswith("销售时间") and "buyer_phone" in header[11]
+    # One language per file (the field review found 「销售时间 sold_at」 mixed), named in it too
+    assert header[0] == "销售时间" and header[11] == "买方手机" and header[8] == "商品码"
+    assert "filename*=UTF-8''%E9%94%80%E5%94%AE%E8%AE%B0%E5%BD%95-" in response["Content-Disposition"]
     assert [row[8] for row in rows] == [codes[0]["token"], codes[1]["token"], codes[4]["token"]]
     assert rows == sorted(rows, key=lambda row: row[0])  # oldest first; times sort as text
     assert rows[0][10] == '\'=HYPERLINK("x")'  # a formula is kept as text
     assert rows[2][11] == "13700000009" and rows[0][6] == "09506000134352" and rows[2][2] == flow.number
+
+
+def test_the_export_is_in_english_when_the_page_is(flow, clock, sell, api):
+    codes = flow.released(clock)
+    sell([codes[0]["token"]], buyer_name="王女士", buyer_phone="13912345678")
+    client = api("regulator")
+    client.cookies["django_language"] = "en"
+    response = client.get(f"/api/trace/merchants/{merchant_id(flow.number)}/sales/?format=xlsx")
+    assert response.status_code == 200
+    assert "filename*=UTF-8''Sales-merchant" in response["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    assert workbook.active.title == "Sales"
+    header = next(workbook.active.iter_rows(values_only=True))
+    assert header[0] == "Sold at" and header[11] == "Buyer phone" and not any("销" in str(h) for h in header)
 
 
 def test_the_xlsx_export_is_a_sortable_spreadsheet(flow, clock, sell, api):

@@ -48,7 +48,7 @@ def test_a_wrong_password_is_said_plainly_and_the_username_is_kept(web, client):
     answer = client.post("/accounts/login/", {"username": "merchant-a1", "password": "nope"})
     assert answer.status_code == 200
     assert "merchant-a1" in answer.content.decode()
-    assert "请输入一个正确的用户名和密码" in text_of(answer)
+    assert "用户名或密码不正确，请检查后重试。" in text_of(answer)  # plain words, not Django's stock sentence
 
 
 @pytest.mark.parametrize("user", list(PAGES_BY_ROLE))

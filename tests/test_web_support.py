@@ -28,7 +28,7 @@ def formset_data(prefix: str, rows: list[dict], **extra) -> dict:
             if value is True:
                 value = "on"
             if value is False:
-                continue
+                value = "off"
             data[f"{prefix}-{index}-{name}"] = str(value)
     data.update(extra)
     return data

@@ -150,25 +150,44 @@ class OptionalReasonForm(forms.Form):
 # --- warehouse records ----------------------------------------------------------------------
 
 
+MATCH_CHOICES = [("on", _("Yes")), ("off", _("No"))]
+
+
+def _said_yes(value) -> bool:
+    return value == "on"
+
+
 class ArrivalLineForm(forms.Form):
     line = forms.IntegerField(widget=forms.HiddenInput)
     received_quantity = number(api.ArrivalLineInput, "received_quantity", _("Received quantity"))
-    type_matches = forms.BooleanField(label=_("Type matches"), required=False)
-    spec_matches = forms.BooleanField(label=_("Specification matches"), required=False)
+    # Asked, not pre-ticked: the operator says yes or no for each line (docs/web.md).
+    type_matches = forms.TypedChoiceField(
+        label=_("Type matches"), choices=MATCH_CHOICES, coerce=_said_yes, widget=forms.RadioSelect
+    )
+    spec_matches = forms.TypedChoiceField(
+        label=_("Specification matches"), choices=MATCH_CHOICES, coerce=_said_yes, widget=forms.RadioSelect
+    )
 
 
 ArrivalFormSet = forms.formset_factory(ArrivalLineForm, extra=0)
 
 
 def arrival_formset(batch, data=None):
-    """One form per declared line, pre-filled with the declared quantity and both checks ticked."""
+    """One form per declared line, asking what was counted: no quantity filled in, no match
+    ticked in advance (a re-check shows what the last check recorded)."""
     lines = list(batch.lines.all())
     initial = [
         {
             "line": line.pk,
-            "received_quantity": line.quantity if line.received_quantity is None else line.received_quantity,
-            "type_matches": True,
-            "spec_matches": True,
+            "received_quantity": line.received_quantity,
+            **(
+                {}
+                if line.received_quantity is None
+                else {
+                    "type_matches": "on" if line.type_matches else "off",
+                    "spec_matches": "on" if line.spec_matches else "off",
+                }
+            ),
         }
         for line in lines
     ]

@@ -7,12 +7,14 @@ from django.shortcuts import redirect
 from ..actors import visible_batches
 from ..models import Notification, Status
 from .common import MERCHANT, OPERATOR, REVIEWER, page, role_page
+from .field import SignInForm
 from .presenters import batch_rows
 
 
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
 
 
 class LogoutView(auth_views.LogoutView):

@@ -39,6 +39,7 @@ DETAIL_LABELS = {
     "count": _("Count"),
     "rest_until": _("Rest until"),
     "codes_recalled": _("Codes recalled"),
+    "codes_sold": _("Codes sold"),
     "lines": _("Lines"),
 }
 

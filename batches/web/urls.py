@@ -5,7 +5,7 @@ config/urls.py assembles the one `web` namespace from this, `warehouse.web.urls`
 
 from django.urls import path
 
-from . import batch_pages, home, merchant
+from . import batch_pages, field, home, merchant
 
 urlpatterns = [
     path("accounts/login/", home.LoginView.as_view(), name="login"),
@@ -18,4 +18,8 @@ urlpatterns = [
     path("batches/<str:number>/do/<slug:action>/", batch_pages.batch_action, name="batch-action"),
     # market reviewer
     path("review/", batch_pages.review_queue, name="review-queue"),
+    # field work: recall acknowledgement, live status (batches/web/field.py)
+    path("notices/<int:notice_id>/ack/", field.notice_ack, name="notice-ack"),
+    path("live/batches/<str:number>/", field.live_batch, name="live-batch"),
+    path("live/board/", field.live_board, name="live-board"),
 ]

@@ -90,6 +90,8 @@ def sale_new(request):
             )
             return redirect("web:sale-list")
     scanned = [line.strip() for line in (form.data.get("codes") or "").splitlines() if line.strip()]
+    if request.method == "POST" and data is None and scanned:  # the buyer's errors and the codes' at once
+        problems = market_services.sale_code_problems(actor=request.actor, scans=scanned)
     return page(
         request,
         "web/sale_new.html",

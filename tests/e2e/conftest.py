@@ -27,7 +27,18 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 PASSWORD = "e2e-pass-123"
-REST_SECONDS = 2
+AXE = Path(__file__).resolve().parents[1] / "data" / "axe" / "axe.min.js"
+# Records the beeps and buzzes of the scan lists (app.js `signal`): the page's own calls, counted.
+SIGNALS = """
+window.__signals = [];
+Object.defineProperty(Navigator.prototype, "vibrate", { configurable: true,
+  value: function (pattern) { window.__signals.push("vibrate:" + JSON.stringify(pattern)); return true; } });
+if (window.AudioContext) {
+  const make = AudioContext.prototype.createOscillator;
+  AudioContext.prototype.createOscillator = function () { window.__signals.push("beep"); return make.call(this); };
+}
+"""
+REST_SECONDS = 6  # long enough for sample and result on a busy CI machine, short enough to wait for
 
 
 @pytest.fixture
@@ -108,6 +119,33 @@ class Person:
 
     def text(self):
         return self.page.inner_text("main")
+
+    def wide(self):
+        """How far the page scrolls sideways (0 when nothing is wider than the screen)."""
+        return self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+    def axe(self):
+        """axe-core's critical and serious violations on this page (axe is loaded into every
+        page of the context by `with_axe`, through the DevTools protocol, not a <script>)."""
+        self.page.wait_for_function("() => window.axe !== undefined")
+        found = self.page.evaluate(
+            "async () => { const r = await axe.run(document); return {passes: r.passes.length, bad: r.violations"
+            ".filter(v => v.impact === 'critical' || v.impact === 'serious')"
+            ".map(v => v.id + ' ' + v.impact + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))}; }"
+        )
+        assert found["passes"] > 10  # axe really checked the page
+        return found["bad"]
+
+    def with_axe(self):
+        self.context.add_init_script(path=str(AXE))
+        return self
+
+    def with_signals(self):
+        self.context.add_init_script(SIGNALS)
+        return self
+
+    def signals(self):
+        return self.page.evaluate("window.__signals")
 
     def flash(self):
         return " ".join(self.page.locator(".messages").all_inner_texts())

@@ -1,7 +1,7 @@
 """One batch through every role's main path, in a real browser:
 
 a merchant declares and submits, the reviewer approves, the operator scans the batch through
-every step (with a 2-second rest), codes are issued and released, the merchant sells by
+every step (with a few seconds of rest), codes are issued and released, the merchant sells by
 scanning, the regulator finds the sale in trace and on the dashboard. Every page is saved as a
 screenshot in Chinese and in English under artifacts/screenshots/.
 """
@@ -83,6 +83,13 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
         page.keyboard.press("Enter")
     page.wait_for_selector("#batch-card")
     operator.shot("card-approved")
+    # The arrival check asks for what was counted: nothing filled in or ticked in advance
+    assert page.input_value("#id_arrival-0-received_quantity") == ""
+    assert page.locator("#batch-card input[type=radio]:checked").count() == 0
+    for index, quantity in enumerate((3, 2)):
+        page.fill(f"#id_arrival-{index}-received_quantity", str(quantity))
+        page.check(f"input[name=arrival-{index}-type_matches][value=on]")
+        page.check(f"input[name=arrival-{index}-spec_matches][value=on]")
     operator.submit("[data-testid=do-arrive]")
     assert "与申报相符" in operator.flash()
     assert page.evaluate("document.activeElement.id") == "id_q"  # refocused after the action
@@ -99,6 +106,9 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
     page.fill("#id_test_result-report_no", "R-2026-001")
     operator.submit("[data-testid=do-test_result]")
     assert Batch.objects.get(pk=batch.pk).status == Status.RESTING
+    # After the negative result the card says what comes next and offers no other sample
+    assert "下一步" in page.inner_text("[data-testid=next-step]")
+    assert page.locator("[data-testid=do-sample]").count() == 0
     operator.shot("card-resting")
     operator.submit("nav.menu >> text=分区看板")
     assert number in page.inner_text(".board-resting")
