@@ -182,7 +182,7 @@ def test_the_zh_hans_catalog_is_complete_and_compiled():
 
 
 def test_messages_have_one_source_language_english_and_one_catalog():
-    # English is the source everywhere (docs/messages.md); Chinese lives in the zh-hans catalog only.
+    # English is the source everywhere (docs/architecture.md, "Messages"); Chinese lives in the zh-hans catalog only.
     assert sorted(s for _context, s in source_strings() if CHINESE.search(s)) == []
     assert [entry.msgid for entry in polib.pofile(str(CATALOG)) if CHINESE.search(entry.msgid)] == []
     catalogs = [BASE_DIR / "locale", *(BASE_DIR / app / "locale" for app in APPS)]
