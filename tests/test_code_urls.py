@@ -132,7 +132,7 @@ def test_a_counterfeit_label_cannot_be_released(api, flow, clock):
     assert response.status_code == 400
     problems = response.json()["codes"]
     assert set(problems) == set(fakes)
-    assert {problems[value] for value in fakes} == {"未知的商品码。"}
+    assert {problems[value] for value in fakes} == {"未知的追溯码。"}
     assert set(Code.objects.filter(batch__number=flow.number).values_list("status", flat=True)) == {"in_warehouse"}
 
 
@@ -145,7 +145,7 @@ def test_a_counterfeit_label_cannot_be_sold(flow, clock, sell):
 
     refused = sell([fake, fake_link], expect=400)["codes"]
 
-    assert refused == {fake: "未知的商品码。", fake_link: "未知的商品码。"}
+    assert refused == {fake: "未知的追溯码。", fake_link: "未知的追溯码。"}
     assert Sale.objects.count() == 0
     sell([scarf["url"], codes[0]["url"]])  # the genuine labels sell
 
@@ -230,9 +230,9 @@ def test_selling_another_merchants_code_answers_like_an_unknown_one(api, two_war
 
     refused = sell([released.token, UNKNOWN_TOKEN], username="merchant-a2", expect=400)["codes"]
 
-    assert refused[released.token] == refused[UNKNOWN_TOKEN] == "未知的商品码。"
+    assert refused[released.token] == refused[UNKNOWN_TOKEN] == "未知的追溯码。"
     by_url = sell([f"{BASE}/c/{released.token}"], username="merchant-c1", expect=400)["codes"]
-    assert by_url == {f"{BASE}/c/{released.token}": "未知的商品码。"}
+    assert by_url == {f"{BASE}/c/{released.token}": "未知的追溯码。"}
     assert Sale.objects.count() == 0
 
 
@@ -247,5 +247,5 @@ def test_releasing_a_code_of_another_warehouse_answers_like_an_unknown_one(api, 
     )
     assert response.status_code == 400
     problems = response.json()["codes"]
-    assert problems[codes_of(mine.number)[4].token] == problems[UNKNOWN_TOKEN] == "未知的商品码。"
+    assert problems[codes_of(mine.number)[4].token] == problems[UNKNOWN_TOKEN] == "未知的追溯码。"
     assert Code.objects.get(pk=foreign.pk).status == "in_warehouse"

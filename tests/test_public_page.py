@@ -196,7 +196,7 @@ def test_an_unknown_code_is_a_404_page(public, coded, path):
     response, html = page(public, path)
 
     assert response.status_code == 404
-    assert "未找到该商品码" in html and "<html" in html
+    assert "未找到该追溯码" in html and "<html" in html
 
 
 def test_a_digital_link_with_another_gtin_is_a_404_page(public, coded):

@@ -295,7 +295,7 @@ def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_on
 
     answer = sell([codes[0]["token"], codes[1]["token"]], buyer_phone="13700000001", expect=400)
 
-    assert answer["codes"] == {codes[0]["token"]: "该商品码已售出。"}
+    assert answer["codes"] == {codes[0]["token"]: "该追溯码已售出。"}
     assert Sale.objects.count() == 1 and statuses(flow)[codes[1]["token"]] == "released"
 
 

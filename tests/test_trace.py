@@ -242,7 +242,7 @@ def test_the_csv_export_streams_one_sortable_row_per_code_sold(flow, clock, sell
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text)))
     # One language per file (the field review found 「销售时间 sold_at」 mixed), named in it too
-    assert header[0] == "销售时间" and header[11] == "买方手机" and header[8] == "商品码"
+    assert header[0] == "销售时间" and header[11] == "买方手机" and header[8] == "追溯码"
     assert "filename*=UTF-8''%E9%94%80%E5%94%AE%E8%AE%B0%E5%BD%95-" in response["Content-Disposition"]
     assert [row[8] for row in rows] == [codes[0]["token"], codes[1]["token"], codes[4]["token"]]
     assert rows == sorted(rows, key=lambda row: row[0])  # oldest first; times sort as text
@@ -274,7 +274,7 @@ def test_the_xlsx_export_is_a_sortable_spreadsheet(flow, clock, sell, api):
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert len(rows) == 3 and rows[0][8].startswith("商品码")
+    assert len(rows) == 3 and rows[0][8].startswith("追溯码")
     assert isinstance(rows[1][0], datetime)  # a real date-time cell: sorts as time
     assert [row[8] for row in rows[1:]] == [codes[0]["token"], codes[3]["token"]]
     assert sheet.auto_filter.ref == "A1:P3" and sheet.freeze_panes == "A2"

@@ -85,4 +85,4 @@ def test_a_sale_says_the_buyers_and_the_codes_problems_at_once(web, flow, clock)
     )
     text = text_of(answer)
     assert answer.status_code == 400 and Sale.objects.count() == 0
-    assert "手机" in text and "同一商品码重复出现。" in text and "未知的商品码。" in text
+    assert "手机" in text and "同一追溯码重复出现。" in text and "未知的追溯码。" in text

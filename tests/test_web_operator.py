@@ -127,7 +127,7 @@ def test_release_by_scanning_is_all_or_nothing_with_a_problem_per_code(web, flow
     answer = web("operator-1").post(
         f"/warehouse/release/{flow.number}/", {"codes": "\n".join(c.token for c in codes[:2])}, follow=True
     )
-    assert "2 个商品码已出仓" in messages_of(answer)[0]
+    assert "2 个追溯码已出仓" in messages_of(answer)[0]
     assert Code.objects.filter(batch__number=flow.number, status="released").count() == 2
     # Already released: reported per code by the release service, nothing changes
     again = web("operator-1").post(f"/warehouse/release/{flow.number}/", {"codes": codes[0].token})

@@ -109,7 +109,7 @@ def test_trace_by_token_shows_the_whole_chain_and_the_buyer(web, flow, clock):
         "静置期满",
         "进入仓储区",
         "已赋码",
-        "商品码出仓",
+        "追溯码出仓",
         "已售出",
     ):
         assert step in text, step

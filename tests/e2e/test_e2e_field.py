@@ -126,7 +126,7 @@ def test_each_scan_is_checked_at_once_and_said_in_words_beep_and_buzz(demo):
         box.press("Enter")
     page.wait_for_selector("[data-scan-rows] li[data-scan-state=bad] >> nth=1")
     assert "已扫描过" in page.inner_text("[data-scan-feedback]")
-    assert "2 个扫描的商品码有问题：" in page.inner_text("[data-scan-summary]")
+    assert "2 个扫描的追溯码有问题：" in page.inner_text("[data-scan-summary]")
     assert merchant.wide() <= 0
     # Every button on the page is at least 44 px each way (the remove buttons included)
     small = page.evaluate(
@@ -142,7 +142,7 @@ def test_each_scan_is_checked_at_once_and_said_in_words_beep_and_buzz(demo):
     merchant.page.fill("#id_buyer_name", "王女士")
     merchant.page.fill("#id_buyer_phone", "13912345678")
     merchant.submit("[data-testid=sale-submit]")
-    assert "2 个扫描的商品码有问题" in merchant.flash()
+    assert "2 个扫描的追溯码有问题" in merchant.flash()
     assert page.locator(".form-errors li[data-problem]").count() == 2
     assert merchant.wide() <= 0 and Sale.objects.count() == 0
     # The phone's tab bar is at the bottom and shows every tab whole

@@ -138,7 +138,7 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
     assert "已扫描过" in page.inner_text("[data-scan-feedback]")
     operator.shot("release-scan-filled", both=False)
     operator.submit("[data-testid=release-submit]")
-    assert "2 个商品码已出仓" in operator.flash()
+    assert "2 个追溯码已出仓" in operator.flash()
     operator.submit("[data-testid=do-release-all]")  # the confirm dialog is accepted
     assert Batch.objects.get(pk=batch.pk).status == Status.RELEASED
 
@@ -189,7 +189,7 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
         "静置期满",
         "进入仓储区",
         "已赋码",
-        "商品码出仓",
+        "追溯码出仓",
         "已售出",
     ):
         assert step in chain, step

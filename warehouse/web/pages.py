@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 
 from batches import services
 from batches.actions import Action, Capability, may
-from batches.actors import visible_batches, visible_codes
-from batches.codes import codes_for_scans
+from batches.actors import visible_batches
 from batches.errors import DomainError, InputError
 from batches.models import Status
 from batches.web import forms as f
@@ -126,24 +125,22 @@ def release_scan(request, number):
         if not scanned:
             messages.error(request, _("Scan at least one code."))
         else:
-            tokens, problems = _tokens_for(scanned, actor)
-            if not problems:
-                try:
-                    services.batch_release(batch=batch, actor=actor, tokens=list(tokens.values()))
-                except DomainError as error:
-                    messages.error(request, error.detail)
-                except InputError as error:
-                    by_token = {token: value for value, token in tokens.items()}
-                    per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
-                    for token, problem in per_code.items() if isinstance(per_code, dict) else []:
-                        problems[by_token.get(token, token)] = problem
-                else:
-                    messages.success(
-                        request,
-                        _("%(count)d codes of batch %(number)s left the warehouse.")
-                        % {"count": len(tokens), "number": batch.number},
-                    )
-                    return redirect(reverse("web:scan") + f"?q={batch.number}")
+            # The service reads the scanned values itself (any form a label carries) and names
+            # the problem of each one; the page shows exactly those.
+            try:
+                services.batch_release(batch=batch, actor=actor, tokens=scanned)
+            except DomainError as error:
+                messages.error(request, error.detail)
+            except InputError as error:
+                per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
+                problems = {value: str(problem) for value, problem in per_code.items()}
+            else:
+                messages.success(
+                    request,
+                    _("%(count)d codes of batch %(number)s left the warehouse.")
+                    % {"count": len(scanned), "number": batch.number},
+                )
+                return redirect(reverse("web:scan") + f"?q={batch.number}")
             if problems:
                 messages.error(
                     request,
@@ -166,19 +163,3 @@ def release_scan(request, number):
         active="scan",
         status=status,
     )
-
-
-def _tokens_for(scanned: list[str], actor) -> tuple[dict, dict]:
-    """Each scanned value → its code's token; unknown or repeated values are problems."""
-    found = codes_for_scans(scanned, queryset=visible_codes(actor))
-    tokens, problems, seen = {}, {}, {}
-    for value in scanned:
-        code = found.get(value)
-        if code is None:
-            problems[value] = _("Unknown code.")
-        elif code.token in seen:
-            problems[value] = _("Scanned twice (same code as %(other)s).") % {"other": seen[code.token]}
-        else:
-            seen[code.token] = value
-            tokens[value] = code.token
-    return tokens, problems
