@@ -11,7 +11,7 @@
 # REDIS_URL (its keys are only added to: page cache and throttle keys), a throw-away VAR_DIR.
 # Data: the demo world and 13 more coded batches (20 batches, 2,996 codes) for the reads; then,
 # for the writes, 5 batches of 1,020 codes (1,000 released per request) and 40,000 released codes
-# to sell 10 at a time (and 10,000 more for the sale's warm-up). Knobs: BENCH_PORT (18130), BENCH_WORKERS (5 gunicorn sync workers),
+# to sell 10 at a time (and 10,000 more for the sale's warm-up). Knobs: BENCH_PORT (18630), BENCH_WORKERS (5 gunicorn sync workers),
 # BENCH_THREADS (2 wrk threads), BENCH_CONNECTIONS (32), BENCH_SECONDS (15 per endpoint),
 # BENCH_SALE_SECONDS (8), BENCH_RELEASE_ROUNDS (5).
 set -euo pipefail
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 : "${REDIS_URL:=redis://127.0.0.1:6379/0}"
 command -v wrk >/dev/null || { echo "wrk is missing: make system-bench (Debian package wrk)"; exit 1; }
 PY=.venv/bin/python
-PORT="${BENCH_PORT:-18130}"
+PORT="${BENCH_PORT:-18630}"
 WORKERS="${BENCH_WORKERS:-5}"
 THREADS="${BENCH_THREADS:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"

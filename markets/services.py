@@ -54,7 +54,6 @@ def _lock_codes(code_ids) -> dict[int, str]:
     return dict(Code.objects.select_for_update().filter(pk__in=code_ids).order_by("pk").values_list("pk", "status"))
 
 
-@transaction.atomic
 def _sale_scans(actor: Actor, scans: list[str], messages: dict) -> tuple[dict, dict, dict]:
     """The codes a sale's scanned values name: (problems by value, codes by id, value by id).
     Only the merchant's own codes are looked up: another merchant's code is answered exactly
@@ -85,6 +84,7 @@ def sale_code_problems(*, actor: Actor, scans: list[str]) -> dict[str, str]:
     return {value: str(text) for value, text in problems.items()}
 
 
+@transaction.atomic
 def sale_record(
     *,
     actor: Actor,
