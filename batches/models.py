@@ -215,17 +215,41 @@ class Code(models.Model):
         return self.token
 
 
-class EventQuerySet(models.QuerySet):
-    """R6: events are written once and never updated or deleted through any interface."""
+class AppendOnlyQuerySet(models.QuerySet):
+    """R6: rows written once and never updated or deleted through any interface (events, and
+    the photos kept as evidence). `refusal` says which."""
+
+    refusal = "Events are immutable (R6)."
 
     def update(self, **kwargs):
-        raise ValidationError("Events are immutable (R6).")
+        raise ValidationError(self.refusal)
 
     def delete(self):
-        raise ValidationError("Events are immutable (R6).")
+        raise ValidationError(self.refusal)
 
 
-class Event(models.Model):
+class AppendOnly(models.Model):
+    """The model side of AppendOnlyQuerySet: a saved row is never saved again nor deleted."""
+
+    refusal = "Events are immutable (R6)."
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError(self.refusal)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(self.refusal)
+
+
+class EventQuerySet(AppendOnlyQuerySet):
+    pass
+
+
+class Event(AppendOnly):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="events")
     action = models.CharField(max_length=40)
     status_before = models.CharField(max_length=20, blank=True)
@@ -248,14 +272,6 @@ class Event(models.Model):
         indexes = [models.Index(fields=["batch", "id"], name="event_batch_id")]
         verbose_name = _("Event")
         verbose_name_plural = _("Event")
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValidationError("Events are immutable (R6).")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Events are immutable (R6).")
 
 
 class Notification(models.Model):
@@ -309,20 +325,18 @@ class AttachmentKind(models.TextChoices):
     DESTRUCTION = "destruction", _("Destruction")
 
 
-class AttachmentQuerySet(models.QuerySet):
+class AttachmentQuerySet(AppendOnlyQuerySet):
     """Evidence is kept like events: written once, never updated or deleted (R6)."""
 
-    def update(self, **kwargs):
-        raise ValidationError("Attachments are evidence and immutable (R6).")
-
-    def delete(self):
-        raise ValidationError("Attachments are evidence and immutable (R6).")
+    refusal = "Attachments are evidence and immutable (R6)."
 
 
-class Attachment(models.Model):
+class Attachment(AppendOnly):
     """A photo attached to a batch's record: the re-encoded image (no EXIF unless the location
     is kept on purpose) and its thumbnail, both in the `attachments` storage. Written by
     batches.attachments only; served only to those who see the batch."""
+
+    refusal = AttachmentQuerySet.refusal
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="attachments")
@@ -351,14 +365,6 @@ class Attachment(models.Model):
         indexes = [models.Index(fields=["batch", "uploaded_at"], name="attachment_batch_at")]
         verbose_name = _("Photo")
         verbose_name_plural = _("Photos")
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValidationError("Attachments are evidence and immutable (R6).")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Attachments are evidence and immutable (R6).")
 
 
 # --- incidents: a positive result, the lots around it, seals (README "Incident mode") ------
