@@ -230,6 +230,19 @@ def test_asking_again_with_the_etag_or_the_date_is_304_without_a_body(public, co
     assert other.status_code == 200 and other["ETag"] != first["ETag"]
 
 
+def test_the_date_is_the_batchs_last_change_and_a_later_change_answers_the_old_date(api, flow, public, coded):
+    _number, codes = coded
+    path = f"/c/{codes[4].token}"
+
+    coded_page = public.get(path)
+    flow.post("operator-1", "release", {"codes": [codes[4].token]})
+    released = public.get(path, HTTP_IF_MODIFIED_SINCE=coded_page["Last-Modified"])
+
+    # Codes were issued at 10:00:01 Beijing time on 8 March (the fixture's clock).
+    assert coded_page["Last-Modified"] == "Sun, 08 Mar 2026 02:00:01 GMT"
+    assert released.status_code == 200 and "在市场销售" in released.content.decode()
+
+
 def test_a_sale_changes_the_page_and_its_etag_at_once(api, flow, public, coded):
     _number, codes = coded
     flow.post("operator-1", "release", {"codes": [codes[4].token]})

@@ -29,6 +29,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.db.models import OuterRef, Subquery
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import Http404, HttpResponse
@@ -141,6 +142,17 @@ def public_facts(code: Code) -> dict:
     }
 
 
+def last_modified(last_change) -> int | None:
+    """The page's Last-Modified: the second of its batch's last event (every change to what the
+    page shows writes one, R6), the same for every build until the next change, so
+    If-Modified-Since holds across rebuilds and servers. None (no Last-Modified, the ETag alone)
+    while that second is not over: another change within it would carry the same date."""
+    if last_change is None:
+        return None
+    changed = int(last_change.timestamp())
+    return changed if changed < int(time.time()) else None
+
+
 def _version_key(batch_id: int) -> str:
     return f"public-page:v:{batch_id}"
 
@@ -211,7 +223,8 @@ class PublicCodeView(APIView):
         if response is None:
             response = HttpResponse(html, content_type="text/html; charset=utf-8")
         response["ETag"] = etag
-        response["Last-Modified"] = http_date(modified)
+        if modified is not None:
+            response["Last-Modified"] = http_date(modified)
         return response
 
     def cached_page(self, request, ref: CodeRef) -> dict | None:
@@ -245,9 +258,10 @@ class PublicCodeView(APIView):
         return batch_id
 
     def build_page(self, request, ref: CodeRef, *, version) -> dict:
-        code = codes_for_refs({"scan": ref}, queryset=Code.objects.select_related("batch__market", "batch__warehouse"))[
-            "scan"
-        ]
+        codes = Code.objects.select_related("batch__market", "batch__warehouse").annotate(
+            last_change=Subquery(Event.objects.filter(batch_id=OuterRef("batch_id")).order_by("-id").values("at")[:1])
+        )
+        code = codes_for_refs({"scan": ref}, queryset=codes)["scan"]
         if code is None:
             raise Http404
         html = render_to_string("public/code.html", public_facts(code), request=request._request)
@@ -256,8 +270,7 @@ class PublicCodeView(APIView):
             "version": version,
             "html": html,
             "etag": f'"{hashlib.sha256(html.encode()).hexdigest()[:32]}"',
-            # Not earlier than the page's last change: it was built from the data as it is now.
-            "modified": int(time.time()),
+            "modified": last_modified(code.last_change),
         }
 
     def finalize_response(self, request, response, *args, **kwargs):
