@@ -34,6 +34,7 @@ import sys
 import time
 import tracemalloc
 import warnings
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -160,6 +161,43 @@ def copy_rows(cursor, model, columns: list[str], rows) -> int:
             copy.write_row((*row, *defaults))
             count += 1
     return count
+
+
+@contextmanager
+def indexes_built_after(cursor, models):
+    """As pg_restore loads: the tables' secondary indexes and unique constraints are dropped
+    before the COPY and built again after it (one sort each instead of millions of random B-tree
+    inserts), and foreign-key triggers are off while it runs (session_replication_role =
+    replica; the rows are generated consistent). The tables end with the very indexes the
+    migrations made: their definitions are read from the catalogue and replayed."""
+    tables = [model._meta.db_table for model in models]
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'u' AND conrelid::regclass::text = ANY(%s)",
+        [tables],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        [tables],
+    )
+    indexes = cursor.fetchall()
+    for table, name, _definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    cursor.execute("SET session_replication_role = replica")
+    try:
+        yield
+    finally:
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        for table, name, definition in constraints:
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        for _name, definition in indexes:
+            cursor.execute(definition)
 
 
 WAREHOUSES_PER_DISTRICT = 10
@@ -501,7 +539,8 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, warehouses: in
             if merchant.pk == big.pk:
                 big_rows += count
 
-    with connection.cursor() as django_cursor:
+    bulk = (Code, Event, Sale, SaleItem)
+    with connection.cursor() as django_cursor, indexes_built_after(django_cursor.cursor, bulk):
         cursor = django_cursor.cursor
         loaded = {
             "batches": copy_rows(
@@ -604,6 +643,8 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, warehouses: in
             ),
             "sale items": copy_rows(cursor, SaleItem, ["id", "sale_id", "code_id", "voided"], item_rows),
         }
+    with connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor
         for model in (Batch, BatchLine, Disinfection, Sample, TestResult, Code, Event, Sale, SaleItem):
             table = model._meta.db_table
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")

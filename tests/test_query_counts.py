@@ -12,16 +12,23 @@ from django.db import connection
 from django.test import Client
 
 from batches.actors import actor_for
-from batches.api.serializers import BatchDetail, BatchSummary, batch_detail_queryset, render_detail, summary_output
+from batches.api.serializers import (
+    BatchDetail,
+    BatchSummary,
+    batch_detail_queryset,
+    detail_batch,
+    render_detail,
+    summary_output,
+)
 from batches.codes import lookup_chunk
 from batches.models import Batch
 
 # The token check reads the token with its user and role (1); a scan then reads the code (or
 # the batch) with its batch, market, warehouse, merchant and code counts (1), and the lines (1).
 SCAN_QUERIES = 3
-# Token (1), the batch in the caller's scope (1), then the detail: the batch with its code
-# counts, lines, disinfections, samples, results (5).
-DETAIL_QUERIES = 7
+# Token (1), the batch in the caller's scope with its code counts (1), then its lines,
+# disinfections, and samples with their results (3).
+DETAIL_QUERIES = 5
 # Not in the cache: which batch (1), the code with its batch (1), last disinfection (1),
 # first negative result (1). In the cache: none.
 PUBLIC_QUERIES = 4
@@ -65,7 +72,7 @@ def test_a_scan_outside_the_scope_costs_no_more_and_finds_nothing(api, coded, dj
             assert other.get("/api/scan/", {"value": value}).status_code == 404
 
 
-def test_the_batch_detail_is_seven_queries_for_every_role(api, coded, django_assert_num_queries):
+def test_the_batch_detail_is_five_queries_for_every_role(api, coded, django_assert_num_queries):
     flow, _codes = coded
     flow.detail("regulator")
     for username in ("merchant-a1", "reviewer-a", "operator-1", "regulator"):
@@ -136,13 +143,30 @@ def test_the_fast_detail_and_summary_say_what_the_serializers_say(api, flow, clo
     flow.post("operator-1", "release", {"codes": [flow.codes()[0]["token"]]})
     drafted = new_flow().to("draft")
     resting = new_flow().to("resting")
+    sampled = new_flow()
+    sampled.resting()
+    sampled.sample()  # a sample still without its result
     regulator = actor_for(_user("regulator"))
 
-    for number in (flow.number, drafted.number, resting.number):
+    for number in (flow.number, drafted.number, resting.number, sampled.number):
         batch = batch_detail_queryset(Batch.objects.filter(number=number)).get()
         for actor in (regulator, actor_for(_user("operator-1")), None):
             assert same(render_detail(batch, actor)) == same(BatchDetail(batch, context={"actor": actor}).data)
+        assert same(render_detail(detail_batch(regulator, number), regulator)) == same(
+            BatchDetail(batch, context={"actor": regulator}).data
+        )
         assert same(summary_output(batch)) == same(BatchSummary(batch).data)
+    assert BatchDetail(batch_detail_queryset(Batch.objects.filter(number=flow.number)).get()).data["samples"]
+
+
+def test_the_detail_is_read_only_within_the_callers_scope(flow, clock):
+    flow.coded(clock)
+
+    assert detail_batch(actor_for(_user("operator-1")), flow.number).number == flow.number
+    assert detail_batch(actor_for(_user("operator-2")), flow.number) is None  # another warehouse
+    assert detail_batch(actor_for(_user("merchant-a2")), flow.number) is None  # another merchant
+    assert detail_batch(actor_for(_user("regulator-2")), flow.number) is None  # another district
+    assert detail_batch(actor_for(_user("regulator-city")), flow.number).number == flow.number
 
 
 def _user(username):

@@ -30,6 +30,7 @@ from ..shapes import (  # noqa: F401 -- the output shapes are part of the API's 
     batch_detail_queryset,
     code_count_annotations,
     code_counts,
+    detail_batch,
     line_output,
     render_detail,
     summary_output,

@@ -5,6 +5,7 @@ service, which checks the state (409) — the order of SPEC §4."""
 import django_filters
 from django.db import transaction
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -101,7 +102,10 @@ class BatchListCreateView(generics.ListAPIView):
 class BatchDetailView(APIView):
     @extend_schema(responses=s.BatchDetail)
     def get(self, request, number):
-        batch, actor = scoped_batch(request, number)
+        actor = current_actor(request)
+        batch = s.detail_batch(actor, number)
+        if batch is None:
+            raise Http404
         return Response(s.render_detail(batch, actor))
 
     @extend_schema(request=s.EditInput, responses=s.BatchDetail)
