@@ -152,7 +152,8 @@ def codes_for_refs(refs: dict, queryset=None) -> dict:
     tokens = sorted({ref.token for ref in refs.values() if ref and ref.token})
     serials = sorted({ref.serial for ref in refs.values() if ref and not ref.token})
 
-    queryset = (queryset if queryset is not None else Code.objects.all()).select_related("batch", "line")
+    # No ORDER BY: the rows go into dictionaries (Code's ordering would join and sort for nothing).
+    queryset = (queryset if queryset is not None else Code.objects.all()).select_related("batch", "line").order_by()
     by_token, by_serial = {}, {}
     for chunk in _chunks(tokens):
         by_token.update((code.token, code) for code in queryset.filter(token__in=chunk))

@@ -165,6 +165,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests that start a real Celery worker need a test database another process can open.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 
+# PostgreSQL: parameters bound on the server, so that psycopg prepares a statement the
+# connection has run PREPARE_THRESHOLD times and PostgreSQL plans it once per connection instead
+# of on every request (planning the token check's join of nine tables took ten times its
+# execution; README, "The hot paths under load"). DB_SERVER_SIDE_BINDING=0 returns to psycopg's
+# client-side binding, for a connection pooler that cannot keep prepared statements (PgBouncer
+# before 1.21 in transaction mode).
+SERVER_SIDE_BINDING = os.environ.get("DB_SERVER_SIDE_BINDING", "1") == "1"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and SERVER_SIDE_BINDING:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": int(os.environ.get("DB_PREPARE_THRESHOLD", "2"))}
+    )
+
 # A PostgreSQL streaming replica for the regulator's read-only pages and exports
 # (config/replica.py, docs/scaling.md). Unset: everything reads from and writes to the primary.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
@@ -176,6 +188,14 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "3"))
     )
+    if SERVER_SIDE_BINDING:
+        DATABASES["replica"]["OPTIONS"].update(
+            {
+                k: v
+                for k, v in DATABASES["default"].get("OPTIONS", {}).items()
+                if k in ("server_side_binding", "prepare_threshold")
+            }
+        )
     # Tests read the replica alias through the primary's test database (there is no second one).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["config.replica.PrimaryReplicaRouter"]

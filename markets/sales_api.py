@@ -139,7 +139,7 @@ class SaleListCreateView(APIView):
             buyer_kind=data["buyer_kind"],
             buyer_credit_code=data["buyer_credit_code"],
         )
-        return Response(render_sale(sale, actor), status=status.HTTP_201_CREATED)
+        return Response(sale_output(sale, actor), status=status.HTTP_201_CREATED)  # as recorded: no read back
 
 
 class SaleDetailView(APIView):

@@ -96,9 +96,12 @@ def sales_with_codes(queryset: QuerySet[Sale]) -> QuerySet[Sale]:
 
 
 def sale_output(sale: Sale, actor: Actor | None) -> dict:
+    """The sale as SaleOutput shows it: `sale` read by sales_with_codes(), or just recorded by
+    sale_record() (which leaves its codes in `sold_tokens`; its merchant is the seller's)."""
+    sold = getattr(sale, "sold_tokens", None)
     return {
         "id": sale.pk,
-        "codes": [item.code.token for item in sale.items.all()],
+        "codes": sold if sold is not None else [item.code.token for item in sale.items.all()],
         "buyer_name": sale.buyer_name,
         "buyer_phone": shown_phone(actor, sale.buyer_phone),
         "buyer_kind": sale.buyer_kind,

@@ -141,6 +141,9 @@ def sale_record(
                 or {"_all": messages[CodeStatus.SOLD]}
             }
         ) from None
+    # The answer's codes in the order a read of the sale gives them (by code id), so the API can
+    # answer without reading the sale back (markets.selectors.sale_output).
+    sale.sold_tokens = [chosen[pk].token for pk in sorted(chosen)]
     sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
     if sold != len(chosen):  # cannot happen under the locks; refuse to record a partial sale
         raise RuntimeError("sale lost its lock on the codes")

@@ -126,6 +126,20 @@ def test_a_sale_costs_the_same_queries_for_one_code_or_many(api, flow, clock, se
     assert sale([codes[0]["token"]]) == sale([code["token"] for code in codes[1:5]])
 
 
+def test_the_answer_to_a_sale_is_the_sale_as_read_back(api, flow, clock, sell):
+    codes = flow.released(clock)
+    # Scanned in another order than the codes' own, as URLs and tokens mixed.
+    answer = sell([codes[3]["url"], codes[1]["token"], codes[2]["token"]], buyer_phone="+8613912345678")
+
+    for username in ("merchant-a1", "regulator"):
+        read_back = api(username).get(f"/api/sales/{answer['id']}/")
+        assert read_back.status_code == 200
+        if username == "merchant-a1":
+            assert read_back.json() == answer
+    assert answer["codes"] == [codes[1]["token"], codes[2]["token"], codes[3]["token"]]
+    assert answer["buyer_phone"] == "139****5678" and answer["merchant"]["stall"] == "A-101"
+
+
 def test_one_query_takes_the_longest_list_the_api_accepts_where_the_database_allows():
     from batches.api.serializers import ReleaseInput
     from markets.services import SALE_MAX_CODES
