@@ -11,6 +11,7 @@ from batches.demo import create_demo_organisations
 from config.celery import app as celery_app
 
 PASSWORD = "test-pass-123"
+LAST_DEMO_USER = "regulator-city"  # create_demo_organisations makes it last
 
 
 def pytest_configure(config):
@@ -33,9 +34,32 @@ def eager_celery(settings):
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The demo organisations are made once, with the test database: every test runs in a
+    transaction that is rolled back, so each starts from this world as it was made."""
+    with django_db_blocker.unblock():
+        create_demo_organisations(password=PASSWORD)
+
+
 @pytest.fixture
 def world(db):
-    create_demo_organisations(password=PASSWORD)
+    # A test that commits (transactional_db) empties every table when it ends; the next one
+    # makes the world again.
+    if not get_user_model().objects.filter(username=LAST_DEMO_USER).exists():
+        create_demo_organisations(password=PASSWORD)
+
+
+@pytest.fixture
+def empty_db(db):
+    """A database without the demo organisations, for what starts from nothing (seeding, the
+    first import of a city's organisations); the deletions are rolled back with the test."""
+    from markets.models import District, Market, Merchant, Regulator, Reviewer
+    from warehouse.models import Operator, Warehouse, Zone
+
+    for model in (Regulator, Operator, Reviewer, Merchant, Zone, Warehouse, Market, District):
+        model.objects.all().delete()
+    get_user_model().objects.all().delete()
 
 
 class Api:

@@ -90,7 +90,7 @@ def snapshot() -> dict:
 
 
 @pytest.mark.django_db
-def test_the_example_csv_creates_the_organisations_and_their_people():
+def test_the_example_csv_creates_the_organisations_and_their_people(empty_db):
     out, _err = run(EXAMPLES / "orgs.csv")
 
     assert "经营户：新建 4，更新 0，未变 0" in out
@@ -124,7 +124,7 @@ def test_the_example_csv_creates_the_organisations_and_their_people():
 
 
 @pytest.mark.django_db
-def test_the_example_xlsx_holds_the_same_table_and_imports_the_same(tmp_path):
+def test_the_example_xlsx_holds_the_same_table_and_imports_the_same(empty_db, tmp_path):
     sheet = load_workbook(EXAMPLES / "orgs.xlsx", read_only=True).worksheets[0]
     assert [[cell or "" for cell in record] for record in sheet.iter_rows(values_only=True)] == example_records()
 

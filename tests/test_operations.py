@@ -34,7 +34,7 @@ def seed():
     return out.getvalue()
 
 
-def test_seed_demo_creates_the_world_of_the_spec(db):
+def test_seed_demo_creates_the_world_of_the_spec(empty_db):
     seed()
 
     assert {(w.code, tuple(sorted(m.code for m in w.markets.all()))) for w in Warehouse.objects.all()} == {
