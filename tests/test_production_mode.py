@@ -154,7 +154,7 @@ def test_a_damaged_key_file_is_an_error_not_a_weak_key(tmp_path):
 # --- demo data ------------------------------------------------------------------------------
 
 
-def test_seed_demo_refuses_to_run_in_production(db, settings):
+def test_seed_demo_refuses_to_run_in_production(empty_db, settings):
     settings.PRODUCTION = True
 
     with pytest.raises(CommandError, match="does not run in production"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from batches.demo import create_demo_organisations
+from tests.conftest import PASSWORD as DEMO_PASSWORD
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,7 +27,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-PASSWORD = "e2e-pass-123"
+# The demo world is made once with the test database (tests/conftest.py), with its password.
+PASSWORD = DEMO_PASSWORD
 AXE = Path(__file__).resolve().parents[1] / "data" / "axe" / "axe.min.js"
 # Records the beeps and buzzes of the scan lists (app.js `signal`): the page's own calls, counted.
 SIGNALS = """
