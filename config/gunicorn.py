@@ -21,3 +21,9 @@ def post_worker_init(worker):
         documented_query_parameters("api/markets/", "GET")
     except Exception:  # the first request would build it anyway; never stop a worker for this
         worker.log.exception("could not prepare the API's query-parameter table")
+
+
+# For threaded workers (--worker-class gthread): keep an idle connection longer than nginx keeps
+# its upstream connections (60 s), so that nginx, not gunicorn, closes it and never sends a
+# request on a connection gunicorn is closing. Sync workers (the default) ignore it.
+keepalive = 75

@@ -78,6 +78,12 @@ def web(index: int, port: int) -> list[str]:
         "60",
         "--graceful-timeout",
         "5",
+        # Longer than nginx keeps an idle upstream connection (60 s): nginx closes it, never
+        # gunicorn (its default is 2 s), so no request is sent on a connection being closed (a
+        # POST would get 502 and not be retried). Sync workers (production) close every
+        # connection themselves and say so; this only matters for gthread.
+        "--keep-alive",
+        "75",
     ]
 
 
