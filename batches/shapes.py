@@ -7,7 +7,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from rest_framework import serializers
 
-from config.compiled import CompiledQuery
+from config.compiled import CompiledQuery, ScopedQuery
 
 from .actors import batch_scope
 from .lifecycle import batch_allowed_actions
@@ -141,7 +141,7 @@ def code_counts(row) -> dict:
     return {"total": row.codes_total, **{value: getattr(row, f"codes_{value}") for value in CodeStatus.values}}
 
 
-_PK, _NUMBER, _SCOPE = -911, "\x00number", -912  # placeholders no real call passes
+_PK, _NUMBER = -911, "\x00number"  # placeholders no real call passes
 
 
 def _detail_batch_queryset():
@@ -149,7 +149,6 @@ def _detail_batch_queryset():
 
 
 _DETAIL_BATCH = CompiledQuery(Batch, lambda pk: _detail_batch_queryset().filter(pk=pk), pk=_PK)
-_DETAIL_IN_SCOPE: dict = {}  # per scope lookup (and value, for a constant one)
 BATCH_LINES = CompiledQuery(BatchLine, lambda batch: BatchLine.objects.filter(batch_id=batch), batch=_PK)
 _DISINFECTIONS = CompiledQuery(
     Disinfection, lambda batch: Disinfection.objects.select_related("performed_by").filter(batch_id=batch), batch=_PK
@@ -176,30 +175,17 @@ _SAMPLES_WITH_RESULTS = CompiledQuery(
 )
 
 
+_DETAIL_IN_SCOPE = ScopedQuery(
+    Batch, lambda scope, number: _detail_batch_queryset().filter(number=number, **scope), number=_NUMBER
+)
+
+
 def detail_batch(actor, number: str) -> Batch | None:
     """The batch named `number` if the actor may see it, read as render_detail() needs it (with
     its market, warehouse, merchant and code counts), in one query scoped by batch_scope(), as
     visible_batches() is; None outside the scope."""
     scope = batch_scope(actor)
-    if scope is None:
-        return None
-    lookup, value = scope
-    constant = lookup.endswith("__isnull")  # the city level: a constant of the SQL, not a parameter
-    key = scope if constant else lookup
-    if key not in _DETAIL_IN_SCOPE:
-        if constant:
-            query = CompiledQuery(
-                Batch, lambda number: _detail_batch_queryset().filter(number=number, **{lookup: value}), number=_NUMBER
-            )
-        else:
-            query = CompiledQuery(
-                Batch,
-                lambda number, scope: _detail_batch_queryset().filter(number=number, **{lookup: scope}),
-                number=_NUMBER,
-                scope=_SCOPE,
-            )
-        _DETAIL_IN_SCOPE[key] = query
-    found = _DETAIL_IN_SCOPE[key](number=number) if constant else _DETAIL_IN_SCOPE[key](number=number, scope=value)
+    found = _DETAIL_IN_SCOPE(scope, number=number) if scope is not None else []
     return found[0] if found else None
 
 

@@ -72,3 +72,37 @@ class CompiledQuery:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+_SCOPE = -901  # the scope's placeholder: no primary key is negative
+
+
+class ScopedQuery:
+    """A CompiledQuery per scope lookup, for the look-ups scoped like visible_batches (one
+    `(lookup, value)` from batches.actors.batch_scope). `build(scope_filter, **placeholders)`
+    returns the queryset with `scope_filter` (a dict, its key prefixed with `via`) among its
+    filters. A boolean value (the city level's `…__isnull=False`) is part of the SQL itself, not a
+    parameter, so it gets a compiled query of its own."""
+
+    def __init__(self, model, build, *, via: str = "", **placeholders):
+        self.model, self.build, self.via, self.placeholders = model, build, via, placeholders
+        self._queries = {}
+
+    def __call__(self, scope: tuple[str, object], **values) -> list:
+        lookup, value = scope
+        name = self.via + lookup
+        if isinstance(value, bool):
+            key = (lookup, value)
+            if key not in self._queries:
+                self._queries[key] = CompiledQuery(
+                    self.model, lambda **v: self.build({name: value}, **v), **self.placeholders
+                )
+            return self._queries[key](**values)
+        if lookup not in self._queries:
+            self._queries[lookup] = CompiledQuery(
+                self.model,
+                lambda scope, **v: self.build({name: scope}, **v),
+                scope=_SCOPE,
+                **self.placeholders,
+            )
+        return self._queries[lookup](scope=value, **values)

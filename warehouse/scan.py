@@ -18,47 +18,34 @@ from batches.shapes import (
     line_output,
     summary_output,
 )
-from config.compiled import CompiledQuery
+from config.compiled import ScopedQuery
 
 from .selectors import qr_url
 
 # A scan is the crew's and the stall's most frequent request: its look-ups are compiled once
 # (config/compiled.py) and scoped with the very lookup visible_batches uses (batch_scope).
 # Placeholders: values no real call passes (tokens and numbers never contain a NUL).
-_TOKEN, _NUMBER, _NUMBER_UPPER, _SCOPE = "\x00token", "\x00number", "\x00NUMBER", -901
-_CODE_BY_TOKEN: dict[str, CompiledQuery] = {}
-_BATCH_BY_NUMBER: dict[str, CompiledQuery] = {}
-
-
-def _code_by_token(lookup: str) -> CompiledQuery:
-    if lookup not in _CODE_BY_TOKEN:
-        _CODE_BY_TOKEN[lookup] = CompiledQuery(
-            Code,
-            lambda token, scope: (
-                Code.objects.select_related("line", "batch__market", "batch__warehouse", "batch__merchant")
-                .annotate(**code_count_annotations("batch_id"))
-                .filter(token=token, **{f"batch__{lookup}": scope})
-            ),
-            token=_TOKEN,
-            scope=_SCOPE,
-        )
-    return _CODE_BY_TOKEN[lookup]
-
-
-def _batch_by_number(lookup: str) -> CompiledQuery:
-    if lookup not in _BATCH_BY_NUMBER:
-        _BATCH_BY_NUMBER[lookup] = CompiledQuery(
-            Batch,
-            lambda number, upper, scope: (
-                Batch.objects.select_related("market", "warehouse", "merchant")
-                .annotate(**code_count_annotations())
-                .filter(number__in=[number, upper], **{lookup: scope})[:1]
-            ),
-            number=_NUMBER,
-            upper=_NUMBER_UPPER,
-            scope=_SCOPE,
-        )
-    return _BATCH_BY_NUMBER[lookup]
+_TOKEN, _NUMBER, _NUMBER_UPPER = "\x00token", "\x00number", "\x00NUMBER"
+_CODE_BY_TOKEN = ScopedQuery(
+    Code,
+    lambda scope, token: (
+        Code.objects.select_related("line", "batch__market", "batch__warehouse", "batch__merchant")
+        .annotate(**code_count_annotations("batch_id"))
+        .filter(token=token, **scope)
+    ),
+    via="batch__",
+    token=_TOKEN,
+)
+_BATCH_BY_NUMBER = ScopedQuery(
+    Batch,
+    lambda scope, number, upper: (
+        Batch.objects.select_related("market", "warehouse", "merchant")
+        .annotate(**code_count_annotations())
+        .filter(number__in=[number, upper], **scope)[:1]
+    ),
+    number=_NUMBER,
+    upper=_NUMBER_UPPER,
+)
 
 
 def scan_result(value: str, actor: Actor) -> dict | None:
@@ -72,10 +59,9 @@ def scan_result(value: str, actor: Actor) -> dict | None:
     scope = batch_scope(actor)
     if scope is None:
         return None
-    lookup, scope_value = scope
     ref = parse_code_scan(value)
     if ref is None:
-        found = _batch_by_number(lookup)(number=value, upper=value.upper(), scope=scope_value)
+        found = _BATCH_BY_NUMBER(scope, number=value, upper=value.upper())
         if not found:
             return None
         batch = found[0]
@@ -86,7 +72,7 @@ def scan_result(value: str, actor: Actor) -> dict | None:
             "allowed_actions": batch_allowed_actions(batch, actor.role),
         }
     if ref.token:
-        found = _code_by_token(lookup)(token=ref.token, scope=scope_value)
+        found = _CODE_BY_TOKEN(scope, token=ref.token)
         code = found[0] if found else None
     else:  # a Digital Link: the whole (gtin, lot, serial) triple must be right
         queryset = visible_codes(actor).annotate(**code_count_annotations("batch_id"))
