@@ -204,6 +204,34 @@ def test_the_zone_board_and_the_batch_card_follow_the_server(demo):
 
 
 @pytest.mark.e2e
+def test_a_link_followed_as_the_card_would_reload_goes_where_it_was_asked(demo):
+    coded = released_batch()
+    operator = demo("operator-1", label="field-leave")
+    operator.sign_in()
+    page = operator.page
+
+    def quick_polls(route):  # the card asks the server every 0.3 s instead of every 5 s
+        answer = route.fetch()
+        body = answer.text().replace('id="batch-card"', 'id="batch-card" data-live-interval="300"', 1)
+        route.fulfill(response=answer, body=body)
+
+    page.route(lambda url: "/scan/?q=" in url, quick_polls)
+    operator.go(f"/scan/?q={coded.number}")
+    page.wait_for_timeout(600)  # the first polls have seen the card as it is
+    other = actor_for(Batch.objects.get(pk=coded.pk).warehouse.operators.first().user)
+    token = codes(CodeStatus.IN_WAREHOUSE)[0].token
+    services.batch_release(batch=Batch.objects.get(pk=coded.pk), actor=other, tokens=[token])
+
+    def slow_board(route):  # the board answers slowly: several polls see the change meanwhile
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route("**/warehouse/board/", slow_board)
+    operator.submit("nav.menu >> text=分区看板")
+    assert page.url.endswith("/warehouse/board/")
+
+
+@pytest.mark.e2e
 def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
     batch = released_batch()
     waiting = codes(CodeStatus.IN_WAREHOUSE)[:3]

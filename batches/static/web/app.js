@@ -405,7 +405,17 @@
     var url = el.getAttribute("data-live-url");
     var href = el.getAttribute("data-live-href") || location.href;
     var every = parseInt(el.getAttribute("data-live-interval") || "5000", 10);
-    var stamp = null, note = null;
+    var stamp = null, note = null, leaving = false;
+    // Once the person follows a link or sends a form, their navigation wins: a reload due at
+    // the same moment would otherwise replace the page they asked for with this one.
+    function leave() { leaving = true; }
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[href]") : null;
+      if (link && !event.defaultPrevented && link.getAttribute("href").charAt(0) !== "#") { leave(); }
+    });
+    document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leave(); } });
+    window.addEventListener("beforeunload", leave);
+    window.addEventListener("pageshow", function () { leaving = false; });
     function busy() {
       return $all("main input[type=text], main input[type=number], main input[type=tel], main textarea").some(function (f) {
         return f.value && f.value.trim() && !f.hasAttribute("data-scan-box");
@@ -415,7 +425,7 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
-          if (!data) { return; }
+          if (!data || leaving) { return; }
           if (stamp === null) { stamp = data.stamp; return; }
           if (data.stamp === stamp) { return; }
           if (!busy()) { location.replace(href); return; }
