@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
+from config.compiled import ScopedQuery
+
 from .gs1 import GTIN_LENGTHS, gtin14
 from .models import Code, CodeStatus
 
@@ -142,8 +144,31 @@ def _chunks(values, size=None):
         yield chunk
 
 
-def codes_for_refs(refs: dict, queryset=None) -> dict:
-    """Each key's CodeRef (or None) → its Code, None if unknown or outside `queryset`.
+# A sale names a handful of codes: the look-up of up to COMPILED_TOKENS tokens in a batch scope
+# is built once per count and scope lookup (config/compiled.py); longer lists go through the ORM.
+COMPILED_TOKENS = 20
+_TOKENS_IN_SCOPE: dict[int, ScopedQuery] = {}
+
+
+def _tokens_in_scope(count: int) -> ScopedQuery:
+    if count not in _TOKENS_IN_SCOPE:
+        names = [f"t{i}" for i in range(count)]
+        _TOKENS_IN_SCOPE[count] = ScopedQuery(
+            Code,
+            lambda scope, **tokens: (
+                Code.objects.select_related("batch", "line")
+                .filter(token__in=[tokens[name] for name in names], **scope)
+                .order_by()
+            ),
+            via="batch__",
+            **{name: f"\x00{name}" for name in names},  # tokens never contain a NUL
+        )
+    return _TOKENS_IN_SCOPE[count]
+
+
+def codes_for_refs(refs: dict, queryset=None, *, scope: tuple[str, object] | None = None) -> dict:
+    """Each key's CodeRef (or None) → its Code, None if unknown or outside `queryset` — or,
+    given `scope` instead (batches.actors.batch_scope), outside the batches it names.
 
     A few queries whatever the number of values: tokens and Digital Link serials are each looked
     up `LOOKUP_CHUNK` at a time. A Digital Link resolves only if its whole triple is real: the
@@ -152,9 +177,16 @@ def codes_for_refs(refs: dict, queryset=None) -> dict:
     tokens = sorted({ref.token for ref in refs.values() if ref and ref.token})
     serials = sorted({ref.serial for ref in refs.values() if ref and not ref.token})
 
+    if scope is not None:
+        lookup, value = scope
+        queryset = Code.objects.filter(**{f"batch__{lookup}": value})
     # No ORDER BY: the rows go into dictionaries (Code's ordering would join and sort for nothing).
     queryset = (queryset if queryset is not None else Code.objects.all()).select_related("batch", "line").order_by()
     by_token, by_serial = {}, {}
+    if scope is not None and 0 < len(tokens) <= COMPILED_TOKENS:
+        found = _tokens_in_scope(len(tokens))(scope, **{f"t{i}": token for i, token in enumerate(tokens)})
+        by_token.update((code.token, code) for code in found)
+        tokens = []
     for chunk in _chunks(tokens):
         by_token.update((code.token, code) for code in queryset.filter(token__in=chunk))
     for chunk in _chunks(serials):
@@ -183,9 +215,10 @@ def names_code(ref: CodeRef, code: Code) -> bool:
     )
 
 
-def codes_for_scans(values: list[str], queryset=None) -> dict[str, Code | None]:
-    """Each scanned value → its Code (None if unknown, on a foreign host or outside `queryset`)."""
-    return codes_for_refs({value: parse_code_scan(value) for value in values}, queryset=queryset)
+def codes_for_scans(values: list[str], queryset=None, *, scope=None) -> dict[str, Code | None]:
+    """Each scanned value → its Code (None if unknown, on a foreign host or outside `queryset`
+    or `scope`, as codes_for_refs)."""
+    return codes_for_refs({value: parse_code_scan(value) for value in values}, queryset=queryset, scope=scope)
 
 
 # --- the codes' own lifecycle ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 released or sold until the seal is lifted. Checked under the batch's row lock, inside the
 transaction of the action (batches.lifecycle.transition, markets.services.sale_record)."""
 
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from .errors import DomainError
@@ -9,6 +10,11 @@ from .models import Batch, Seal
 
 # The onward actions a seal stops; a sale is stopped the same way (markets.services).
 SEAL_BLOCKS = frozenset({"move_to_storage", "issue_codes", "release"})
+
+
+def sealed_now():
+    """Whether the batch of the row (`OuterRef("pk")`) is sealed, as an annotation."""
+    return Exists(Seal.objects.filter(batch_id=OuterRef("pk"), lifted_at__isnull=True))
 
 
 def sealed_batch_ids(batch_ids) -> set[int]:
@@ -25,12 +31,3 @@ def sealed_error(batch: Batch, *, allowed=()) -> DomainError:
         status=batch.status,
         allowed=[a for a in allowed if a not in SEAL_BLOCKS],
     )
-
-
-def check_not_sealed(batches) -> None:
-    """For the sale: 409 `sealed` if any of these (locked) batches is sealed."""
-    batches = list(batches)
-    sealed = sealed_batch_ids(b.pk for b in batches)
-    for batch in batches:
-        if batch.pk in sealed:
-            raise sealed_error(batch)

@@ -20,14 +20,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from batches.actors import Actor, visible_codes
+from batches.actors import Actor, batch_scope
 from batches.codes import codes_for_scans, move_codes
 from batches.errors import DomainError, InputError
 from batches.lifecycle import record_event
 from batches.models import Batch, Code, CodeStatus
 from batches.models import Status as BatchStatus
-from batches.seals import check_not_sealed
+from batches.seals import sealed_error, sealed_now
 from batches.services import batch_recall
+from config.compiled import CompiledQuery
 
 from .models import Sale, SaleItem, TraceQuery, TraceQueryKind, mask_mobile, normalize_mobile
 from .selectors import code_trace, recall_buyers
@@ -49,6 +50,24 @@ def _lock_batches(batch_ids) -> dict[int, Batch]:
     return {batch.pk: batch for batch in Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk")}
 
 
+# A sale is most often of one batch: that batch's row lock, with whether it is sealed
+# (batches.seals), is one statement whose SQL is built once per process (config/compiled.py).
+_LOCK_ONE_BATCH = CompiledQuery(
+    Batch, lambda pk: Batch.objects.select_for_update().filter(pk=pk).annotate(sealed=sealed_now()), pk=-901
+)
+
+
+def _lock_sale_batches(batch_ids) -> dict[int, Batch]:
+    """The row locks of the sale's batches, in primary-key order, each with `sealed`."""
+    if len(batch_ids) == 1:
+        batches = _LOCK_ONE_BATCH(pk=next(iter(batch_ids)))
+    else:
+        batches = (
+            Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk").annotate(sealed=sealed_now())
+        )
+    return {batch.pk: batch for batch in batches}
+
+
 def _lock_codes(code_ids) -> dict[int, str]:
     """Row locks on the codes, taken in primary-key order; returns each code's status as it is now."""
     return dict(Code.objects.select_for_update().filter(pk__in=code_ids).order_by("pk").values_list("pk", "status"))
@@ -58,7 +77,8 @@ def _sale_scans(actor: Actor, scans: list[str], messages: dict) -> tuple[dict, d
     """The codes a sale's scanned values name: (problems by value, codes by id, value by id).
     Only the merchant's own codes are looked up: another merchant's code is answered exactly
     like an unknown one, so selling cannot be used to learn which codes exist (SPEC §4)."""
-    found = codes_for_scans(scans, queryset=visible_codes(actor))
+    scope = batch_scope(actor)
+    found = codes_for_scans(scans, scope=scope) if scope is not None else dict.fromkeys(scans)
     problems: dict[str, str] = {}
     chosen: dict[int, Code] = {}
     scanned_as: dict[int, str] = {}
@@ -73,15 +93,26 @@ def _sale_scans(actor: Actor, scans: list[str], messages: dict) -> tuple[dict, d
     return problems, chosen, scanned_as
 
 
+def _status_problems(statuses: dict[int, str], scanned_as: dict[int, str], messages: dict) -> dict[str, str]:
+    """The scanned values whose code is not sellable in `statuses` (code id → status)."""
+    return {
+        scanned_as[pk]: messages.get(status, messages["unknown"])
+        for pk, status in statuses.items()
+        if status != CodeStatus.RELEASED
+    }
+
+
 def sale_code_problems(*, actor: Actor, scans: list[str]) -> dict[str, str]:
     """Every problem of a sale's scanned values, read without locks, so that a page whose other
-    fields were refused says them all at once; `sale_record` re-checks the same under locks."""
+    fields were refused says them all at once; `sale_record` checks the same again."""
     messages = _problem_messages()
     problems, chosen, scanned_as = _sale_scans(actor, scans, messages)
-    for pk, code in chosen.items():
-        if code.status != CodeStatus.RELEASED:
-            problems[scanned_as[pk]] = messages.get(code.status, messages["unknown"])
+    problems.update(_status_problems({pk: code.status for pk, code in chosen.items()}, scanned_as, messages))
     return {value: str(text) for value, text in problems.items()}
+
+
+class _CodesChanged(Exception):
+    """A code was sold, voided or recalled between the sale's first read and its batch locks."""
 
 
 @transaction.atomic
@@ -102,20 +133,22 @@ def sale_record(
     (another merchant's code counts as unknown), repeated or not sellable, nothing is stored and InputError (400) lists
     the reason per scanned value. `scans` are tokens, `/c/` URLs or Digital Link URIs.
 
-    The statuses are re-read under row locks; a unique constraint on the code's active sale
-    item is the last word if two sales still meet (R7).
+    The statuses read with the codes are checked first; then, under the row locks of the
+    codes' batches (which every change of a code's status takes first), the codes move from
+    `released` to `sold` in one conditional UPDATE: if one of them was changed meanwhile, the
+    UPDATE misses it, and the problems are read again as they now are. A unique constraint on
+    the code's active sale item is the last word if two sales still meet (R7).
     """
     now = now or timezone.now()
     messages = _problem_messages()
     problems, chosen, scanned_as = _sale_scans(actor, scans, messages)
-    batches = _lock_batches({code.batch_id for code in chosen.values()})
-    statuses = _lock_codes(chosen)
-    for pk, status in statuses.items():
-        if status != CodeStatus.RELEASED:
-            problems[scanned_as[pk]] = messages.get(status, messages["unknown"])
+    problems.update(_status_problems({pk: code.status for pk, code in chosen.items()}, scanned_as, messages))
     if problems:
         raise InputError({"codes": problems})
-    check_not_sealed(batches.values())  # 409 `sealed` (batches.seals), under the batches' locks
+    batches = _lock_sale_batches({code.batch_id for code in chosen.values()})
+    for batch in batches.values():  # 409 `sealed` (batches.seals), under the batches' locks
+        if batch.sealed:
+            raise sealed_error(batch)
 
     sale = Sale.objects.create(
         merchant=actor.merchant,
@@ -127,8 +160,11 @@ def sale_record(
         sold_at=now,
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: what it wrote is undone before the problems are read
             SaleItem.objects.bulk_create(SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen))
+            sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
+            if sold != len(chosen):
+                raise _CodesChanged
     except IntegrityError:
         taken = (
             SaleItem.objects.filter(code_id__in=chosen, voided=False)
@@ -141,12 +177,14 @@ def sale_record(
                 or {"_all": messages[CodeStatus.SOLD]}
             }
         ) from None
+    except _CodesChanged:
+        statuses = dict(Code.objects.filter(pk__in=chosen).values_list("pk", "status"))
+        raise InputError(
+            {"codes": _status_problems(statuses, scanned_as, messages) or {"_all": messages[CodeStatus.SOLD]}}
+        ) from None
     # The answer's codes in the order a read of the sale gives them (by code id), so the API can
     # answer without reading the sale back (markets.selectors.sale_output).
     sale.sold_tokens = [chosen[pk].token for pk in sorted(chosen)]
-    sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
-    if sold != len(chosen):  # cannot happen under the locks; refuse to record a partial sale
-        raise RuntimeError("sale lost its lock on the codes")
 
     for batch in batches.values():
         tokens = [code.token for code in sorted(chosen.values(), key=lambda c: c.item_no) if code.batch_id == batch.pk]

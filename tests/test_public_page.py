@@ -14,6 +14,7 @@ import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from batches.demo import MERCHANTS
 from batches.models import Code
@@ -270,6 +271,24 @@ def test_the_kept_page_is_not_taken_for_current_once_its_version_is_gone(public,
     cache.delete(_version_key(codes[4].batch_id))  # and the version evicted
 
     assert "在市场销售" in page(public, path)[1]
+
+
+def test_a_batch_just_changed_has_its_pages_built_afresh_until_the_change_has_settled(flow, public, coded):
+    from warehouse.public import UNSETTLED_SECONDS
+
+    _number, codes = coded
+    path = f"/c/{codes[4].token}"
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        flow.post("operator-1", "release", {"codes": [codes[5].token]})  # an event of the batch
+        assert "在监管仓内" in page(public, path)[1]
+        # Written behind the cache's back (no event): the page read a moment ago was not kept
+        Code.objects.filter(pk=codes[4].pk).update(status="released")
+        assert "在市场销售" in page(public, path)[1]
+
+        clock.shift(UNSETTLED_SECONDS + 1)  # settled: the next page built is kept
+        assert "在市场销售" in page(public, path)[1]
+        Code.objects.filter(pk=codes[4].pk).update(status="in_warehouse")
+        assert "在市场销售" in page(public, path)[1]
 
 
 def test_too_many_lookups_from_one_address_are_refused(public, coded, settings):

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
-from batches.models import Batch, Code, Event
+from batches.models import Batch, Code, Event, Seal
 from markets.accounts.tokens import token_issue
 from markets.models import Merchant, Sale, SaleItem, mobile_validator, normalize_mobile
 from tests.conftest import BUYER, LINES, MARKET_B, Flow
@@ -222,6 +222,22 @@ def test_a_sale_across_two_batches_writes_one_event_for_each(flow, clock, sell, 
     assert sorted((e.batch.number, e.details["count"]) for e in events) == sorted([(flow.number, 1), (other.number, 2)])
 
 
+def test_a_sale_across_two_batches_one_of_them_sealed_is_refused_whole(flow, clock, sell, new_flow):
+    one = flow.released(clock)
+    other = new_flow()
+    two = other.released(clock)
+    sealed = Batch.objects.get(number=other.number)
+    Seal.objects.create(
+        batch=sealed, sealed_at=sealed.created_at, sealed_by=get_user_model().objects.get(username="regulator")
+    )
+
+    answer = sell([one[0]["token"], two[0]["token"]], expect=409)
+
+    assert answer["code"] == "sealed" and other.number in answer["detail"]
+    assert Sale.objects.count() == 0
+    assert statuses(flow)[one[0]["token"]] == statuses(other)[two[0]["token"]] == "released"
+
+
 def test_merchants_list_their_own_sales_and_regulators_those_of_the_district(flow, clock, sell, api, new_flow):
     codes = flow.released(clock)
     sell([codes[0]["token"]])
@@ -285,18 +301,46 @@ def test_two_sellers_racing_for_one_code_make_exactly_one_sale(flow, clock):
     assert Code.objects.get(token=token).status == "sold"
 
 
-def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_one(flow, clock, sell, monkeypatch):
-    """The last word is the database's: simulate a check that read a stale `released`."""
+def stale_first_read(monkeypatch):
+    """The sale's first read of the codes (before its batch locks) sees every code `released`,
+    as if another sale, void or recall had changed them right after that read."""
     from markets import services
 
+    first_read = services._sale_scans
+
+    def stale(*args):
+        problems, chosen, scanned_as = first_read(*args)
+        for code in chosen.values():
+            code.status = "released"
+        return problems, chosen, scanned_as
+
+    monkeypatch.setattr(services, "_sale_scans", stale)
+
+
+def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_one(flow, clock, sell, monkeypatch):
+    """The last word is the database's: simulate a check that read a stale `released`."""
     codes = flow.released(clock)
     sell([codes[0]["token"]])
-    monkeypatch.setattr(services, "_lock_codes", lambda ids: dict.fromkeys(ids, "released"))
+    stale_first_read(monkeypatch)
 
     answer = sell([codes[0]["token"], codes[1]["token"]], buyer_phone="13700000001", expect=400)
 
     assert answer["codes"] == {codes[0]["token"]: "该追溯码已售出。"}
     assert Sale.objects.count() == 1 and statuses(flow)[codes[1]["token"]] == "released"
+
+
+def test_a_code_recalled_after_the_first_read_is_refused_under_the_locks_and_nothing_is_stored(
+    flow, clock, sell, monkeypatch
+):
+    codes = flow.released(clock)
+    Code.objects.filter(token=codes[2]["token"]).update(status="recalled")
+    stale_first_read(monkeypatch)
+
+    answer = sell([codes[1]["token"], codes[2]["token"]], expect=400)
+
+    assert answer["codes"] == {codes[2]["token"]: "该批次已召回，该追溯码不能销售。"}
+    assert Sale.objects.count() == 0 and SaleItem.objects.count() == 0
+    assert statuses(flow)[codes[1]["token"]] == "released"
 
 
 class WholesaleFlow(Flow):

@@ -167,8 +167,18 @@ def _page_key(token: str, language: str) -> str:
 UNSETTLED_SECONDS = 30
 
 
-def _unsettled_key(batch_id: int) -> str:
-    return f"public-page:busy:{batch_id}"
+def _new_version(*, unsettled_for: float = 0) -> str:
+    """A batch's cache version: a fresh random part and, after ":", the time (epoch seconds)
+    until which pages of the batch are not stored. One value, so an event costs one write."""
+    return f"{uuid.uuid4().hex}:{time.time() + unsettled_for:.3f}" if unsettled_for else f"{uuid.uuid4().hex}:0"
+
+
+def _unsettled(version: str | None) -> bool:
+    _random, _, until = (version or "").rpartition(":")
+    try:
+        return float(until) > time.time()
+    except ValueError:  # a version without a time: settled
+        return False
 
 
 @receiver(post_save, sender=Event, dispatch_uid="public-page-changed")
@@ -179,8 +189,7 @@ def page_changed(sender, instance, created, **kwargs):
     if not (created and settings.PUBLIC_PAGE_CACHE_SECONDS):
         return
     try:
-        cache.set(_unsettled_key(instance.batch_id), 1, UNSETTLED_SECONDS)
-        cache.set(_version_key(instance.batch_id), uuid.uuid4().hex, None)
+        cache.set(_version_key(instance.batch_id), _new_version(unsettled_for=UNSETTLED_SECONDS), None)
     except CACHE_ERRORS as error:  # the page's own time limit still ends a stale copy
         logger.warning("public page cache: could not invalidate batch %s (%s)", instance.batch_id, error)
 
@@ -191,7 +200,7 @@ def _current_version(batch_id: int) -> str:
     key = _version_key(batch_id)
     version = cache.get(key)
     if version is None:
-        cache.add(key, uuid.uuid4().hex, None)
+        cache.add(key, _new_version(), None)
         version = cache.get(key)
     return version
 
@@ -239,7 +248,7 @@ class PublicCodeView(APIView):
                 return page
             batch_id = page["batch"] if page is not None else self.batch_of(ref)
             version = _current_version(batch_id)  # read before the database: see the module's doc
-            unsettled = cache.get(_unsettled_key(batch_id)) is not None
+            unsettled = _unsettled(version)
         except CACHE_ERRORS as error:
             PublicVerifyThrottle.shared_down_until = time.monotonic() + PublicVerifyThrottle.RETRY_AFTER_SECONDS
             logger.warning("public page cache unreachable (%s); the page is built without it", error)

@@ -15,9 +15,18 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS
 from rest_framework import exceptions
 
+from config.compiled import CompiledQuery
+
 # The user's role and organisation come in the same query as the token, so that
 # batches.actors.actor_for needs none of its own on an API request (README, "The hot paths").
 ACTOR_RELATIONS = ("user__merchant__market", "user__reviewer__market", "user__operator__warehouse", "user__regulator")
+# Every API request runs this look-up: its SQL (five joins) is built once per process
+# (config/compiled.py). The placeholder is no real key: knox's keys are hexadecimal.
+_TOKENS_BY_KEY = CompiledQuery(
+    AuthToken,
+    lambda key: AuthToken.objects.filter(token_key=key).select_related(*ACTOR_RELATIONS),
+    key="\x00key",
+)
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
@@ -35,10 +44,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             digest = hash_token(token)
         except (TypeError, ValueError):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        candidates = AuthToken.objects.filter(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
-            *ACTOR_RELATIONS
-        )
-        for auth_token in candidates:
+        for auth_token in _TOKENS_BY_KEY(key=token[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if constant_time_compare(digest, auth_token.digest):
                 return self.validate_user(auth_token)
         raise exceptions.AuthenticationFailed(_("Invalid token."))
