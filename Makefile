@@ -38,9 +38,10 @@ system-bench:
 run: system-run install
 	scripts/run.sh
 
-## The whole test suite (unit, API, real Celery worker, several machines, read replica, browser end-to-end).
+## The whole test suite (unit, API, real Celery worker, several machines, read replica, browser end-to-end),
+## as two pytest runs side by side: the tests that start servers and browsers, and the rest (scripts/test.sh).
 test: system-test install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test.sh
 
 ## Without the worker, several-machine, replica and browser tests, for quick local loops.
 test-fast: install-dev
