@@ -145,7 +145,8 @@ def _chunks(values, size=None):
 
 
 # A sale names a handful of codes: the look-up of up to COMPILED_TOKENS tokens in a batch scope
-# is built once per count and scope lookup (config/compiled.py); longer lists go through the ORM.
+# is built once per count and scope lookup (config/compiled.py), and reads the code rows alone
+# (their batch and line are not needed to name them by token); longer lists go through the ORM.
 COMPILED_TOKENS = 20
 _TOKENS_IN_SCOPE: dict[int, ScopedQuery] = {}
 
@@ -155,11 +156,7 @@ def _tokens_in_scope(count: int) -> ScopedQuery:
         names = [f"t{i}" for i in range(count)]
         _TOKENS_IN_SCOPE[count] = ScopedQuery(
             Code,
-            lambda scope, **tokens: (
-                Code.objects.select_related("batch", "line")
-                .filter(token__in=[tokens[name] for name in names], **scope)
-                .order_by()
-            ),
+            lambda scope, **tokens: Code.objects.filter(token__in=[tokens[name] for name in names], **scope).order_by(),
             via="batch__",
             **{name: f"\x00{name}" for name in names},  # tokens never contain a NUL
         )
@@ -168,7 +165,8 @@ def _tokens_in_scope(count: int) -> ScopedQuery:
 
 def codes_for_refs(refs: dict, queryset=None, *, scope: tuple[str, object] | None = None) -> dict:
     """Each key's CodeRef (or None) → its Code, None if unknown or outside `queryset` — or,
-    given `scope` instead (batches.actors.batch_scope), outside the batches it names.
+    given `scope` instead (batches.actors.batch_scope), outside the batches it names; then a
+    code found by its token may come without its batch and line loaded (read `batch_id`).
 
     A few queries whatever the number of values: tokens and Digital Link serials are each looked
     up `LOOKUP_CHUNK` at a time. A Digital Link resolves only if its whole triple is real: the

@@ -115,7 +115,10 @@ class _CodesChanged(Exception):
     """A code was sold, voided or recalled between the sale's first read and its batch locks."""
 
 
-@transaction.atomic
+class _ItemTaken(Exception):
+    """A code already has an active sale item (the database's constraint said so)."""
+
+
 def sale_record(
     *,
     actor: Actor,
@@ -133,55 +136,49 @@ def sale_record(
     (another merchant's code counts as unknown), repeated or not sellable, nothing is stored and InputError (400) lists
     the reason per scanned value. `scans` are tokens, `/c/` URLs or Digital Link URIs.
 
-    The statuses read with the codes are checked first; then, under the row locks of the
-    codes' batches (which every change of a code's status takes first), the codes move from
-    `released` to `sold` in one conditional UPDATE: if one of them was changed meanwhile, the
-    UPDATE misses it, and the problems are read again as they now are. A unique constraint on
-    the code's active sale item is the last word if two sales still meet (R7).
+    The statuses read with the codes are checked first; then, in one transaction and under the
+    row locks of the codes' batches (which every change of a code's status takes first), the
+    codes move from `released` to `sold` in one conditional UPDATE. If one of them was changed
+    meanwhile the UPDATE misses it: the transaction is undone and the problems are read again as
+    they now are. A unique constraint on the code's active sale item is the last word if two
+    sales still meet (R7).
     """
-    now = now or timezone.now()
     messages = _problem_messages()
     problems, chosen, scanned_as = _sale_scans(actor, scans, messages)
     problems.update(_status_problems({pk: code.status for pk, code in chosen.items()}, scanned_as, messages))
     if problems:
         raise InputError({"codes": problems})
+    buyer = {
+        "buyer_name": buyer_name,
+        "buyer_phone": normalize_mobile(buyer_phone),
+        "buyer_kind": buyer_kind,
+        "buyer_credit_code": buyer_credit_code,
+    }
+    try:
+        return _record_sale(actor, chosen, buyer, now or timezone.now())
+    except _CodesChanged:  # undone with its transaction: say what the codes are now
+        statuses = dict(Code.objects.filter(pk__in=chosen).values_list("pk", "status"))
+        problems = _status_problems(statuses, scanned_as, messages)
+    except _ItemTaken:
+        taken = SaleItem.objects.filter(code_id__in=chosen, voided=False).values_list("code_id", flat=True)
+        problems = {scanned_as[pk]: messages[CodeStatus.SOLD] for pk in taken}
+    raise InputError({"codes": problems or {"_all": messages[CodeStatus.SOLD]}})
+
+
+@transaction.atomic
+def _record_sale(actor: Actor, chosen: dict[int, Code], buyer: dict, now: datetime) -> Sale:
     batches = _lock_sale_batches({code.batch_id for code in chosen.values()})
     for batch in batches.values():  # 409 `sealed` (batches.seals), under the batches' locks
         if batch.sealed:
             raise sealed_error(batch)
-
-    sale = Sale.objects.create(
-        merchant=actor.merchant,
-        sold_by=actor.user,
-        buyer_name=buyer_name,
-        buyer_phone=normalize_mobile(buyer_phone),
-        buyer_kind=buyer_kind,
-        buyer_credit_code=buyer_credit_code,
-        sold_at=now,
-    )
+    sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
+    if sold != len(chosen):
+        raise _CodesChanged
+    sale = Sale.objects.create(merchant=actor.merchant, sold_by=actor.user, sold_at=now, **buyer)
     try:
-        with transaction.atomic():  # a savepoint: what it wrote is undone before the problems are read
-            SaleItem.objects.bulk_create(SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen))
-            sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
-            if sold != len(chosen):
-                raise _CodesChanged
-    except IntegrityError:
-        taken = (
-            SaleItem.objects.filter(code_id__in=chosen, voided=False)
-            .exclude(sale=sale)
-            .values_list("code_id", flat=True)
-        )
-        raise InputError(
-            {
-                "codes": {scanned_as[pk]: messages[CodeStatus.SOLD] for pk in taken}
-                or {"_all": messages[CodeStatus.SOLD]}
-            }
-        ) from None
-    except _CodesChanged:
-        statuses = dict(Code.objects.filter(pk__in=chosen).values_list("pk", "status"))
-        raise InputError(
-            {"codes": _status_problems(statuses, scanned_as, messages) or {"_all": messages[CodeStatus.SOLD]}}
-        ) from None
+        SaleItem.objects.bulk_create(SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen))
+    except IntegrityError:  # leaves the transaction at once: it is rolled back
+        raise _ItemTaken from None
     # The answer's codes in the order a read of the sale gives them (by code id), so the API can
     # answer without reading the sale back (markets.selectors.sale_output).
     sale.sold_tokens = [chosen[pk].token for pk in sorted(chosen)]

@@ -317,8 +317,20 @@ def stale_first_read(monkeypatch):
     monkeypatch.setattr(services, "_sale_scans", stale)
 
 
-def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_one(flow, clock, sell, monkeypatch):
-    """The last word is the database's: simulate a check that read a stale `released`."""
+def test_if_two_sales_ever_passed_the_status_check_the_constraint_still_makes_one(flow, clock, sell):
+    """The last word is the database's: a sold code whose status reads `released` again (written
+    behind the service's back) passes every status check, and its active sale item stops it."""
+    codes = flow.released(clock)
+    sell([codes[0]["token"]])
+    Code.objects.filter(token=codes[0]["token"]).update(status="released")
+
+    answer = sell([codes[0]["token"], codes[1]["token"]], buyer_phone="13700000001", expect=400)
+
+    assert answer["codes"] == {codes[0]["token"]: "该追溯码已售出。"}
+    assert Sale.objects.count() == 1 and statuses(flow)[codes[1]["token"]] == "released"
+
+
+def test_a_code_sold_after_the_first_read_is_refused_under_the_locks(flow, clock, sell, monkeypatch):
     codes = flow.released(clock)
     sell([codes[0]["token"]])
     stale_first_read(monkeypatch)
