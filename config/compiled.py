@@ -27,6 +27,7 @@ class CompiledQuery:
         self.build = build
         self.placeholders = placeholders
         self._compiled = {}
+        self._for_write = None  # a `select_for_update()` look-up runs where writes go, as in the ORM
 
     def _compile(self, alias: str):
         queryset = self.build(**self.placeholders).using(alias)
@@ -43,7 +44,9 @@ class CompiledQuery:
         return entry
 
     def _run(self, values: dict):
-        alias = router.db_for_read(self.model)
+        if self._for_write is None:
+            self._for_write = bool(self.build(**self.placeholders).query.select_for_update)
+        alias = router.db_for_write(self.model) if self._for_write else router.db_for_read(self.model)
         queryset, compiler, sql, params, slots = self._compiled.get(alias) or self._compile(alias)
         for name in self.placeholders:
             if values.get(name) is None:
