@@ -408,10 +408,20 @@
     var stamp = null, note = null, leaving = false;
     // Once the person follows a link or sends a form, their navigation wins: a reload due at
     // the same moment would otherwise replace the page they asked for with this one.
-    function leave() { leaving = true; }
+    // A link that turns out to be a download leaves the page where it is: after a while the
+    // poll takes over again.
+    var resume = null;
+    function leave() {
+      leaving = true;
+      clearTimeout(resume);
+      resume = setTimeout(function () { leaving = false; }, 10000);
+    }
     document.addEventListener("click", function (event) {
       var link = event.target.closest ? event.target.closest("a[href]") : null;
-      if (link && !event.defaultPrevented && link.getAttribute("href").charAt(0) !== "#") { leave(); }
+      if (!link || event.defaultPrevented || link.getAttribute("href").charAt(0) === "#") { return; }
+      if (link.hasAttribute("download") || (link.target && link.target !== "_self")) { return; }
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) { return; }  // a new tab
+      leave();
     });
     document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leave(); } });
     window.addEventListener("beforeunload", leave);
