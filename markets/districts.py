@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from batches.actors import Actor
 from batches.models import Role
@@ -46,6 +47,14 @@ def visible_warehouses(actor: Actor | None) -> QuerySet[Warehouse]:
         "id"
     )
     return Warehouse.objects.filter(id__in=ids)
+
+
+def board_warehouse(actor: Actor, code: str) -> Warehouse:
+    """The warehouse whose zone board the actor looks at: an operator's own; for a regulator
+    the one named by `code` among visible_warehouses (Http404 otherwise)."""
+    if actor.warehouse is not None:
+        return actor.warehouse
+    return get_object_or_404(visible_warehouses(actor), code=code or "")
 
 
 def narrowed(actor: Actor | None, code: str | None) -> Actor | None:

@@ -252,6 +252,20 @@ def test_the_batch_card_form_attaches_a_photo(web, arrived):
     assert web("operator-2").post(f"/batches/{arrived.number}/photos/", {"kind": "arrival"}).status_code == 404
 
 
+def test_a_photo_refused_by_the_batch_state_is_said_on_the_card(web, api):
+    flow = Flow(api)
+    flow.submitted()  # in the regulator's district, not yet assigned to a warehouse
+
+    answer = web("regulator").post(
+        f"/batches/{flow.number}/photos/",
+        {"kind": "quarantine", "file": SimpleUploadedFile("p.jpg", jpeg(), "image/jpeg")},
+        follow=True,
+    )
+
+    assert answer.status_code == 200 and "批次分配到监管仓后才能上传照片。" in answer.content.decode()
+    assert Attachment.objects.count() == 0
+
+
 def test_a_photo_is_never_deleted_or_changed_through_any_interface(api, arrived):
     body = upload(api, "operator-1", arrived.number, jpeg()).json()
     attachment = Attachment.objects.get(pk=body["id"])

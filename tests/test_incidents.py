@@ -261,6 +261,8 @@ def test_the_incident_page_shows_lots_seal_buttons_buyers_and_the_report(web, wo
     assert "王小姐" in html and "13912345678" in html and "MKT-B" in html
     web("regulator").post(page + "lift-seal/", {"batches": [w["beside"].number]})
     assert not Seal.objects.filter(batch__number=w["beside"].number, lifted_at__isnull=True).exists()
+    again = web("regulator").post(page + "lift-seal/", {"batches": [w["beside"].number]}, follow=True)
+    assert again.status_code == 200 and f"批次 {w['beside'].number} 未被封存" in again.content.decode()
     dashboard = web("regulator").get("/dashboard/").content.decode()
     assert page in dashboard
     assert web("regulator").get("/incidents/").status_code == 200

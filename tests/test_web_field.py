@@ -61,6 +61,16 @@ def test_the_live_stamps_change_with_the_batch_and_are_scoped(web, flow, clock):
     assert web("operator-1").get("/live/board/").json()["stamp"] != board
     assert web("merchant-a1").get("/live/board/").status_code == 403
     assert web("regulator").get("/live/board/?warehouse=WH-1").status_code == 200
+    # The same warehouses as the board itself: the city sees every one, a district those
+    # serving it (WH-2, in 上城区, serves market D of 拱墅区), and no other
+    for username, code, answer in [
+        ("regulator-city", "WH-2", 200),
+        ("regulator-2", "WH-2", 200),
+        ("regulator-2", "WH-1", 404),
+        ("regulator", "NO-SUCH", 404),
+    ]:
+        assert web(username).get(f"/live/board/?warehouse={code}").status_code == answer, (username, code)
+        assert web(username).get(f"/warehouse/board/?warehouse={code}").status_code == answer, (username, code)
 
 
 def test_a_recall_notice_is_a_banner_until_its_merchant_acknowledges_it(web, flow, clock):

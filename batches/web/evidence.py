@@ -44,7 +44,7 @@ def photo_add(request, number):
                 messages.error(request, problem)
         return redirect("web:batch-detail", batch.number)
     except DomainError as error:
-        messages.error(request(error))
+        messages.error(request, error.detail)
         return redirect("web:batch-detail", batch.number)
     messages.success(request, _("The photo is attached to batch %(number)s.") % {"number": batch.number})
     return redirect("web:batch-detail", batch.number)

@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from warehouse.models import Warehouse
+from markets.districts import board_warehouse
 
+from ..actions import Capability, may
 from ..actors import actor_for, visible_batches
 from ..models import Notification
-from .common import OPERATOR, REGULATOR, page, role_page, scoped_batch
+from .common import page, role_page, scoped_batch
 
 
 class SignInForm(AuthenticationForm):
@@ -133,14 +134,9 @@ def live_board(request):
     if not request.user.is_authenticated:
         return JsonResponse({"detail": _("Sign in again.")}, status=401)
     actor = actor_for(request.user)
-    if actor is None or actor.role not in (OPERATOR, REGULATOR):
+    if not may(actor, Capability.SEE_ZONE_BOARD):  # the board's own check (warehouse/web/pages.py)
         return JsonResponse({"detail": _("This page is not for your role.")}, status=403)
-    if actor.role == OPERATOR:
-        warehouse = actor.warehouse
-    else:
-        warehouse = get_object_or_404(
-            Warehouse.objects.filter(district_id=actor.district_id), code=request.GET.get("warehouse", "")
-        )
+    warehouse = board_warehouse(actor, request.GET.get("warehouse", ""))  # as the board itself
     batches = visible_batches(actor).filter(warehouse=warehouse)
     facts = batches.aggregate(n=Count("id"), last=Max("updated_at"))
     statuses = sorted(batches.values_list("status").annotate(n=Count("id")))

@@ -74,7 +74,7 @@ def _act(request, incident_id, run):
             for problem in problems.values() if isinstance(problems, dict) else problems:
                 messages.error(request, problem)
     except DomainError as error:
-        messages.error(request(error))
+        messages.error(request, error.detail)
     else:
         messages.success(request, done)
     return redirect("regulation:incident", incident.pk)

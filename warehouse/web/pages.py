@@ -6,13 +6,13 @@ A handheld scanner types what it reads and presses Enter; the scan box resolves 
 
 from django.contrib import messages
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from batches import services
-from batches.actions import Action, Capability, may
+from batches.actions import Action, Capability
 from batches.actors import visible_batches
 from batches.errors import DomainError, InputError
 from batches.models import Status
@@ -20,6 +20,7 @@ from batches.web import forms as f
 from batches.web.batch_pages import render_batch
 from batches.web.common import page, role_page, scoped_batch
 from batches.web.presenters import STATUS_TONE, batch_rows, status_label
+from markets.districts import board_warehouse
 
 from ..models import ZoneKind
 from ..occupancy import zone_occupancy
@@ -79,12 +80,7 @@ BOARD_COLUMNS = [
 def zone_board(request):
     """What is where in the warehouse now; resting batches with their countdown to rest_until."""
     actor = request.actor
-    if may(actor, Capability.WORK_THE_FLOOR):
-        warehouse = actor.warehouse
-    else:
-        from markets.districts import visible_warehouses
-
-        warehouse = get_object_or_404(visible_warehouses(actor), code=request.GET.get("warehouse", ""))
+    warehouse = board_warehouse(actor, request.GET.get("warehouse", ""))
     titles = {
         "expected": _("Expected (approved)"),
         **dict(ZoneKind.choices),
