@@ -500,15 +500,31 @@ def rest_left(left: timedelta, *, whole_minutes_up: bool = False) -> tuple[int, 
     return days, hours, minutes, secs
 
 
+def rest_left_text(left: timedelta, *, ticking: bool = False) -> str:
+    """The one wording of a rest's time left, in the active language. `ticking`, for a page's
+    countdown (which ticks every second): its two largest units, seconds under a minute. Else,
+    for a message that stays on the screen: days, hours and whole minutes rounded up."""
+    if not ticking:
+        days, hours, minutes, _seconds = rest_left(left, whole_minutes_up=True)
+        return _("%(days)d days %(hours)d hours %(minutes)d minutes") % {
+            "days": days,
+            "hours": hours,
+            "minutes": minutes,
+        }
+    days, hours, minutes, secs = rest_left(left)
+    if days:
+        return _("%(days)d days %(hours)d hours") % {"days": days, "hours": hours}
+    if hours:
+        return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d minutes %(seconds)d seconds") % {"minutes": minutes, "seconds": secs}
+    return _("%(seconds)d seconds") % {"seconds": secs}
+
+
 def rest_left_message(left: timedelta | None) -> str:
     if left is None or left.total_seconds() <= 0:
         return _("The rest period is not over.")
-    days, hours, minutes, _seconds = rest_left(left, whole_minutes_up=True)
-    return _("The rest period is not over: %(days)d days %(hours)d hours %(minutes)d minutes left.") % {
-        "days": days,
-        "hours": hours,
-        "minutes": minutes,
-    }
+    return _("The rest period is not over: %(left)s left.") % {"left": rest_left_text(left)}
 
 
 def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=None) -> Batch:

@@ -5,7 +5,6 @@ Order of checks as in SPEC §4: not signed in → the login page; outside the ca
 errors; not allowed now → the page again with the reason in words.
 """
 
-from datetime import timedelta
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
@@ -16,7 +15,6 @@ from django.utils.translation import gettext as _
 from ..actions import require
 from ..actors import Actor, actor_for, visible_batches
 from ..models import Batch, Notification, Role, Status
-from ..services import rest_left
 
 MERCHANT, REVIEWER, OPERATOR, REGULATOR = Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR
 
@@ -117,19 +115,6 @@ def organisation_of(actor: Actor | None) -> str:
 
 
 # --- feedback in words ----------------------------------------------------------------------
-
-
-def format_left(left: timedelta) -> str:
-    """'2 days 3 hours 5 minutes' in the active language, read by `rest_left` as the page's
-    countdown ticks; seconds when under a minute."""
-    days, hours, minutes, secs = rest_left(left)
-    if days:
-        return _("%(days)d days %(hours)d hours") % {"days": days, "hours": hours}
-    if hours:
-        return _("%(hours)d hours %(minutes)d minutes") % {"hours": hours, "minutes": minutes}
-    if minutes:
-        return _("%(minutes)d minutes %(seconds)d seconds") % {"minutes": minutes, "seconds": secs}
-    return _("%(seconds)d seconds") % {"seconds": secs}
 
 
 def flatten_errors(errors) -> list[str]:

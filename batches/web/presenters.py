@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..actions import action_label
 from ..models import AttachmentKind, Status, TestResult
-from .common import format_left
+from ..services import rest_left_text
 
 STATUS_TONE = {
     Status.DRAFT: "muted",
@@ -57,7 +57,7 @@ def rest_info(batch, now=None) -> dict | None:
     return {
         "until": batch.rest_until,
         "seconds_left": max(int(left.total_seconds()), 0),
-        "left": format_left(left) if left.total_seconds() > 0 else "",
+        "left": rest_left_text(left, ticking=True) if left.total_seconds() > 0 else "",
         "done": left.total_seconds() <= 0,
     }
 
