@@ -73,6 +73,7 @@ class ActionSpec:
     success_status: int = 200  # records (disinfection, sample, result) answer 201
     epcis: tuple = ()  # (EPCIS action, bizStep, disposition); see markets/epcis.py
     done: str = ""  # what the page says after it, with %(number)s
+    stopped_by_seal: bool = False  # a seal in force refuses it (batches/seals.py); so is a sale
     refusal: str = field(default=_("Your role cannot take this action on this batch."))
 
     @property
@@ -87,6 +88,12 @@ class ActionSpec:
 
 
 REGISTRY: dict[str, ActionSpec] = {}
+
+
+def stopped_by_seal(action: str) -> bool:
+    """Whether a seal in force refuses this batch action (its declaration says so)."""
+    spec = REGISTRY.get(action)
+    return spec is not None and spec.stopped_by_seal
 
 
 def register(spec: ActionSpec) -> ActionSpec:

@@ -79,11 +79,6 @@ def visible_incidents(actor: Actor | None):
     )
 
 
-def require_regulator(actor: Actor | None) -> None:
-    """Incidents are the regulators' (the one role check, batches/actions.py)."""
-    require(actor, Capability.HANDLE_INCIDENTS)
-
-
 # --- co-located lots -------------------------------------------------------------------------
 
 
@@ -175,7 +170,7 @@ def _lots_by_number(incident: Incident, actor: Actor, numbers: list[str]) -> lis
 def incident_seal(*, incident: Incident, actor: Actor, numbers: list[str], reason: str = "", now=None) -> list[Batch]:
     """Seal these lots in one action: each gets a seal and a `seal` event, in one transaction,
     rows locked in primary-key order. A batch already sealed is left as it is."""
-    require_regulator(actor)
+    require(actor, Capability.HANDLE_INCIDENTS)
     now = now or timezone.now()
     targets = _lots_by_number(incident, actor, numbers)
     sealed = []
@@ -210,7 +205,7 @@ def incident_lift_seal(
 ) -> list[Batch]:
     """Lift the seals in force on these lots (each with a `lift_seal` event). 409 `not_sealed`
     for a lot that has none, and nothing changes."""
-    require_regulator(actor)
+    require(actor, Capability.HANDLE_INCIDENTS)
     now = now or timezone.now()
     targets = _lots_by_number(incident, actor, numbers)
     lifted = []
@@ -240,7 +235,7 @@ def incident_lift_seal(
 
 
 def incident_close(*, incident: Incident, actor: Actor, now=None) -> Incident:
-    require_regulator(actor)
+    require(actor, Capability.HANDLE_INCIDENTS)
     now = now or timezone.now()
     if (
         Incident.objects.filter(pk=incident.pk, state=IncidentState.OPEN).update(
@@ -318,7 +313,7 @@ def incident_notify(*, incident: Incident, actor: Actor, now=None) -> dict:
     system) and every buyer of their sold items (an SMS through the outbox, sent once after the
     commit even if the broker is away). Each merchant and each buyer phone is told once per
     incident; a second call tells only those added since. Returns how many were told now."""
-    require_regulator(actor)
+    require(actor, Capability.HANDLE_INCIDENTS)
     now = now or timezone.now()
     told = {"merchants": 0, "buyers": 0}
     with transaction.atomic():

@@ -24,7 +24,7 @@ from .actors import SYSTEM, Actor
 from .errors import DomainError
 from .models import Batch, Event, Role
 from .models import Status as S
-from .seals import SEAL_BLOCKS, sealed_batch_ids, sealed_error
+from .seals import sealed_batch_ids, sealed_error
 
 # From `approved` on, until an end state, a regulator may recall.
 RECALLABLE = {
@@ -156,7 +156,7 @@ def transition(
         before = locked.status
         if before not in spec.sources:
             raise invalid_transition(locked, action, actor.role)
-        if action in SEAL_BLOCKS and sealed_batch_ids([locked.pk]):
+        if spec.stopped_by_seal and sealed_batch_ids([locked.pk]):
             raise sealed_error(locked, allowed=allowed_actions(before, actor.role))
         change = (apply(locked) if apply else None) or Change()
         after = change.status or spec.target or before

@@ -5,11 +5,9 @@ transaction of the action (batches.lifecycle.transition, markets.services.sale_r
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
+from .actions import stopped_by_seal
 from .errors import DomainError
 from .models import Batch, Seal
-
-# The onward actions a seal stops; a sale is stopped the same way (markets.services).
-SEAL_BLOCKS = frozenset({"move_to_storage", "issue_codes", "release"})
 
 
 def sealed_now():
@@ -29,5 +27,5 @@ def sealed_error(batch: Batch, *, allowed=()) -> DomainError:
         _("Batch %(number)s is sealed: nothing leaves it until the regulator lifts the seal.")
         % {"number": batch.number},
         status=batch.status,
-        allowed=[a for a in allowed if a not in SEAL_BLOCKS],
+        allowed=[a for a in allowed if not stopped_by_seal(a)],
     )

@@ -552,6 +552,7 @@ def _gated_transition(*, batch: Batch, action: str, actor: Actor, now, issue=Non
     button=gettext_lazy("Move to storage"),
     style=Style.BUTTON,
     slug="move-to-storage",
+    stopped_by_seal=True,
     epcis=("OBSERVE", "storing", "sellable_not_accessible"),
     done=gettext_lazy("Batch %(number)s moved to storage."),
 )
@@ -594,6 +595,7 @@ def code_url(*, token: str, gtin: str, batch_number: str, serial: str) -> str:
     label=gettext_lazy("Codes issued"),
     button=gettext_lazy("Issue codes"),
     style=Style.BUTTON,
+    stopped_by_seal=True,
     slug="issue-codes",
     epcis=("ADD", "commissioning", "active"),
     done=gettext_lazy("Codes issued for batch %(number)s."),
@@ -675,6 +677,7 @@ def _codes_to_release(*, batch: Batch, actor: Actor, scanned: list[str]) -> list
     label=gettext_lazy("Codes released"),
     button=gettext_lazy("Release"),
     slug="release",
+    stopped_by_seal=True,
     epcis=("OBSERVE", "departing", "sellable_accessible"),
     done=gettext_lazy("Every code of batch %(number)s left the warehouse."),
 )

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from config.openapi import NOT_BLANK
 
 from .. import incidents as svc
+from ..actions import Capability, require
 from ..actors import actor_for
 from ..models import Incident, IncidentState
 
@@ -124,7 +125,7 @@ def incident_body(incident: Incident, actor) -> dict:
 def scoped_incident(request, incident_id) -> tuple[Incident, object]:
     actor = actor_for(request.user)
     incident = get_object_or_404(svc.visible_incidents(actor), pk=incident_id)
-    svc.require_regulator(actor)
+    require(actor, Capability.HANDLE_INCIDENTS)
     return incident, actor
 
 
@@ -139,7 +140,7 @@ class IncidentListView(generics.ListAPIView):
 
     def get_queryset(self):
         actor = actor_for(self.request.user)
-        svc.require_regulator(actor)
+        require(actor, Capability.HANDLE_INCIDENTS)
         incidents = svc.visible_incidents(actor)
         state = self.request.query_params.get("state")
         if state in IncidentState.values:
