@@ -16,7 +16,6 @@ import uuid
 import warnings
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
@@ -24,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .actions import RoleRefused
 from .actors import Actor
 from .errors import DomainError, InputError
 from .lifecycle import record_event
@@ -57,6 +57,13 @@ def kinds_for(role: str) -> list[str]:
 
 def may_attach(role: str) -> bool:
     return bool(kinds_for(role))
+
+
+def require_may_attach(actor: Actor, kind: str) -> None:
+    """RoleRefused (403) unless the actor's role may attach this kind of photo (KIND_ROLES):
+    the one check, for the API and the page."""
+    if actor.role not in KIND_ROLES.get(kind, set()):
+        raise RoleRefused(_("Your role cannot attach this kind of photo."))
 
 
 def _image_error(message=None) -> InputError:
@@ -123,8 +130,7 @@ def attachment_add(
     in the actor's scope (404); here: the role may attach this kind (403), the event named is
     one of this batch's (400), the batch is in the warehouse's part of the process (409), the
     image is real (400). The row and the `attach` event are written together (R6)."""
-    if actor.role not in KIND_ROLES.get(kind, set()):
-        raise PermissionDenied(_("Your role cannot attach this kind of photo."))
+    require_may_attach(actor, kind)
     if upload.size is not None and upload.size > settings.ATTACHMENT_MAX_BYTES:
         limit = settings.ATTACHMENT_MAX_BYTES
         raise InputError({"file": [_("The photo is larger than %(max)d MB.") % {"max": limit // (1024 * 1024)}]})

@@ -2,7 +2,6 @@
 from the file input) and the scoped image view the timeline's thumbnails point at."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -10,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from batches.actions import Capability
 from batches.actors import visible_batches
 from batches.api.attachments import image_response
-from batches.attachments import KIND_ROLES, attachment_add
+from batches.attachments import attachment_add, require_may_attach
 from batches.errors import DomainError, InputError
 from batches.models import Attachment, AttachmentKind
 from batches.web.common import role_page, scoped_batch
@@ -24,8 +23,7 @@ def photo_add(request, number):
     if kind not in AttachmentKind.values:
         messages.error(request, _("Choose what the photo shows."))
         return redirect("web:batch-detail", batch.number)
-    if request.actor.role not in KIND_ROLES[kind]:
-        raise PermissionDenied(_("Your role cannot attach this kind of photo."))
+    require_may_attach(request.actor, kind)
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, _("Take or choose a photo first."))
