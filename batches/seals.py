@@ -2,17 +2,11 @@
 released or sold until the seal is lifted. Checked under the batch's row lock, inside the
 transaction of the action (batches.lifecycle.transition, markets.services.sale_record)."""
 
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from .actions import stopped_by_seal
 from .errors import DomainError
 from .models import Batch, Seal
-
-
-def sealed_now():
-    """Whether the batch of the row (`OuterRef("pk")`) is sealed, as an annotation."""
-    return Exists(Seal.objects.filter(batch_id=OuterRef("pk"), lifted_at__isnull=True))
 
 
 def sealed_batch_ids(batch_ids) -> set[int]:

@@ -26,7 +26,7 @@ from batches.errors import DomainError, InputError
 from batches.lifecycle import record_event
 from batches.models import Batch, Code, CodeStatus
 from batches.models import Status as BatchStatus
-from batches.seals import sealed_error, sealed_now
+from batches.seals import sealed_batch_ids, sealed_error
 from batches.services import batch_recall
 from config.compiled import CompiledQuery
 
@@ -50,22 +50,18 @@ def _lock_batches(batch_ids) -> dict[int, Batch]:
     return {batch.pk: batch for batch in Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk")}
 
 
-# A sale is most often of one batch: that batch's row lock, with whether it is sealed
-# (batches.seals), is one statement whose SQL is built once per process (config/compiled.py).
-_LOCK_ONE_BATCH = CompiledQuery(
-    Batch, lambda pk: Batch.objects.select_for_update().filter(pk=pk).annotate(sealed=sealed_now()), pk=-901
-)
+# A sale is most often of one batch: that batch's row lock is one statement whose SQL is built
+# once per process (config/compiled.py).
+_LOCK_ONE_BATCH = CompiledQuery(Batch, lambda pk: Batch.objects.select_for_update().filter(pk=pk), pk=-901)
 
 
 def _lock_sale_batches(batch_ids) -> dict[int, Batch]:
-    """The row locks of the sale's batches, in primary-key order, each with `sealed`."""
+    """The row locks of the sale's batches, in primary-key order. Whether one is sealed is read
+    after the locks, in a statement of its own: the lock's own statement reads as the database
+    was when it began, before a seal committed while it waited (batches.seals)."""
     if len(batch_ids) == 1:
-        batches = _LOCK_ONE_BATCH(pk=next(iter(batch_ids)))
-    else:
-        batches = (
-            Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk").annotate(sealed=sealed_now())
-        )
-    return {batch.pk: batch for batch in batches}
+        return {batch.pk: batch for batch in _LOCK_ONE_BATCH(pk=next(iter(batch_ids)))}
+    return _lock_batches(batch_ids)
 
 
 def _lock_codes(code_ids) -> dict[int, str]:
@@ -168,8 +164,9 @@ def sale_record(
 @transaction.atomic
 def _record_sale(actor: Actor, chosen: dict[int, Code], buyer: dict, now: datetime) -> Sale:
     batches = _lock_sale_batches({code.batch_id for code in chosen.values()})
-    for batch in batches.values():  # 409 `sealed` (batches.seals), under the batches' locks
-        if batch.sealed:
+    sealed = sealed_batch_ids(batches)  # 409 `sealed` (batches.seals), read under the batches' locks
+    for batch in batches.values():
+        if batch.pk in sealed:
             raise sealed_error(batch)
     sold = move_codes(Code.objects.filter(pk__in=chosen), source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
     if sold != len(chosen):

@@ -14,7 +14,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from batches.lifecycle import complete_due_rests, complete_rest
-from batches.models import Batch, Disinfection, Event, IdempotencyRecord
+from batches.models import Batch, Code, Disinfection, Event, IdempotencyRecord
 from markets.accounts.tokens import token_issue
 from tests.conftest import declaration
 
@@ -259,3 +259,55 @@ def test_two_sweepers_never_move_the_same_batch(new_flow):
     assert sum(moved) == 6 and max(moved) == 4
     assert Batch.objects.filter(status="rest_complete").count() == 6
     assert [events(batch.number, "complete_rest") for batch in flows] == [1] * 6
+
+
+# --- a seal and a sale at the same moment ----------------------------------------------------
+
+
+def test_a_sale_that_waited_for_the_batch_while_it_was_sealed_is_refused(flow, clock):
+    from batches.models import Seal
+
+    codes = flow.released(clock)
+    batch = Batch.objects.get(number=flow.number)
+    regulator = get_user_model().objects.get(username="regulator")
+    sell = post(
+        "merchant-a1",
+        "/api/sales/",
+        {"codes": [codes[0]["token"]], "buyer_name": "王小姐", "buyer_phone": "13912345678", "buyer_kind": "consumer"},
+    )
+    sealing = threading.Event()
+    answers, errors = [], []
+
+    def seal():  # as a seal is made: under the batch's row lock, committed a moment later
+        try:
+            from django.db import transaction
+
+            with transaction.atomic():
+                Batch.objects.select_for_update().get(pk=batch.pk)
+                Seal.objects.create(batch=batch, sealed_at=batch.updated_at, sealed_by=regulator)
+                sealing.set()
+                threading.Event().wait(1.0)  # the sale now waits for the batch's lock
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def sale():
+        try:
+            sealing.wait(timeout=30)
+            answers.append(sell())
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=seal), threading.Thread(target=sale)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors, errors
+    (answer,) = answers
+    assert answer.status_code == 409 and answer.json()["code"] == "sealed", answer.content
+    assert Code.objects.get(token=codes[0]["token"]).status == "released"

@@ -254,7 +254,7 @@ class PublicCodeView(APIView):
             logger.warning("public page cache unreachable (%s); the page is built without it", error)
             return None
         page = self.build_page(request, ref, version=version)
-        if unsettled:
+        if unsettled or version is None:  # no version (evicted at once): nothing to check it by later
             return page
         with contextlib.suppress(CACHE_ERRORS):
             cache.set(key, page, settings.PUBLIC_PAGE_CACHE_SECONDS)

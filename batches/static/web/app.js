@@ -405,14 +405,15 @@
     var url = el.getAttribute("data-live-url");
     var href = el.getAttribute("data-live-href") || location.href;
     var every = parseInt(el.getAttribute("data-live-interval") || "5000", 10);
-    var stamp = null, note = null, leaving = false;
+    var stamp = null, note = null, leaving = false, left = false;
     // Once the person follows a link or sends a form, their navigation wins: a reload due at
     // the same moment would otherwise replace the page they asked for with this one.
     // A link that turns out to be a download leaves the page where it is: after a while the
-    // poll takes over again.
+    // poll goes on, but only to say that something changed (a slow navigation may still be on
+    // its way, and a reload would cancel it).
     var resume = null;
     function leave() {
-      leaving = true;
+      leaving = left = true;
       clearTimeout(resume);
       resume = setTimeout(function () { leaving = false; }, 10000);
     }
@@ -425,7 +426,7 @@
     });
     document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leave(); } });
     window.addEventListener("beforeunload", leave);
-    window.addEventListener("pageshow", function () { leaving = false; });
+    window.addEventListener("pageshow", function () { leaving = left = false; });
     function busy() {
       return $all("main input[type=text], main input[type=number], main input[type=tel], main textarea").some(function (f) {
         return f.value && f.value.trim() && !f.hasAttribute("data-scan-box");
@@ -438,7 +439,7 @@
           if (!data || leaving) { return; }
           if (stamp === null) { stamp = data.stamp; return; }
           if (data.stamp === stamp) { return; }
-          if (!busy()) { location.replace(href); return; }
+          if (!busy() && !left) { location.replace(href); return; }
           if (!note) {  // someone is typing: say so instead of throwing their input away
             note = document.createElement("p");
             note.className = "message message-info live-note";
