@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,6 +49,13 @@ class Worker:
             f"{name}-{os.getpid()}@%h",
         ]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+        self.node = f"{name}-{os.getpid()}@{socket.gethostname()}"
+
+    def running_in_pool(self) -> bool:
+        """Whether the worker's main process knows which pool process runs its task (until it
+        does, a shutdown cannot end that process, and waits for the task instead)."""
+        active = celery_app.control.inspect(destination=[self.node], timeout=1.0).active() or {}
+        return any(task.get("worker_pid") for tasks in active.values() for task in tasks)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -101,6 +109,7 @@ def test_sigterm_stops_a_busy_worker_within_ten_seconds_and_the_task_is_redelive
     celery_app.conf.task_always_eager = False  # send_task goes to the broker; say so
     celery_app.send_task("tests.celery_probe.hold", args=[str(marker), 600], queue=queue)
     first.wait_for(lambda: len(starts(marker)) == 1, "probe task start")
+    first.wait_for(first.running_in_pool, "the task known to run in a pool process")
 
     took = first.sigterm()
 
@@ -111,6 +120,7 @@ def test_sigterm_stops_a_busy_worker_within_ten_seconds_and_the_task_is_redelive
     # The next worker runs the task the first one gave up.
     second = workers(queue, "second")
     second.wait_for(lambda: len(starts(marker)) == 2, "redelivered probe task")
+    second.wait_for(second.running_in_pool, "the task known to run in a pool process")
     took = second.sigterm()
     assert took < STOP_WITHIN, f"stopped after {took:.1f} s:\n{second.text()}"
 
