@@ -51,14 +51,6 @@ def storage():
     return storages["attachments"]
 
 
-def kinds_for(role: str) -> list[str]:
-    return [kind for kind, roles in KIND_ROLES.items() if role in roles]
-
-
-def may_attach(role: str) -> bool:
-    return bool(kinds_for(role))
-
-
 def require_may_attach(actor: Actor, kind: str) -> None:
     """RoleRefused (403) unless the actor's role may attach this kind of photo (KIND_ROLES):
     the one check, for the API and the page."""

@@ -4,15 +4,27 @@ transaction of the action (batches.lifecycle.transition, markets.services.sale_r
 
 from django.utils.translation import gettext as _
 
+from config.compiled import CompiledQuery
+
 from .actions import stopped_by_seal
 from .errors import DomainError
 from .models import Batch, Seal
 
+# Every sealable transition and every sale asks this of one batch, under its row lock: that
+# look-up is built once per process (config/compiled.py).
+_SEALED_ONE = CompiledQuery(
+    Seal, lambda pk: Seal.objects.filter(batch_id=pk, lifted_at__isnull=True).values_list("batch_id"), pk=-901
+)
+
 
 def sealed_batch_ids(batch_ids) -> set[int]:
-    return set(
-        Seal.objects.filter(batch_id__in=list(batch_ids), lifted_at__isnull=True).values_list("batch_id", flat=True)
-    )
+    """Which of these batches have a seal in force. Read under the batches' row locks, in a
+    statement after the one that took them: the locking statement reads the database as it was
+    when it began waiting, before a seal committed meanwhile."""
+    batch_ids = list(batch_ids)
+    if len(batch_ids) == 1:
+        return {batch_id for (batch_id,) in _SEALED_ONE(pk=batch_ids[0])}
+    return set(Seal.objects.filter(batch_id__in=batch_ids, lifted_at__isnull=True).values_list("batch_id", flat=True))
 
 
 def sealed_error(batch: Batch, *, allowed=()) -> DomainError:

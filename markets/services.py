@@ -24,7 +24,7 @@ from batches.actors import Actor, batch_scope
 from batches.codes import codes_for_scans, move_codes
 from batches.errors import DomainError, InputError
 from batches.lifecycle import record_event
-from batches.models import Batch, Code, CodeStatus, Seal
+from batches.models import Batch, Code, CodeStatus
 from batches.models import Status as BatchStatus
 from batches.seals import sealed_batch_ids, sealed_error
 from batches.services import batch_recall
@@ -46,32 +46,17 @@ def _problem_messages() -> dict[str, str]:
     }
 
 
-def _lock_batches(batch_ids) -> dict[int, Batch]:
-    return {batch.pk: batch for batch in Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk")}
-
-
-# A sale is most often of one batch: that batch's row lock is one statement whose SQL is built
-# once per process (config/compiled.py).
+# A sale or a void is most often of one batch: that batch's row lock is one statement whose SQL
+# is built once per process (config/compiled.py).
 _LOCK_ONE_BATCH = CompiledQuery(Batch, lambda pk: Batch.objects.select_for_update().filter(pk=pk), pk=-901)
-_SEALED_ONE_BATCH = CompiledQuery(
-    Seal, lambda pk: Seal.objects.filter(batch_id=pk, lifted_at__isnull=True).values_list("batch_id"), pk=-901
-)
 
 
-def _sealed_sale_batches(batch_ids) -> set[int]:
-    """Which of the (locked) batches are sealed, read in a statement after their locks."""
+def _lock_batches(batch_ids) -> dict[int, Batch]:
+    """The row locks of these batches, taken in primary-key order."""
+    batch_ids = sorted(batch_ids)
     if len(batch_ids) == 1:
-        return {batch_id for (batch_id,) in _SEALED_ONE_BATCH(pk=next(iter(batch_ids)))}
-    return sealed_batch_ids(batch_ids)
-
-
-def _lock_sale_batches(batch_ids) -> dict[int, Batch]:
-    """The row locks of the sale's batches, in primary-key order. Whether one is sealed is read
-    after the locks, in a statement of its own: the lock's own statement reads as the database
-    was when it began, before a seal committed while it waited (batches.seals)."""
-    if len(batch_ids) == 1:
-        return {batch.pk: batch for batch in _LOCK_ONE_BATCH(pk=next(iter(batch_ids)))}
-    return _lock_batches(batch_ids)
+        return {batch.pk: batch for batch in _LOCK_ONE_BATCH(pk=batch_ids[0])}
+    return {batch.pk: batch for batch in Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk")}
 
 
 def _lock_codes(code_ids) -> dict[int, str]:
@@ -173,8 +158,8 @@ def sale_record(
 
 @transaction.atomic
 def _record_sale(actor: Actor, chosen: dict[int, Code], buyer: dict, now: datetime) -> Sale:
-    batches = _lock_sale_batches({code.batch_id for code in chosen.values()})
-    sealed = _sealed_sale_batches(batches)  # 409 `sealed` (batches.seals), read under the batches' locks
+    batches = _lock_batches({code.batch_id for code in chosen.values()})
+    sealed = sealed_batch_ids(batches)  # 409 `sealed` (batches.seals), read under the batches' locks
     for batch in batches.values():
         if batch.pk in sealed:
             raise sealed_error(batch)

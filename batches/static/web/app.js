@@ -405,18 +405,11 @@
     var url = el.getAttribute("data-live-url");
     var href = el.getAttribute("data-live-href") || location.href;
     var every = parseInt(el.getAttribute("data-live-interval") || "5000", 10);
-    var stamp = null, note = null, leaving = false, left = false;
-    // Once the person follows a link or sends a form, their navigation wins: a reload due at
-    // the same moment would otherwise replace the page they asked for with this one.
-    // A link that turns out to be a download leaves the page where it is: after a while the
-    // poll goes on, but only to say that something changed (a slow navigation may still be on
-    // its way, and a reload would cancel it).
-    var resume = null;
-    function leave() {
-      leaving = left = true;
-      clearTimeout(resume);
-      resume = setTimeout(function () { leaving = false; }, 10000);
-    }
+    var stamp = null, note = null, left = false;
+    // Once the person follows a link or sends a form, their navigation wins: a change seen from
+    // then on is said with the button, never by a reload, which would replace the page they
+    // asked for (a slow one still on its way, too) with this one.
+    function leave() { left = true; }
     document.addEventListener("click", function (event) {
       var link = event.target.closest ? event.target.closest("a[href]") : null;
       if (!link || event.defaultPrevented || link.getAttribute("href").charAt(0) === "#") { return; }
@@ -426,7 +419,7 @@
     });
     document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leave(); } });
     window.addEventListener("beforeunload", leave);
-    window.addEventListener("pageshow", function () { leaving = left = false; });
+    window.addEventListener("pageshow", function () { left = false; });
     function busy() {
       return $all("main input[type=text], main input[type=number], main input[type=tel], main textarea").some(function (f) {
         return f.value && f.value.trim() && !f.hasAttribute("data-scan-box");
@@ -436,7 +429,7 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
-          if (!data || leaving) { return; }
+          if (!data) { return; }
           if (stamp === null) { stamp = data.stamp; return; }
           if (data.stamp === stamp) { return; }
           if (!busy() && !left) { location.replace(href); return; }
