@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from config.compiled import ScopedQuery
+from config.compiled import CompiledUpdate, ScopedQuery
 
 from .gs1 import GTIN_LENGTHS, gtin14
 from .models import Code, CodeStatus
@@ -236,11 +236,40 @@ class IllegalCodeMove(ValueError):
     """A service asked for a move of code statuses that CODE_MOVES does not list: a bug."""
 
 
+# A move of a few codes named by primary key from one status (a sale's): its UPDATE is built
+# once per process and number of codes (config/compiled.py).
+COMPILED_MOVES = 20
+_MOVES: dict[int, CompiledUpdate] = {}
+
+
+def _compiled_move(count: int) -> CompiledUpdate:
+    if count not in _MOVES:
+        names = [f"c{i}" for i in range(count)]
+        _MOVES[count] = CompiledUpdate(
+            Code,
+            lambda source, target, **ids: (
+                Code.objects.filter(pk__in=[ids[name] for name in names], status=source),
+                {"status": target},
+            ),
+            source="\x00source",
+            target="\x00target",
+            **{name: -1 - i for i, name in enumerate(names)},  # no primary key is negative
+        )
+    return _MOVES[count]
+
+
 def move_codes(codes, *, source, target: str, **fields) -> int:
-    """Move the codes of `codes` that are in `source` (a status or several) to `target`, in one
-    conditional UPDATE; returns how many moved. The callers hold the batch's row lock."""
+    """Move the codes of `codes` (a queryset or manager, or the codes' primary keys) that are in
+    `source` (a status or several) to `target`, in one conditional UPDATE; returns how many
+    moved. The callers hold the batch's row lock."""
     sources = {source} if isinstance(source, str) else set(source)
     illegal = sorted(status for status in sources if (status, target) not in CODE_MOVES)
     if illegal or not sources:
         raise IllegalCodeMove(f"codes may not move from {illegal or 'nothing'} to {target}")
+    if not hasattr(codes, "filter"):  # not a queryset nor a manager: primary keys
+        ids = sorted(codes)
+        if not fields and len(sources) == 1 and 0 < len(ids) <= COMPILED_MOVES:
+            (status,) = sources
+            return _compiled_move(len(ids))(source=status, target=target, **{f"c{i}": pk for i, pk in enumerate(ids)})
+        codes = Code.objects.filter(pk__in=ids)
     return codes.filter(status__in=sources).update(status=target, **fields)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.compiled import CompiledInsert
 from config.replica import pin_to_primary
 from warehouse.models import ZoneKind
 
@@ -103,6 +104,10 @@ def invalid_transition(batch: Batch, action: str, role: str) -> DomainError:
     )
 
 
+# Every change of a batch writes an event: its INSERT is built once per process (config/compiled.py).
+_EVENTS = CompiledInsert(Event)
+
+
 def record_event(
     *,
     batch: Batch,
@@ -115,7 +120,7 @@ def record_event(
 ) -> Event:
     zone = ZONE_OF_STATUS.get(status_after) or ZONE_OF_STATUS.get(status_before) or ""
     pin_to_primary(actor.user_id)  # whoever changed something reads it back fresh (config/replica.py)
-    return Event.objects.create(
+    event = Event(
         batch=batch,
         action=action,
         status_before=status_before,
@@ -127,6 +132,7 @@ def record_event(
         zone=zone,
         details=details or {},
     )
+    return _EVENTS.insert(event)  # as event.save(): its post_save tells the public page (warehouse.public)
 
 
 def transition(
