@@ -148,19 +148,17 @@ def _chunks(values, size=None):
 # is built once per count and scope lookup (config/compiled.py), and reads the code rows alone
 # (their batch and line are not needed to name them by token); longer lists go through the ORM.
 COMPILED_TOKENS = 20
-_TOKENS_IN_SCOPE: dict[int, ScopedQuery] = {}
 
 
+@lru_cache(maxsize=COMPILED_TOKENS)
 def _tokens_in_scope(count: int) -> ScopedQuery:
-    if count not in _TOKENS_IN_SCOPE:
-        names = [f"t{i}" for i in range(count)]
-        _TOKENS_IN_SCOPE[count] = ScopedQuery(
-            Code,
-            lambda scope, **tokens: Code.objects.filter(token__in=[tokens[name] for name in names], **scope).order_by(),
-            via="batch__",
-            **{name: f"\x00{name}" for name in names},  # tokens never contain a NUL
-        )
-    return _TOKENS_IN_SCOPE[count]
+    names = [f"t{i}" for i in range(count)]
+    return ScopedQuery(
+        Code,
+        lambda scope, **tokens: Code.objects.filter(token__in=[tokens[name] for name in names], **scope).order_by(),
+        via="batch__",
+        **{name: f"\x00{name}" for name in names},  # tokens never contain a NUL
+    )
 
 
 def codes_for_refs(refs: dict, queryset=None, *, scope: tuple[str, object] | None = None) -> dict:
@@ -239,23 +237,21 @@ class IllegalCodeMove(ValueError):
 # A move of a few codes named by primary key from one status (a sale's): its UPDATE is built
 # once per process and number of codes (config/compiled.py).
 COMPILED_MOVES = 20
-_MOVES: dict[int, CompiledUpdate] = {}
 
 
+@lru_cache(maxsize=COMPILED_MOVES)
 def _compiled_move(count: int) -> CompiledUpdate:
-    if count not in _MOVES:
-        names = [f"c{i}" for i in range(count)]
-        _MOVES[count] = CompiledUpdate(
-            Code,
-            lambda source, target, **ids: (
-                Code.objects.filter(pk__in=[ids[name] for name in names], status=source),
-                {"status": target},
-            ),
-            source="\x00source",
-            target="\x00target",
-            **{name: -1 - i for i, name in enumerate(names)},  # no primary key is negative
-        )
-    return _MOVES[count]
+    names = [f"c{i}" for i in range(count)]
+    return CompiledUpdate(
+        Code,
+        lambda source, target, **ids: (
+            Code.objects.filter(pk__in=[ids[name] for name in names], status=source),
+            {"status": target},
+        ),
+        source="\x00source",
+        target="\x00target",
+        **{name: -1 - i for i, name in enumerate(names)},  # no primary key is negative
+    )
 
 
 def move_codes(codes, *, source, target: str, **fields) -> int:

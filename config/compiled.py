@@ -162,8 +162,8 @@ class CompiledInsert:
     """`CompiledInsert(Event)`: `insert(event)` stores a new instance as `event.save()` would (the
     fields' own pre_save, such as `auto_now_add`, the pre_save and post_save signals, the primary
     key read back), and `insert_many(items)` new instances as `bulk_create(items)` would (no
-    signals). The model's own `save()` is not called: only for models whose `save()` adds nothing
-    to the insert of a new row.
+    signals; primary keys set where the database returns them). The model's own `save()` is not
+    called: only for models whose `save()` adds nothing to the insert of a new row.
 
     The values are prepared as the ORM's insert compiler prepares them; its SQL is built once per
     database alias and shape of the placeholders (on PostgreSQL one shape for any number of rows,
@@ -180,7 +180,7 @@ class CompiledInsert:
         ]
         self.returning = meta.db_returning_fields
         self._compilers = {}  # alias → the compiler that prepares values
-        self._sql = {}  # (alias, placeholders) → (sql, converters)
+        self._sql = {}  # (alias, placeholders) → (sql, its compiler, the returned columns' converters)
 
     def insert(self, obj):
         alias = router.db_for_write(self.model, instance=obj)

@@ -4,7 +4,7 @@ updates and inserts write what `update()`, `save()` and `bulk_create()` would.""
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
 from django.db.models.signals import post_save
 from django.db.utils import ConnectionDoesNotExist
@@ -154,3 +154,16 @@ def test_codes_moved_by_primary_key_move_only_from_their_status(flow, clock):
         assert move_codes(ids, source=CodeStatus.IN_WAREHOUSE, target=CodeStatus.RELEASED) == 0
     assert set(Code.objects.filter(pk__in=ids).values_list("status", flat=True)) == {CodeStatus.RELEASED}
     assert batch.codes.exclude(pk__in=ids).filter(status=CodeStatus.RELEASED).count() == 0
+
+
+def test_without_rows_returned_from_a_bulk_insert_the_orm_inserts_them(batch, monkeypatch):
+    # An SQLite before 3.35: CompiledInsert leaves the insert to the ORM, with the same result.
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    events = CompiledInsert(Event)
+
+    one = events.insert(event_of(batch, action="one"))
+    many = events.insert_many([event_of(batch, action="a"), event_of(batch, action="b")])
+
+    assert Event.objects.get(pk=one.pk).action == "one" and not one._state.adding
+    assert sorted(Event.objects.filter(action__in=["a", "b"]).values_list("action", flat=True)) == ["a", "b"]
+    assert len(many) == 2  # their primary keys unknown, as after bulk_create() on such a database
