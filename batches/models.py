@@ -192,21 +192,29 @@ class CodeStatus(models.TextChoices):
 class Code(models.Model):
     """One item's code (赋码). `token` is random and unguessable; the QR encodes its URL."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="codes")
+    # No index of its own: code_unique_item_no and code_batch_status begin with the batch.
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="codes", db_index=False)
     line = models.ForeignKey(BatchLine, on_delete=models.PROTECT, related_name="codes")
     # The item's number within the batch (1, 2, …): printed on the label and shown on pages.
     item_no = models.PositiveIntegerField()
     # GS1 AI 21 serial of the Digital Link: random like the token, so a guessed
     # /01/{gtin}/10/{lot}/21/{serial} path names nothing (SPEC §4).
-    serial = models.CharField(max_length=20, unique=True)
-    token = models.CharField(max_length=32, unique=True)
+    serial = models.CharField(max_length=20)
+    token = models.CharField(max_length=32)
     status = models.CharField(max_length=20, choices=CodeStatus.choices, default=CodeStatus.IN_WAREHOUSE)
     issued_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["batch", "item_no"]
-        constraints = [models.UniqueConstraint(fields=["batch", "item_no"], name="code_unique_item_no")]
+        # Unique constraints, not unique=True: on PostgreSQL a unique field gets a second,
+        # varchar_pattern_ops index for LIKE, which no look-up of a token or serial uses and
+        # every change of a code's status would have to update.
+        constraints = [
+            models.UniqueConstraint(fields=["token"], name="code_unique_token"),
+            models.UniqueConstraint(fields=["serial"], name="code_unique_serial"),
+            models.UniqueConstraint(fields=["batch", "item_no"], name="code_unique_item_no"),
+        ]
         indexes = [models.Index(fields=["batch", "status"], name="code_batch_status")]
         verbose_name = _("Code")
         verbose_name_plural = _("Code")
@@ -250,7 +258,8 @@ class EventQuerySet(AppendOnlyQuerySet):
 
 
 class Event(AppendOnly):
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: event_batch_id begins with the batch.
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="events", db_index=False)
     action = models.CharField(max_length=40)
     status_before = models.CharField(max_length=20, blank=True)
     status_after = models.CharField(max_length=20, blank=True)

@@ -158,7 +158,8 @@ class Sale(models.Model):
     codes can be sold again. After BUYER_DATA_RETENTION_DAYS the buyer's name and phone are
     anonymised (buyer_anonymised_at); the sale, its codes and dates stay."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="sales")
+    # No index of its own: sale_merchant_sold_at begins with the merchant.
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="sales", db_index=False)
     sold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     buyer_name = models.CharField(_("Buyer name"), max_length=200)
     buyer_phone = models.CharField(_("Buyer mobile phone"), max_length=11, validators=[mobile_validator])
