@@ -173,16 +173,17 @@ def codes_for_refs(refs: dict, queryset=None, *, scope: tuple[str, object] | Non
     tokens = sorted({ref.token for ref in refs.values() if ref and ref.token})
     serials = sorted({ref.serial for ref in refs.values() if ref and not ref.token})
 
-    if scope is not None:
-        lookup, value = scope
-        queryset = Code.objects.filter(**{f"batch__{lookup}": value})
-    # No ORDER BY: the rows go into dictionaries (Code's ordering would join and sort for nothing).
-    queryset = (queryset if queryset is not None else Code.objects.all()).select_related("batch", "line").order_by()
     by_token, by_serial = {}, {}
     if scope is not None and 0 < len(tokens) <= COMPILED_TOKENS:
         found = _tokens_in_scope(len(tokens))(scope, **{f"t{i}": token for i, token in enumerate(tokens)})
         by_token.update((code.token, code) for code in found)
         tokens = []
+    if tokens or serials:
+        if scope is not None:
+            lookup, value = scope
+            queryset = Code.objects.filter(**{f"batch__{lookup}": value})
+        # No ORDER BY: the rows go into dictionaries (Code's ordering would join and sort for nothing).
+        queryset = (queryset if queryset is not None else Code.objects.all()).select_related("batch", "line").order_by()
     for chunk in _chunks(tokens):
         by_token.update((code.token, code) for code in queryset.filter(token__in=chunk))
     for chunk in _chunks(serials):

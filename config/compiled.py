@@ -35,6 +35,7 @@ class CompiledQuery:
         self.build = build
         self.placeholders = placeholders
         self._compiled = {}
+        self._readers = {}
         self._for_write = None  # a `select_for_update()` look-up runs where writes go, as in the ORM
 
     def _statement(self, alias: str):
@@ -55,6 +56,25 @@ class CompiledQuery:
         self._compiled[alias] = entry
         return entry
 
+    def _reader(self, alias: str, queryset, compiler):
+        """What turns this statement's rows into results, worked out once per alias as the ORM
+        does on every run (compiler.results_iter, ModelIterable): the columns' converters and,
+        for instances, the fields each row fills and the populators of its related objects."""
+        if alias in self._readers:
+            return self._readers[alias]
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        composite = compiler.has_composite_fields(columns)
+        instances = None
+        if queryset._iterable_class is ModelIterable:
+            select, klass_info = compiler.select, compiler.klass_info
+            start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+            init_list = [column[0].target.attname for column in select[start:end]]
+            populators = get_related_populators(klass_info, select, alias)
+            instances = (klass_info["model"], start, end, init_list, populators, compiler.annotation_col_map or {})
+        self._readers[alias] = reader = (converters, composite, columns, instances)
+        return reader
+
     def _alias(self) -> str:
         if self._for_write is None:
             self._for_write = bool(self.build(**self.placeholders).query.select_for_update)
@@ -74,23 +94,24 @@ class CompiledQuery:
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        return queryset, compiler, alias, compiler.results_iter([rows])
+        converters, composite, columns, instances = self._reader(alias, queryset, compiler)
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        if composite:
+            rows = compiler.composite_fields_to_tuples(rows, columns)
+        return alias, instances, rows
 
     def __call__(self, **values) -> list:
-        queryset, compiler, alias, rows = self._run(values)
-        if queryset._iterable_class is not ModelIterable:  # values_list(): the rows as they are
+        alias, instances, rows = self._run(values)
+        if instances is None:  # values_list(): the rows as they are
             return [tuple(row) for row in rows]
-        # As django.db.models.query.ModelIterable makes instances.
-        select, klass_info, annotation_col_map = compiler.select, compiler.klass_info, compiler.annotation_col_map
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        init_list = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(klass_info, select, alias)
+        model, start, end, init_list, populators, annotations = instances
         objects = []
         for row in rows:
-            obj = klass_info["model"].from_db(alias, init_list, row[start:end])
+            obj = model.from_db(alias, init_list, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
-            for name, position in (annotation_col_map or {}).items():
+            for name, position in annotations.items():
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
