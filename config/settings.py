@@ -367,7 +367,7 @@ SPECTACULAR_SETTINGS = {
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",  # Django's, one client per pool (config/cache.py)
         "LOCATION": os.environ["REDIS_URL"],
         # A Redis that is away must cost a page a second at most, not hang it (the public
         # page's throttle then falls back to counting in the process).

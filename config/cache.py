@@ -1,0 +1,32 @@
+"""The Redis cache backend of CACHES, with one Redis client per connection pool.
+
+Django's own client builds a new `redis.Redis` object for every cache operation, and each
+copies redis-py's table of some 160 response callbacks: about a tenth of a millisecond of
+Python per get or set, more than the round trip to a local Redis. A `redis.Redis` is only a
+front to its connection pool and is safe to share between threads as the pool is (and after a
+fork the pool reconnects on its own), so each pool gets one, kept for the life of the process.
+Everything else is Django's RedisCache unchanged.
+"""
+
+from django.core.cache.backends import redis as django_redis
+
+
+class RedisCacheClient(django_redis.RedisCacheClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            if index not in self._pools:
+                self._pools[index] = self._pool_class.from_url(self._servers[index], **self._pool_options)
+            client = self._clients[index] = self._client(connection_pool=self._pools[index])
+        return client
+
+
+class RedisCache(django_redis.RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = RedisCacheClient
