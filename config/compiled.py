@@ -57,9 +57,9 @@ class CompiledQuery:
         return entry
 
     def _reader(self, alias: str, queryset, compiler):
-        """What turns this statement's rows into results, worked out once per alias as the ORM
-        does on every run (compiler.results_iter, ModelIterable): the columns' converters and,
-        for instances, the fields each row fills and the populators of its related objects."""
+        """What turns this statement's rows into results: the columns' converters and, for
+        instances, the fields each row fills and the populators of its related objects. The ORM
+        works them out on every run (compiler.results_iter, ModelIterable); here once per alias."""
         if alias in self._readers:
             return self._readers[alias]
         columns = [column[0] for column in compiler.select[: compiler.col_count]]
