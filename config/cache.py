@@ -3,9 +3,10 @@
 Django's own client builds a new `redis.Redis` object for every cache operation, and each
 copies redis-py's table of some 160 response callbacks: about a tenth of a millisecond of
 Python per get or set, more than the round trip to a local Redis. A `redis.Redis` is only a
-front to its connection pool and is safe to share between threads as the pool is (and after a
-fork the pool reconnects on its own), so each pool gets one, kept for the life of the process.
-Everything else is Django's RedisCache unchanged.
+front to its connection pool and holds no connection of its own (after a fork the pool
+reconnects by itself), so each pool gets one, kept as long as the pool. Django keeps a cache
+object, and with it its pools, per thread: one client per sync worker, one per thread of a
+threaded one. Everything else is Django's RedisCache unchanged.
 """
 
 from django.core.cache.backends import redis as django_redis

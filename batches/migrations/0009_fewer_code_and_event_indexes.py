@@ -4,7 +4,9 @@ composite indexes code_unique_item_no, code_batch_status and event_batch_id begi
 batch) and, on PostgreSQL, the varchar_pattern_ops indexes that unique=True adds for LIKE on the
 token and the serial, which no look-up uses. The token's and the serial's unique constraints stay
 as they are and are only renamed: no table is rewritten, no foreign key re-checked and no unique
-index rebuilt, so the migration takes no time on a table of millions of codes."""
+index rebuilt, so the migration takes a moment on a table of millions of codes. Its brief
+locks wait at most LOCK_TIMEOUT for a long read (an export) to finish: the migration then fails
+and is run again, rather than holding every request behind it."""
 
 from django.db import migrations, models
 import django.db.models.deletion
@@ -15,6 +17,7 @@ LIKE_INDEXES = {
     "serial": "batches_code_serial_c7dcfbd9_like",
 }
 RENAMED = {"token": "code_unique_token", "serial": "code_unique_serial"}
+LOCK_TIMEOUT = "10s"
 # Their names before (PostgreSQL's for the token's, created with the table; Django's for the serial's).
 FORMER = {"token": "batches_code_token_key", "serial": "batches_code_serial_c7dcfbd9_uniq"}
 
@@ -34,11 +37,14 @@ def _unique_constraint_of(cursor, column):
 def unique_fields_to_constraints(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return  # SQLite: the unique indexes are the table's own; its next rebuild names them
+    schema_editor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")  # for this migration's transaction
     quote = schema_editor.quote_name
     with schema_editor.connection.cursor() as cursor:
         for column, name in RENAMED.items():
             old = _unique_constraint_of(cursor, column)
-            if old and old != name:
+            if old is None:
+                raise RuntimeError(f"batches_code has no unique constraint on {column} to rename to {name}")
+            if old != name:
                 schema_editor.execute(f"ALTER TABLE batches_code RENAME CONSTRAINT {quote(old)} TO {quote(name)}")
             schema_editor.execute(f"DROP INDEX IF EXISTS {quote(LIKE_INDEXES[column])}")
 
@@ -48,9 +54,7 @@ def constraints_to_unique_fields(apps, schema_editor):
         return
     quote = schema_editor.quote_name
     for column, name in RENAMED.items():
-        schema_editor.execute(
-            f"ALTER TABLE batches_code RENAME CONSTRAINT {quote(name)} TO {quote(FORMER[column])}"
-        )
+        schema_editor.execute(f"ALTER TABLE batches_code RENAME CONSTRAINT {quote(name)} TO {quote(FORMER[column])}")
         schema_editor.execute(
             f"CREATE INDEX IF NOT EXISTS {quote(LIKE_INDEXES[column])}"
             f" ON batches_code ({quote(column)} varchar_pattern_ops)"
@@ -97,6 +101,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
+                migrations.RunPython(unique_fields_to_constraints, constraints_to_unique_fields),
                 migrations.RunSQL(
                     'DROP INDEX IF EXISTS "batches_code_batch_id_c539ba33"',
                     'CREATE INDEX IF NOT EXISTS "batches_code_batch_id_c539ba33" ON "batches_code" ("batch_id")',
@@ -105,7 +110,6 @@ class Migration(migrations.Migration):
                     'DROP INDEX IF EXISTS "batches_event_batch_id_cec4fb53"',
                     'CREATE INDEX IF NOT EXISTS "batches_event_batch_id_cec4fb53" ON "batches_event" ("batch_id")',
                 ),
-                migrations.RunPython(unique_fields_to_constraints, constraints_to_unique_fields),
             ],
         ),
     ]

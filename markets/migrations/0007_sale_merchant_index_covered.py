@@ -1,8 +1,14 @@
 """Drops the sales' single-column merchant index: sale_merchant_sold_at begins with the merchant,
-and every sale would otherwise update both."""
+and every sale would otherwise update both. Its brief lock waits at most 10 s for a long read
+to finish (the migration then fails and is run again), rather than holding every sale behind it."""
 
 from django.db import migrations, models
 import django.db.models.deletion
+
+
+def limit_lock_waits(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET LOCAL lock_timeout = '10s'")  # for this migration's transaction
 
 
 class Migration(migrations.Migration):
@@ -25,6 +31,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
+                migrations.RunPython(limit_lock_waits, migrations.RunPython.noop),
                 migrations.RunSQL(
                     'DROP INDEX IF EXISTS "markets_sale_merchant_id_9c209bc4"',
                     'CREATE INDEX IF NOT EXISTS "markets_sale_merchant_id_9c209bc4" ON "markets_sale" ("merchant_id")',
