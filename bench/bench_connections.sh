@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Database connections under load (README, Database connections): the scan endpoint `GET /api/scan/?value=<token>`
+# Database connections under load (docs/configuration.md, Database connections): the scan endpoint `GET /api/scan/?value=<token>`
 # as operator-1, served by gunicorn with several sync workers on PostgreSQL, first opening a
 # connection per request (DB_CONN_MAX_AGE=0), then with persistent connections (the default,
 # 600 s, with health checks). Same machine, same run, same data; prints both figures.

@@ -1,4 +1,4 @@
-"""Benchmark (README, Benchmarks): walk N batches of 3 lines through the whole lifecycle through the
+"""Benchmark (docs/performance.md, Benchmarks): walk N batches of 3 lines through the whole lifecycle through the
 services, then time one rest sweep over many due batches (PostgreSQL).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_lifecycle.py

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The web benchmark (README, "The hot paths under load"): the scanner's, the merchant's and the
+# The web benchmark (docs/performance.md, "The hot paths under load"): the scanner's, the merchant's and the
 # public's endpoints served by gunicorn (sync workers, PostgreSQL, persistent connections, Redis
 # cache) beside a reference endpoint in the same run: a DRF view that answers one indexed row by
 # primary key with the project's DRF defaults (token authentication). Prints req/s, p50 and p99

@@ -1,4 +1,4 @@
-"""Evidence photos (README "Evidence"): uploaded through the API or the batch page, checked to
+"""Evidence photos (docs/api.md, "Evidence"): uploaded through the API or the batch page, checked to
 be real images, re-encoded (no active content, no polyglot, no EXIF unless the location is kept
 on purpose), stored through the `attachments` storage, served only to those who see the batch,
 shown in the timeline and the trace, and never deleted through any interface."""

@@ -1,4 +1,4 @@
-"""Bulk issuance that scales (README, Benchmarks): one code per received item, inserted in bounded
+"""Bulk issuance that scales (docs/performance.md, Benchmarks): one code per received item, inserted in bounded
 chunks (never one row at a time, never all rows at once), listed with pagination."""
 
 import base64

@@ -1,4 +1,4 @@
-"""Incident mode (README "Incident mode"): a positive result opens an incident; the regulator
+"""Incident mode (docs/api.md, "Incident mode"): a positive result opens an incident; the regulator
 sees the co-located lots (shared resting zone, same-day arrival at the same warehouse), seals
 them in one action; a sealed batch is not moved to storage, coded, released or sold until the
 seal is lifted (409 `sealed`); buyers of sold items are listed and told (SMS through the

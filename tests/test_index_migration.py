@@ -1,4 +1,4 @@
-"""The hot tables keep no index that another one already covers (README, "The hot paths under
+"""The hot tables keep no index that another one already covers (docs/performance.md, "The hot paths under
 load"): every change of a code's status, every event and every sale would have to update it.
 Migrating back over the migrations that dropped them, and forward again, keeps the codes
 unique by token and by serial, under the constraint names the models give them."""

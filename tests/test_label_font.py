@@ -1,4 +1,4 @@
-"""Label sheets without the Debian CJK font (README, Configuration: LABEL_CJK_FONT): a server
+"""Label sheets without the Debian CJK font (docs/configuration.md: LABEL_CJK_FONT): a server
 where fonts-wqy-microhei is not installed, or LABEL_CJK_FONT names a file that is gone, still
 prints its labels in Chinese with the PDF readers' own STSong-Light instead of answering 500."""
 

@@ -6,7 +6,7 @@ code may be issued twice, and no request may fail except those in flight on the 
 
 The database is one of its own (`mn_<random>`, dropped at the end) on the PostgreSQL server of
 DATABASE_URL, or the local one when the suite runs on SQLite: this test always runs.
-The figures it prints are those in the README.
+The figures it prints are those in docs/scaling.md.
 """
 
 import os

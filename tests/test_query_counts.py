@@ -1,4 +1,4 @@
-"""Fixed query counts of the hot endpoints (README, "The hot paths under load"): a scan, the
+"""Fixed query counts of the hot endpoints (docs/performance.md, "The hot paths under load"): a scan, the
 batch detail and the public page take a fixed number of queries, and a release or a sale the
 same number whatever the number of codes. The fast rendering of the detail and of a scan says
 exactly what the serializers say."""

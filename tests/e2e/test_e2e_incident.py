@@ -1,7 +1,7 @@
 """Incident mode and evidence photos in a real browser: the operator attaches a photo from the
 batch card, the timeline shows it; a positive result opens an incident, the regulator seals the
 co-located lots in one click and sees the buyers to contact. Screenshots (Chinese and English)
-go to artifacts/screenshots/ like every browser test; README shows two of them."""
+go to artifacts/screenshots/ like every browser test; docs/web.md shows two of them."""
 
 import io
 import time
