@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 # nginx and openssl so a test can check deploy/nginx with `nginx -t`; nginx and PostgreSQL's cluster
 # tools for the tests that run several machines and a replica; wrk for the HTTP benchmark.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common redis-server
 BENCH_DEBS := $(RUN_DEBS) wrk
 
 .PHONY: run test test-fast lint lint-imports format bench install install-dev system-run system-test system-bench check clean
@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 
 # Installs the Debian packages that are missing (needs root or sudo; does nothing if present).
 system-run:
-	@scripts/apt-ensure.sh $(RUN_DEBS)
+	@scripts/apt-ensure.sh --optional "label sheets use the PDF's built-in CJK font instead of WenQuanYi Micro Hei" $(RUN_DEBS)
 system-test:
 	@scripts/apt-ensure.sh $(TEST_DEBS)
 system-bench:

@@ -21,6 +21,14 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """The Redis or PostgreSQL server a test started for itself, where the environment named
+    none (tests/processes.py: redis_url, server_url), ends with the run."""
+    from tests.processes import stop_own_servers
+
+    stop_own_servers()
+
+
 @pytest.fixture(autouse=True)
 def eager_celery(settings):
     """Unit tests run tasks in-process; the worker tests start a real worker instead.

@@ -148,12 +148,16 @@ def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
 
 
 def server_url() -> str:
-    """The PostgreSQL server of DATABASE_URL when it names one, else the local one: these tests
-    always run on PostgreSQL, whatever database the rest of the suite uses."""
+    """The PostgreSQL server of DATABASE_URL when it names one, else a cluster of the test run's
+    own (started on first use, dropped when the run ends): these tests always run on
+    PostgreSQL, whatever database the rest of the suite uses, and never on a server they were
+    not given."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         return url
-    return "postgres://postgres@127.0.0.1:5432/postgres"
+    if "postgres" not in _OWN_SERVERS:
+        _OWN_SERVERS["postgres"] = OwnPostgres()
+    return f"{_OWN_SERVERS['postgres'].url}/postgres"
 
 
 def with_database(url: str, name: str) -> str:
@@ -176,7 +180,84 @@ def scratch_database(prefix: str = "mn"):
 
 
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    """REDIS_URL's server, else a redis-server of the test run's own (started on first use,
+    stopped when the run ends)."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    if "redis" not in _OWN_SERVERS:
+        _OWN_SERVERS["redis"] = OwnRedis()
+    return _OWN_SERVERS["redis"].url
+
+
+# --- servers of the test run's own, where the environment names none -------------------------
+
+_OWN_SERVERS: dict = {}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OwnRedis:
+    """A redis-server on a free port, in memory only (no dump, no append-only file)."""
+
+    def __init__(self):
+        server = shutil.which("redis-server")
+        if server is None:
+            raise RuntimeError("redis-server is not installed: `make test` installs it (Debian package redis-server)")
+        self.port = free_port()
+        self.own = OwnTempDir("wh_redis_")
+        argv = [server, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        argv += ["--dir", str(self.own.path)]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        wait_until(self.answers, timeout=20, what="the test run's own redis-server")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.own.remove()
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of the test run's own (pg_createcluster, needs root), on a free port."""
+
+    def __init__(self):
+        self.cluster = OwnCluster("server", free_port())
+        self.own = postgres_owned_temp_dir("wh_pg_server_")
+        try:
+            self.cluster.create(self.own.path / "data")
+            self.cluster.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.url = self.cluster.url
+
+    def stop(self) -> None:
+        try:
+            self.cluster.drop()
+        finally:
+            self.own.remove()
+
+
+def stop_own_servers() -> None:
+    """Stop the servers this run started for itself (tests/conftest.py, at the session's end)."""
+    while _OWN_SERVERS:
+        _, server = _OWN_SERVERS.popitem()
+        server.stop()
 
 
 def redis_forget_queue(url: str, queue: str) -> None:
@@ -294,7 +375,7 @@ def nginx_argv(directory: Path, conf: Path) -> list[str]:
 
 PG_VERSION = "15"
 PROTECTED_PORT = 5432
-OWN_CLUSTER = re.compile(r"^wh_rep_(primary|replica)_[0-9]+$")
+OWN_CLUSTER = re.compile(r"^wh_rep_(primary|replica|server)_[0-9]+$")
 
 
 def pg_clusters() -> dict[str, dict]:

@@ -1,5 +1,5 @@
 """scripts/apt-ensure.sh (used by `make run` / `make test` to install Debian packages) waits while
-another package manager holds apt's locks instead of failing at once (README, The two commands).
+another package manager holds apt's locks instead of failing at once (README, "The two commands").
 
 The real apt-get and dpkg-query are stood in for by small scripts first on PATH: the test must
 not install anything or hold the machine's package locks."""
@@ -76,3 +76,60 @@ def test_it_gives_up_when_the_lock_is_held_past_the_timeout(tmp_path):
     assert result.returncode == 100
     assert "Could not get lock" in result.stderr
     assert len(calls(tmp_path)) == 1
+
+
+def optional(tmp_path, path, *packages):
+    return subprocess.run(
+        ["scripts/apt-ensure.sh", "--optional", "labels use the built-in font", *packages],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PATH": path},
+    )
+
+
+def test_make_run_goes_on_without_apt_saying_what_is_missing(tmp_path):
+    """`make run` on a machine without Debian's apt: one line says what is missing and what it
+    costs, and the run goes on."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "id", "grep"):  # a PATH with the shell's tools but no apt
+        (bin_dir / tool).symlink_to(subprocess.check_output(["which", tool], text=True).strip())
+
+    result = optional(tmp_path, str(bin_dir), "fonts-wqy-microhei")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "not installed: fonts-wqy-microhei (no apt on this machine) — labels use the built-in font"
+    ]
+
+
+def test_an_optional_install_that_fails_is_said_and_the_run_goes_on(tmp_path):
+    bin_dir = fake_tools(tmp_path, busy_calls=99, error="E: Unable to locate package fonts-wqy-microhei")
+
+    result = optional(tmp_path, f"{bin_dir}:{os.environ['PATH']}", "fonts-wqy-microhei")
+
+    assert result.returncode == 0, result.stderr
+    assert "not installed: fonts-wqy-microhei (apt-get failed) — labels use the built-in font" in result.stderr
+
+
+def test_a_needed_install_without_apt_fails(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "id", "grep"):
+        (bin_dir / tool).symlink_to(subprocess.check_output(["which", tool], text=True).strip())
+
+    result = subprocess.run(
+        ["scripts/apt-ensure.sh", "nginx"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PATH": str(bin_dir)},
+    )
+
+    assert result.returncode == 1
+    assert "apt-get and dpkg-query are needed" in result.stderr
