@@ -484,14 +484,18 @@ LOGGING = {
 # --- Sign-in lockout (django-axes) and API tokens (django-rest-knox) -------------------------
 # Failures are counted in the database (axes' AccessAttempt), so every web node sees the same
 # counts and an unlock on one node holds on all of them.
+# A username from one address, and one address whatever the usernames, are locked after these
+# many failures; a username's failures from many addresses only brake it (markets.accounts.signin).
 SIGNIN_FAILURES_PER_USERNAME = int(os.environ.get("SIGNIN_FAILURES_PER_USERNAME", "10"))
 SIGNIN_FAILURES_PER_ADDRESS = int(os.environ.get("SIGNIN_FAILURES_PER_ADDRESS", "50"))
 SIGNIN_LOCKOUT_MINUTES = int(os.environ.get("SIGNIN_LOCKOUT_MINUTES", "15"))
+SIGNIN_BRAKE_AFTER = int(os.environ.get("SIGNIN_BRAKE_AFTER", "10"))
+SIGNIN_BRAKE_MAX_SECONDS = int(os.environ.get("SIGNIN_BRAKE_MAX_SECONDS", "300"))
 AXES_HANDLER = "markets.accounts.signin.SignInLockoutHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-# axes compares its single limit with the larger count; the handler applies the per-parameter
-# limits above, and this one (the higher of the two) only keeps axes' own check from firing early.
-AXES_FAILURE_LIMIT = max(SIGNIN_FAILURES_PER_USERNAME, SIGNIN_FAILURES_PER_ADDRESS)
+# axes compares its single limit with one row's count; the handler applies the rules above
+# before each attempt, and this limit (above both) only keeps axes' own check from firing.
+AXES_FAILURE_LIMIT = max(SIGNIN_FAILURES_PER_USERNAME, SIGNIN_FAILURES_PER_ADDRESS) + 1
 AXES_COOLOFF_TIME = timedelta(minutes=SIGNIN_LOCKOUT_MINUTES)
 # A right password does not wipe the count: from one address it would also wipe the failures
 # against other usernames, which is what the per-address limit is there to catch.

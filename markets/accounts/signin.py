@@ -1,18 +1,26 @@
-"""The sign-in lockout (SPEC §4): after SIGNIN_FAILURES_PER_USERNAME failures for one username,
-or SIGNIN_FAILURES_PER_ADDRESS from one client address, within SIGNIN_LOCKOUT_MINUTES, every
-sign-in for it answers 429 with Retry-After — even with the right password — until the window
-has passed or an administrator unlocks it (`manage.py unlock_user`).
+"""The sign-in lockout (contract §4), made so that it cannot be turned against an account's owner:
+
+- SIGNIN_FAILURES_PER_USERNAME failures for one username **from one address** within
+  SIGNIN_LOCKOUT_MINUTES: further sign-ins for that username from that address answer 429 with
+  Retry-After — even with the right password — until the window has passed or an administrator
+  unlocks it. The owner at another address is not affected.
+- SIGNIN_FAILURES_PER_ADDRESS failures from one address, whatever the usernames: that address
+  is locked the same way.
+- Failures for one username spread over many addresses (SIGNIN_BRAKE_AFTER or more in the window)
+  slow its sign-ins instead: an address that has failed for it waits a delay that doubles with
+  every further failure (at most SIGNIN_BRAKE_MAX_SECONDS) after the username's last failure.
+  An address with no failure for it — the owner's device — signs in at once.
 
 django-axes does the work on every entry point that calls `authenticate()` with the request:
 the web login page, the admin login and `POST /api/auth/token/`. Its database handler counts the
-failures, so all web nodes share one count. axes knows one limit for all of its lockout
-parameters; the handler here gives each parameter its own.
+failures (one row per username, address and user agent), so all web nodes share one count; the
+handler here decides from those rows.
 """
 
 import ipaddress
 import logging
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
@@ -25,6 +33,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Max, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -50,57 +59,66 @@ def signin_address(request: HttpRequest) -> str | None:
     return None
 
 
-def limits() -> dict[str, int]:
-    return {"username": settings.SIGNIN_FAILURES_PER_USERNAME, "ip_address": settings.SIGNIN_FAILURES_PER_ADDRESS}
-
-
 class SignInLockoutHandler(AxesDatabaseHandler):
-    """axes' database handler with a limit per lockout parameter (username, address)."""
+    """axes' database handler, deciding with the three rules of this module's docstring."""
 
     def lockout_ends_at(self, request: HttpRequest, credentials: dict | None = None) -> datetime | None:
-        """When this sign-in is allowed again, or None if it is allowed now.
-
-        axes keeps one row per (username, address, user agent) with its failure count and the time
-        of its last failure; a row stops counting SIGNIN_LOCKOUT_MINUTES after that time. A limit is
-        exhausted while the newest rows alone reach it, so the lockout ends when the oldest of
-        those rows drops out of the window."""
+        """When this sign-in (this username from this address) is allowed again, or None if it is
+        allowed now."""
         AxesProxyHandler.update_request(request)
-        values = {"username": get_client_username(request, credentials), "ip_address": request.axes_ip_address}
-        window_start = get_cool_off_threshold(request)
+        username, address = get_client_username(request, credentials), request.axes_ip_address
+        recent = AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
+        cool_off = get_cool_off(request)
         ends = []
-        for parameter, limit in limits().items():
-            if values[parameter] is None:
-                continue
-            rows = (
-                AccessAttempt.objects.filter(**{parameter: values[parameter]}, attempt_time__gte=window_start)
-                .order_by("-attempt_time")
-                .values_list("attempt_time", "failures_since_start")
+        if address is not None:
+            ends.append(
+                limit_reached(recent.filter(ip_address=address), settings.SIGNIN_FAILURES_PER_ADDRESS, cool_off)
             )
-            failures = 0
-            for attempt_time, count in rows.iterator():
-                failures += count
-                if failures >= limit:
-                    ends.append(attempt_time + get_cool_off(request))
-                    break
-        return max(ends, default=None)
+        if username is not None and address is not None:
+            pair = recent.filter(username=username, ip_address=address)
+            ends.append(limit_reached(pair, settings.SIGNIN_FAILURES_PER_USERNAME, cool_off))
+            ends.append(brake_ends_at(recent.filter(username=username), pair))
+        return max((end for end in ends if end is not None), default=None)
 
     def is_locked(self, request, credentials=None) -> bool:
         return self.lockout_ends_at(request, credentials) is not None
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
         super().user_login_failed(sender, credentials, request, **kwargs)
-        # axes' own check compares the larger count with AXES_FAILURE_LIMIT (the larger limit);
-        # the username limit is lower and is applied here.
-        if request is not None and not request.axes_locked_out and self.is_locked(request, credentials):
+        # This failure is answered as a wrong password; the next attempt meets the lockout. It is
+        # logged once, when this failure is the one that reaches a limit.
+        if request is not None and self.is_locked(request, credentials):
             username = get_client_username(request, credentials)
             log.warning(
                 "AXES: Locking out username %r / address %s after repeated sign-in failures.",
                 username,
                 request.axes_ip_address,
             )
-            request.axes_locked_out = True
-            request.axes_credentials = credentials
             user_locked_out.send("axes", request=request, username=username, ip_address=request.axes_ip_address)
+
+
+def limit_reached(rows, limit: int, cool_off) -> datetime | None:
+    """The end of the lockout if the newest of these attempt rows alone reach `limit` failures:
+    when the oldest row needed for that leaves the window."""
+    failures = 0
+    for attempt_time, count in rows.order_by("-attempt_time").values_list("attempt_time", "failures_since_start"):
+        failures += count
+        if failures >= limit:
+            return attempt_time + cool_off
+    return None
+
+
+def brake_ends_at(username_rows, pair_rows) -> datetime | None:
+    """The per-username brake: after SIGNIN_BRAKE_AFTER failures for the username from any
+    addresses, an address that has failed for it waits 2^(failures - SIGNIN_BRAKE_AFTER) seconds
+    (at most SIGNIN_BRAKE_MAX_SECONDS) after the username's last failure."""
+    seen = username_rows.aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+    failures = seen["failures"] or 0
+    if failures < settings.SIGNIN_BRAKE_AFTER or not pair_rows.exists():
+        return None
+    delay = min(2 ** min(failures - settings.SIGNIN_BRAKE_AFTER, 30), settings.SIGNIN_BRAKE_MAX_SECONDS)
+    ends = seen["last"] + timedelta(seconds=delay)
+    return ends if ends > timezone.now() else None
 
 
 def retry_after_seconds(request: HttpRequest, credentials: dict | None = None) -> int:
