@@ -273,6 +273,9 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "batches.sms.ConsoleSMSBackend")
 
 # --- Security (production: DEBUG off; `manage.py check --deploy` is clean) -----------------
 SESSION_COOKIE_HTTPONLY = True
+# A web session lasts a shift, like an API token (TOKEN_TTL_HOURS), not Django's two weeks.
+SESSION_TTL_HOURS = int(os.environ.get("SESSION_TTL_HOURS", "12"))
+SESSION_COOKIE_AGE = SESSION_TTL_HOURS * 3600
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -340,6 +343,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": ["batches.api.parsers.LimitedJSONParser"],
+    # The browsable API (HTML forms over every endpoint) only off production: there the API
+    # answers JSON alone, and /api/docs/ documents it.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

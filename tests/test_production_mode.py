@@ -207,3 +207,39 @@ def test_postgresql_connections_are_kept_and_checked_by_default(tmp_path):
     tuned = start(clean_env(tmp_path, DATABASE_URL="postgres://warehouse@db.internal/warehouse", DB_CONN_MAX_AGE="0"))
     assert tuned["conn_max_age"] == 0
     assert start(clean_env(tmp_path))["conn_max_age"] == 0  # SQLite: a file, nothing to keep open
+
+
+# --- What production serves -----------------------------------------------------------------
+
+SERVED = """
+import json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+answer = Client().get("/api/markets/", HTTP_ACCEPT="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+print(json.dumps({"type": answer["Content-Type"], "status": answer.status_code,
+                  "session_age": settings.SESSION_COOKIE_AGE}))
+"""
+
+
+def served(env) -> dict:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", SERVED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_production_has_no_browsable_api_and_sessions_last_a_shift(tmp_path):
+    production = served(clean_env(tmp_path, PRODUCTION="1", SECRET_KEY="k" * 50))
+    assert production["status"] == 401 and production["type"] == "application/json"
+    assert production["session_age"] == 12 * 3600
+
+    # Off production a browser still gets the browsable API, and the lifetime follows the setting
+    development = served(clean_env(tmp_path, SESSION_TTL_HOURS="8"))
+    assert development["status"] == 401 and development["type"].startswith("text/html")
+    assert development["session_age"] == 8 * 3600
