@@ -85,9 +85,10 @@ class PublicVerifyThrottle(SimpleRateThrottle):
     shared_down_until = 0.0
 
     def allow_request(self, request, view):
+        self.num_requests, self.duration = self.parse_rate(self.get_rate())
         if time.monotonic() >= PublicVerifyThrottle.shared_down_until:
             try:
-                return super().allow_request(request, view)
+                return self.counted(request, view)
             except CACHE_ERRORS as error:
                 PublicVerifyThrottle.shared_down_until = time.monotonic() + self.RETRY_AFTER_SECONDS
                 logger.warning(
@@ -96,11 +97,35 @@ class PublicVerifyThrottle(SimpleRateThrottle):
                     self.RETRY_AFTER_SECONDS,
                 )
         self.cache = LOCAL_COUNTS
-        return super().allow_request(request, view)
+        return self.counted(request, view)
 
     def get_rate(self):
         # Read per request, not frozen at import, so a changed setting takes effect.
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+    def counted(self, request, view) -> bool:
+        """One counter per address and window, raised atomically (Redis INCR; the in-process
+        cache holds a lock): concurrent requests on every web node are counted exactly, where a
+        read-modify-write of a list of times (DRF's own) lets simultaneous requests through. The
+        window starts with the address's first request and lasts the rate's duration."""
+        key = self.get_cache_key(request, view)
+        now = self.timer()
+        if self.cache.add(f"{key}:start", now, self.duration):
+            self.cache.set(key, 0, self.duration)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # the window ended between the two calls: this request opens the next
+            self.cache.set(f"{key}:start", now, self.duration)
+            self.cache.set(key, 1, self.duration)
+            count = 1
+        if count <= self.num_requests:
+            return True
+        started = self.cache.get(f"{key}:start", now)
+        self.wait_seconds = max(1.0, started + self.duration - now)
+        return False
+
+    def wait(self):
+        return self.wait_seconds
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
