@@ -1,4 +1,4 @@
-"""Benchmark (README, Benchmarks): issuing codes for one large batch through the service, beside a raw
+"""Benchmark (docs/performance.md, Benchmarks): issuing codes for one large batch through the service, beside a raw
 PostgreSQL `COPY` of the same rows into the same table, in the same run (target ≥ 0.3 of COPY).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_codes.py [--count 100000]

@@ -1,4 +1,4 @@
-"""Benchmark (README, Benchmarks): the regulator's trace and the merchant sales export on PostgreSQL.
+"""Benchmark (docs/performance.md, Benchmarks): the regulator's trace and the merchant sales export on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_trace.py \
         [--codes 1000000] [--sales 300000] [--lookups 10000] [--export-rows 100000]

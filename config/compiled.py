@@ -1,5 +1,5 @@
 """ORM querysets turned into SQL once per process, for the few look-ups of the hottest endpoints
-(README, "The hot paths under load").
+(docs/performance.md, "The hot paths under load").
 
 Building the SQL of a queryset with joins costs more Python time than PostgreSQL takes to answer
 the indexed look-up it names. A `CompiledQuery` builds its queryset once per database alias with

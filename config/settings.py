@@ -147,7 +147,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3
 # one per request (each new one costs PostgreSQL a backend process and the client round trips),
 # and checks it is alive before reusing it after a pause, so a restarted database costs no failed
 # request. A gunicorn sync worker or a Celery prefork child serves one request or task at a time,
-# so one persistent connection per process is the whole pool it needs (README: "Database
+# so one persistent connection per process is the whole pool it needs (docs/configuration.md: "Database
 # connections").
 DATABASES = {
     "default": dj_database_url.parse(
@@ -168,7 +168,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # PostgreSQL: parameters bound on the server, so that psycopg prepares a statement the
 # connection has run PREPARE_THRESHOLD times and PostgreSQL plans it once per connection instead
 # of on every request (planning the token check's join of nine tables took ten times its
-# execution; README, "The hot paths under load"). DB_SERVER_SIDE_BINDING=0 returns to psycopg's
+# execution; docs/performance.md, "The hot paths under load"). DB_SERVER_SIDE_BINDING=0 returns to psycopg's
 # client-side binding, for a connection pooler that cannot keep prepared statements (PgBouncer
 # before 1.21 in transaction mode).
 SERVER_SIDE_BINDING = os.environ.get("DB_SERVER_SIDE_BINDING", "1") == "1"

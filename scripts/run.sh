@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole system on one machine: migrate, demo data, web server, Celery worker and beat,
-# and the outbox relay. Ctrl-C (or SIGTERM) stops them all. Settings come from the environment (README).
+# and the outbox relay. Ctrl-C (or SIGTERM) stops them all. Settings come from the environment (docs/configuration.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -38,5 +38,5 @@ pids+=($!)
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR" .venv/bin/gunicorn config.wsgi:application -c config/gunicorn.py --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" \
     --access-logfile - --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' --graceful-timeout 5 &
 pids+=($!)
-echo "running on http://$HOST:$PORT/ (demo users: see README; password ${DEMO_PASSWORD:+from DEMO_PASSWORD}${DEMO_PASSWORD:-demo12345})"
+echo "running on http://$HOST:$PORT/ (demo users: see README.md; password ${DEMO_PASSWORD:+from DEMO_PASSWORD}${DEMO_PASSWORD:-demo12345})"
 wait -n "${pids[@]}"

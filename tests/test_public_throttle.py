@@ -60,7 +60,7 @@ def test_thirty_clients_at_once_get_exactly_the_rate_through_redis(rate_60):
             caches["default"].delete_many(
                 [f"throttle_public_verify_{address}", f"throttle_public_verify_{address}:start"]
             )
-            PublicVerifyThrottle.cache = caches["default"]
+            PublicVerifyThrottle.cache = original
 
     assert len(answers) == 150
     assert answers.count(True) == 60  # not one more: the count is atomic

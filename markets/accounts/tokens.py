@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from config.compiled import CompiledQuery
 
 # The user's role and organisation come in the same query as the token, so that
-# batches.actors.actor_for needs none of its own on an API request (README, "The hot paths").
+# batches.actors.actor_for needs none of its own on an API request (docs/performance.md, "The hot paths under load").
 ACTOR_RELATIONS = ("user__merchant__market", "user__reviewer__market", "user__operator__warehouse", "user__regulator")
 # Every API request runs this look-up: its SQL (five joins) is built once per process
 # (config/compiled.py). The placeholder is no real key: knox's keys are hexadecimal.
