@@ -241,6 +241,7 @@ def test_a_404_says_not_found_in_the_interfaces_language_and_names_no_model(api,
     assert (chinese.status_code, chinese.json()) == (404, {"detail": "未找到。"}), path
     assert (english.status_code, english.json()) == (404, {"detail": "Not found."}), path
     assert not any(name in english.content.decode() for name in MODEL_NAMES)
+    assert "Accept-Language" in english["Vary"]  # a cache keeps the two languages apart
 
 
 def test_a_malformed_body_is_answered_in_words_without_pythons_message(api):
