@@ -24,7 +24,15 @@ MERCHANTS = [
     ("merchant-c1", "MKT-C", "四季青日韩服饰商行", "C-033", "91330102MA2C1D1E1X", "13800000004"),
     ("merchant-d1", "MKT-D", "拱墅环球服饰商行", "D-007", "91330105MA2D1E1F1P", "13800000005"),
 ]
-# Staff have names: the pages show people by name, not by login id.
+# Every demo person has a name: the pages, PDFs and timelines show people by name, not by login
+# id. A merchant's person (the stall holder) is named apart from the business.
+MERCHANT_PEOPLE = {
+    "merchant-a1": "陈建华",
+    "merchant-a2": "林美玲",
+    "merchant-b1": "黄志强",
+    "merchant-c1": "徐晓燕",
+    "merchant-d1": "杨国平",
+}
 REVIEWERS = [
     ("reviewer-a", "MKT-A", "李敏"),
     ("reviewer-b", "MKT-B", "赵磊"),
@@ -36,17 +44,26 @@ OPERATORS = [("operator-1", "WH-1", "王建国"), ("operator-2", "WH-2", "刘洋
 
 def create_demo_organisations(*, password: str) -> int:
     """District SC with markets MKT-A/B/C, district GS with MKT-D; WH-1 serves A and B, WH-2
-    serves C and D; the demo users (`regulator` of SC, `regulator-2` of GS, `regulator-city`).
-    Idempotent: what exists is left as it is. Returns how many users were created."""
+    serves C and D; the demo users (`regulator` of SC, `regulator-2` of GS, `regulator-city`),
+    each with a name. Idempotent: what exists is left as it is, but for the names of demo users
+    that have none yet. Returns how many users were created."""
     created_users = 0
 
-    def user(username, **extra):
+    def user(username, *, first_name, unnamed=(), **extra):
+        """The demo user, made with its name; a demo user of an older demo world that has no
+        name yet (or the login id, or the business name, in `unnamed`) is given its name. The
+        username and password of an existing user are never changed."""
         nonlocal created_users
-        row, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
+        row, created = get_user_model().objects.get_or_create(
+            username=username, defaults={"first_name": first_name, **extra}
+        )
         if created:
             row.set_password(password)
             row.save()
             created_users += 1
+        elif row.get_full_name().strip() in {"", username, *unnamed} and row.first_name != first_name:
+            row.first_name, row.last_name = first_name, ""
+            row.save(update_fields=["first_name", "last_name"])
         return row
 
     district, _ = District.objects.get_or_create(code="SC", defaults={"name": "杭州市上城区"})
@@ -66,7 +83,7 @@ def create_demo_organisations(*, password: str) -> int:
             Zone.objects.get_or_create(warehouse=warehouse, kind=kind)
     for username, market, name, stall, licence, phone in MERCHANTS:
         Merchant.objects.get_or_create(
-            user=user(username, first_name=name),
+            user=user(username, first_name=MERCHANT_PEOPLE[username], unnamed={name}),
             defaults={"market": markets[market], "name": name, "stall": stall, "licence_no": licence, "phone": phone},
         )
     for username, market, name in REVIEWERS:

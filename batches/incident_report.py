@@ -12,6 +12,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from markets.models import person_name
+
 from . import incidents as svc
 from .actions import action_label
 from .labels import _font
@@ -20,6 +22,20 @@ from .models import Incident, Status
 
 def _when(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def timeline_rows(incident: Incident, actor) -> list[list[str]]:
+    """The report's timeline: time, batch, event, by whom (the person's name), status after."""
+    return [
+        [
+            _when(e.at),
+            e.batch.number,
+            str(action_label(e.action)),
+            person_name(e.actor) if e.actor else _("system"),
+            str(Status(e.status_after).label) if e.status_after in Status.values else e.status_after,
+        ]
+        for e in svc.incident_timeline(incident, actor)
+    ]
 
 
 def write_incident_report(incident: Incident, actor, out) -> None:
@@ -78,16 +94,7 @@ def write_incident_report(incident: Incident, actor, out) -> None:
             p(_("Timeline"), heading),
             table(
                 [_("Time"), _("Batch"), _("Event"), _("By"), _("Status")],
-                [
-                    [
-                        _when(e.at),
-                        e.batch.number,
-                        action_label(e.action),
-                        e.actor.username if e.actor else _("system"),
-                        Status(e.status_after).label if e.status_after in Status.values else e.status_after,
-                    ]
-                    for e in svc.incident_timeline(incident, actor)
-                ],
+                timeline_rows(incident, actor),
                 [32, 45, 40, 30, 30],
             ),
             p(_("Co-located lots"), heading),

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from rest_framework import serializers
 
 from config.compiled import CompiledQuery, ScopedQuery
+from markets.models import person_name
 
 from .actors import batch_scope
 from .lifecycle import batch_allowed_actions
@@ -33,7 +34,11 @@ class DisinfectionOutput(serializers.Serializer):
     concentration = serializers.CharField()
     method = serializers.CharField()
     performed_by = serializers.CharField(source="performed_by.username")
+    performed_by_name = serializers.SerializerMethodField()
     performed_at = serializers.DateTimeField()
+
+    def get_performed_by_name(self, disinfection) -> str:
+        return person_name(disinfection.performed_by)
 
 
 class ResultOutput(serializers.Serializer):
@@ -101,6 +106,8 @@ def batch_detail_queryset(queryset):
 
 class EventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    # The person by name beside the login id the contract keeps (read with the event's actor).
+    actor_name = serializers.SerializerMethodField()
     warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
 
     class Meta:
@@ -111,12 +118,16 @@ class EventOutput(serializers.ModelSerializer):
             "status_before",
             "status_after",
             "actor",
+            "actor_name",
             "role",
             "at",
             "warehouse",
             "zone",
             "details",
         ]
+
+    def get_actor_name(self, event) -> str | None:
+        return person_name(event.actor) if event.actor_id else None
 
 
 # --- the detail, rendered fast -------------------------------------------------------------
@@ -263,6 +274,7 @@ def render_detail(batch: Batch, actor) -> dict:
                 "concentration": d.concentration,
                 "method": d.method,
                 "performed_by": d.performed_by.username,
+                "performed_by_name": person_name(d.performed_by),
                 "performed_at": _moment(d.performed_at),
             }
             for d in _DISINFECTIONS(batch=fresh.pk)

@@ -23,13 +23,32 @@ def chosen_language(request) -> str | None:
     return None
 
 
+def api_client_language(request) -> str | None:
+    """An API client of its own (a token, a partner system: no web session) is answered in the
+    language its `Accept-Language` asks for, when that is one the system speaks. The pages' own
+    calls to the API carry the session and speak the page's language, whatever the browser's."""
+    if not request.path.startswith("/api/") or settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None
+    for accepted, _quality in translation.trans_real.parse_accept_lang_header(
+        request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    ):
+        if accepted == "*":
+            return None
+        try:
+            return translation.get_supported_language_variant(accepted)
+        except LookupError:
+            continue
+    return None
+
+
 class ChineseFirstLocaleMiddleware(LocaleMiddleware):
     """Like Django's LocaleMiddleware, but the browser's Accept-Language is not followed:
     warehouse handhelds and market stalls often run English-language browsers, and the people
-    using them read Chinese. The English switch sets the cookie; `?lang=` works for links."""
+    using them read Chinese. The English switch sets the cookie; `?lang=` works for links. API
+    clients without a web session are the exception (`api_client_language`)."""
 
     def process_request(self, request):
-        language = chosen_language(request) or settings.LANGUAGE_CODE
+        language = chosen_language(request) or api_client_language(request) or settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
 

@@ -65,7 +65,7 @@ def narrowed(actor: Actor | None, code: str | None) -> Actor | None:
         return actor
     district = visible_districts(actor).filter(code=code).first()
     if district is None:
-        raise Http404("No such district.")
+        raise Http404  # said like every hidden object: 「未找到。」 (batches.api.errors)
     if actor.role != Role.REGULATOR or not actor.city_level:
         return actor
     return replace(actor, district_id=district.pk, city_level=False)

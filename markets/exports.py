@@ -10,6 +10,7 @@ download early, and the client gets a truncated file rather than an error status
 
 import csv
 import io
+import re
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -64,7 +65,7 @@ SALES_HEADER = {
         "Stall",
     ],
 }
-SALES_NAMES = {"zh-hans": ("销售记录", "经营户"), "en": ("Sales", "merchant")}
+SALES_NAMES = {"zh-hans": "销售记录", "en": "Sales"}
 
 
 def _language(language: str | None) -> str:
@@ -76,15 +77,29 @@ def sales_header(language: str | None) -> list[str]:
 
 
 def sales_sheet_title(language: str | None) -> str:
-    return SALES_NAMES[_language(language)][0]
+    return SALES_NAMES[_language(language)]
 
 
-def sales_disposition(language: str | None, merchant_id: int, stamp: str, fmt: str) -> str:
-    """`attachment` with the name in the page's language (RFC 6266 `filename*`), and an ASCII
-    name for clients that read only `filename`."""
-    title, merchant = SALES_NAMES[_language(language)]
-    name = f"{title}-{merchant}{merchant_id}-{stamp}.{fmt}"
-    return f"attachment; filename=\"sales-merchant-{merchant_id}-{stamp}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+# What a file name must not hold, whatever the system that saves it: path separators, the
+# characters Windows refuses, quotes, and control characters (a header injection too).
+_UNSAFE_IN_FILE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|;]+')
+FILE_NAME_MAX = 80  # characters of the merchant's name kept in the file name
+
+
+def file_name_part(text: str) -> str:
+    """`text` made safe as part of a file name: unsafe characters become `_`, whitespace one
+    space, at most FILE_NAME_MAX characters, no leading or trailing dots or spaces."""
+    cleaned = _UNSAFE_IN_FILE_NAME.sub("_", " ".join(str(text).split()))[:FILE_NAME_MAX]
+    return cleaned.strip(" .") or "_"
+
+
+def sales_disposition(language: str | None, merchant, stamp: str, fmt: str) -> str:
+    """`attachment`, named after the merchant in the page's language (销售记录-杭州望江服饰商行-…):
+    the name as RFC 5987 `filename*` (UTF-8, percent-encoded, so no character of a name can
+    break the header), and an ASCII `filename` for clients that read only that one."""
+    name = f"{SALES_NAMES[_language(language)]}-{file_name_part(merchant.name)}-{stamp}.{fmt}"
+    ascii_name = f"sales-merchant-{merchant.pk}-{stamp}.{fmt}"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 ROWS_PER_CHUNK = 500

@@ -8,11 +8,44 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 MOBILE_RE = r"^(\+86)?1[0-9]{10}$"  # ASCII digits only (\d would take any script's digits)
 mobile_validator = RegexValidator(MOBILE_RE, _("Enter an 11-digit mainland China mobile number (optionally with +86)."))
+
+
+# --- people and organisations by name ------------------------------------------------------
+
+
+def person_name(user) -> str:
+    """A person as people know them, wherever one is shown (pages, PDFs, exports, timelines):
+    the name (a Chinese name is kept whole in `first_name`), the login id only if none is set."""
+    if user is None:
+        return ""
+    return f"{user.first_name} {user.last_name}".strip() or user.get_username()
+
+
+# '杭州市上城区' → '杭州市': a district's name that begins with its city.
+_CITY_PREFIX_RE = re.compile(r"^(\S+?市)\S")
+
+
+def city_of(district_names) -> str:
+    """The city the districts lie in, as their names say it ('杭州市上城区', '杭州市拱墅区' →
+    '杭州市'); '' when the names do not begin with one and the same city."""
+    cities = {match.group(1) if (match := _CITY_PREFIX_RE.match(name or "")) else "" for name in district_names}
+    return cities.pop() if len(cities) == 1 else ""
+
+
+def bureau_name(*, district: str = "", city: str = "") -> str:
+    """The market-supervision bureau of a district (its name as the data holds it:
+    杭州市上城区市场监督管理局), or of the city (杭州市市场监督管理局; 市市场监督管理局 when the
+    districts do not name their city)."""
+    if district:
+        return gettext("%(district)s Administration for Market Regulation") % {"district": district}
+    if city:
+        return gettext("%(city)s Administration for Market Regulation") % {"city": city}
+    return gettext("City Administration for Market Regulation")
 
 
 class District(models.Model):

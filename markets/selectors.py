@@ -232,7 +232,7 @@ LEFT JOIN batches_batchline l ON l.batch_id = b.id
 WHERE b.id = %s
 ORDER BY l.id"""
 DISINFECTIONS_SQL = """
-SELECT d.cycle, d.agent, d.concentration, d.method, u.username, d.performed_at
+SELECT d.cycle, d.agent, d.concentration, d.method, u.username, u.first_name, u.last_name, d.performed_at
 FROM batches_disinfection d JOIN auth_user u ON u.id = d.performed_by_id
 WHERE d.batch_id = %s
 ORDER BY d.performed_at, d.id"""
@@ -271,7 +271,7 @@ def _check_shapes() -> None:
         "detail": (DETAIL_KEYS, BatchDetail),
         "line": (list(LINE_KEYS), LineOutput),
         "disinfection": (
-            ["cycle", "agent", "concentration", "method", "performed_by", "performed_at"],
+            ["cycle", "agent", "concentration", "method", "performed_by", "performed_by_name", "performed_at"],
             DisinfectionOutput,
         ),
         "sample": (["cycle", "sample_no", "lab", "taken_at", "results"], SampleOutput),
@@ -323,9 +323,10 @@ def batch_records(cursor, batch_id: int) -> tuple[list[dict], list[dict], dict]:
             "concentration": concentration,
             "method": method,
             "performed_by": performed_by,
+            "performed_by_name": f"{first_name} {last_name}".strip() or performed_by,  # person_name()
             "performed_at": _drf_time(performed_at),
         }
-        for cycle, agent, concentration, method, performed_by, performed_at in _rows(
+        for cycle, agent, concentration, method, performed_by, first_name, last_name, performed_at in _rows(
             cursor, DISINFECTIONS_SQL, [batch_id]
         )
     ]

@@ -260,7 +260,7 @@ class MerchantSalesView(APIView):
             )
             content_type = exports.XLSX_CONTENT_TYPE
         response = StreamingHttpResponse(chunks, content_type=content_type)
-        response["Content-Disposition"] = exports.sales_disposition(language, merchant.pk, stamp, fmt)
+        response["Content-Disposition"] = exports.sales_disposition(language, merchant, stamp, fmt)
         return response
 
 

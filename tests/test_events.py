@@ -158,14 +158,16 @@ def test_the_timeline_is_served_oldest_first_with_the_fields_clients_use(flow):
         "status_before",
         "status_after",
         "actor",
+        "actor_name",  # the person by name beside the login id (an addition)
         "role",
         "at",
         "warehouse",
         "zone",
         "details",
     }
-    assert (arrive["actor"], arrive["role"], arrive["warehouse"], arrive["zone"]) == (
+    assert (arrive["actor"], arrive["actor_name"], arrive["role"], arrive["warehouse"], arrive["zone"]) == (
         "operator-1",
+        "王建国",
         "operator",
         "WH-1",
         "pre_storage",

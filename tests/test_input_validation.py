@@ -67,7 +67,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(api, nothing_stored, set
     response = declare_raw(api, raw)
 
     assert response.status_code == 400
-    assert "too large" in response.json()["detail"]
+    assert "请求内容过大" in response.json()["detail"]  # in the interface's language
 
 
 def test_a_body_over_the_default_limit_is_refused(api, nothing_stored):
@@ -77,7 +77,7 @@ def test_a_body_over_the_default_limit_is_refused(api, nothing_stored):
     response = declare_raw(api, raw)
 
     assert response.status_code == 400
-    assert "too large" in response.json()["detail"]  # refused before parsing, not by a field rule
+    assert "请求内容过大" in response.json()["detail"]  # refused before parsing, not by a field rule
 
 
 # --- fields of a declaration ---------------------------------------------------------------

@@ -257,7 +257,8 @@ def test_the_export_is_in_english_when_the_page_is(flow, clock, sell, api):
     client.cookies["django_language"] = "en"
     response = client.get(f"/api/trace/merchants/{merchant_id(flow.number)}/sales/?format=xlsx")
     assert response.status_code == 200
-    assert "filename*=UTF-8''Sales-merchant" in response["Content-Disposition"]
+    # named after the merchant, not its internal id
+    assert "filename*=UTF-8''Sales-%E6%9D%AD%E5%B7%9E%E6%9C%9B%E6%B1%9F" in response["Content-Disposition"]
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     assert workbook.active.title == "Sales"
     header = next(workbook.active.iter_rows(values_only=True))

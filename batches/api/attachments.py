@@ -22,6 +22,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from markets.models import person_name
+
 from ..actors import Actor, actor_for, visible_batches
 from ..attachments import attachment_add, open_attachment
 from ..models import Attachment, AttachmentKind
@@ -37,6 +39,7 @@ class AttachmentInput(serializers.Serializer):
 class AttachmentOutput(serializers.ModelSerializer):
     batch = serializers.CharField(source="batch.number")
     uploaded_by = serializers.CharField(source="uploaded_by.username")
+    uploaded_by_name = serializers.SerializerMethodField()
     event = serializers.IntegerField(source="event_id", allow_null=True)
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
@@ -56,11 +59,15 @@ class AttachmentOutput(serializers.ModelSerializer):
             "sha256",
             "location_kept",
             "uploaded_by",
+            "uploaded_by_name",
             "role",
             "uploaded_at",
             "url",
             "thumbnail_url",
         ]
+
+    def get_uploaded_by_name(self, attachment) -> str:
+        return person_name(attachment.uploaded_by)
 
     def get_url(self, attachment) -> str:
         return reverse("api-attachment-file", args=[attachment.pk])

@@ -24,7 +24,10 @@ class LimitedJSONParser(JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
         if limit is not None and length > limit:
-            raise ParseError(f"Request body too large ({length} bytes; at most {limit}).")
+            raise ParseError(
+                _("The request body is too large (%(length)d bytes; at most %(limit)d).")
+                % {"length": length, "limit": limit}
+            )
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
+from markets.models import person_name
+
 from ..models import Status
 
 register = template.Library()
@@ -12,10 +14,8 @@ register = template.Library()
 
 @register.filter
 def person(user) -> str:
-    """A member of staff as people know them: the full name, the login id only if none is set."""
-    if not user:
-        return ""
-    return user.get_full_name().strip() or user.username
+    """A person as people know them: the full name, the login id only if none is set."""
+    return person_name(user) if user else ""
 
 
 @register.simple_tag

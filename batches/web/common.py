@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from markets.models import District, bureau_name, city_of
+
 from ..actions import require
 from ..actors import Actor, actor_for, visible_batches
 from ..models import Batch, Notification, Role, Status
@@ -106,12 +108,23 @@ def organisation_of(actor: Actor | None) -> str:
     if actor is None:
         return ""
     if actor.merchant is not None:
-        return f"{actor.market.name} · {actor.merchant.stall}"
+        # the person is named beside it; their business and stall here
+        return f"{actor.merchant.name} · {actor.merchant.stall}"
     if actor.market is not None:
         return actor.market.name
     if actor.warehouse is not None:
         return actor.warehouse.name
-    return _("District market supervision bureau")
+    return regulator_organisation(actor)
+
+
+def regulator_organisation(actor: Actor) -> str:
+    """A regulator's bureau: their district's (杭州市上城区市场监督管理局), or for a city-level one
+    the city's, named after the city the districts' names begin with (杭州市市场监督管理局).
+    One small query."""
+    if actor.city_level:
+        return bureau_name(city=city_of(District.objects.values_list("name", flat=True)[:500]))
+    district = District.objects.filter(pk=actor.district_id).values_list("name", flat=True).first()
+    return bureau_name(district=district or "")
 
 
 # --- feedback in words ----------------------------------------------------------------------
