@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
