@@ -24,6 +24,9 @@ UNITS = [
     "warehouse-beat.service",
     "warehouse-relay.service",
     "warehouse.target",
+    "warehouse-backup.service",
+    "warehouse-backup.timer",
+    "warehouse-backup-failed.service",
 ]
 
 

@@ -276,7 +276,9 @@ class Client:
     def session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
             self.local.session = requests.Session()
-            self.local.session.verify = self.certificate or True  # nginx's own certificate
+            # nginx's own certificate; no CA bundle or proxy from the environment overrides it.
+            self.local.session.trust_env = False
+            self.local.session.verify = self.certificate or True
             if self.token:
                 self.local.session.headers["Authorization"] = f"Token {self.token}"
         return self.local.session
