@@ -314,9 +314,6 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "warehouse-alerts@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-# The administrators' addresses for alerts about the installation itself (`manage.py ops_alert`,
-# e.g. a failed backup: deploy/systemd/warehouse-backup-failed.service). Empty: logged only.
-OPS_ALERT_EMAILS = env_list("OPS_ALERT_EMAILS", "")
 
 # --- The process (SPEC §3) -----------------------------------------------------------------
 REST_PERIOD_SECONDS = int(os.environ.get("REST_PERIOD_SECONDS", "604800"))

@@ -307,7 +307,7 @@ def unit_command(unit: str, *, machine: str, env: dict, paths: dict[str, str]) -
     full_env = {**unit_env, **env}
     exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
     command = exec_start.removeprefix("ExecStart=").replace("%H", machine)
-    command = re.sub(r"\$\{(\w+)\}", lambda match: full_env[match.group(1)], command)
+    command = re.sub(r"\$\{(\w+)\}", lambda match: full_env.get(match.group(1), ""), command)
     for installed in sorted(paths, key=len, reverse=True):
         command = command.replace(installed, paths[installed])
         full_env = {name: value.replace(installed, paths[installed]) for name, value in full_env.items()}
