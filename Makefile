@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 # nginx and openssl so a test can check deploy/nginx with `nginx -t`; nginx and PostgreSQL's cluster
 # tools for the tests that run several machines and a replica; wrk for the HTTP benchmark.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common redis-server
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common redis-server gpg rsync
 BENCH_DEBS := $(RUN_DEBS) wrk
 
 .PHONY: run test test-fast lint lint-imports format bench install install-dev system-run system-test system-bench check clean

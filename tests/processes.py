@@ -13,6 +13,7 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -302,9 +303,12 @@ class OwnTempDir:
         shutil.rmtree(path, ignore_errors=True)
 
 
-# --- nginx in front of several web servers --------------------------------------------------
+# --- the shipped nginx site in front of several web servers ---------------------------------
+# Debian's nginx.conf is not ours: the test has a main configuration of its own whose every file
+# (pid, logs, temp) is inside the test's directory, and it includes the shipped site rendered by
+# deploy/nginx/render.py, the way docs/deploy.md installs it.
 
-NGINX_CONF = """\
+NGINX_MAIN = """\
 daemon off;
 worker_processes 1;
 pid {dir}/nginx.pid;
@@ -312,43 +316,50 @@ error_log {dir}/error.log warn;
 {user}
 events {{ worker_connections 512; }}
 http {{
+    include /etc/nginx/mime.types;
     access_log {dir}/access.log;
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
-    upstream app {{
-        # A dead server is left alone for a while after one failure instead of being retried.
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 60s;
-            # A request the dead server never received (connection refused, reset before it was
-            # sent) goes to the next one. A POST that was sent is not repeated by nginx
-            # (no `non_idempotent`): the client repeats it with its Idempotency-Key.
-            proxy_next_upstream error timeout http_502 http_503 http_504;
-            proxy_next_upstream_tries 3;
-            proxy_next_upstream_timeout 10s;
-        }}
-    }}
+    include {dir}/warehouse.conf;
 }}
 """
 
 
-def nginx_config(directory: Path, *, port: int, upstreams: list[int]) -> Path:
-    """An nginx configuration whose every file (pid, logs, temp) is inside `directory`."""
+def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` (an IP address or a host name) and its key, valid for a day."""
+    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
+    alt = f"IP:{name}" if re.fullmatch(r"[0-9.]+", name) else f"DNS:{name}"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName={alt}", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def nginx_config(
+    directory: Path, *, server_name: str, https_port: int, http_port: int, upstreams: list[int], static_dir: Path
+) -> tuple[Path, Path]:
+    """(main configuration, certificate): the shipped site for `server_name` on 127.0.0.1, in
+    front of the web servers on `upstreams`, with a self-signed certificate."""
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (directory / "tmp" / name).mkdir(parents=True, exist_ok=True)
+    cert, key = self_signed_certificate(directory, server_name)
+    shutil.copy(ROOT / "deploy" / "nginx" / "warehouse-proxy.conf", directory / "warehouse-proxy.conf")
+    options = ["--server-name", server_name, "--certificate", str(cert), "--certificate-key", str(key)]
+    options += ["--listen", "127.0.0.1", "--https-port", str(https_port), "--http-port", str(http_port)]
+    options += ["--static-dir", str(static_dir), "--snippets-dir", str(directory), "--log-dir", str(directory)]
+    for port in upstreams:
+        options += ["--upstream", f"127.0.0.1:{port}"]
+    site = run([PYTHON, str(ROOT / "deploy" / "nginx" / "render.py"), *options], env={"PATH": os.environ["PATH"]})
+    (directory / "warehouse.conf").write_text(site)
     user = ""
     if os.geteuid() == 0:
         # nginx's workers drop root; they must be able to write their temp files.
@@ -356,10 +367,32 @@ def nginx_config(directory: Path, *, port: int, upstreams: list[int]) -> Path:
         directory.chmod(0o755)
         for path in (directory / "tmp", *(directory / "tmp").iterdir()):
             os.chown(path, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in upstreams)
     conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, user=user, servers=servers, port=port))
-    return conf
+    conf.write_text(NGINX_MAIN.format(dir=directory, user=user))
+    return conf, cert
+
+
+# --- the shipped systemd units' commands -----------------------------------------------------
+
+
+def unit_command(unit: str, *, machine: str, env: dict, paths: dict[str, str]) -> tuple[list[str], dict]:
+    """(argv, environment) of deploy/systemd/`unit` as systemd would start it on `machine`:
+    its Environment= lines, overridden by `env` (the EnvironmentFile), ExecStart with ${NAME}
+    and %H expanded; `paths` maps the installation's paths to this machine's (longest first)."""
+    text = (ROOT / "deploy" / "systemd" / unit).read_text().replace("\\\n", " ")
+    unit_env = {}
+    for line in text.splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            unit_env[name] = value
+    full_env = {**unit_env, **env}
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    command = exec_start.removeprefix("ExecStart=").replace("%H", machine)
+    command = re.sub(r"\$\{(\w+)\}", lambda match: full_env.get(match.group(1), ""), command)
+    for installed in sorted(paths, key=len, reverse=True):
+        command = command.replace(installed, paths[installed])
+        full_env = {name: value.replace(installed, paths[installed]) for name, value in full_env.items()}
+    return shlex.split(command), full_env
 
 
 def nginx_argv(directory: Path, conf: Path) -> list[str]:
