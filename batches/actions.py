@@ -182,7 +182,7 @@ CAPABILITIES: dict[Capability, tuple[frozenset, str]] = {
     Capability.SEE_BUYER_PHONES: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
     Capability.TRACE: (frozenset({Role.REGULATOR}), _("Only regulators trace.")),
     Capability.SEE_DASHBOARD: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
-    Capability.SEE_ALERTS: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
+    Capability.SEE_ALERTS: (frozenset({Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR}), PAGE_REFUSAL),
     Capability.REVIEW: (frozenset({Role.REVIEWER}), PAGE_REFUSAL),
     Capability.SCAN: (frozenset({Role.OPERATOR, Role.MERCHANT}), _("Only warehouse operators and merchants can scan.")),
     Capability.WORK_THE_FLOOR: (frozenset({Role.OPERATOR}), PAGE_REFUSAL),

@@ -283,19 +283,105 @@ class Event(AppendOnly):
         verbose_name_plural = _("Event")
 
 
+# What each kind of notice says (docs/contract.md "Notices"), with the notice's `params`: the
+# words are chosen when the notice is read, in the reader's language. Who gets which is
+# batches.notices. `serious` ones are also sent by SMS / e-mail; seals and recalls are banners.
+NOTICE_TEXTS = {
+    "submitted": (
+        _("Batch %(number)s waits for your review"),
+        _("%(merchant)s submitted a declaration of %(lines)s goods lines. Approve it or reject it with a reason."),
+    ),
+    "approved": (
+        _("Batch %(number)s was approved"),
+        _("Bring the goods to warehouse %(warehouse)s for the arrival check."),
+    ),
+    "approved_into_warehouse": (
+        _("Batch %(number)s is coming to your warehouse"),
+        _("Approved for %(market)s (%(merchant)s). Check it on arrival against its declaration."),
+    ),
+    "rejected": (
+        _("Batch %(number)s was rejected"),
+        _("Reason: %(reason)s. Revise the declaration and submit it again."),
+    ),
+    "discrepancy": (
+        _("Batch %(number)s does not match its declaration"),
+        _(
+            "The arrival check found differences in %(mismatches)s goods lines. Nothing proceeds until a new "
+            "check matches or the goods are returned."
+        ),
+    ),
+    "quarantined": (
+        _("Batch %(number)s is quarantined"),
+        _(
+            "A test result of sample %(sample_no)s was positive. The goods stay in the warehouse; the regulator "
+            "decides whether they are disinfected again or destroyed."
+        ),
+    ),
+    "rest_complete": (
+        _("The rest of batch %(number)s is complete"),
+        _("With a negative test result of this rest period it may move to storage; else take a sample now."),
+    ),
+    "sealed": (
+        _("Batch %(number)s is sealed"),
+        _(
+            "An incident concerns this batch: nothing of it may be moved, released or sold until the regulator "
+            "lifts the seal. Reason given: %(reason)s"
+        ),
+    ),
+    "unsealed": (
+        _("The seal on batch %(number)s was lifted"),
+        _("The batch may move on and be sold again. Reason given: %(reason)s"),
+    ),
+    "recall": (
+        _("Batch %(number)s was recalled"),
+        _(
+            "Reason for the recall: %(reason)s. %(codes_recalled)d unsold codes may no longer be sold; "
+            "%(codes_sold)d were sold and the regulator will contact the buyers."
+        ),
+    ),
+}
+SERIOUS_NOTICES = frozenset({"recall", "sealed", "quarantined", "positive_result"})
+
+
 class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40)
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="notifications", null=True, blank=True)
+    # As written, in the default language (what the admin, SMS and e-mail show) ...
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
+    # ... and what NOTICE_TEXTS needs to say it again in the reader's language.
+    params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_recipient_read")]
         verbose_name = _("Notification")
         verbose_name_plural = _("Notification")
+
+    @property
+    def serious(self) -> bool:
+        return self.kind in SERIOUS_NOTICES
+
+    def shown(self) -> tuple[str, str]:
+        """(title, body) in the active language; as written for kinds without a text of their own."""
+        texts = NOTICE_TEXTS.get(self.kind)
+        if texts is None or not self.params:
+            return self.title, self.body
+        try:
+            return str(texts[0]) % self.params, (str(texts[1]) % self.params).strip()
+        except (KeyError, TypeError, ValueError):
+            return self.title, self.body
+
+    @property
+    def shown_title(self) -> str:
+        return self.shown()[0]
+
+    @property
+    def shown_body(self) -> str:
+        return self.shown()[1]
 
 
 class BatchNumberCounter(models.Model):

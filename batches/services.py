@@ -777,7 +777,7 @@ def batch_destroy(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch
 def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     """The regulator recalls the batch (SPEC §3, from `approved` on): every unsold code, in the
     warehouse or at the stall, becomes `recalled` and can no longer be sold (R4); sold codes stay
-    sold, their buyers are the ones to contact. The batch's merchant is notified.
+    sold, their buyers are the ones to contact. The batch's merchant is notified (batches.notices).
 
     One transaction, set-based whatever the number of codes: one UPDATE of the codes under the
     batch's row lock, one count, the event and the notification — never half-applied. A sale
@@ -792,17 +792,4 @@ def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
         counts["sold"] = locked.codes.filter(status=CodeStatus.SOLD).count()
         return Change(details={"reason": reason, "codes_recalled": counts["recalled"], "codes_sold": counts["sold"]})
 
-    recalled = transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)
-    merchant_user_id = Batch.objects.filter(pk=recalled.pk).values_list("merchant__user_id", flat=True).get()
-    Notification.objects.create(
-        recipient_id=merchant_user_id,
-        kind="recall",
-        batch=recalled,
-        title=_("Batch %s was recalled") % recalled.number,
-        body=_(
-            "Reason for the recall: %(reason)s. %(recalled)d unsold codes may no longer be sold; "
-            "%(sold)d were sold and the regulator will contact the buyers."
-        )
-        % {"reason": reason, "recalled": counts["recalled"], "sold": counts["sold"]},
-    )
-    return recalled
+    return transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)

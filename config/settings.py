@@ -135,7 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "batches.web.context.recall_notices",
+                "batches.web.context.serious_notices",
             ],
         },
     },
