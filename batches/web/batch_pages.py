@@ -86,8 +86,10 @@ def initial_values(action: str, batch) -> dict:
     if action == Action.SAMPLE:
         return {"sample_no": f"{batch.number}-S{batch.samples.count() + 1}"}
     if action == Action.TEST_RESULT:
-        pending = [s.sample_no for s in batch.samples.filter(cycle=batch.cycle, results__isnull=True)]
-        return {"sample_no": pending[0] if pending else ""}
+        # The oldest sample still waiting for its result; else the latest one, for a retest.
+        samples = batch.samples.filter(cycle=batch.cycle).order_by("taken_at", "id")
+        pending = samples.filter(results__isnull=True).values_list("sample_no", flat=True).first()
+        return {"sample_no": pending or samples.values_list("sample_no", flat=True).last() or ""}
     return {}
 
 

@@ -6,8 +6,8 @@ force) and from that
 
 - `withheld()`: the actions the role may take in this status that the card does not offer,
   because their guard would refuse them now (moving to storage without a negative result,
-  resting undisinfected goods, anything a seal stops); the API's `allowed_actions` still lists
-  them and the service still decides;
+  resting undisinfected goods, a result before any sample, anything a seal stops); the API's
+  `allowed_actions` still lists them and the service still decides;
 - `next_step()`: who acts next (the reader, another role by name, nobody until a time, or
   nobody at all once the batch has ended) and why, in words.
 
@@ -83,6 +83,8 @@ def withheld(action: str, facts: Facts) -> bool:
         return not facts.disinfected
     if action in (Action.MOVE_TO_STORAGE, Action.ISSUE_CODES):
         return facts.gate is None or facts.gate.unmet is not None
+    if action == Action.TEST_RESULT:  # a result names a sample of this rest period; none taken yet
+        return facts.gate is None or not facts.gate.samples
     if action == Action.RELEASE:
         return facts.in_warehouse == 0
     return False
