@@ -405,3 +405,20 @@ def test_the_crew_is_told_what_to_do_with_quarantined_goods_and_the_merchant_why
     # a physical instruction for the crew: keep the goods isolated where they are, move nothing
     assert "隔离" in crew["text"] and "不要移动" in crew["text"] and "等待监管部门" in crew["text"]
     assert "下一步（您）" in regulator["text"]
+
+
+@pytest.mark.parametrize(
+    ("page", "words"),
+    [
+        ("/sales/new/", ["仍在监管仓内：需仓库人员先出仓交给您，才能销售。", "已售出：每个追溯码只能销售一次。"]),
+        (None, ["已出仓：这件货物已离开监管仓。", "已被监管部门召回：不得出仓。"]),
+    ],
+)
+def test_a_refused_scan_says_why_in_words_not_a_status(flow, web, clock, page, words):
+    """The scan lists (sell, release) carry why a scanned code cannot be taken, per status of the
+    code, for the script to show instead of 「当前不可操作：在仓」 (tests/e2e/test_e2e_field.py)."""
+    flow.to("coded", clock)
+    username = "merchant-a1" if page else "operator-1"
+    html = web(username).get(page or f"/warehouse/release/{flow.number}/").content.decode()
+    for text in words:
+        assert text in html
