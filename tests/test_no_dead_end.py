@@ -371,8 +371,13 @@ def test_a_rest_that_ended_before_a_sample_was_taken_is_no_dead_end(flow, web, c
 def test_a_sample_in_rest_complete_counts_for_the_gate_and_a_positive_one_quarantines(flow, new_flow, clock):
     # the API, as the contract says (R2): the current rest period lasts until the goods leave the resting zone
     flow.resting()
-    rest_passes(clock)
-    assert flow.detail("operator-1")["allowed_actions"] == ["sample", "test_result", "move_to_storage"]
+    clock.shift(WEEK)  # the rest is over; the timer has not run yet (R1: time is the truth)
+    offered = ["sample", "test_result", "move_to_storage"]
+    assert flow.detail("operator-1")["allowed_actions"] == offered
+    scan = flow.api("operator-1").get(f"/api/scan/{flow.number}/").json()
+    assert (scan["kind"], scan["allowed_actions"]) == ("batch", offered)
+    sweep_due_rests()
+    assert flow.api("operator-1").get("/api/scan/", {"value": flow.number}).json()["allowed_actions"] == offered
     refused = flow.api("operator-1").post(f"/api/batches/{flow.number}/move-to-storage/", {}, format="json")
     assert refused.status_code == 409 and refused.json()["code"] == "no_negative_result"
     flow.sample("S-LATE")
