@@ -94,7 +94,7 @@ def _local(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _gate_step(batch, status: str, gate: GateState, crew: bool) -> Step:
+def _gate_step(gate: GateState, crew: bool) -> Step:
     """Resting or rest complete: what the gate still needs, said to the crew (`crew`) or about it."""
     until = {"until": _local(gate.rest_until)}
     if gate.positive:  # recorded behind the service's back; the gate refuses, the regulator decides
@@ -241,7 +241,7 @@ def _step(batch, status: str, role: str, facts: Facts) -> Step:
             needs={Action.MOVE_TO_RESTING},
         )
     if status in (S.RESTING, S.REST_COMPLETE):
-        return _gate_step(batch, status, facts.gate, crew)
+        return _gate_step(facts.gate, crew)
     if status == S.QUARANTINED:
         if role == Role.REGULATOR:
             return Step(
