@@ -124,7 +124,7 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
     # What comes next is read from what the guards still need (batches/web/next_step.py): the card
     # offers the role's actions less those a guard would refuse now, and says who acts next and why.
     status = batch.current_status()
-    facts = read_facts(batch, status=status, disinfected=disinfected, in_warehouse=codes["in_warehouse"])
+    facts = read_facts(batch, status=status, disinfected=disinfected, codes=codes)
     allowed = [name for name in batch_allowed_actions(batch, actor.role) if not withheld(name, facts)] if actor else []
     # A bound form (with its input and errors) stands in for the empty one while its action is offered.
     forms = {**default_forms(batch, allowed), **{name: form for name, form in (bound or {}).items() if name in allowed}}

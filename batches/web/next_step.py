@@ -54,6 +54,7 @@ class Facts:
     gate: GateState | None = None
     sealed: bool = False
     in_warehouse: int = 0
+    released: int = 0  # codes with the merchant, not sold yet
 
 
 @dataclass
@@ -65,12 +66,14 @@ class Step:
     negative: bool = False
 
 
-def read_facts(batch, *, status: str, disinfected: bool, in_warehouse: int, now=None) -> Facts:
+def read_facts(batch, *, status: str, disinfected: bool, codes: dict, now=None) -> Facts:
+    """`codes`: the batch's code counts by status."""
     return Facts(
         disinfected=disinfected,
         gate=gate_state(batch, now=now) if status in GATED else None,
         sealed=bool(sealed_batch_ids([batch.pk])) if status in SEALABLE else False,
-        in_warehouse=in_warehouse,
+        in_warehouse=codes.get("in_warehouse") or 0,
+        released=codes.get("released") or 0,
     )
 
 
@@ -286,6 +289,16 @@ def _step(batch, status: str, role: str, facts: Facts) -> Step:
                 Role.OPERATOR,
                 _("Stick a label on each item, then release the codes to the merchant (by scanning, or all at once)."),
                 needs={Action.RELEASE},
+            )
+        if merchant and facts.released:
+            return Step(
+                Role.MERCHANT,
+                _(
+                    "Some items are with you already: record each sale by scanning the item's code; the "
+                    "warehouse crew releases the rest."
+                ),
+                link={"url": reverse("web:sale-new"), "label": _("Record a sale")},
+                needs={"sale"},
             )
         if merchant:
             return Step(
