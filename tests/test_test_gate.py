@@ -30,7 +30,7 @@ def test_no_result_keeps_the_goods_out_of_storage(flow, clock):
 
     assert response.status_code == 409
     assert (response.json()["code"], response.json()["status"]) == ("no_negative_result", "rest_complete")
-    assert response.json()["allowed"] == ["test_result", "move_to_storage"]
+    assert response.json()["allowed"] == ["sample", "test_result", "move_to_storage"]
     assert flow.detail()["status"] == "rest_complete"
 
 

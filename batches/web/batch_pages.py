@@ -19,6 +19,7 @@ from ..lifecycle import batch_allowed_actions
 from ..models import CodeStatus, Disinfection, Status
 from . import forms as f
 from .common import flatten_errors, page, role_page, scoped_batch
+from .next_step import next_step, read_facts, withheld
 from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
@@ -85,8 +86,10 @@ def initial_values(action: str, batch) -> dict:
     if action == Action.SAMPLE:
         return {"sample_no": f"{batch.number}-S{batch.samples.count() + 1}"}
     if action == Action.TEST_RESULT:
-        pending = [s.sample_no for s in batch.samples.filter(cycle=batch.cycle, results__isnull=True)]
-        return {"sample_no": pending[0] if pending else ""}
+        # The oldest sample still waiting for its result; else the latest one, for a retest.
+        samples = batch.samples.filter(cycle=batch.cycle).order_by("taken_at", "id")
+        pending = samples.filter(results__isnull=True).values_list("sample_no", flat=True).first()
+        return {"sample_no": pending or samples.values_list("sample_no", flat=True).last() or ""}
     return {}
 
 
@@ -104,11 +107,10 @@ def action_form(action: str, batch, data=None):
     return form_class(data, prefix=action, **extra)
 
 
-def default_forms(batch, actor) -> dict:
-    """An empty form for each action the actor's role may take now (the service still decides)."""
-    allowed = batch_allowed_actions(batch, actor.role) if actor else []
+def default_forms(batch, offered) -> dict:
+    """An empty form for each action the card offers (the service still decides)."""
     forms = {}
-    for name in allowed:
+    for name in offered:
         if spec_of(name).style == Style.FORM and (form := action_form(name, batch)) is not None:
             forms[name] = form
     return forms
@@ -116,13 +118,17 @@ def default_forms(batch, actor) -> dict:
 
 def batch_context(request, batch, *, bound: dict | None = None) -> dict:
     actor = request.actor
-    allowed = batch_allowed_actions(batch, actor.role) if actor else []
-    # A bound form (with its input and errors) stands in for the empty one while its action is allowed.
-    forms = {**default_forms(batch, actor), **{name: form for name, form in (bound or {}).items() if name in allowed}}
-    lines = list(batch.lines.all())
     codes = batch.codes.aggregate(total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
     # Shown as information only; `batch_move_to_resting` is what enforces it.
     disinfected = Disinfection.objects.filter(batch=batch, cycle=batch.cycle).exists()
+    # What comes next is read from what the guards still need (batches/web/next_step.py): the card
+    # offers the role's actions less those a guard would refuse now, and says who acts next and why.
+    status = batch.current_status()
+    facts = read_facts(batch, status=status, disinfected=disinfected, codes=codes)
+    allowed = [name for name in batch_allowed_actions(batch, actor.role) if not withheld(name, facts)] if actor else []
+    # A bound form (with its input and errors) stands in for the empty one while its action is offered.
+    forms = {**default_forms(batch, allowed), **{name: form for name, form in (bound or {}).items() if name in allowed}}
+    lines = list(batch.lines.all())
     buttons = [
         {"action": name, "label": spec_of(name).button, "url": action_url(batch, name)}
         for name in allowed
@@ -148,6 +154,7 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         "codes": codes,
         "events": event_rows(batch.events.select_related("actor", "warehouse").order_by("id")),
         "allowed": allowed,
+        "step": next_step(batch, status=status, role=actor.role if actor else None, facts=facts),
         "forms": forms,
         "buttons": buttons,
         "panels": panels,

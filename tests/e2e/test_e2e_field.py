@@ -117,7 +117,9 @@ def test_each_scan_is_checked_at_once_and_said_in_words_beep_and_buzz(demo):
     box.fill(in_warehouse.token)
     box.press("Enter")
     bad = page.wait_for_selector("[data-scan-rows] li[data-scan-state=bad]")
-    assert "当前不可操作：在仓" in bad.inner_text() and f"第 {in_warehouse.item_no} 件" in bad.inner_text()
+    # said in words: why not, and who acts first (not a status: 「当前不可操作：在仓」)
+    assert "仍在监管仓内：需仓库人员先出仓交给您" in bad.inner_text()
+    assert f"第 {in_warehouse.item_no} 件" in bad.inner_text()
     assert page.evaluate("window.__signals")[-3:] == ["beep", "beep", "vibrate:[120,80,120]"]
     # A long foreign URL, twice: unknown, and the duplicate message wraps on the phone
     long_url = "https://evil.example/c/" + sellable.token + "/" + "x" * 180

@@ -170,7 +170,8 @@
       if (batchNumber && data.batch.number !== batchNumber) {
         info.state = "bad"; info.problem = fill(t("other-batch", "Belongs to batch {number}"), { number: data.batch.number });
       } else if (action && (data.allowed_actions || []).indexOf(action) < 0) {
-        info.state = "bad"; info.problem = fill(t("not-allowed", "Not possible now: {status}"), { status: code.status_display });
+        // Why, in words (sell a code still in the warehouse: the crew must release it first), else the status
+        info.state = "bad"; info.problem = t("refused-" + action + "-" + code.status, "") || fill(t("not-allowed", "Not possible now: {status}"), { status: code.status_display });
       } else { info.state = "ok"; }
       return info;
     }
