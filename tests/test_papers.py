@@ -184,7 +184,8 @@ def test_a_wrong_paper_is_superseded_by_its_replacement_and_both_are_kept(api, d
     right = send(api, "merchant-a1", draft.number, pdf(b"% the right one\n"), note="新", supersedes=wrong["id"])
 
     assert right.status_code == 201 and right.json()["supersedes"] == wrong["id"]
-    rows = {row["id"]: row for row in api("reviewer-a").get(f"/api/batches/{draft.number}/documents/").json()["results"]}
+    listed = api("reviewer-a").get(f"/api/batches/{draft.number}/documents/").json()["results"]
+    rows = {row["id"]: row for row in listed}
     assert rows[wrong["id"]]["current"] is False and rows[wrong["id"]]["superseded_by"] == right.json()["id"]
     assert rows[right.json()["id"]]["current"] is True
     assert api("merchant-a1").get(wrong["url"]).status_code == 200  # still there to read
@@ -278,7 +279,7 @@ def test_the_merchant_attaches_and_replaces_a_paper_on_the_batch_page(web, draft
 
     answer = web("merchant-a1").post(
         f"/batches/{draft.number}/papers/",
-        {"kind": "customs_declaration", "note": "第一版", "file": SimpleUploadedFile("a.pdf", pdf(), "application/pdf")},
+        {"kind": "customs_declaration", "note": "第一版", "file": SimpleUploadedFile("a.pdf", pdf(), "text/html")},
     )
     assert answer.status_code == 302 and answer["Location"] == f"/batches/{draft.number}/#papers"
     (first,) = BatchDocument.objects.all()
