@@ -22,7 +22,7 @@ migration = importlib.import_module("batches.migrations.0011_origin_country_code
 def test_the_list_is_all_of_iso_3166_1_with_a_chinese_and_an_english_name_each():
     codes = [row[0] for row in countries.COUNTRIES]
     assert len(codes) == len(set(codes)) == 249
-    assert all(re.fullmatch(r"[A-Z]{2}", c) and re.fullmatch(r"[A-Z]{3}", a3) for c, a3, _zh, _en in countries.COUNTRIES)
+    assert all(re.fullmatch(r"[A-Z]{2}", c) and re.fullmatch(r"[A-Z]{3}", a) for c, a, _zh, _en in countries.COUNTRIES)
     assert all(re.search(r"[\u4e00-\u9fff]", zh) and en.strip() for _c, _a, zh, en in countries.COUNTRIES)
     for code, zh, en in (
         ("IT", "意大利", "Italy"),
