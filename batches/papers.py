@@ -203,8 +203,8 @@ def document_add(
                     "document": str(ident),
                     "kind": kind,
                     "sha256": document.sha256,
-                    "supersedes": str(replaced.pk) if replaced else None,
-                    "note": note,
+                    **({"supersedes": str(replaced.pk)} if replaced else {}),
+                    **({"note": note} if note else {}),
                 },
                 at=now,
             )
