@@ -36,8 +36,8 @@ JPEG = "image/jpeg"
 ATTACHABLE = {Status.DRAFT, Status.REJECTED}
 
 # PDF names that make a document act rather than be read: scripts, launching programs,
-# embedded files, forms that run code, media. Refused wherever they appear, also with #hh
-# escapes and inside compressed streams.
+# embedded files, forms that run code, media. Refused in the PDF's objects, also with #hh
+# escapes and inside compressed object streams (check_pdf).
 ACTIVE_NAMES = {
     b"/JavaScript",
     b"/JS",
@@ -52,7 +52,7 @@ ACTIVE_NAMES = {
 }
 NAME = re.compile(rb"/[^\s/<>\[\]()%{}]+")
 ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-STREAM = re.compile(rb"stream\r?\n")
+STREAM = re.compile(rb"(?<![A-Za-z])stream\r?\n")  # not the end of `endstream`
 PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
 # How much the compressed streams of one PDF may inflate to, in all, while they are read, as a
 # multiple of ATTACHMENT_MAX_BYTES (a zip bomb is refused).
@@ -68,42 +68,54 @@ def _too_large() -> InputError:
     return InputError({"file": [_("The file is larger than %(max)d MB.") % {"max": limit // (1024 * 1024)}]})
 
 
-def _names_in(data: bytes):
-    for match in NAME.finditer(data):
-        yield ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(0))
+def _names_in(data: bytes) -> set[bytes]:
+    """The PDF names in `data`, with their #hh escapes undone."""
+    return {ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(0)) for match in NAME.finditer(data)}
 
 
-def _inflated_streams(data: bytes, budget: int):
-    """The contents of the PDF's streams, inflated where they are Flate-compressed, within `budget`
-    bytes in all (InputError beyond it)."""
-    for match in STREAM.finditer(data):
-        start = match.end()
-        end = data.find(b"endstream", start)
+def _split(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The PDF's text outside its streams, and each stream as (its dictionary, its raw bytes)."""
+    outside, streams, position = [], [], 0
+    while (match := STREAM.search(data, position)) is not None:
+        end = data.find(b"endstream", match.end())
         if end < 0:
-            return
-        raw = data[start:end]
-        inflater = zlib.decompressobj()
-        try:
-            chunk = inflater.decompress(raw, budget + 1)
-        except zlib.error:
-            continue  # not Flate (an image, another filter): its bytes were read as they are
-        budget -= len(chunk)
-        if budget < 0:
-            raise _file_error(_("The PDF's contents are too large once unpacked."))
-        yield chunk
+            break
+        head = data[position : match.start()]
+        outside.append(head)
+        streams.append((head[head.rfind(b"obj") + 3 :] if b"obj" in head else head[-2000:], data[match.end() : end]))
+        position = end + len(b"endstream")
+    outside.append(data[position:])
+    return b"\n".join(outside), streams
 
 
 def check_pdf(data: bytes) -> None:
     """InputError (400) unless `data` is a PDF from its first byte (no other file in front of
-    it: a polyglot) to a `%%EOF` at its end, with none of ACTIVE_NAMES in it or in its streams."""
+    it: a polyglot) to a `%%EOF` at its end, naming none of ACTIVE_NAMES in its objects: the text
+    outside its streams, and its object streams (`/ObjStm`, where objects may be packed and
+    compressed), unpacked within INFLATE_LIMIT_FACTOR × ATTACHMENT_MAX_BYTES in all. Other
+    streams (page contents, images, fonts) hold no actions and are not read: their bytes would
+    only match names by chance."""
     if not PDF_HEADER.match(data):
         raise _file_error()
     if b"%%EOF" not in data[-1024:]:
         raise _file_error(_("The PDF is incomplete."))
+    active = _file_error(_("The PDF contains scripts, embedded files or other active content."))
+    outside, streams = _split(data)
+    if _names_in(outside) & ACTIVE_NAMES:
+        raise active
     budget = INFLATE_LIMIT_FACTOR * settings.ATTACHMENT_MAX_BYTES
-    for part in (data, *_inflated_streams(data, budget)):
-        if any(name in ACTIVE_NAMES for name in _names_in(part)):
-            raise _file_error(_("The PDF contains scripts, embedded files or other active content."))
+    for head, raw in streams:
+        if b"/ObjStm" not in _names_in(head):
+            continue
+        try:
+            unpacked = zlib.decompressobj().decompress(raw, budget + 1)
+        except zlib.error:
+            raise _file_error(_("The PDF could not be read.")) from None
+        budget -= len(unpacked)
+        if budget < 0:
+            raise _file_error(_("The PDF's contents are too large once unpacked."))
+        if _names_in(unpacked) & ACTIVE_NAMES:
+            raise active
 
 
 def read_paper(upload) -> tuple[bytes, bytes, str]:

@@ -46,9 +46,12 @@ def pdf(body: bytes = b"", *, eof=True) -> bytes:
     )
 
 
-def flate_stream(content: bytes) -> bytes:
-    packed = zlib.compress(content)
-    return b"3 0 obj\n<< /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (len(packed), packed)
+def stream(content: bytes, kind: bytes = b"/Type /ObjStm /N 1 /First 0", *, packed=True) -> bytes:
+    """An object holding a stream: by default an object stream, compressed (where a PDF may pack
+    its objects, dictionaries of actions included)."""
+    body = zlib.compress(content) if packed else content
+    flate = b" /Filter /FlateDecode" if packed else b""
+    return b"3 0 obj\n<< %s%s /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (kind, flate, len(body), body)
 
 
 def photo(*, gps=True) -> bytes:
@@ -235,7 +238,8 @@ def test_a_paper_is_never_deleted_or_changed_through_any_interface(api, draft):
     [
         pytest.param(pdf(b"3 0 obj\n<< /S /JavaScript /JS (app.alert(1)) >>\nendobj\n"), id="javascript"),
         pytest.param(pdf(b"3 0 obj\n<< /S /J#61vaScript /J#53 (x) >>\nendobj\n"), id="escaped-name"),
-        pytest.param(pdf(flate_stream(b"<< /Type /Action /S /Launch /F (cmd.exe) >>")), id="compressed-launch"),
+        pytest.param(pdf(stream(b"<< /Type /Action /S /Launch /F (cmd.exe) >>")), id="packed-launch"),
+        pytest.param(pdf(stream(b"<< /S /JavaScript >>", packed=False)), id="unreadable-object-stream"),
         pytest.param(pdf(b"3 0 obj\n<< /Type /EmbeddedFile >>\nendobj\n"), id="embedded-file"),
         pytest.param(pdf(eof=False), id="incomplete"),
         pytest.param(b"GIF89a" + pdf(), id="another-file-in-front"),
@@ -252,13 +256,15 @@ def test_a_pdf_with_active_content_or_not_a_pdf_at_all_is_refused(api, draft, da
 
 def test_a_compressed_stream_that_unpacks_beyond_the_limit_is_refused(api, draft, settings):
     settings.ATTACHMENT_MAX_BYTES = 100_000
-    bomb = pdf(flate_stream(b"\0" * 1_000_000))
+    bomb = pdf(stream(b"\0" * 1_000_000))
     assert len(bomb) < 100_000
 
     assert send(api, "merchant-a1", draft.number, bomb).status_code == 400
-    # an ordinary compressed page is read and accepted
-    page = pdf(flate_stream(b"BT /F1 12 Tf 72 712 Td (Customs declaration) Tj ET"))
+    # an ordinary compressed page is accepted, and so is an image whose bytes happen to spell a name
+    page = pdf(stream(b"BT /F1 12 Tf 72 712 Td (Customs declaration) Tj ET", b""))
     assert send(api, "merchant-a1", draft.number, page).status_code == 201
+    image = pdf(stream(b"\x89\x10/JS \x00/JavaScript\x01", b"/Type /XObject /Subtype /Image", packed=False))
+    assert send(api, "merchant-a1", draft.number, image).status_code == 201
 
 
 def test_a_paper_over_the_size_limit_is_refused(api, draft, settings):
