@@ -105,12 +105,18 @@ def check_pdf(data: bytes) -> None:
         raise active
     budget = INFLATE_LIMIT_FACTOR * settings.ATTACHMENT_MAX_BYTES
     for head, raw in streams:
-        if b"/ObjStm" not in _names_in(head):
+        names = _names_in(head)
+        if b"/ObjStm" not in names:
             continue
-        try:
-            unpacked = zlib.decompressobj().decompress(raw, budget + 1)
-        except zlib.error:
-            raise _file_error(_("The PDF could not be read.")) from None
+        if b"/Filter" not in names:
+            unpacked = raw  # stored as it is
+        elif b"/FlateDecode" in names:
+            try:
+                unpacked = zlib.decompressobj().decompress(raw, budget + 1)
+            except zlib.error:
+                raise _file_error(_("The PDF could not be read.")) from None
+        else:  # packed in a way not read here: what it holds cannot be checked
+            raise _file_error(_("The PDF could not be read."))
         budget -= len(unpacked)
         if budget < 0:
             raise _file_error(_("The PDF's contents are too large once unpacked."))
@@ -188,7 +194,7 @@ def document_add(
             if supersedes is not None:
                 replaced = BatchDocument.objects.select_related("superseded_by").get(batch=locked, pk=supersedes)
                 if hasattr(replaced, "superseded_by"):
-                    raise already_replaced(replaced, locked)
+                    raise already_replaced(locked)
             document = BatchDocument.objects.create(
                 id=ident,
                 batch=locked,
@@ -221,13 +227,14 @@ def document_add(
                 at=now,
             )
     except IntegrityError:
+        if supersedes is None:
+            raise
         # Another replacement of the same paper committed first (the one-to-one constraint).
-        replaced = BatchDocument.objects.get(pk=supersedes)
-        raise already_replaced(replaced, batch) from None
+        raise already_replaced(batch) from None
     return document
 
 
-def already_replaced(document: BatchDocument, batch: Batch) -> DomainError:
+def already_replaced(batch: Batch) -> DomainError:
     return DomainError(
         "already_superseded",
         _("This paper has already been replaced; replace the current one instead."),
