@@ -342,7 +342,7 @@ def declare_to_resting(clients, index: int) -> dict:
         {
             "market": market,
             "customs_declaration_no": f"31012026{index:010d}",
-            "origin_country": "意大利",
+            "origin_country": "IT",
             "port_of_entry": "上海浦东",
             "lines": lines,
         },

@@ -2,7 +2,8 @@
 actions taken from it (each one form → the API's input serializer → one service)."""
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,7 +17,7 @@ from ..actions import REGISTRY, Action, Capability, Style, may, require, spec_of
 from ..actors import visible_batches
 from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
-from ..models import CodeStatus, Disinfection, Status
+from ..models import BatchDocument, CodeStatus, Disinfection, Status
 from . import forms as f
 from .common import flatten_errors, page, role_page, scoped_batch
 from .next_step import next_step, read_facts, withheld
@@ -312,6 +313,12 @@ def batch_action(request, number, action):
 # --- the reviewer's queue -----------------------------------------------------------------
 
 
+def current_papers():
+    """The number of a batch's papers not superseded, for each row of the queue."""
+    papers = BatchDocument.objects.filter(batch=OuterRef("pk"), superseded_by__isnull=True).order_by()
+    return Subquery(papers.values("batch").annotate(n=Count("id")).values("n"), output_field=IntegerField())
+
+
 @role_page(Capability.REVIEW)
 def review_queue(request):
     """Submitted batches of the reviewer's market, oldest first (SPEC §4: the approval queue)."""
@@ -320,7 +327,7 @@ def review_queue(request):
         visible_batches(actor)
         .filter(status=Status.SUBMITTED)
         .select_related("merchant")
-        .annotate(line_count=Count("lines"))
+        .annotate(line_count=Count("lines"), paper_count=Coalesce(current_papers(), 0))
         .order_by("status_changed_at", "id")
     )
     merchant = request.GET.get("merchant", "")
