@@ -141,7 +141,7 @@
   }
   function shortValue(value) {
     var key = scanKey(value);
-    if (key !== value.trim()) { return key.indexOf("DL:") === 0 ? key.slice(3) : key; }  // a label's URL: its code
+    if (key !== value.trim()) { return key.indexOf("DL:") === 0 ? key.split(":").pop() : key; }  // a label's URL: its serial or token
     return value.length > 40 ? value.slice(0, 20) + "…" + value.slice(-12) : value;
   }
   function setupScanList(form) {
