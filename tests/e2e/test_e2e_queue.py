@@ -98,7 +98,7 @@ def sign_out(person):
 @pytest.mark.parametrize("drop", ["request", "answer"])
 def test_a_sale_on_a_weak_network_is_recorded_once_and_told_truthfully(demo, drop):
     sellable = codes(CodeStatus.RELEASED, 2)
-    merchant = demo("merchant-a1", label=f"queue-sale-{drop}")
+    merchant = demo("merchant-a1", label=f"queue-sale-{drop}").with_axe()
     merchant.sign_in()
     page = merchant.page
     merchant.go("/sales/new/")
@@ -112,6 +112,7 @@ def test_a_sale_on_a_weak_network_is_recorded_once_and_told_truthfully(demo, dro
     colours = note.evaluate("n => [getComputedStyle(n).color, getComputedStyle(n).backgroundColor]")
     assert colours == [INK, "rgb(243, 245, 247)"]  # neutral: nothing failed yet
     assert page.inner_text("[data-scan-count]") == "0" and page.input_value("#id_buyer_name") == ""
+    assert merchant.wide() <= 0
     if drop == "answer":
         assert Sale.objects.count() == 1  # the server did it; the phone does not know yet
     merchant.shot(f"queue-waiting-{drop}", both=False)
@@ -128,6 +129,7 @@ def test_a_sale_on_a_weak_network_is_recorded_once_and_told_truthfully(demo, dro
     # The result stays until the person dismisses it, on any page of theirs
     merchant.go("/sales/")
     assert f"销售单 #{sale.pk}" in page.inner_text("[data-queue-results]")
+    assert merchant.axe() == [] and merchant.wide() <= 0
     page.click("[data-queue-results] button")
     assert page.locator("[data-queue-results]").is_hidden()
 
@@ -213,7 +215,7 @@ def test_queued_writes_are_sent_only_for_the_person_who_made_them(demo):
 @pytest.mark.e2e
 def test_a_queued_sale_refused_in_the_end_is_shown_with_its_reason(demo):
     sellable = codes(CodeStatus.RELEASED, 2)
-    merchant = demo("merchant-a1", label="queue-refused")
+    merchant = demo("merchant-a1", label="queue-refused").with_axe()
     merchant.sign_in()
     page = merchant.page
     merchant.go("/sales/new/")
@@ -232,6 +234,7 @@ def test_a_queued_sale_refused_in_the_end_is_shown_with_its_reason(demo):
     assert Sale.objects.count() == 0
     waiting(page, 0)
     assert page.eval_on_selector("[data-result=refused]", "e => e.getAttribute('role')") == "alert"
+    assert merchant.axe() == []
     merchant.shot("queue-refused", both=False)
 
 

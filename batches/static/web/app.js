@@ -469,7 +469,7 @@
      in IndexedDB; a request that fails or times out stays there and is sent again with the
      same key (backoff), so the server does it once and answers a retry with the first result.
      The queue belongs to the signed-in person: only their own writes are ever sent. --- */
-  var queueDb = null, flushing = false;
+  var queueDb = null, flushing = false, inFlight = {};  // keys sent by the page itself right now
   var BACKOFF = [3, 6, 12, 30, 60, 120, 300];  // seconds after the 1st, 2nd, ... failure
   function me() { return document.body.getAttribute("data-user") || ""; }
   function queueNote() { return $("[data-offline-note]"); }
@@ -648,7 +648,7 @@
     return expire().then(myEntries).then(function (mine) {
       return mine.reduce(function (chain, entry) {
         return chain.then(function (go) {
-          if (!go || (!force && entry.nextAt && entry.nextAt > Date.now())) { return go; }
+          if (!go || inFlight[entry.key] || (!force && entry.nextAt && entry.nextAt > Date.now())) { return go; }
           return send(entry, "later").then(function (outcome) {
             if (outcome.type === "done") { addResult("done", entry, outcome.data); return dropEntry(entry.key).then(function () { return true; }); }
             if (outcome.type === "refused") { addResult("refused", entry, outcome.data); return dropEntry(entry.key).then(function () { return true; }); }
@@ -702,11 +702,13 @@
         var items = scanList ? codes : parseInt(form.getAttribute("data-queue-items") || "1", 10) || 1;
         var entry = { key: (keyInput && keyInput.value) || newKey(), user: me(), url: form.action, fields: fields,
           label: fill(form.getAttribute("data-queue-label") || "{n}", { n: items }), items: items,
-          created: Date.now(), attempts: 0, nextAt: 0 };
+          created: Date.now(), attempts: 0, nextAt: Date.now() + timeoutMs() + 1000 };  // the background waits for this attempt
+        inFlight[entry.key] = true;
         var feedback = $("[data-scan-feedback]", form);
         putEntry(entry).then(function () {
           return navigator.onLine ? send(entry, "now") : { type: "transient", why: "network" };
         }, function () { nativeSubmit(form); return null; }).then(function (outcome) {
+          delete inFlight[entry.key];
           if (!outcome) { return; }
           if (outcome.type === "done") {
             dropEntry(entry.key).then(function () { location.assign(outcome.data.next || location.href); });
