@@ -233,7 +233,7 @@ def test_a_queued_sale_refused_in_the_end_is_shown_with_its_reason(demo):
     assert "未完成" in told and "未售出任何商品" in told and "召回" in told
     assert Sale.objects.count() == 0
     waiting(page, 0)
-    assert page.eval_on_selector("[data-result=refused]", "e => e.getAttribute('role')") == "alert"
+    assert page.locator("[data-result=refused] [role=alert]").count() == 1
     assert merchant.axe() == []
     merchant.shot("queue-refused", both=False)
 

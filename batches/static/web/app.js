@@ -581,8 +581,8 @@
       var li = document.createElement("li");
       li.className = "queue-result message message-" + ({ done: "success", refused: "error", expired: "warning" }[r.kind] || "info");
       li.setAttribute("data-result", r.kind);
-      if (r.kind === "refused") { li.setAttribute("role", "alert"); }
       var text = document.createElement("div");
+      if (r.kind === "refused") { text.setAttribute("role", "alert"); }
       var head = document.createElement("strong");
       head.textContent = holder.getAttribute("data-" + r.kind + "-text") + holder.getAttribute("data-colon") + r.label;
       text.appendChild(head);
