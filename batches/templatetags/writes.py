@@ -16,6 +16,7 @@ FIELD = "idempotency_key"  # batches.web.writes.FIELD (the layers keep the two m
 def write_key() -> str:
     return format_html('<input type="hidden" name="{}" value="{}" data-write-key>', FIELD, uuid.uuid4().hex)
 
+
 # The batch card's field records, sent through the device queue (app.js): a weak network never
 # loses them. Other actions of the card carry a key too, and are sent as plain forms.
 QUEUED_ACTIONS = frozenset({"arrive", "disinfect", "sample", "test_result", "release"})
