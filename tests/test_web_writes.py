@@ -5,8 +5,11 @@ queued by someone else is never done under another session; a refusal keeps no r
 
 import re
 
+import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.utils import timezone
 
 from batches.models import Attachment, Code, Disinfection, Event, IdempotencyRecord
@@ -176,3 +179,25 @@ PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
     b"\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82"
 )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_form_sent_twice_at_the_same_moment_is_done_once_and_both_get_its_result(flow, clock):
+    """The queue's retry arrives while the first request is still being done: the second waits
+    for the first's record and answers with its result, not with "already sold"."""
+    from tests.test_concurrency import at_once
+
+    codes = released(flow, clock)[:2]
+    user = get_user_model().objects.get(username="merchant-a1")
+    clients = []
+    for _ in range(2):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    key = "same-moment-1"
+    headers = {"Idempotency-Key": key, "X-Field-Queue": "later", "X-Field-User": str(user.pk)}
+    answers = at_once(*(lambda c=c: c.post("/sales/new/", sale_form(codes, key), headers=headers) for c in clients))
+    assert [a.status_code for a in answers] == [200, 200], [a.content[:300] for a in answers]
+    assert sorted(a.json()["replayed"] for a in answers) == [False, True]
+    assert answers[0].json()["message"] == answers[1].json()["message"]
+    assert Sale.objects.count() == 1 and IdempotencyRecord.objects.filter(key=key).count() == 1
