@@ -261,3 +261,28 @@ def test_a_write_waiting_longer_than_the_server_keeps_its_key_is_dropped_with_a_
     time.sleep(1)
     assert len(network.sent) == sent and Sale.objects.count() == 0  # never sent after it expired
     merchant.shot("queue-expired", both=False)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("drop", ["request", "answer"])
+def test_a_photo_on_a_weak_network_is_kept_with_its_file_and_attached_once(demo, drop):
+    from batches.models import Attachment
+    from tests.test_web_writes import PNG
+
+    batch = released_batch()
+    operator = demo("operator-1", label=f"queue-photo-{drop}")
+    operator.sign_in()
+    page = operator.page
+    operator.go(f"/scan/?q={batch.number}")
+    network = Network(page, "**/photos/", drop=drop)
+    page.set_input_files("#id_photo_file", {"name": "p.png", "mimeType": "image/png", "buffer": PNG})
+    page.fill("#id_photo_note", "箱体外观")
+    page.click("[data-testid=photo-form] button[type=submit]")
+    waiting(page, 1)
+    # "request": nothing reached the server; "answer": the server has it, the phone does not know
+    assert Attachment.objects.filter(batch=batch).count() == (1 if drop == "answer" else 0)
+    told = result(page)  # sent again from IndexedDB, the photo's file with it
+    assert f"添加照片：批次 {batch.number}" in told
+    assert Attachment.objects.filter(batch=batch).count() == 1
+    assert Attachment.objects.get(batch=batch).note == "箱体外观"
+    assert len(network.sent) == 2 and network.sent[0] == network.sent[1]
