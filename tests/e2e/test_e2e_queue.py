@@ -111,6 +111,7 @@ def test_a_sale_on_a_weak_network_is_recorded_once_and_told_truthfully(demo, dro
     assert "2 件待提交" in note.inner_text() and "服务器没有应答" in page.inner_text("[data-scan-feedback]")
     colours = note.evaluate("n => [getComputedStyle(n).color, getComputedStyle(n).backgroundColor]")
     assert colours == [INK, "rgb(243, 245, 247)"]  # neutral: nothing failed yet
+    assert page.eval_on_selector("[data-scan-feedback]", "e => getComputedStyle(e).color") == INK
     assert page.inner_text("[data-scan-count]") == "0" and page.input_value("#id_buyer_name") == ""
     assert merchant.wide() <= 0
     if drop == "answer":
@@ -235,7 +236,9 @@ def test_a_queued_sale_refused_in_the_end_is_shown_with_its_reason(demo):
     waiting(page, 0)
     assert page.locator("[data-result=refused] [role=alert]").count() == 1
     assert merchant.axe() == []
-    merchant.shot("queue-refused", both=False)
+    merchant.shot("queue-refused")  # kept on the device: the same after a reload, in English too
+    assert page.input_value("#id_buyer_name") == "" and page.inner_text("[data-scan-count]") == "0"  # no draft left
+    assert "未完成" in page.inner_text("[data-queue-results]")
 
 
 @pytest.mark.e2e

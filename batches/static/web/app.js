@@ -266,12 +266,12 @@
       var list = values();
       if (list.some(function (v) { return scanKey(v) === key; })) {
         var seen = facts[key] || {};
-        if (feedback) { feedback.textContent = t("duplicate", "Already scanned") + t("colon", ": ") + (seen.item ? fill(t("item", "Item {n}"), { n: seen.item }) + (seen.product ? " · " + seen.product : "") : value); }
+        if (feedback) { feedback.classList.remove("is-queued"); feedback.textContent = t("duplicate", "Already scanned") + t("colon", ": ") + (seen.item ? fill(t("item", "Item {n}"), { n: seen.item }) + (seen.product ? " · " + seen.product : "") : value); }
         signal(false);
         form.setAttribute("data-last-signal", "duplicate");
         return;
       }
-      if (feedback) { feedback.textContent = ""; }
+      if (feedback) { feedback.textContent = ""; feedback.classList.remove("is-queued"); }
       list.push(value);
       setValues(list);
       check(value, true);
@@ -718,11 +718,12 @@
             // No answer: kept here and sent again with the same key; the form is free for the next one.
             failed(entry, outcome).then(function () {
               if (scanList) {
-                try { sessionStorage.removeItem("draft-sent"); sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
-                if (form.scanReset) { form.scanReset(); }
                 $all("input[type=text], input[type=tel]", form).forEach(function (f) { if (!f.hasAttribute("data-scan-input")) { f.value = ""; } });
+                if (form.scanReset) { form.scanReset(); }
+                // Last: clearing the list saves a draft; the write on the device is the only copy now.
+                try { sessionStorage.removeItem("draft-sent"); sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
                 if (keyInput) { keyInput.value = newKey(); }  // a new form: a new key
-                if (feedback) { feedback.textContent = form.getAttribute("data-queued-text") || ""; }
+                if (feedback) { feedback.textContent = form.getAttribute("data-queued-text") || ""; feedback.classList.add("is-queued"); }
                 var button = event.submitter;
                 if (button) { setTimeout(function () { button.disabled = false; }, 10); }
               }
