@@ -126,6 +126,7 @@ def test_a_sale_on_a_weak_network_is_recorded_once_and_told_truthfully(demo, dro
     assert len(network.sent) == 2 and network.sent[0] == network.sent[1]
     assert IdempotencyRecord.objects.filter(key=network.sent[0]).count() == 1
     waiting(page, 0)
+    assert page.inner_text("[data-scan-feedback]") == ""  # "kept on the device" no longer
     merchant.shot(f"queue-sent-{drop}", both=False)
     # The result stays until the person dismisses it, on any page of theirs
     merchant.go("/sales/")

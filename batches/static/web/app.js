@@ -663,8 +663,12 @@
   /* The batch card's record forms with a write waiting: not offered twice. */
   function markQueuedForms(mine) {
     $all("form[data-queue]").forEach(function (form) {
-      if (form.hasAttribute("data-scan-list")) { return; }
       var waiting = mine.some(function (e) { return e.url === form.action; });
+      if (form.hasAttribute("data-scan-list")) {  // the list is free; only its "kept" notice goes once sent
+        var said = $("[data-scan-feedback].is-queued", form);
+        if (said && !waiting) { said.textContent = ""; said.classList.remove("is-queued"); }
+        return;
+      }
       var button = $("button[type=submit]", form);
       var note = $(".queue-form-note", form);
       if (waiting && !note) {
