@@ -266,6 +266,7 @@ def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
     page.click("[data-testid=release-submit]")
     page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '1'")
     assert page.inner_text("[data-scan-count]") == "0"  # the list is cleared for the next scans
+    assert "无网络" in page.inner_text("[data-scan-feedback]")
     box.fill(waiting[2].token)
     box.press("Enter")
     page.click("[data-testid=release-submit]")

@@ -727,7 +727,7 @@
                 // Last: clearing the list saves a draft; the write on the device is the only copy now.
                 try { sessionStorage.removeItem("draft-sent"); sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
                 if (keyInput) { keyInput.value = newKey(); }  // a new form: a new key
-                if (feedback) { feedback.textContent = form.getAttribute("data-queued-text") || ""; feedback.classList.add("is-queued"); }
+                if (feedback) { feedback.textContent = form.getAttribute(navigator.onLine ? "data-queued-text" : "data-queued-offline-text") || ""; feedback.classList.add("is-queued"); }
                 var button = event.submitter;
                 if (button) { setTimeout(function () { button.disabled = false; }, 10); }
               }
