@@ -4,8 +4,9 @@ actions taken from it (each one form → the API's input serializer → one serv
 from django.contrib import messages
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,6 +20,7 @@ from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
 from ..models import BatchDocument, CodeStatus, Disinfection, Status
 from . import forms as f
+from . import writes
 from .common import flatten_errors, page, role_page, scoped_batch
 from .next_step import next_step, read_facts, withheld
 from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
@@ -264,6 +266,8 @@ def batch_action(request, number, action):
         raise Http404
     batch = scoped_batch(actor, number)
     require(actor, action)
+    if (replayed := writes.guard(request)) is not None:
+        return replayed  # sent before (a lost answer, the device queue's retry): its first result
     if action == Action.ARRIVE:
         formset = action_form(action, batch, request.POST)
         data = validated_arrival(formset, request.POST.get("status", ""))
@@ -273,14 +277,20 @@ def batch_action(request, number, action):
         bound = {action: form} if form is not None else {}
         data = validated_input(spec, form)
     if data is None:
+        if writes.queued(request):
+            return writes.refused(request, 400, errors=writes.form_errors(bound.get(action)))
         return render_batch(request, batch, bound=bound, status=400)
     try:
-        result = spec.service(batch=batch, actor=actor, **data)
+        result, replayed = writes.once(request, lambda: done_result(request, batch, spec, data))
     except DomainError as error:
+        if writes.queued(request):
+            return writes.refused(request, 409, message=error.detail)
         messages.error(request, error.detail)
         batch.refresh_from_db()  # the page shows the state that refused, not the one the form was shown with
         return render_batch(request, batch, bound=bound, status=409)
     except InputError as error:
+        if writes.queued(request):
+            return writes.refused(request, 400, errors=_flat(error.errors))
         target = bound.get(action)
         if target is not None and hasattr(target, "add_error"):
             f.apply_errors(target, error.errors)
@@ -288,26 +298,38 @@ def batch_action(request, number, action):
             for line in _flat(error.errors):
                 messages.error(request, line)
         return render_batch(request, batch, bound=bound, status=400)
-    if action == Action.ARRIVE:
+    return writes.done(request, result, replayed=replayed, flash=None if replayed else done_flash(result))
+
+
+def done_result(request, batch, spec, data) -> dict:
+    """Take the action; what its record keeps (batches/web/writes.py): no personal data."""
+    result = spec.service(batch=batch, actor=request.actor, **data)
+    outcome = ""
+    if spec.name == Action.ARRIVE:
         batch.refresh_from_db()
-        if batch.status == Status.DISCREPANCY:
-            messages.warning(
-                request,
-                _("Batch %(number)s does not match its declaration: it waits in pre-storage for a re-check or return.")
-                % {"number": batch.number},
-            )
-            return HttpResponseRedirect(back_to(request, batch))
-        messages.success(request, spec.done % {"number": batch.number})
-        return HttpResponseRedirect(back_to(request, batch))
-    if action == Action.TEST_RESULT and getattr(result, "result", "") == "positive":
-        messages.error(
-            request,
-            _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
-            % {"number": batch.number},
-        )
-        return HttpResponseRedirect(back_to(request, batch))
-    messages.success(request, spec.done % {"number": batch.number})
-    return HttpResponseRedirect(back_to(request, batch))
+        outcome = "discrepancy" if batch.status == Status.DISCREPANCY else ""
+    if spec.name == Action.TEST_RESULT and getattr(result, "result", "") == "positive":
+        outcome = "positive"
+    return {
+        "kind": "batch",
+        "action": spec.name,
+        "number": batch.number,
+        "outcome": outcome,
+        "at": timezone.now().isoformat(),
+        "next": back_to(request, batch),
+    }
+
+
+def done_flash(result: dict) -> tuple:
+    number = {"number": result["number"]}
+    if result["outcome"] == "discrepancy":
+        return messages.WARNING, _(
+            "Batch %(number)s does not match its declaration: it waits in pre-storage for a re-check or return."
+        ) % number
+    if result["outcome"] == "positive":
+        text = _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
+        return messages.ERROR, text % number
+    return messages.SUCCESS, spec_of(result["action"]).done % number
 
 
 # --- the reviewer's queue -----------------------------------------------------------------
