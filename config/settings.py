@@ -16,6 +16,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.version import VERSION
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -108,6 +110,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RejectNullCharactersMiddleware",
+    # An unreachable database answers 503 with Retry-After, not 500 (config/outage.py).
+    "config.outage.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,6 +140,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "batches.web.context.recall_notices",
+                "config.version.version",  # the footer names the running version
             ],
         },
     },
@@ -164,6 +169,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests that start a real Celery worker need a test database another process can open.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database machine that does not answer at all (not even "refused") costs a request 5 s,
+    # then it answers 503 (config/outage.py), instead of waiting minutes for the operating system.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 # PostgreSQL: parameters bound on the server, so that psycopg prepares a statement the
 # connection has run PREPARE_THRESHOLD times and PostgreSQL plans it once per connection instead
@@ -356,7 +366,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"AttachmentKindEnum": "batches.models.AttachmentKind"},
     "TITLE": "Supervised import-goods warehouse API",
     "DESCRIPTION": "Declaration, warehouse process, codes, sales and trace (集中监管仓).",
-    "VERSION": "1.0.0",
+    "VERSION": VERSION,  # config/version.py
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
