@@ -276,6 +276,13 @@ else:
     raise ImproperlyConfigured("ATTACHMENT_STORAGE is `filesystem` or `s3`.")
 ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 ATTACHMENT_MAX_PIXELS = int(os.environ.get("ATTACHMENT_MAX_PIXELS", str(40_000_000)))
+# A photo is stored at most this long on its long side (the pages shrink it to the same before
+# sending, batches/static/web/photo.js); a JPEG is decoded reduced towards it.
+ATTACHMENT_MAX_SIDE = 2560
+# PNG and WebP are decoded whole (4 bytes a pixel in memory), a progressive JPEG keeps all its
+# coefficients: fewer pixels than a baseline JPEG may have keep a web worker's cost under 150 MiB
+# (bench/bench_upload.py).
+ATTACHMENT_MAX_PIXELS_DECODED_WHOLE = 12_000_000
 # Off: every EXIF field goes, the GPS position with it. On: the GPS position alone is kept.
 ATTACHMENT_KEEP_LOCATION = env_bool("ATTACHMENT_KEEP_LOCATION", False)
 # Incident messages to buyers: a class with send(phone, text) (batches.sms); the default logs.
