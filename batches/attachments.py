@@ -131,7 +131,8 @@ def rebuild_image(data: bytes, *, keep_location: bool) -> tuple[bytes, bytes, di
     Bounded in memory and time (docs/web.md, "Photos"): the dimensions in the file's header are
     checked before any pixel is decoded; a JPEG is decoded reduced (libjpeg scales by 1/2, 1/4
     or 1/8 while decoding); PNG, WebP and progressive JPEG, which cannot be decoded without the
-    whole picture in memory, have a lower pixel limit. The stored photo is at most ATTACHMENT_MAX_SIDE on its long side."""
+    whole picture in memory, have a lower pixel limit. The stored photo is at most
+    ATTACHMENT_MAX_SIDE on its long side."""
     limit = settings.ATTACHMENT_MAX_BYTES
     if len(data) > limit:
         raise InputError({"file": [_("The photo is larger than %(max)d MB.") % {"max": limit // (1024 * 1024)}]})

@@ -119,13 +119,13 @@ def measure(path: Path) -> dict:
     import django
 
     django.setup()
+    from PIL import Image
+
     from batches.attachments import rebuild_image
     from batches.errors import InputError
 
     # Warm the code paths once on a small picture (imports, Pillow's plugins), as a worker that
     # has served before has them.
-    from PIL import Image
-
     small = io.BytesIO()
     Image.new("RGB", (64, 48)).save(small, "JPEG")
     rebuild_image(small.getvalue(), keep_location=False)

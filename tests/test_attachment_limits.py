@@ -110,7 +110,7 @@ def test_a_png_within_its_limit_is_stored_reduced(settings, decoded):
     out = io.BytesIO()
     Image.new("P", (1200, 900), 3).save(out, "PNG")
 
-    photo, thumb, facts = rebuild_image(out.getvalue(), keep_location=False)
+    photo, _thumb, facts = rebuild_image(out.getvalue(), keep_location=False)
 
     assert (facts["width"], facts["height"]) == (400, 300)
     assert Image.open(io.BytesIO(photo)).size == (400, 300)
