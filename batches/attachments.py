@@ -116,8 +116,9 @@ def decode_reduced(image: Image.Image, max_side: int) -> Image.Image:
     if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, 16-bit, CMYK: resizable modes
         image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     if image.size != target:
-        # reducing_gap: first a fast integer box reduction, then Lanczos over what is left
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # reducing_gap: a fast integer box reduction first when it can, then bicubic (Lanczos took
+        # 2.5 times as long for no difference a person sees at this scale)
+        image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     return image
 
 
