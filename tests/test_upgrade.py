@@ -211,6 +211,7 @@ def test_upgrade_from_the_previous_release_and_back_loses_nothing_while_scanning
                 VAR_DIR=str(var),
                 REST_PERIOD_SECONDS=str(REST_SECONDS),
                 REST_SWEEP_SECONDS="3600",  # no beat here: /healthz stays in its start-up grace
+                PUBLIC_VERIFY_RATE="100000/min",  # one client scans all along, from one address
                 PYTHONUNBUFFERED="1",
                 DJANGO_SETTINGS_MODULE="config.settings",
                 LOG_LEVEL="WARNING",
@@ -272,7 +273,7 @@ def test_upgrade_from_the_previous_release_and_back_loses_nothing_while_scanning
                 subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", database_url], check=True)
                 assert dump.stat().st_size > 0
                 replace_files(app, remove=old_files, files=new_files, source=lambda name: (ROOT / name).read_bytes())
-                run([PYTHON, "manage.py", "version"], env=env, cwd=app)  # the new code is in place
+                assert run([PYTHON, "manage.py", "version"], env=env, cwd=app).strip() == VERSION
                 run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=app)
                 run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=app)
                 run([PYTHON, "manage.py", "check", "--deploy"], env=env, cwd=app)

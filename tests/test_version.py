@@ -5,6 +5,7 @@ version and commit, the newest entry being the version the code says it is."""
 import io
 import re
 import subprocess
+import sys
 
 from django.core.management import call_command
 
@@ -36,6 +37,11 @@ def test_the_management_command_prints_the_version():
     call_command("version", stdout=out)
 
     assert out.getvalue().strip() == VERSION
+    # and `manage.py version` itself, which Django would answer with its own version
+    done = subprocess.run(
+        [sys.executable, "manage.py", "version"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == VERSION
 
 
 def test_the_changelog_names_each_release_with_its_commit_newest_first():
