@@ -54,7 +54,7 @@ def unavailable_response(request, exc: BaseException | None = None) -> HttpRespo
                 "text": detail,
                 "retry": True,
                 "next": request.get_full_path(),
-                "version": VERSION,
+                "app_version": VERSION,
             }
             response = HttpResponse(render_to_string("web/error.html", context), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -6,5 +6,5 @@ VERSION = "1.1.0"
 
 
 def version(request) -> dict:
-    """Template context processor: `version` for the footer of every page."""
-    return {"version": VERSION}
+    """Template context processor: `app_version` for the footer of every page."""
+    return {"app_version": VERSION}
