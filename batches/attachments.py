@@ -113,7 +113,7 @@ def decode_reduced(image: Image.Image, max_side: int) -> Image.Image:
     if image.format == "JPEG":
         image.draft("RGB", target)
     image.load()
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, 16-bit, CMYK: resizable modes
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, 16-bit, CMYK: into a mode that resizes
         image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     if image.size != target:
         # reducing_gap: a fast integer box reduction first when it can, then bicubic (Lanczos took

@@ -44,7 +44,7 @@ def unavailable_response(request, exc: BaseException | None = None) -> HttpRespo
     (the cookie or `?lang=`, as on every page; never the database)."""
     logger.warning("database unavailable for %s %s: %r", request.method, request.path, exc)
     with translation.override(chosen_language(request) or settings.LANGUAGE_CODE):
-        detail = _("The system cannot reach its database just now. Nothing was changed; try again in a minute.")
+        detail = _("The system cannot reach its database just now. Nothing was half done; try again in a minute.")
         if request.path.startswith("/api/"):
             response = JsonResponse({"detail": detail, "code": "service_unavailable"}, status=503)
         else:
