@@ -45,7 +45,7 @@ test: system-test install-dev
 
 ## Without the worker, several-machine, replica and browser tests, for quick local loops.
 test-fast: install-dev
-	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica and not docs_snippets" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade" $(PYTEST_ARGS)
 
 ## Lint and format check (ruff) and the import layers (import-linter), configured in pyproject.toml;
 ## CI runs it before the tests.

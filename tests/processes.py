@@ -13,6 +13,7 @@ import os
 import pwd
 import re
 import secrets
+import selectors
 import shlex
 import shutil
 import signal
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -54,11 +56,11 @@ class Processes:
         self.env = env
         self.started: dict[str, Started] = {}
 
-    def start(self, name: str, argv: list[str], *, env: dict | None = None) -> Started:
+    def start(self, name: str, argv: list[str], *, env: dict | None = None, cwd: Path = ROOT) -> Started:
         log = self.workdir / f"{name}.log"
         process = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env={**self.env, **(env or {})},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -72,6 +74,15 @@ class Processes:
         """kill -9 the whole process group, like a machine that loses power."""
         started = self.started[name]
         started.killed_at = time.monotonic()
+        _signal_group(started.process, signal.SIGKILL)
+        started.process.wait(timeout=10)
+
+    def stop(self, name: str, grace: float = 15) -> None:
+        """SIGTERM to the whole group, as systemd stops a unit; SIGKILL for what is left."""
+        started = self.started[name]
+        _signal_group(started.process, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            started.process.wait(timeout=grace)
         _signal_group(started.process, signal.SIGKILL)
         started.process.wait(timeout=10)
 
@@ -138,9 +149,9 @@ def answers(url: str, status: int = 200) -> bool:
         return False
 
 
-def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
+def run(argv: list[str], *, env: dict, timeout: float = 300, cwd: Path = ROOT) -> str:
     """Run a command to its end (migrate, seed_demo); its output is in the error if it fails."""
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -543,3 +554,172 @@ def assert_ports_free(*ports: int) -> None:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
                 raise AssertionError(f"port {port} is in use by another program: {exc}") from None
+
+
+# --- the API over HTTP, for tests.conftest.Flow against a real server ------------------------
+
+
+class HttpApi:
+    """`api(username)` like tests.conftest.Api, over HTTP: each user signs in once with the
+    password (POST /api/auth/token/) and keeps a session; answers are `requests` responses,
+    which have what Flow reads (status_code, json(), content)."""
+
+    def __init__(self, base: str, password: str):
+        self.base, self.password = base, password
+        self.sessions: dict[str | None, _Session] = {}
+
+    def __call__(self, username: str | None) -> "_Session":
+        if username not in self.sessions:
+            session = _Session(self.base)
+            if username is not None:
+                answer = session.post("/api/auth/token/", {"username": username, "password": self.password})
+                assert answer.status_code == 200, (username, answer.status_code, answer.text[:300])
+                session.http.headers["Authorization"] = f"Token {answer.json()['token']}"
+            self.sessions[username] = session
+        return self.sessions[username]
+
+
+class _Session:
+    def __init__(self, base: str):
+        self.base, self.http = base, requests.Session()
+
+    def get(self, path: str, **params) -> requests.Response:
+        return self.http.get(self.base + path, params=params or None, timeout=(3, 60))
+
+    def post(self, path: str, body=None, format: str = "json") -> requests.Response:
+        return self.http.post(self.base + path, json=body if body is not None else {}, timeout=(3, 60))
+
+
+# --- a connection the test can cut ------------------------------------------------------------
+
+
+class CuttableProxy:
+    """A TCP proxy in this process between a server's clients (gunicorn) and the server
+    (PostgreSQL). `cut()` closes every connection and refuses new ones, as a database machine
+    that went away does to its clients; `restore()` accepts them again."""
+
+    def __init__(self, port: int, target: tuple[str, int]):
+        self.port, self.target = port, target
+        self.lock = threading.Lock()
+        self.listener: socket.socket | None = None
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.selector = selectors.DefaultSelector()
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.restore()
+        self.thread.start()
+
+    def restore(self) -> None:
+        with self.lock:
+            if self.listener is None:
+                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("127.0.0.1", self.port))
+                listener.listen(64)
+                listener.setblocking(False)
+                self.listener = listener
+                self.selector.register(listener, selectors.EVENT_READ, None)
+
+    def cut(self) -> None:
+        with self.lock:
+            if self.listener is not None:
+                self.selector.unregister(self.listener)
+                self.listener.close()
+                self.listener = None
+            for pair in self.pairs:
+                for end in pair:
+                    with suppress(KeyError, ValueError):
+                        self.selector.unregister(end)
+                    with suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
+                    end.close()
+            self.pairs = []
+
+    def close(self) -> None:
+        self.running = False
+        self.cut()
+        self.thread.join(timeout=5)
+        self.selector.close()
+
+    def _loop(self) -> None:
+        while self.running:
+            with self.lock:
+                registered = bool(self.selector.get_map())
+            if not registered:
+                time.sleep(0.05)
+                continue
+            try:
+                events = self.selector.select(timeout=0.1)
+            except (OSError, ValueError):
+                continue
+            with self.lock:
+                for key, _mask in events:
+                    sock = key.fileobj
+                    if sock is self.listener:
+                        self._accept()
+                    elif key.data is not None:
+                        self._forward(sock, key.data)
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            return
+        client.setblocking(False)
+        server.setblocking(False)
+        self.pairs.append((client, server))
+        self.selector.register(client, selectors.EVENT_READ, server)
+        self.selector.register(server, selectors.EVENT_READ, client)
+
+    def _forward(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            data = source.recv(65536)
+            if data:
+                sink.setblocking(True)
+                sink.sendall(data)
+                sink.setblocking(False)
+                return
+        except OSError:
+            pass
+        # one end closed: close both
+        for pair in [p for p in self.pairs if source in p]:
+            self.pairs.remove(pair)
+            for end in pair:
+                with suppress(KeyError, ValueError):
+                    self.selector.unregister(end)
+                end.close()
+
+
+def redis_server_argv(port: int, directory: Path) -> list[str]:
+    """A Redis of a test's own: its port, no persistence, its files in the test's directory."""
+    redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return [
+        redis,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
+
+
+def gunicorn_argv(port: int, workers: int = 2) -> list[str]:
+    """The web server as the shipped unit runs it (sync workers), on a port of the test's own."""
+    return [
+        str(BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+    ]

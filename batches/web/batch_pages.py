@@ -1,6 +1,7 @@
 """Pages every role shares: the batch list, the batch detail with its timeline, and the
 actions taken from it (each one form → the API's input serializer → one service)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -168,6 +169,8 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         else "",
         "is_operator": may(actor, Capability.WORK_THE_FLOOR),
         "is_regulator": may(actor, Capability.TRACE),
+        # The photo form shrinks a photo to the side the server keeps, unless its EXIF must travel.
+        "photo_shrink_to": 0 if settings.ATTACHMENT_KEEP_LOCATION else settings.ATTACHMENT_MAX_SIDE,
         # After a refused POST the page shows at the action's URL; the next form returns to the page it came from.
         "next": back_to(request, batch) if request.method == "POST" else request.get_full_path(),
     }
