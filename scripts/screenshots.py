@@ -69,7 +69,7 @@ class Shooter:
 
     def shoot(self, context, page, role, name, path):
         """The page at `path` in each language (the language cookie that the page's switch sets)."""
-        if path is None:
+        if not path:
             self.missing.append(f"{role}-{name}")
             return
         self.count += 1
@@ -105,7 +105,7 @@ class Shooter:
         for code in (codes or {}).get("results", []):
             tokens.setdefault(code["status"], code["token"])
         for status in ("released", "sold", "in_warehouse", "recalled"):
-            self.shoot(context, page, "public", f"code-{status}", status in tokens and f"/c/{tokens[status]}")
+            self.shoot(context, page, "public", f"code-{status}", tokens.get(status) and f"/c/{tokens[status]}")
         context.close()
 
         context, page = self.person("reviewer-a")
