@@ -25,11 +25,13 @@ VIEWPORTS = {
 }
 TARGET = 44  # px, WCAG 2.5.5 and docs/web.md "Phone ergonomics"
 
-# Every visible control a finger has to hit, measured where it is drawn. A checkbox or radio
-# counts with its label (the label takes the tap too); text links inside sentences are exempt
-# (WCAG 2.5.5 "inline"), the menu's and the button-like ones are not.
+# Every visible control a finger has to hit, measured where it is drawn, with every <details>
+# opened so that the forms they hold are measured too. A checkbox or radio counts with its label
+# (the label takes the tap too); text links inside sentences are exempt (WCAG 2.5.5 "inline"),
+# the menu's and the button-like ones are not.
 SMALL_TARGETS = """
 (min) => {
+  document.querySelectorAll('details:not([open])').forEach((d) => { d.open = true; });  // their forms too
   const targets = 'button, a.btn, .menu a, summary, select, input[type=file], input[type=checkbox], '
     + 'input[type=radio], input[type=text], input[type=search], input[type=tel], input[type=number], '
     + 'input[type=password], input[type=date], input[type=submit]';
@@ -94,6 +96,31 @@ def refused_sale(world):
     return ("sale-refused", act)
 
 
+def offline_sale(world):
+    """The sale page with no network: the sale waits on the device, the note says so."""
+    token = world.token(world.sold, CodeStatus.RELEASED)
+
+    def act(person):
+        person.go("/sales/new/")
+        person.context.set_offline(True)  # back online after the checks
+        person.page.fill("#id_scan", token)
+        person.page.press("#id_scan", "Enter")
+        person.page.wait_for_selector("[data-scan-rows] li")
+        person.page.fill("#id_buyer_name", "王女士")
+        person.page.fill("#id_buyer_phone", "13912345678")
+        person.page.click("[data-testid=sale-submit]")
+        person.page.wait_for_selector("[data-offline-note]:not([hidden])")
+
+    return ("sale-waiting-offline", act)
+
+
+def wrong_password(person):
+    person.go("/accounts/login/")
+    person.page.fill("#id_username", "merchant-a1")
+    person.page.fill("#id_password", "not-the-password")
+    person.submit("main form button[type=submit]")
+
+
 def empty_declaration(person):
     person.go("/batches/new/")
     person.page.locator("main form button[type=submit]").last.click()
@@ -119,6 +146,7 @@ def pages(world):
     return {
         None: [
             "/accounts/login/",
+            ("sign-in-refused", wrong_password),
             f"/c/{world.token(sold, CodeStatus.IN_WAREHOUSE)}",
             f"/c/{released_code}",
             f"/c/{sold_code}",
@@ -142,6 +170,7 @@ def pages(world):
             "/sales/new/",
             scan_a_sold_code(world),
             refused_sale(world),
+            offline_sale(world),
             "/sales/",
             ("session-expired-form", expired_form),
             "/batches/NO-SUCH/",
@@ -222,6 +251,7 @@ def test_every_page_and_state_is_accessible_fits_the_screen_and_has_big_enough_t
             overflow[where] = person.page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
             if phone:
                 small[where] = person.page.evaluate(SMALL_TARGETS, TARGET)
+            person.context.set_offline(False)
             if name == f"/incidents/{world.incident.pk}/":
                 assert "Alexandra Konstantinopoulou" in person.text()
                 if not phone:
