@@ -28,11 +28,11 @@ TARGET = 44  # px, WCAG 2.5.5 and docs/web.md "Phone ergonomics"
 # Every visible control a finger has to hit, measured where it is drawn, with every <details>
 # opened so that the forms they hold are measured too. A checkbox or radio counts with its label
 # (the label takes the tap too); text links inside sentences are exempt (WCAG 2.5.5 "inline"),
-# the menu's and the button-like ones are not.
+# links in a <nav> (the menu, the public page's languages) and button-like ones are not.
 SMALL_TARGETS = """
 (min) => {
   document.querySelectorAll('details:not([open])').forEach((d) => { d.open = true; });  // their forms too
-  const targets = 'button, a.btn, .menu a, summary, select, input[type=file], input[type=checkbox], '
+  const targets = 'button, a.btn, nav a, summary, select, input[type=file], input[type=checkbox], '
     + 'input[type=radio], input[type=text], input[type=search], input[type=tel], input[type=number], '
     + 'input[type=password], input[type=date], input[type=submit]';
   const shown = (el) => {
