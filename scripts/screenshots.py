@@ -129,7 +129,7 @@ class Shooter:
         context, page = self.person("regulator")
         self.shoot(context, page, "regulator", "dashboard", "/dashboard/")
         self.shoot(context, page, "regulator", "alerts", "/alerts/")
-        self.shoot(context, page, "regulator", "trace", "/trace/")
+        self.shoot(context, page, "regulator", "trace", f"/trace/?q={released}" if released else "/trace/")
         self.shoot(context, page, "regulator", "trace-batch", released and f"/trace/batches/{released}/")
         self.shoot(context, page, "regulator", "incidents", "/incidents/")
         incidents = (self.api(page, "/api/incidents/") or {}).get("results") or []
