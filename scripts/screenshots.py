@@ -67,8 +67,9 @@ class Shooter:
         results = (found or {}).get("results") or []
         return results[0]["number"] if results else None
 
-    def shoot(self, context, page, role, name, path):
-        """The page at `path` in each language (the language cookie that the page's switch sets)."""
+    def shoot(self, context, page, role, name, path, then=None):
+        """The page at `path` in each language (the language cookie that the page's switch sets),
+        after `then(page)` if given (a search sent, for instance)."""
         if not path:
             self.missing.append(f"{role}-{name}")
             return
@@ -76,6 +77,8 @@ class Shooter:
         for language in LANGUAGES:
             context.add_cookies([{"name": "django_language", "value": language, "url": self.base}])
             page.goto(self.base + path)
+            if then is not None:
+                then(page)
             page.wait_for_load_state("networkidle")
             short = "zh" if language == "zh-hans" else "en"
             file = self.out / f"{short}-{self.count:02d}-{role}-{name}.png"
@@ -129,12 +132,19 @@ class Shooter:
         context, page = self.person("regulator")
         self.shoot(context, page, "regulator", "dashboard", "/dashboard/")
         self.shoot(context, page, "regulator", "alerts", "/alerts/")
-        self.shoot(context, page, "regulator", "trace", f"/trace/?q={released}" if released else "/trace/")
+        self.shoot(context, page, "regulator", "trace", "/trace/", then=lambda page: search(page, released or ""))
         self.shoot(context, page, "regulator", "trace-batch", released and f"/trace/batches/{released}/")
         self.shoot(context, page, "regulator", "incidents", "/incidents/")
         incidents = (self.api(page, "/api/incidents/") or {}).get("results") or []
         self.shoot(context, page, "regulator", "incident", incidents and f"/incidents/{incidents[0]['id']}/")
         context.close()
+
+
+def search(page, text):
+    """The trace's search is a POST (a buyer's phone stays out of URLs and logs)."""
+    page.fill("#id_trace_q", text)
+    with page.expect_navigation():
+        page.click("form[role=search] button[type=submit]")
 
 
 def main():
