@@ -533,7 +533,8 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
     )
     assert uploaded.status_code == 201, uploaded.text[:400]
     stored = uploaded.json()
-    assert (stored["width"], stored["height"]) == PHOTO_SIZE
+    # Stored at most ATTACHMENT_MAX_SIDE (2560 px) on its long side, as every photo since af9795a.
+    assert (stored["width"], stored["height"]) == (2560, 1920)
     downloaded = operator.session.get(deployment.base + stored["url"], timeout=(3, 120))
     assert downloaded.status_code == 200 and downloaded.headers["Content-Type"] == "image/jpeg"
     assert len(downloaded.content) == stored["size"]
