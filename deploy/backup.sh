@@ -1,7 +1,9 @@
 #!/bin/bash
 # deploy/backup.sh: one encrypted backup of everything the warehouse cannot rebuild, in one file:
 #   database.dump   PostgreSQL (pg_dump, custom format) — batches, events, codes, sales, people
-#   attachments/    the evidence photos (ATTACHMENT_ROOT, default VAR_DIR/attachments)
+#   attachments/    the evidence photos (ATTACHMENT_ROOT, default VAR_DIR/attachments; with
+#                   ATTACHMENT_STORAGE=s3 every object of the bucket, copied by
+#                   `manage.py attachment_files export`)
 #   media/          the label sheets (MEDIA_ROOT, default VAR_DIR/media)
 # The database is dumped first and the files copied after it: a photo is written before its row,
 # and nothing deletes one, so every photo the dump names is in the copy.
@@ -12,6 +14,8 @@
 #
 # Environment (from /etc/warehouse/warehouse.env, or WAREHOUSE_ENV, when DATABASE_URL is unset):
 #   DATABASE_URL, VAR_DIR, ATTACHMENT_ROOT, MEDIA_ROOT, ATTACHMENT_STORAGE   as for the app
+#                    (with ATTACHMENT_STORAGE=s3 also ATTACHMENT_S3_* and AWS_*: the app reads the bucket)
+#   WAREHOUSE_VENV   the virtualenv whose python runs manage.py (default the checkout's .venv)
 #   BACKUP_DIR       where the backups are kept (default /var/lib/warehouse-backup)
 #   BACKUP_KEY_FILE  the passphrase file (default /etc/warehouse/backup.key); the backups hold
 #                    buyers' names and phone numbers, so they are encrypted (gpg, AES-256)
@@ -42,6 +46,9 @@ BACKUP_DIR="${BACKUP_DIR:-/var/lib/warehouse-backup}"
 BACKUP_KEY_FILE="${BACKUP_KEY_FILE:-/etc/warehouse/backup.key}"
 BACKUP_KEEP="${BACKUP_KEEP:-14}"
 
+APP_DIR="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON="${WAREHOUSE_VENV:-$APP_DIR/.venv}/bin/python"
+
 fail() { echo "backup.sh: $*" >&2; exit 1; }
 
 case "$DATABASE_URL" in
@@ -71,9 +78,9 @@ pg_dump --format=custom --no-password --file="$work/archive/database.dump" --dbn
 
 # 2. The files, after it. tar follows these links (-h) to the directories themselves.
 if [ "${ATTACHMENT_STORAGE:-filesystem}" = "s3" ]; then
-    echo "backup.sh: ATTACHMENT_STORAGE=s3: the photos are in the bucket, not in this backup;" \
-        "keep the bucket versioned and replicated (docs/deploy.md)" >&2
-    mkdir "$work/archive/attachments"
+    # Every object of the bucket, downloaded by the app itself (its keys, its endpoint).
+    (cd "$APP_DIR" && "$PYTHON" manage.py attachment_files export "$work/archive/attachments") >/dev/null ||
+        fail "the photos could not be copied from the bucket ${ATTACHMENT_S3_BUCKET:-}"
 elif [ -d "$ATTACHMENT_ROOT" ]; then
     ln -s "$(realpath "$ATTACHMENT_ROOT")" "$work/archive/attachments"
 else

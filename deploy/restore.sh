@@ -1,18 +1,21 @@
 #!/bin/bash
 # deploy/restore.sh BACKUP: puts a backup of deploy/backup.sh back — the database into an empty
-# database, the evidence photos into ATTACHMENT_ROOT and the label sheets into MEDIA_ROOT.
+# database, the evidence photos into ATTACHMENT_ROOT (with ATTACHMENT_STORAGE=s3: into the bucket,
+# by `manage.py attachment_files import`) and the label sheets into MEDIA_ROOT.
 # Stop the services first and give it an empty database (docs/deploy.md, "Backup and restore"):
 #   systemctl stop warehouse.target
 #   runuser -u postgres -- dropdb warehouse
 #   runuser -u postgres -- createdb --owner warehouse --encoding UTF8 warehouse
 #   runuser -u warehouse -- /opt/warehouse/deploy/restore.sh /var/lib/warehouse-backup/warehouse-….tar.gpg
 # Same environment as backup.sh (DATABASE_URL, VAR_DIR, ATTACHMENT_ROOT, MEDIA_ROOT,
-# BACKUP_KEY_FILE). Files already present are kept; those of the backup are added (a photo's
-# name is unique and a photo is never changed).
+# ATTACHMENT_STORAGE and ATTACHMENT_S3_*, BACKUP_KEY_FILE, WAREHOUSE_VENV). Files already present
+# (on disk or in the bucket) are kept; those of the backup are added (a photo's name is unique
+# and a photo is never changed).
 set -euo pipefail
 umask 027
 
 fail() { echo "restore.sh: $*" >&2; exit 1; }
+APP_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 [ $# -eq 1 ] || fail "usage: restore.sh BACKUP-FILE (a warehouse-….tar.gpg written by backup.sh)"
 archive="$(realpath -- "$1" 2>/dev/null)" || fail "no such file: $1"
 [ -f "$archive" ] && [ -r "$archive" ] || fail "$archive is not a readable file"
@@ -54,8 +57,14 @@ gpg --homedir "$work/gnupg" --batch --quiet --pinentry-mode loopback --passphras
 pg_restore --no-password --exit-on-error --single-transaction --no-owner --no-privileges \
     --dbname="$DATABASE_URL" "$work/archive/database.dump"
 
-mkdir -p "$ATTACHMENT_ROOT" "$MEDIA_ROOT"
-cp -R --preserve=timestamps -- "$work/archive/attachments/." "$ATTACHMENT_ROOT/"
+if [ "${ATTACHMENT_STORAGE:-filesystem}" = "s3" ]; then
+    (cd "$APP_DIR" && "${WAREHOUSE_VENV:-$APP_DIR/.venv}/bin/python" manage.py attachment_files import \
+        "$work/archive/attachments") || fail "the photos could not be put back into the bucket ${ATTACHMENT_S3_BUCKET:-}"
+else
+    mkdir -p "$ATTACHMENT_ROOT"
+    cp -R --preserve=timestamps -- "$work/archive/attachments/." "$ATTACHMENT_ROOT/"
+fi
+mkdir -p "$MEDIA_ROOT"
 cp -R --preserve=timestamps -- "$work/archive/media/." "$MEDIA_ROOT/"
 
 echo "restore.sh: restored $(basename "$archive"):"

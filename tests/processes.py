@@ -723,3 +723,93 @@ def gunicorn_argv(port: int, workers: int = 2) -> list[str]:
         "--graceful-timeout",
         "10",
     ]
+
+
+# --- an S3-compatible store of a test's own ---------------------------------------------------
+
+
+class S3Store:
+    """moto's S3 in server mode (`moto_server`), a separate process on a free port, with one
+    private bucket: the store that ATTACHMENT_STORAGE=s3 points the web nodes at. Started as one
+    of `processes` (stopped with them); it keeps its objects in memory, so stopping it is the
+    whole cleanup. `start()` returns at once; `create_bucket()` waits for it to answer."""
+
+    BUCKET = "warehouse-evidence"
+    PREFIX = "attachments"
+    REGION = "us-east-1"
+    # moto accepts any key pair; the app reads them the way boto3 always does.
+    CREDENTIALS = {"AWS_ACCESS_KEY_ID": "drill-access-key", "AWS_SECRET_ACCESS_KEY": "drill-secret-key"}
+
+    def __init__(self, processes: Processes, name: str = "s3"):
+        self.processes, self.name = processes, name
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, processes: Processes, name: str = "s3") -> "S3Store":
+        store = cls(processes, name)
+        server = BIN / "moto_server"
+        argv = [str(server)] if server.exists() else [PYTHON, "-m", "moto.server"]
+        processes.start(name, [*argv, "-H", "127.0.0.1", "-p", str(store.port)])
+        return store
+
+    def environment(self) -> dict[str, str]:
+        """The app's settings for this store (docs/configuration.md)."""
+        return {
+            "ATTACHMENT_STORAGE": "s3",
+            "ATTACHMENT_S3_BUCKET": self.BUCKET,
+            "ATTACHMENT_S3_ENDPOINT_URL": self.endpoint,
+            "ATTACHMENT_S3_REGION": self.REGION,
+            "ATTACHMENT_S3_PREFIX": self.PREFIX,
+            **self.CREDENTIALS,
+        }
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.REGION,
+            aws_access_key_id=self.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def create_bucket(self, *, versioned: bool = False) -> None:
+        wait_until(
+            lambda: answers(f"{self.endpoint}/moto-api/data.json") or not self.processes.alive(self.name),
+            timeout=60,
+            what="the S3-compatible store (moto_server) ready",
+            diagnostics=self.processes.logs,
+        )
+        assert self.processes.alive(self.name), self.processes.logs()
+        client = self.client()
+        client.create_bucket(Bucket=self.BUCKET, ACL="private")
+        client.put_public_access_block(
+            Bucket=self.BUCKET,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        if versioned:
+            client.put_bucket_versioning(Bucket=self.BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object of the bucket, by key, with its bytes."""
+        client = self.client()
+        found = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.BUCKET):
+            for entry in page.get("Contents", []):
+                found[entry["Key"]] = client.get_object(Bucket=self.BUCKET, Key=entry["Key"])["Body"].read()
+        return found
+
+    def empty(self) -> None:
+        """Delete every object and every version of it (the bucket stays): a store that lost its
+        data, which versioning alone would not bring back."""
+        client = self.client()
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=self.BUCKET):
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                client.delete_object(Bucket=self.BUCKET, Key=entry["Key"], VersionId=entry["VersionId"])

@@ -1,7 +1,8 @@
 """The production recipe's servers, run as shipped (docs/deploy.md): Debian's redis-server with
 deploy/redis/warehouse.conf included the way the recipe says, and the app reaching it with the
 password; the backup script, its restore script and the restore drill (back up → wipe → restore
-→ every photo answers, the event log is the same).
+→ every photo answers, the event log is the same), with the photos on the machine's disk and in
+an S3-compatible store (moto's S3 in server mode, a process of the test's own).
 
 Each server is the machine's own program on a port of its own (18140–18149), stopped at the end."""
 
@@ -28,6 +29,7 @@ from .processes import (
     ROOT,
     OwnTempDir,
     Processes,
+    S3Store,
     answers,
     assert_ports_free,
     redis_url,
@@ -174,11 +176,14 @@ def env_file_text(env: dict) -> str:
 
 
 @pytest.fixture
-def installation():
+def installation(request):
     """One machine as docs/deploy.md sets it up, in a directory of its own: the environment
     template filled in (with the backup's settings) as an environment file, a database of its
-    own with the demo world, the web server started with the shipped unit's command."""
+    own with the demo world, the web server started with the shipped unit's command. The photos
+    on its disk, or (parameter "s3") in a bucket of an S3-compatible store of its own."""
     own = OwnTempDir("wh_backup_")
+    store_processes = Processes(own.path, {"PATH": os.environ["PATH"]})
+    store = S3Store.start(store_processes) if getattr(request, "param", "filesystem") == "s3" else None
     try:
         with scratch_database("bk") as database_url:
             env = template()
@@ -196,6 +201,7 @@ def installation():
                 BACKUP_KEY_FILE=str(own.path / "backup.key"),
                 BACKUP_KEEP="2",
                 BACKUP_OFFSITE=f"{own.path / 'offsite'}/",
+                **(store.environment() if store else {}),
             )
             (own.path / "offsite").mkdir()
             # The key as docs/deploy.md makes it.
@@ -206,18 +212,22 @@ def installation():
             process_env = {"PATH": os.environ["PATH"], **env}
             run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=process_env)
             run([PYTHON, "manage.py", "seed_demo", "--password", BACKUP_PASSWORD], env=process_env)
+            if store:
+                store.create_bucket(versioned=True)
             processes = Processes(own.path, process_env)
             try:
-                yield Installation(own.path, env, env_path, processes)
+                yield Installation(own.path, env, env_path, processes, store)
             finally:
                 processes.stop_all()
     finally:
+        store_processes.stop_all()
         own.remove()
 
 
 class Installation:
-    def __init__(self, path: Path, env: dict, env_path: Path, processes: Processes):
+    def __init__(self, path: Path, env: dict, env_path: Path, processes: Processes, store: S3Store | None):
         self.path, self.env, self.env_path, self.processes = path, env, env_path, processes
+        self.store = store
         self.base = f"http://127.0.0.1:{WEB_PORT}"
 
     def start_web(self) -> None:
@@ -248,10 +258,15 @@ class Installation:
         self.processes.started.clear()
 
     def script(self, name: str, *args: str) -> subprocess.CompletedProcess:
-        """A shipped script of deploy/ as the backup unit runs it: only the environment file."""
+        """A shipped script of deploy/ as the backup unit runs it: only the environment file (and
+        this machine's virtualenv, which the installation has in the checkout)."""
         return subprocess.run(
             [str(DEPLOY / name), *args],
-            env={"PATH": os.environ["PATH"], "WAREHOUSE_ENV": str(self.env_path)},
+            env={
+                "PATH": os.environ["PATH"],
+                "WAREHOUSE_ENV": str(self.env_path),
+                "WAREHOUSE_VENV": str(Path(PYTHON).parent.parent),
+            },
             capture_output=True,
             text=True,
             timeout=300,
@@ -282,7 +297,11 @@ def photo(seed: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.parametrize("installation", ["filesystem", "s3"], indirect=True)
 def test_restore_drill_backup_wipe_restore_brings_back_every_photo_and_the_event_log(installation):
+    """On one machine the photos are on its disk; with several web nodes they are in the bucket
+    (ATTACHMENT_STORAGE=s3), and the backup copies the bucket's objects into the same archive:
+    the drill loses the bucket's objects too, and the restore puts them back."""
     inst = installation
     inst.start_web()
     record = Record()
@@ -306,6 +325,12 @@ def test_restore_drill_backup_wipe_restore_brings_back_every_photo_and_the_event
     label_sheet.write_bytes(b"%PDF-1.4 a label sheet\n")
     before = inst.state()
     assert len(before["attachments"]) == 9 and len(before["events"]) > 9
+    attachments = Path(inst.env["VAR_DIR"]) / "attachments"
+    if inst.store:
+        # Nine photos and their thumbnails in the bucket, none on the disk.
+        in_bucket = inst.store.objects()
+        assert len(in_bucket) == 18 and all(key.startswith(f"{S3Store.PREFIX}/") for key in in_bucket)
+        assert not attachments.exists()
 
     # Three nightly backups; two are kept here (BACKUP_KEEP=2), each one was copied off-site.
     names = []
@@ -331,7 +356,11 @@ def test_restore_drill_backup_wipe_restore_brings_back_every_photo_and_the_event
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{database}"')
-    shutil.rmtree(Path(inst.env["VAR_DIR"]) / "attachments")
+    if inst.store:
+        inst.store.empty()  # the bucket's objects lost, every version with them
+        assert inst.store.objects() == {}
+    else:
+        shutil.rmtree(attachments)
     shutil.rmtree(Path(inst.env["VAR_DIR"]) / "media")
 
     done = inst.script("restore.sh", str(newest))
@@ -345,6 +374,9 @@ def test_restore_drill_backup_wipe_restore_brings_back_every_photo_and_the_event
     assert after["events"] == before["events"]
     assert after["attachments"] == before["attachments"]
     assert label_sheet.read_bytes() == b"%PDF-1.4 a label sheet\n"
+    if inst.store:
+        assert inst.store.objects() == in_bucket  # the same keys with the same bytes
+        assert not attachments.exists()
 
     # Every photo answers 200 with its own bytes, and its thumbnail too (the tokens are restored).
     inst.start_web()

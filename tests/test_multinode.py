@@ -3,7 +3,9 @@ two Celery beats on one PostgreSQL database and one Redis. A hundred batches go 
 whole process over HTTP at once while one web server, one worker and one beat are killed
 (kill -9) midway. Every batch must still reach its end, the rest must end exactly once, no
 code may be issued twice, and no request may fail except those in flight on the killed server.
-Then a phone's 9 MiB photo goes up through nginx as evidence and comes back unchanged.
+Then a phone's 9 MiB photo goes up through nginx as evidence and comes back unchanged, from
+each web server: the photos are in an S3-compatible store (moto's S3 in server mode, a process
+of the test's own) that both web servers use, never on a machine's disk.
 
 What runs is what ships: the nginx site of deploy/nginx (rendered by its render.py, with a
 self-signed certificate: the clients speak HTTPS), each process started with the ExecStart and
@@ -42,6 +44,7 @@ from .processes import (
     ROOT,
     OwnTempDir,
     Processes,
+    S3Store,
     answers,
     assert_ports_free,
     nginx_argv,
@@ -97,8 +100,9 @@ def template() -> dict[str, str]:
 
 def fleet(node: str, directory) -> dict[str, tuple[list[str], dict]]:
     """Every process of the deployment by name: (argv, environment) of its shipped unit on its
-    machine. /var/lib/warehouse and /run are each machine's own; the evidence photos and label
-    sheets are on a directory both machines mount (docs/deploy.md, "Several machines")."""
+    machine. /var/lib/warehouse and /run are each machine's own; the evidence photos are in the
+    S3-compatible store both machines use, the label sheets on a directory both machines mount
+    (docs/deploy.md, "Several machines")."""
     processes = {}
     for machine in MACHINES:
         state = directory / f"machine-{machine}"
@@ -150,14 +154,19 @@ def deployment():
     queue = f"{node}-celery"
     try:
         with scratch_database("mn") as database_url:
-            processes = Processes(own.path, environment(database_url, queue, own.path))
+            processes = Processes(own.path, {"PATH": os.environ["PATH"]})
             try:
-                certificate = start(processes, node, own.path)
+                store = S3Store.start(processes)  # it starts while the schema is made
+                processes.env = environment(database_url, queue, own.path, store)
+                certificate, machines = start(processes, node, own.path, store)
                 yield Deployment(
                     processes=processes,
                     database_url=database_url,
                     base=f"https://{SERVER_NAME}:{NGINX_PORT}",
                     certificate=str(certificate),
+                    store=store,
+                    fleet=machines,
+                    directory=own.path,
                 )
             finally:
                 processes.stop_all()  # before the database is dropped
@@ -168,10 +177,11 @@ def deployment():
             own.remove()
 
 
-def environment(database_url: str, queue: str, directory) -> dict:
+def environment(database_url: str, queue: str, directory, store: S3Store) -> dict:
     """The shipped environment template with this installation's values, as an administrator
-    fills it in (docs/deploy.md), plus what only this test sets (its own queue, a 15 s rest);
-    written where fleet() reads it, and returned for the commands run by hand (migrate)."""
+    fills it in (docs/deploy.md, "Several machines": the photos in the S3-compatible store, the
+    label sheets on a shared directory), plus what only this test sets (its own queue, a 15 s
+    rest); written where fleet() reads it, and returned for the commands run by hand (migrate)."""
     shared = directory / "shared"
     env = template()
     env.update(
@@ -186,7 +196,8 @@ def environment(database_url: str, queue: str, directory) -> dict:
         WEB_WORKERS="2",
         WORKER_CONCURRENCY="2",
         LOG_LEVEL="WARNING",
-        ATTACHMENT_ROOT=str(shared / "attachments"),
+        **store.environment(),
+        # Label sheets are files under MEDIA_ROOT (warehouse/label_sheets.py), not in the store.
         MEDIA_ROOT=str(shared / "media"),
         # This test's own.
         CELERY_QUEUE=queue,
@@ -198,14 +209,16 @@ def environment(database_url: str, queue: str, directory) -> dict:
     return {**env, "VAR_DIR": str(directory / "machine-1")}
 
 
-def start(processes: Processes, node: str, directory) -> Path:
-    """Schema and demo world, then every process of the fleet and nginx, each until it is ready;
-    returns nginx's certificate (the clients trust it)."""
+def start(processes: Processes, node: str, directory, store: S3Store) -> tuple[Path, dict]:
+    """Schema and demo world, the bucket, then every process of the fleet and nginx, each until
+    it is ready; returns nginx's certificate (the clients trust it) and the fleet."""
     assert_ports_free(NGINX_PORT, NGINX_HTTP_PORT, *WEB_PORTS)
     run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=processes.env)
     # The demo world stands in for import_orgs; seed_demo refuses production mode (its known password).
     run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env={**processes.env, "PRODUCTION": "0"})
-    for name, (argv, env) in fleet(node, directory).items():
+    store.create_bucket()
+    machines = fleet(node, directory)
+    for name, (argv, env) in machines.items():
         processes.start(name, argv, env=env)
     nginx_dir = directory / "nginx"
     nginx_dir.mkdir()
@@ -227,7 +240,7 @@ def start(processes: Processes, node: str, directory) -> Path:
             diagnostics=processes.logs,
         )
         assert processes.alive(name), processes.logs()
-    return certificate
+    return certificate, machines
 
 
 @dataclass
@@ -236,6 +249,9 @@ class Deployment:
     database_url: str
     base: str
     certificate: str
+    store: S3Store
+    fleet: dict
+    directory: Path
 
 
 # --- the clients ----------------------------------------------------------------------------
@@ -438,6 +454,11 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
                     processes.kill(name)
         finished = [future.result() for future in done]
     wall = time.monotonic() - began
+    assert not any(processes.alive(name) for name in KILLED)
+    # Machine 1 comes back (systemd starts its web server at boot) while the results are checked:
+    # the photo below is then asked of both web servers.
+    argv, env = deployment.fleet["web-1"]
+    processes.start("web-1-back", argv, env=env)
 
     # Every batch reached its end: released, with one of its codes sold.
     assert len(finished) == BATCHES
@@ -491,7 +512,13 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
         (a.step, a.status, round(a.started - kill, 2), round(a.ended - kill, 2)) for a in failed
     ]
     assert all(processes.alive(name) for name in ("web-2", "worker-2", "beat-2", "nginx")), processes.logs()
-    assert not any(processes.alive(name) for name in KILLED)
+    wait_until(
+        lambda: answers(f"http://127.0.0.1:{WEB_PORTS[0]}/healthz") or not processes.alive("web-1-back"),
+        timeout=90,
+        what="machine 1's web server back",
+        diagnostics=processes.logs,
+    )
+    assert processes.alive("web-1-back"), processes.logs()
 
     # A phone's full-size photo (9 MiB) through the shipped nginx as arrival evidence, and back.
     batch = finished[0]
@@ -506,11 +533,40 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
     )
     assert uploaded.status_code == 201, uploaded.text[:400]
     stored = uploaded.json()
-    assert (stored["width"], stored["height"]) == PHOTO_SIZE
+    # Stored at most ATTACHMENT_MAX_SIDE (2560 px) on its long side, as every photo since af9795a.
+    assert (stored["width"], stored["height"]) == (2560, 1920)
     downloaded = operator.session.get(deployment.base + stored["url"], timeout=(3, 120))
     assert downloaded.status_code == 200 and downloaded.headers["Content-Type"] == "image/jpeg"
     assert len(downloaded.content) == stored["size"]
     assert hashlib.sha256(downloaded.content).hexdigest() == stored["sha256"]
+
+    # It is in the bucket, with its thumbnail (the bucket's only objects), and on no machine's disk.
+    with psycopg.connect(deployment.database_url) as conn:
+        file, thumbnail = conn.execute(
+            "SELECT file, thumbnail FROM batches_attachment WHERE sha256 = %s", [stored["sha256"]]
+        ).fetchone()
+    objects = deployment.store.objects()
+    prefix = S3Store.PREFIX
+    assert sorted(objects) == sorted([f"{prefix}/{file}", f"{prefix}/{thumbnail}"])
+    assert hashlib.sha256(objects[f"{prefix}/{file}"]).hexdigest() == stored["sha256"]
+    disks = [deployment.directory / place / "attachments" for place in ("machine-1", "machine-2", "shared")]
+    assert not [path for disk in disks if disk.exists() for path in disk.rglob("*") if path.is_file()]
+    # The bucket is private: only the app, with its keys, reads it.
+    assert requests.get(f"{deployment.store.endpoint}/{S3Store.BUCKET}/{prefix}/{file}", timeout=10).status_code == 403
+    # Each web server answers it by itself, whichever took the upload: straight to each gunicorn
+    # (as nginx sends a request: X-Forwarded-Proto https), the photo and its thumbnail.
+    for port in WEB_PORTS:
+        for url, digest in ((stored["url"], stored["sha256"]), (stored["thumbnail_url"], None)):
+            direct = requests.get(
+                f"http://127.0.0.1:{port}{url}",
+                headers={"Authorization": operator.session.headers["Authorization"], "X-Forwarded-Proto": "https"},
+                timeout=(3, 120),
+            )
+            assert direct.status_code == 200 and direct.headers["Content-Type"] == "image/jpeg", (port, url)
+            if digest:
+                assert hashlib.sha256(direct.content).hexdigest() == digest, port
+            else:
+                assert direct.content == objects[f"{prefix}/{thumbnail}"], port
 
     with capsys.disabled():
         print(figures(attempts, wall=wall, ended_by=ended_by, kill=kill - began))
