@@ -376,8 +376,12 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
-    # Several models have a `kind`: the photo's gets a name of its own in the schema.
-    "ENUM_NAME_OVERRIDES": {"AttachmentKindEnum": "batches.models.AttachmentKind"},
+    # Several models have a `kind` (photos, papers, incident contacts): each gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "AttachmentKindEnum": "batches.models.AttachmentKind",
+        "DocumentKindEnum": "batches.models.DocumentKind",
+        "ContactKindEnum": "batches.models.IncidentContact.Kind",
+    },
     "TITLE": "Supervised import-goods warehouse API",
     "DESCRIPTION": "Declaration, warehouse process, codes, sales and trace (集中监管仓).",
     "VERSION": VERSION,  # config/version.py
