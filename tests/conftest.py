@@ -19,6 +19,12 @@ def pytest_configure(config):
 
     # Hashing ten demo passwords with PBKDF2 would cost seconds per test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # psycopg measures its connect_timeout with time.monotonic(), which the tests' clock
+    # (time-machine) moves too: a connection opened by a thread right after the clock moved
+    # days ahead would "time out" at once. The setting is proved where it matters, against real
+    # servers and a cut connection (tests/test_outage_servers.py), not in this process.
+    for database in settings.DATABASES.values():
+        database.get("OPTIONS", {}).pop("connect_timeout", None)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -103,11 +109,14 @@ class Browser:
 
     def __call__(self, username):
         if username not in self._clients:
-            client = Client()
-            if username is not None:
-                client.force_login(get_user_model().objects.get(username=username))
-            self._clients[username] = client
-        return self._clients[username]
+            self._clients[username] = Client()
+        client = self._clients[username]
+        # Signed in when first asked, and again when the session has ended: a web session lasts
+        # a shift (SESSION_TTL_HOURS), and a test that moves the clock by days meets the person
+        # the next morning, signed in anew.
+        if username is not None and "_auth_user_id" not in client.session:
+            client.force_login(get_user_model().objects.get(username=username))
+        return client
 
 
 @pytest.fixture

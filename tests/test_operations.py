@@ -104,7 +104,8 @@ def test_healthz_reports_the_database_and_the_broker(client, db):
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["database"], body["broker"]) == ("ok", "ok", "ok")
-    assert set(body) == {"status", "database", "broker", "beat", "outbox"}  # per component: test_health_and_metrics
+    # per component (test_health_and_metrics), and the running version (contract: /healthz carries it)
+    assert set(body) == {"status", "database", "broker", "beat", "outbox", "version"}
 
 
 def test_healthz_answers_503_when_the_broker_is_unreachable(client, db, settings):
