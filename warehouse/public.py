@@ -111,14 +111,16 @@ class PublicVerifyThrottle(SimpleRateThrottle):
         window starts with the address's first request and lasts the rate's duration."""
         key = self.get_cache_key(request, view)
         now = self.timer()
-        if self.cache.add(f"{key}:start", now, self.duration):
-            self.cache.set(key, 0, self.duration)
+        # Both keys are only ever created with add() (SET NX): of simultaneous first requests one
+        # creates them and none resets what another has counted.
+        self.cache.add(f"{key}:start", now, self.duration)
+        self.cache.add(key, 0, self.duration)
         try:
             count = self.cache.incr(key)
         except ValueError:  # the window ended between the two calls: this request opens the next
-            self.cache.set(f"{key}:start", now, self.duration)
-            self.cache.set(key, 1, self.duration)
-            count = 1
+            self.cache.add(f"{key}:start", now, self.duration)
+            self.cache.add(key, 0, self.duration)
+            count = self.cache.incr(key)
         if count <= self.num_requests:
             return True
         started = self.cache.get(f"{key}:start", now)
