@@ -15,23 +15,26 @@ VENV=.venv-next
 CONSTRAINTS=constraints-next.txt
 MARKERS="not celery_worker and not e2e and not multinode and not replica and not docs_snippets"
 
-find_python() {
+is_313() { "$1" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1; }
+
+find_python() {  # the first candidate that runs and is 3.13 (pyenv's shim may exist and refuse to run)
+    local candidate
     if [ -n "${PYTHON_NEXT:-}" ]; then
-        printf '%s\n' "$PYTHON_NEXT"
+        is_313 "$PYTHON_NEXT" && printf '%s\n' "$PYTHON_NEXT"
         return
     fi
-    if command -v python3.13 >/dev/null 2>&1; then
-        command -v python3.13
-        return
-    fi
-    local found
-    found="$(ls -d /root/.pyenv/versions/3.13*/bin/python "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python \
-        2>/dev/null | sort -V | tail -n 1 || true)"
-    [ -n "$found" ] && printf '%s\n' "$found"
+    for candidate in "$(command -v python3.13 || true)" \
+        $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python /root/.pyenv/versions/3.13*/bin/python \
+            2>/dev/null | sort -Vr); do
+        if [ -n "$candidate" ] && is_313 "$candidate"; then
+            printf '%s\n' "$candidate"
+            return
+        fi
+    done
 }
 
 python="$(find_python || true)"
-if [ -z "$python" ] || ! "$python" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+if [ -z "$python" ]; then
     echo "test-next: no Python 3.13 found (tried \$PYTHON_NEXT, python3.13 on the PATH, pyenv's 3.13)." >&2
     echo "test-next: Django 6.0 needs Python >= 3.12; install python3.13 (Debian 13) or set PYTHON_NEXT=/path/to/python3.13." >&2
     exit 2
