@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 # nginx and openssl so a test can check deploy/nginx with `nginx -t`; nginx and PostgreSQL's cluster
 # tools for the tests that run several machines and a replica; wrk for the HTTP benchmark.
 RUN_DEBS := fonts-wqy-microhei
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common redis-server
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common redis-server gpg rsync
 BENCH_DEBS := $(RUN_DEBS) wrk
 
 .PHONY: run test test-fast test-next lint lint-imports format bench install install-dev system-run system-test system-bench check clean
@@ -45,7 +45,7 @@ test: system-test install-dev
 
 ## Without the worker, several-machine, replica and browser tests, for quick local loops.
 test-fast: install-dev
-	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica and not docs_snippets" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade" $(PYTEST_ARGS)
 
 ## The fast suite on the next Django and DRF (constraints-next.txt) with Python 3.13, on SQLite, in a
 ## venv of its own, .venv-next (scripts/test-next.sh; docs/architecture.md, "The next Django").

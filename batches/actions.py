@@ -137,6 +137,7 @@ EVENT_LABELS = {
     "sale": _("Sold"),
     "sale_void": _("Sale voided"),
     "attach": _("Photo attached"),
+    "attach_paper": _("Paper attached"),
     "seal": _("Sealed"),
     "lift_seal": _("Seal lifted"),
     "incident_open": _("Incident opened"),
@@ -169,6 +170,7 @@ class Capability(StrEnum):
     PRINT_LABELS = "print_labels"
     HANDLE_INCIDENTS = "handle_incidents"
     ATTACH_PHOTOS = "attach_photos"
+    ATTACH_PAPERS = "attach_papers"
 
 
 PAGE_REFUSAL = _("This page is not for your role.")
@@ -182,13 +184,17 @@ CAPABILITIES: dict[Capability, tuple[frozenset, str]] = {
     Capability.SEE_BUYER_PHONES: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
     Capability.TRACE: (frozenset({Role.REGULATOR}), _("Only regulators trace.")),
     Capability.SEE_DASHBOARD: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
-    Capability.SEE_ALERTS: (frozenset({Role.REGULATOR}), PAGE_REFUSAL),
+    Capability.SEE_ALERTS: (frozenset({Role.MERCHANT, Role.REVIEWER, Role.OPERATOR, Role.REGULATOR}), PAGE_REFUSAL),
     Capability.REVIEW: (frozenset({Role.REVIEWER}), PAGE_REFUSAL),
     Capability.SCAN: (frozenset({Role.OPERATOR, Role.MERCHANT}), _("Only warehouse operators and merchants can scan.")),
     Capability.WORK_THE_FLOOR: (frozenset({Role.OPERATOR}), PAGE_REFUSAL),
     Capability.SEE_ZONE_BOARD: (frozenset({Role.OPERATOR, Role.REGULATOR}), PAGE_REFUSAL),
     Capability.PRINT_LABELS: (frozenset({Role.OPERATOR}), _("Only warehouse operators can print labels.")),
     Capability.HANDLE_INCIDENTS: (frozenset({Role.REGULATOR}), _("Only regulators handle incidents.")),
+    Capability.ATTACH_PAPERS: (
+        frozenset({Role.MERCHANT}),
+        _("Only the merchant who declared the batch attaches its papers."),
+    ),
     Capability.ATTACH_PHOTOS: (
         frozenset({Role.OPERATOR, Role.REGULATOR}),
         _("Your role cannot attach this kind of photo."),

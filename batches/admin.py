@@ -3,7 +3,18 @@ so no admin form can shorten a rest, set a status or touch an event."""
 
 from django.contrib import admin
 
-from .models import Attachment, Batch, BatchLine, Code, Event, Incident, IncidentContact, Notification, Seal
+from .models import (
+    Attachment,
+    Batch,
+    BatchDocument,
+    BatchLine,
+    Code,
+    Event,
+    Incident,
+    IncidentContact,
+    Notification,
+    Seal,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -72,6 +83,15 @@ class AttachmentAdmin(ReadOnlyAdmin):
     """Evidence photos: read-only like events (R6); the image opens from the batch page."""
 
     list_display = ["id", "batch", "kind", "uploaded_by", "role", "uploaded_at", "size"]
+    list_filter = ["kind"]
+    search_fields = ["batch__number"]
+
+
+@admin.register(BatchDocument)
+class BatchDocumentAdmin(ReadOnlyAdmin):
+    """The declaration's papers: read-only; a wrong one is replaced by its merchant, never changed."""
+
+    list_display = ["id", "batch", "kind", "content_type", "uploaded_by", "uploaded_at", "supersedes"]
     list_filter = ["kind"]
     search_fields = ["batch__number"]
 

@@ -2,8 +2,9 @@
 quarantine, destruction (README "Evidence").
 
 An upload is checked and rebuilt before anything is stored: Pillow must recognise a real
-JPEG, PNG or WebP image within ATTACHMENT_MAX_BYTES and ATTACHMENT_MAX_PIXELS; the pixels are
-then decoded and written anew as a JPEG, so nothing of the uploaded file survives but its
+JPEG, PNG or WebP image within ATTACHMENT_MAX_BYTES and ATTACHMENT_MAX_PIXELS (read from its
+header, before decoding); the pixels are then decoded reduced to at most ATTACHMENT_MAX_SIDE
+on the long side and written anew as a JPEG, so nothing of the uploaded file survives but its
 picture — no scripts, no trailing data (polyglots), no EXIF. With ATTACHMENT_KEEP_LOCATION the
 GPS position alone is carried over on purpose. A thumbnail is made the same way. Both files go
 to the `attachments` storage (settings.STORAGES); the row and its `attach` event (R6) are
@@ -30,6 +31,10 @@ from .lifecycle import record_event
 from .models import Attachment, AttachmentKind, Batch, Event, Role, Status
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# Formats Pillow cannot decode reduced: the whole picture is in memory once (4 bytes a pixel),
+# so they (and progressive JPEGs) have a pixel limit of their own
+# (settings.ATTACHMENT_MAX_PIXELS_DECODED_WHOLE).
+DECODED_WHOLE = {"PNG", "WEBP"}
 THUMBNAIL_SIDE = 320
 JPEG_QUALITY = 88
 GPS_IFD = 0x8825
@@ -58,12 +63,77 @@ def require_may_attach(actor: Actor, kind: str) -> None:
         raise RoleRefused(_("Your role cannot attach this kind of photo."))
 
 
+def _million(pixels: int) -> str:
+    return f"{pixels / 1_000_000:.1f}".removesuffix(".0")
+
+
+def decoded_whole(image: Image.Image) -> str | None:
+    """The kind of picture, for the person, when it can only be decoded with the whole of it in
+    memory: PNG and WebP (Pillow decodes them whole), a progressive JPEG (libjpeg keeps all its
+    coefficients, 3 bytes a pixel, whatever the scale); else None."""
+    if image.format in DECODED_WHOLE:
+        return {"PNG": "PNG", "WEBP": "WebP"}[image.format]
+    if image.format == "JPEG" and image.info.get("progressive"):
+        return _("progressive JPEG")
+    return None
+
+
+def check_pixels(image: Image.Image) -> None:
+    """InputError (400) for a picture with more pixels than may be decoded, from its header."""
+    width, height = image.size
+    pixels = width * height
+    if pixels > settings.ATTACHMENT_MAX_PIXELS:
+        message = _(
+            "The photo is %(width)d × %(height)d pixels; at most %(max)s million pixels are accepted. "
+            "Choose a smaller photo or take it at a lower resolution."
+        ) % {"width": width, "height": height, "max": _million(settings.ATTACHMENT_MAX_PIXELS)}
+        raise _image_error(message)
+    kind = decoded_whole(image)
+    if kind and pixels > settings.ATTACHMENT_MAX_PIXELS_DECODED_WHOLE:
+        message = _(
+            "A %(kind)s picture is accepted up to %(max)s million pixels; this one is %(width)d × %(height)d. "
+            "Send a smaller picture, or the photo as the camera took it."
+        ) % {
+            "kind": kind,
+            "width": width,
+            "height": height,
+            "max": _million(settings.ATTACHMENT_MAX_PIXELS_DECODED_WHOLE),
+        }
+        raise _image_error(message)
+
+
+def decode_reduced(image: Image.Image, max_side: int) -> Image.Image:
+    """The picture decoded and at most `max_side` on its long side. A JPEG is decoded at the
+    smallest of libjpeg's scales (1/2, 1/4, 1/8) that is still at least that size (Pillow's
+    draft), so a 40 MP photo never exists in memory at full size; other formats are decoded
+    whole (their pixel limit bounds that) and reduced at once."""
+    width, height = image.size
+    scale = min(1.0, max_side / max(width, height))
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if image.format == "JPEG":
+        image.draft("RGB", target)
+    image.load()
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, 16-bit, CMYK: into a mode that resizes
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if image.size != target:
+        # reducing_gap: a fast integer box reduction first when it can, then bicubic (Lanczos took
+        # 2.5 times as long for no difference a person sees at this scale)
+        image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return image
+
+
 def _image_error(message=None) -> InputError:
     return InputError({"file": [message or _("The file is not a JPEG, PNG or WebP image.")]})
 
 
 def rebuild_image(data: bytes, *, keep_location: bool) -> tuple[bytes, bytes, dict]:
-    """(photo JPEG, thumbnail JPEG, facts) from the uploaded bytes, or InputError (400)."""
+    """(photo JPEG, thumbnail JPEG, facts) from the uploaded bytes, or InputError (400).
+
+    Bounded in memory and time (docs/web.md, "Photos"): the dimensions in the file's header are
+    checked before any pixel is decoded; a JPEG is decoded reduced (libjpeg scales by 1/2, 1/4
+    or 1/8 while decoding); PNG, WebP and progressive JPEG, which cannot be decoded without the
+    whole picture in memory, have a lower pixel limit. The stored photo is at most
+    ATTACHMENT_MAX_SIDE on its long side."""
     limit = settings.ATTACHMENT_MAX_BYTES
     if len(data) > limit:
         raise InputError({"file": [_("The photo is larger than %(max)d MB.") % {"max": limit // (1024 * 1024)}]})
@@ -75,15 +145,14 @@ def rebuild_image(data: bytes, *, keep_location: bool) -> tuple[bytes, bytes, di
             probe = Image.open(io.BytesIO(data))
             if probe.format not in ACCEPTED_FORMATS:
                 raise _image_error()
-            if probe.width * probe.height > settings.ATTACHMENT_MAX_PIXELS:
-                raise _image_error(_("The photo has too many pixels."))
+            check_pixels(probe)
             probe.verify()  # structure and checksums, without decoding the pixels
             image = Image.open(io.BytesIO(data))
             source_format = image.format
             exif = image.getexif()
             gps = dict(exif.get_ifd(GPS_IFD)) if keep_location else {}
+            image = decode_reduced(image, settings.ATTACHMENT_MAX_SIDE)
             image = ImageOps.exif_transpose(image)  # the photo as the camera held it
-            image.load()
     except InputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError, ValueError):

@@ -169,15 +169,18 @@ def _lots_by_number(incident: Incident, actor: Actor, numbers: list[str]) -> lis
 
 def incident_seal(*, incident: Incident, actor: Actor, numbers: list[str], reason: str = "", now=None) -> list[Batch]:
     """Seal these lots in one action: each gets a seal and a `seal` event, in one transaction,
-    rows locked in primary-key order. A batch already sealed is left as it is."""
+    rows locked in primary-key order. A batch already sealed is left as it is. The seal's time is
+    read once the locks are held: a sale that held a batch's lock first (and was not stopped)
+    committed before it, so `sealed_at` never reads earlier than that sale's `sold_at`."""
     require(actor, Capability.HANDLE_INCIDENTS)
-    now = now or timezone.now()
     targets = _lots_by_number(incident, actor, numbers)
     sealed = []
     with transaction.atomic():
-        for batch in (
+        locked = list(
             Batch.objects.select_for_update(of=("self",)).filter(pk__in=[b.pk for b in targets]).order_by("pk")
-        ):
+        )
+        now = now or timezone.now()  # under the locks
+        for batch in locked:
             if Seal.objects.filter(batch=batch, lifted_at__isnull=True).exists():
                 continue
             try:
@@ -204,15 +207,16 @@ def incident_lift_seal(
     *, incident: Incident, actor: Actor, numbers: list[str], reason: str = "", now=None
 ) -> list[Batch]:
     """Lift the seals in force on these lots (each with a `lift_seal` event). 409 `not_sealed`
-    for a lot that has none, and nothing changes."""
+    for a lot that has none, and nothing changes. Its time, like a seal's, is read under the locks."""
     require(actor, Capability.HANDLE_INCIDENTS)
-    now = now or timezone.now()
     targets = _lots_by_number(incident, actor, numbers)
     lifted = []
     with transaction.atomic():
-        for batch in (
+        locked = list(
             Batch.objects.select_for_update(of=("self",)).filter(pk__in=[b.pk for b in targets]).order_by("pk")
-        ):
+        )
+        now = now or timezone.now()  # under the locks
+        for batch in locked:
             seal = Seal.objects.select_for_update().filter(batch=batch, lifted_at__isnull=True).first()
             if seal is None:
                 raise DomainError(

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from markets.models import Market
 from warehouse.models import Warehouse
 
+from .countries import is_code
 from .gs1 import is_valid_gtin
 from .models import Status, TestResult
 
@@ -50,6 +51,22 @@ class ItemErrorsAsList(serializers.ListSerializer):
             raise
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2 code of the country, e.g. IT"}
+)
+class CountryField(serializers.CharField):
+    """A country of origin as an ISO 3166-1 alpha-2 code (`IT`; `it` is read as `IT`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=2, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip().upper() if isinstance(data, str) else data
+        if not isinstance(value, str) or not is_code(value):
+            raise serializers.ValidationError(_("Give the country as an ISO 3166-1 alpha-2 code, e.g. IT for Italy."))
+        return value
+
+
 class LineInput(serializers.Serializer):
     product_name = serializers.CharField(max_length=200)
     category = serializers.CharField(max_length=100)
@@ -70,7 +87,7 @@ class LineInput(serializers.Serializer):
 class DeclareInput(serializers.Serializer):
     market = CodeRelatedField(queryset=Market.objects.all())
     customs_declaration_no = serializers.CharField(max_length=64)
-    origin_country = serializers.CharField(max_length=100)
+    origin_country = CountryField()
     port_of_entry = serializers.CharField(max_length=100)
     lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
 
@@ -83,7 +100,7 @@ class DeclareInput(serializers.Serializer):
 
 class EditInput(serializers.Serializer):
     customs_declaration_no = serializers.CharField(max_length=64, required=False)
-    origin_country = serializers.CharField(max_length=100, required=False)
+    origin_country = CountryField(required=False)
     port_of_entry = serializers.CharField(max_length=100, required=False)
     lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES, required=False)
 

@@ -24,6 +24,7 @@ from .actors import SYSTEM, Actor
 from .errors import DomainError
 from .models import Batch, Event, Role
 from .models import Status as S
+from .notices import tell_of_event, tell_rests_completed
 from .seals import sealed_batch_ids, sealed_error
 
 # From `approved` on, until an end state, a regulator may recall.
@@ -128,6 +129,7 @@ def record_event(
         details=details or {},
     )
     event.save(force_insert=True)  # one INSERT; its post_save tells the public page (warehouse.public)
+    tell_of_event(batch=batch, action=action, status_after=status_after, details=event.details)
     return event
 
 
@@ -243,7 +245,7 @@ def complete_due_rests(*, now=None, limit: int = 1000) -> int:
             Batch.objects.select_for_update(skip_locked=True)
             .filter(status=source, rest_until__lte=now)
             .order_by("rest_until", "id")
-            .values_list("id", "warehouse_id", "rest_until")[:limit]
+            .values_list("id", "warehouse_id", "rest_until", "number")[:limit]
         )
         if not due:
             return 0
@@ -266,6 +268,7 @@ def complete_due_rests(*, now=None, limit: int = 1000) -> int:
                 zone=ZONE_OF_STATUS[spec.target],
                 details={"rest_until": timezone.localtime(rest_until).isoformat(), "by": "sweep"},
             )
-            for batch_id, warehouse_id, rest_until in due
+            for batch_id, warehouse_id, rest_until, _number in due
         )
+        tell_rests_completed([(batch_id, number, warehouse_id) for batch_id, warehouse_id, _at, number in due])
     return len(due)

@@ -52,6 +52,10 @@ class BatchQuerySet(models.QuerySet):
         match = models.Q()
         for name in fields:
             match |= models.Q(**{f"{name}__icontains": text})
+        if "origin_country" in fields:
+            from .countries import codes_matching  # the country by its name, in either language
+
+            match |= models.Q(origin_country__in=codes_matching(text))
         return self.filter(match).distinct()
 
 
@@ -64,7 +68,10 @@ class Batch(models.Model):
     )
     status = models.CharField(_("Status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
     customs_declaration_no = models.CharField(_("Customs declaration no."), max_length=64)
+    # An ISO 3166-1 alpha-2 code (batches.countries); the free text of a declaration made before
+    # codes is kept in origin_country_declared by the migration that mapped it.
     origin_country = models.CharField(_("Country of origin"), max_length=100)
+    origin_country_declared = models.CharField(_("Country of origin as declared"), max_length=100, blank=True)
     port_of_entry = models.CharField(_("Port of entry"), max_length=100)
     reject_reason = models.CharField(_("Reason for rejection"), max_length=500, blank=True)
     # One cycle = one stay in pre-storage, its disinfection and the rest that follows.
@@ -283,19 +290,105 @@ class Event(AppendOnly):
         verbose_name_plural = _("Event")
 
 
+# What each kind of notice says (docs/contract.md "Notices"), with the notice's `params`: the
+# words are chosen when the notice is read, in the reader's language. Who gets which is
+# batches.notices. `serious` ones are also sent by SMS / e-mail; seals and recalls are banners.
+NOTICE_TEXTS = {
+    "submitted": (
+        _("Batch %(number)s waits for your review"),
+        _("%(merchant)s submitted a declaration of %(lines)s goods lines. Approve it or reject it with a reason."),
+    ),
+    "approved": (
+        _("Batch %(number)s was approved"),
+        _("Bring the goods to warehouse %(warehouse)s for the arrival check."),
+    ),
+    "approved_into_warehouse": (
+        _("Batch %(number)s is coming to your warehouse"),
+        _("Approved for %(market)s (%(merchant)s). Check it on arrival against its declaration."),
+    ),
+    "rejected": (
+        _("Batch %(number)s was rejected"),
+        _("Reason: %(reason)s. Revise the declaration and submit it again."),
+    ),
+    "discrepancy": (
+        _("Batch %(number)s does not match its declaration"),
+        _(
+            "The arrival check found differences in %(mismatches)s goods lines. Nothing proceeds until a new "
+            "check matches or the goods are returned."
+        ),
+    ),
+    "quarantined": (
+        _("Batch %(number)s is quarantined"),
+        _(
+            "A test result of sample %(sample_no)s was positive. The goods stay in the warehouse; the regulator "
+            "decides whether they are disinfected again or destroyed."
+        ),
+    ),
+    "rest_complete": (
+        _("The rest of batch %(number)s is complete"),
+        _("With a negative test result of this rest period it may move to storage; else take a sample now."),
+    ),
+    "sealed": (
+        _("Batch %(number)s is sealed"),
+        _(
+            "An incident concerns this batch: nothing of it may be moved, released or sold until the regulator "
+            "lifts the seal. Reason given: %(reason)s"
+        ),
+    ),
+    "unsealed": (
+        _("The seal on batch %(number)s was lifted"),
+        _("The batch may move on and be sold again. Reason given: %(reason)s"),
+    ),
+    "recall": (
+        _("Batch %(number)s was recalled"),
+        _(
+            "Reason for the recall: %(reason)s. %(codes_recalled)d unsold codes may no longer be sold; "
+            "%(codes_sold)d were sold and the regulator will contact the buyers."
+        ),
+    ),
+}
+SERIOUS_NOTICES = frozenset({"recall", "sealed", "quarantined", "positive_result"})
+
+
 class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40)
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="notifications", null=True, blank=True)
+    # As written, in the default language (what the admin, SMS and e-mail show) ...
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
+    # ... and what NOTICE_TEXTS needs to say it again in the reader's language.
+    params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_recipient_read")]
         verbose_name = _("Notification")
         verbose_name_plural = _("Notification")
+
+    @property
+    def serious(self) -> bool:
+        return self.kind in SERIOUS_NOTICES
+
+    def shown(self) -> tuple[str, str]:
+        """(title, body) in the active language; as written for kinds without a text of their own."""
+        texts = NOTICE_TEXTS.get(self.kind)
+        if texts is None or not self.params:
+            return self.title, self.body
+        try:
+            return str(texts[0]) % self.params, (str(texts[1]) % self.params).strip()
+        except (KeyError, TypeError, ValueError):
+            return self.title, self.body
+
+    @property
+    def shown_title(self) -> str:
+        return self.shown()[0]
+
+    @property
+    def shown_body(self) -> str:
+        return self.shown()[1]
 
 
 class BatchNumberCounter(models.Model):
@@ -374,6 +467,63 @@ class Attachment(AppendOnly):
         indexes = [models.Index(fields=["batch", "uploaded_at"], name="attachment_batch_at")]
         verbose_name = _("Photo")
         verbose_name_plural = _("Photos")
+
+
+# --- papers: the declaration's documents (docs/web.md "Papers with the declaration") -------
+
+
+class DocumentKind(models.TextChoices):
+    CUSTOMS_DECLARATION = "customs_declaration", _("Customs declaration")
+    INSPECTION_CERTIFICATE = "inspection_certificate", _("Inspection and quarantine certificate")
+    OTHER = "other", _("Other document")
+
+
+class BatchDocumentQuerySet(AppendOnlyQuerySet):
+    """Papers are kept like evidence: never changed nor deleted; a wrong one is superseded."""
+
+    refusal = "The declaration's papers are kept and immutable; upload a replacement instead."
+
+    def current(self):
+        """Those not superseded by a replacement."""
+        return self.filter(superseded_by__isnull=True)
+
+
+class BatchDocument(AppendOnly):
+    """A paper attached to the declaration by its merchant: a photo (re-encoded JPEG with a
+    thumbnail, as evidence photos) or a PDF, in the `attachments` storage. A replacement names
+    the paper it `supersedes`; the superseded one is never changed, only no longer current."""
+
+    refusal = BatchDocumentQuerySet.refusal
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("Kind"), max_length=30, choices=DocumentKind.choices)
+    note = models.CharField(_("Note"), max_length=200, blank=True)
+    file = models.CharField(max_length=300)  # the name in the attachments storage
+    thumbnail = models.CharField(max_length=300, blank=True)  # photos only
+    content_type = models.CharField(max_length=40)  # image/jpeg or application/pdf
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    uploaded_at = models.DateTimeField()
+    # One replacement per paper, by constraint: two replacements of the same paper cannot both win.
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, related_name="superseded_by", null=True, blank=True
+    )
+
+    objects = BatchDocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        indexes = [models.Index(fields=["batch", "uploaded_at"], name="document_batch_at")]
+        verbose_name = _("Paper")
+        verbose_name_plural = _("Papers")
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
 
 
 # --- incidents: a positive result, the lots around it, seals (README "Incident mode") ------

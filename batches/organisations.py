@@ -9,6 +9,7 @@ deactivated: people leave through the admin (untick "active"), never by omission
 """
 
 import csv
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -201,14 +202,18 @@ def read_org_file(path: str | Path) -> list[Row]:
     kept on the row and reported together with everything else the check finds."""
     path = Path(path)
     if not path.is_file():
-        raise OrgFileError([(None, f"找不到文件：{path}")])
+        where = "" if path.is_absolute() else f"（相对路径，按当前目录 {Path.cwd()} 查找的是 {path.absolute()}）"
+        raise OrgFileError([(None, f"找不到文件：{path}{where}")])
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        records = _csv_records(path)
-    elif suffix == ".xlsx":
-        records = _xlsx_records(path)
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise OrgFileError([(None, "只支持 .csv 和 .xlsx 文件。")])
+    unreadable = OrgFileError([(None, f"无法读取文件：{path.absolute()}（当前用户没有读取权限）")])
+    if not os.access(path, os.R_OK):
+        raise unreadable
+    try:
+        records = _csv_records(path) if suffix == ".csv" else _xlsx_records(path)
+    except PermissionError:
+        raise unreadable from None
     if not records:
         raise OrgFileError([(1, "文件为空：第 1 行应为表头（kind、code、name ……）。")])
 

@@ -7,7 +7,8 @@ lock through `lifecycle.transition`, write the records and the event in one tran
 import base64
 import math
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -357,7 +358,7 @@ def batch_move_to_resting(*, batch: Batch, actor: Actor, now=None) -> Batch:
 
 @declare(
     Action.SAMPLE,
-    sources={S.RESTING},
+    sources={S.RESTING, S.REST_COMPLETE},  # R2: a crew that forgot to sample is never stranded
     targets={KEEP},
     roles={OPERATOR},
     input=inputs.SampleInput,
@@ -456,11 +457,62 @@ def notify_regulators(*, batch: Batch, kind: str, title: str, body: str) -> None
 # --- the test gate (R2), storage and codes ------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GateState:
+    """What the test gate (R2) sees on a batch now: the one reading that both the gate and the
+    batch card's "next step" use, so the card never promises what the gate refuses."""
+
+    rest_over: bool
+    rest_until: datetime | None
+    samples: tuple[str, ...]  # sample numbers of the current rest period, oldest first
+    pending: tuple[str, ...]  # those with no result yet
+    negative: bool
+    positive: bool
+    invalid: bool  # an `invalid` result was recorded (it counts as neither)
+
+    @property
+    def unmet(self) -> str | None:
+        """The gate's 409 code for the first condition not met, or None: the gate opens."""
+        if not self.rest_over:
+            return "rest_not_complete"
+        if self.positive:
+            return "positive_result"
+        if not self.negative:
+            return "no_negative_result"
+        return None
+
+
+def gate_state(batch: Batch, *, now=None) -> GateState:
+    """The gate's conditions on `batch` at `now`, in one query (the current rest period's
+    samples, each joined with its results): the rest is over once `rest_until` has passed
+    (R1, time is the truth)."""
+    now = now or timezone.now()
+    rows = (
+        Sample.objects.filter(batch=batch, cycle=batch.cycle)
+        .order_by("taken_at", "id")
+        .values_list("sample_no", "results__result")
+    )
+    samples, outcomes = {}, set()
+    for sample_no, result in rows:
+        samples.setdefault(sample_no, []).append(result)
+        outcomes.add(result)
+    return GateState(
+        rest_over=batch.rest_until is not None and now >= batch.rest_until,
+        rest_until=batch.rest_until,
+        samples=tuple(samples),
+        pending=tuple(number for number, results in samples.items() if results == [None]),
+        negative=TestResult.Outcome.NEGATIVE in outcomes,
+        positive=TestResult.Outcome.POSITIVE in outcomes,
+        invalid=TestResult.Outcome.INVALID in outcomes,
+    )
+
+
 def check_test_gate(batch: Batch, *, role: str, now) -> None:
     """R2: the rest is complete, at least one negative result for a sample of the current rest
     period and no positive one; `invalid` counts as neither. Raises DomainError (409)."""
     allowed = allowed_actions(batch.status, role)
-    if batch.rest_until is None or now < batch.rest_until or batch.status == Status.RESTING:
+    state = gate_state(batch, now=now)
+    if batch.status == Status.RESTING or state.unmet == "rest_not_complete":
         left = (batch.rest_until - now) if batch.rest_until else None
         raise DomainError(
             "rest_not_complete",
@@ -469,17 +521,14 @@ def check_test_gate(batch: Batch, *, role: str, now) -> None:
             allowed=allowed,
             rest_until=timezone.localtime(batch.rest_until).isoformat() if batch.rest_until else None,
         )
-    results = set(
-        TestResult.objects.filter(sample__batch=batch, sample__cycle=batch.cycle).values_list("result", flat=True)
-    )
-    if TestResult.Outcome.POSITIVE in results:
+    if state.unmet == "positive_result":
         raise DomainError(
             "positive_result",
             _("A positive test result was recorded in this rest period."),
             status=batch.status,
             allowed=allowed,
         )
-    if TestResult.Outcome.NEGATIVE not in results:
+    if state.unmet == "no_negative_result":
         raise DomainError(
             "no_negative_result",
             _("No negative test result for a sample of this rest period yet."),
@@ -777,7 +826,7 @@ def batch_destroy(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch
 def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
     """The regulator recalls the batch (SPEC §3, from `approved` on): every unsold code, in the
     warehouse or at the stall, becomes `recalled` and can no longer be sold (R4); sold codes stay
-    sold, their buyers are the ones to contact. The batch's merchant is notified.
+    sold, their buyers are the ones to contact. The batch's merchant is notified (batches.notices).
 
     One transaction, set-based whatever the number of codes: one UPDATE of the codes under the
     batch's row lock, one count, the event and the notification — never half-applied. A sale
@@ -792,17 +841,4 @@ def batch_recall(*, batch: Batch, actor: Actor, now=None, reason: str) -> Batch:
         counts["sold"] = locked.codes.filter(status=CodeStatus.SOLD).count()
         return Change(details={"reason": reason, "codes_recalled": counts["recalled"], "codes_sold": counts["sold"]})
 
-    recalled = transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)
-    merchant_user_id = Batch.objects.filter(pk=recalled.pk).values_list("merchant__user_id", flat=True).get()
-    Notification.objects.create(
-        recipient_id=merchant_user_id,
-        kind="recall",
-        batch=recalled,
-        title=_("Batch %s was recalled") % recalled.number,
-        body=_(
-            "Reason for the recall: %(reason)s. %(recalled)d unsold codes may no longer be sold; "
-            "%(sold)d were sold and the regulator will contact the buyers."
-        )
-        % {"reason": reason, "recalled": counts["recalled"], "sold": counts["sold"]},
-    )
-    return recalled
+    return transition(batch=batch, action="recall", actor=actor, apply=apply, now=now)

@@ -69,6 +69,13 @@ def purge_idempotency_records() -> int:
     return deleted
 
 
+@shared_task(name="batches.tasks.send_notice_sms", base=OutboxTask)
+def send_notice_sms(*, phone: str, text: str) -> None:
+    """A serious notice (recall, seal, quarantine) to a merchant's phone, through SMS_BACKEND,
+    once after the commit; a gateway that refuses makes the task raise and the outbox retries."""
+    sms_backend().send(phone, text)
+
+
 @shared_task(name="batches.tasks.send_incident_sms", base=OutboxTask)
 def send_incident_sms(*, phone: str, text: str) -> None:
     """One incident message to a buyer, through SMS_BACKEND. Queued through the outbox: sent

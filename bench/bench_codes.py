@@ -40,7 +40,7 @@ def stored_batch(tag: str, count: int):
         warehouse=Warehouse.objects.get(code="WH-1"),
         status=Status.STORED,
         customs_declaration_no="BENCH",
-        origin_country="意大利",
+        origin_country="IT",
         port_of_entry="上海",
         rest_started_at=past,
         rest_until=past + timedelta(days=7),

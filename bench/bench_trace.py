@@ -344,7 +344,7 @@ def load(*, codes_total: int, sales_total: int, export_rows: int, warehouses: in
                 warehouse,
                 "released",
                 f"3101{index:014d}",
-                "意大利",
+                "IT",
                 "上海浦东",
                 "",
                 1,

@@ -1,4 +1,5 @@
-"""GET /healthz: one answer per component, 200 when the system can do its work, else 503.
+"""GET /healthz: one answer per component, 200 when the system can do its work, else 503; and
+the `version` of the running code (config/version.py).
 
 - database, broker: reachable.
 - beat: the rest sweep (R3) completed within 3 × REST_SWEEP_SECONDS. The sweep writes its
@@ -22,6 +23,7 @@ from config.reliability.heartbeats import REST_SWEEP, freshness
 from config.reliability.outbox import backlog
 
 from .celery import app
+from .version import VERSION
 
 
 def healthz(request):
@@ -47,7 +49,9 @@ def healthz(request):
         healthy = healthy and beat["status"] != "stale"
     else:
         body.update(beat={"status": "unknown"}, outbox={"status": "unknown"})
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **body}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "version": VERSION, **body}, status=200 if healthy else 503
+    )
 
 
 def sweep_health() -> dict:

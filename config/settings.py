@@ -16,6 +16,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.version import VERSION
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -108,6 +110,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RejectNullCharactersMiddleware",
+    # An unreachable database answers 503 with Retry-After, not 500 (config/outage.py).
+    "config.outage.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,7 +139,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "batches.web.context.recall_notices",
+                "batches.web.context.serious_notices",
+                "config.version.version",  # the footer names the running version
             ],
         },
     },
@@ -164,6 +169,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests that start a real Celery worker need a test database another process can open.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database machine that does not answer at all (not even "refused") costs a request 5 s,
+    # then it answers 503 (config/outage.py), instead of waiting minutes for the operating system.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 # PostgreSQL: parameters bound on the server, so that psycopg prepares a statement the
 # connection has run PREPARE_THRESHOLD times and PostgreSQL plans it once per connection instead
@@ -266,6 +276,13 @@ else:
     raise ImproperlyConfigured("ATTACHMENT_STORAGE is `filesystem` or `s3`.")
 ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 ATTACHMENT_MAX_PIXELS = int(os.environ.get("ATTACHMENT_MAX_PIXELS", str(40_000_000)))
+# A photo is stored at most this long on its long side (the pages shrink it to the same before
+# sending, batches/static/web/photo.js); a JPEG is decoded reduced towards it.
+ATTACHMENT_MAX_SIDE = 2560
+# PNG and WebP are decoded whole (4 bytes a pixel in memory), a progressive JPEG keeps all its
+# coefficients: fewer pixels than a baseline JPEG may have keep a web worker's cost under 150 MiB
+# (bench/bench_upload.py).
+ATTACHMENT_MAX_PIXELS_DECODED_WHOLE = 12_000_000
 # Off: every EXIF field goes, the GPS position with it. On: the GPS position alone is kept.
 ATTACHMENT_KEEP_LOCATION = env_bool("ATTACHMENT_KEEP_LOCATION", False)
 # Incident messages to buyers: a class with send(phone, text) (batches.sms); the default logs.
@@ -359,11 +376,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
-    # Several models have a `kind`: the photo's gets a name of its own in the schema.
-    "ENUM_NAME_OVERRIDES": {"AttachmentKindEnum": "batches.models.AttachmentKind"},
+    # Several models have a `kind` (photos, papers, incident contacts): each gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "AttachmentKindEnum": "batches.models.AttachmentKind",
+        "DocumentKindEnum": "batches.models.DocumentKind",
+        "ContactKindEnum": "batches.models.IncidentContact.Kind",
+    },
     "TITLE": "Supervised import-goods warehouse API",
     "DESCRIPTION": "Declaration, warehouse process, codes, sales and trace (集中监管仓).",
-    "VERSION": "1.0.0",
+    "VERSION": VERSION,  # config/version.py
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -2,7 +2,7 @@
 # `make test`: the whole suite as two pytest runs side by side (README, "The two commands").
 #
 #   servers: the tests that start real processes or a browser (markers e2e, multinode, replica,
-#            celery_worker, docs_snippets) — they spend most of their time waiting for those processes;
+#            celery_worker, docs_snippets, outage, upgrade) — they spend most of their time waiting for those processes;
 #   rest:    everything else, mostly CPU in this process and PostgreSQL.
 #
 # Each run has a test database, a Redis database and a VAR_DIR of its own, so that neither sees
@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
-SERVERS="e2e or multinode or replica or celery_worker or docs_snippets"
+SERVERS="e2e or multinode or replica or celery_worker or docs_snippets or outage or upgrade"
 read -r -a extra <<<"${PYTEST_ARGS:-}"
 
 base_var="${VAR_DIR:-$PWD/var/tests}"

@@ -132,7 +132,7 @@ def declaration(**overrides):
     body = {
         "market": "MKT-A",
         "customs_declaration_no": "310120261129000001",
-        "origin_country": "意大利",
+        "origin_country": "IT",
         "port_of_entry": "上海浦东",
         "lines": [dict(line) for line in LINES],
     }

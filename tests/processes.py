@@ -13,12 +13,15 @@ import os
 import pwd
 import re
 import secrets
+import selectors
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -53,11 +56,11 @@ class Processes:
         self.env = env
         self.started: dict[str, Started] = {}
 
-    def start(self, name: str, argv: list[str], *, env: dict | None = None) -> Started:
+    def start(self, name: str, argv: list[str], *, env: dict | None = None, cwd: Path = ROOT) -> Started:
         log = self.workdir / f"{name}.log"
         process = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env={**self.env, **(env or {})},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -71,6 +74,15 @@ class Processes:
         """kill -9 the whole process group, like a machine that loses power."""
         started = self.started[name]
         started.killed_at = time.monotonic()
+        _signal_group(started.process, signal.SIGKILL)
+        started.process.wait(timeout=10)
+
+    def stop(self, name: str, grace: float = 15) -> None:
+        """SIGTERM to the whole group, as systemd stops a unit; SIGKILL for what is left."""
+        started = self.started[name]
+        _signal_group(started.process, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            started.process.wait(timeout=grace)
         _signal_group(started.process, signal.SIGKILL)
         started.process.wait(timeout=10)
 
@@ -137,9 +149,9 @@ def answers(url: str, status: int = 200) -> bool:
         return False
 
 
-def run(argv: list[str], *, env: dict, timeout: float = 300) -> str:
+def run(argv: list[str], *, env: dict, timeout: float = 300, cwd: Path = ROOT) -> str:
     """Run a command to its end (migrate, seed_demo); its output is in the error if it fails."""
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -302,9 +314,12 @@ class OwnTempDir:
         shutil.rmtree(path, ignore_errors=True)
 
 
-# --- nginx in front of several web servers --------------------------------------------------
+# --- the shipped nginx site in front of several web servers ---------------------------------
+# Debian's nginx.conf is not ours: the test has a main configuration of its own whose every file
+# (pid, logs, temp) is inside the test's directory, and it includes the shipped site rendered by
+# deploy/nginx/render.py, the way docs/deploy.md installs it.
 
-NGINX_CONF = """\
+NGINX_MAIN = """\
 daemon off;
 worker_processes 1;
 pid {dir}/nginx.pid;
@@ -312,43 +327,50 @@ error_log {dir}/error.log warn;
 {user}
 events {{ worker_connections 512; }}
 http {{
+    include /etc/nginx/mime.types;
     access_log {dir}/access.log;
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
-    upstream app {{
-        # A dead server is left alone for a while after one failure instead of being retried.
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 60s;
-            # A request the dead server never received (connection refused, reset before it was
-            # sent) goes to the next one. A POST that was sent is not repeated by nginx
-            # (no `non_idempotent`): the client repeats it with its Idempotency-Key.
-            proxy_next_upstream error timeout http_502 http_503 http_504;
-            proxy_next_upstream_tries 3;
-            proxy_next_upstream_timeout 10s;
-        }}
-    }}
+    include {dir}/warehouse.conf;
 }}
 """
 
 
-def nginx_config(directory: Path, *, port: int, upstreams: list[int]) -> Path:
-    """An nginx configuration whose every file (pid, logs, temp) is inside `directory`."""
+def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` (an IP address or a host name) and its key, valid for a day."""
+    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
+    alt = f"IP:{name}" if re.fullmatch(r"[0-9.]+", name) else f"DNS:{name}"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName={alt}", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def nginx_config(
+    directory: Path, *, server_name: str, https_port: int, http_port: int, upstreams: list[int], static_dir: Path
+) -> tuple[Path, Path]:
+    """(main configuration, certificate): the shipped site for `server_name` on 127.0.0.1, in
+    front of the web servers on `upstreams`, with a self-signed certificate."""
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (directory / "tmp" / name).mkdir(parents=True, exist_ok=True)
+    cert, key = self_signed_certificate(directory, server_name)
+    shutil.copy(ROOT / "deploy" / "nginx" / "warehouse-proxy.conf", directory / "warehouse-proxy.conf")
+    options = ["--server-name", server_name, "--certificate", str(cert), "--certificate-key", str(key)]
+    options += ["--listen", "127.0.0.1", "--https-port", str(https_port), "--http-port", str(http_port)]
+    options += ["--static-dir", str(static_dir), "--snippets-dir", str(directory), "--log-dir", str(directory)]
+    for port in upstreams:
+        options += ["--upstream", f"127.0.0.1:{port}"]
+    site = run([PYTHON, str(ROOT / "deploy" / "nginx" / "render.py"), *options], env={"PATH": os.environ["PATH"]})
+    (directory / "warehouse.conf").write_text(site)
     user = ""
     if os.geteuid() == 0:
         # nginx's workers drop root; they must be able to write their temp files.
@@ -356,10 +378,32 @@ def nginx_config(directory: Path, *, port: int, upstreams: list[int]) -> Path:
         directory.chmod(0o755)
         for path in (directory / "tmp", *(directory / "tmp").iterdir()):
             os.chown(path, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in upstreams)
     conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, user=user, servers=servers, port=port))
-    return conf
+    conf.write_text(NGINX_MAIN.format(dir=directory, user=user))
+    return conf, cert
+
+
+# --- the shipped systemd units' commands -----------------------------------------------------
+
+
+def unit_command(unit: str, *, machine: str, env: dict, paths: dict[str, str]) -> tuple[list[str], dict]:
+    """(argv, environment) of deploy/systemd/`unit` as systemd would start it on `machine`:
+    its Environment= lines, overridden by `env` (the EnvironmentFile), ExecStart with ${NAME}
+    and %H expanded; `paths` maps the installation's paths to this machine's (longest first)."""
+    text = (ROOT / "deploy" / "systemd" / unit).read_text().replace("\\\n", " ")
+    unit_env = {}
+    for line in text.splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            unit_env[name] = value
+    full_env = {**unit_env, **env}
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    command = exec_start.removeprefix("ExecStart=").replace("%H", machine)
+    command = re.sub(r"\$\{(\w+)\}", lambda match: full_env.get(match.group(1), ""), command)
+    for installed in sorted(paths, key=len, reverse=True):
+        command = command.replace(installed, paths[installed])
+        full_env = {name: value.replace(installed, paths[installed]) for name, value in full_env.items()}
+    return shlex.split(command), full_env
 
 
 def nginx_argv(directory: Path, conf: Path) -> list[str]:
@@ -510,3 +554,262 @@ def assert_ports_free(*ports: int) -> None:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
                 raise AssertionError(f"port {port} is in use by another program: {exc}") from None
+
+
+# --- the API over HTTP, for tests.conftest.Flow against a real server ------------------------
+
+
+class HttpApi:
+    """`api(username)` like tests.conftest.Api, over HTTP: each user signs in once with the
+    password (POST /api/auth/token/) and keeps a session; answers are `requests` responses,
+    which have what Flow reads (status_code, json(), content)."""
+
+    def __init__(self, base: str, password: str):
+        self.base, self.password = base, password
+        self.sessions: dict[str | None, _Session] = {}
+
+    def __call__(self, username: str | None) -> "_Session":
+        if username not in self.sessions:
+            session = _Session(self.base)
+            if username is not None:
+                answer = session.post("/api/auth/token/", {"username": username, "password": self.password})
+                assert answer.status_code == 200, (username, answer.status_code, answer.text[:300])
+                session.http.headers["Authorization"] = f"Token {answer.json()['token']}"
+            self.sessions[username] = session
+        return self.sessions[username]
+
+
+class _Session:
+    def __init__(self, base: str):
+        self.base, self.http = base, requests.Session()
+
+    def get(self, path: str, **params) -> requests.Response:
+        return self.http.get(self.base + path, params=params or None, timeout=(3, 60))
+
+    def post(self, path: str, body=None, format: str = "json") -> requests.Response:
+        return self.http.post(self.base + path, json=body if body is not None else {}, timeout=(3, 60))
+
+
+# --- a connection the test can cut ------------------------------------------------------------
+
+
+class CuttableProxy:
+    """A TCP proxy in this process between a server's clients (gunicorn) and the server
+    (PostgreSQL). `cut()` closes every connection and refuses new ones, as a database machine
+    that went away does to its clients; `restore()` accepts them again."""
+
+    def __init__(self, port: int, target: tuple[str, int]):
+        self.port, self.target = port, target
+        self.lock = threading.Lock()
+        self.listener: socket.socket | None = None
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.selector = selectors.DefaultSelector()
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.restore()
+        self.thread.start()
+
+    def restore(self) -> None:
+        with self.lock:
+            if self.listener is None:
+                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("127.0.0.1", self.port))
+                listener.listen(64)
+                listener.setblocking(False)
+                self.listener = listener
+                self.selector.register(listener, selectors.EVENT_READ, None)
+
+    def cut(self) -> None:
+        with self.lock:
+            if self.listener is not None:
+                self.selector.unregister(self.listener)
+                self.listener.close()
+                self.listener = None
+            for pair in self.pairs:
+                for end in pair:
+                    with suppress(KeyError, ValueError):
+                        self.selector.unregister(end)
+                    with suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
+                    end.close()
+            self.pairs = []
+
+    def close(self) -> None:
+        self.running = False
+        self.cut()
+        self.thread.join(timeout=5)
+        self.selector.close()
+
+    def _loop(self) -> None:
+        while self.running:
+            with self.lock:
+                registered = bool(self.selector.get_map())
+            if not registered:
+                time.sleep(0.05)
+                continue
+            try:
+                events = self.selector.select(timeout=0.1)
+            except (OSError, ValueError):
+                continue
+            with self.lock:
+                for key, _mask in events:
+                    sock = key.fileobj
+                    if sock is self.listener:
+                        self._accept()
+                    elif key.data is not None:
+                        self._forward(sock, key.data)
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            return
+        client.setblocking(False)
+        server.setblocking(False)
+        self.pairs.append((client, server))
+        self.selector.register(client, selectors.EVENT_READ, server)
+        self.selector.register(server, selectors.EVENT_READ, client)
+
+    def _forward(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            data = source.recv(65536)
+            if data:
+                sink.setblocking(True)
+                sink.sendall(data)
+                sink.setblocking(False)
+                return
+        except OSError:
+            pass
+        # one end closed: close both
+        for pair in [p for p in self.pairs if source in p]:
+            self.pairs.remove(pair)
+            for end in pair:
+                with suppress(KeyError, ValueError):
+                    self.selector.unregister(end)
+                end.close()
+
+
+def redis_server_argv(port: int, directory: Path) -> list[str]:
+    """A Redis of a test's own: its port, no persistence, its files in the test's directory."""
+    redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return [
+        redis,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
+
+
+def gunicorn_argv(port: int, workers: int = 2) -> list[str]:
+    """The web server as the shipped unit runs it (sync workers), on a port of the test's own."""
+    return [
+        str(BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+    ]
+
+
+# --- an S3-compatible store of a test's own ---------------------------------------------------
+
+
+class S3Store:
+    """moto's S3 in server mode (`moto_server`), a separate process on a free port, with one
+    private bucket: the store that ATTACHMENT_STORAGE=s3 points the web nodes at. Started as one
+    of `processes` (stopped with them); it keeps its objects in memory, so stopping it is the
+    whole cleanup. `start()` returns at once; `create_bucket()` waits for it to answer."""
+
+    BUCKET = "warehouse-evidence"
+    PREFIX = "attachments"
+    REGION = "us-east-1"
+    # moto accepts any key pair; the app reads them the way boto3 always does.
+    CREDENTIALS = {"AWS_ACCESS_KEY_ID": "drill-access-key", "AWS_SECRET_ACCESS_KEY": "drill-secret-key"}
+
+    def __init__(self, processes: Processes, name: str = "s3"):
+        self.processes, self.name = processes, name
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, processes: Processes, name: str = "s3") -> "S3Store":
+        store = cls(processes, name)
+        server = BIN / "moto_server"
+        argv = [str(server)] if server.exists() else [PYTHON, "-m", "moto.server"]
+        processes.start(name, [*argv, "-H", "127.0.0.1", "-p", str(store.port)])
+        return store
+
+    def environment(self) -> dict[str, str]:
+        """The app's settings for this store (docs/configuration.md)."""
+        return {
+            "ATTACHMENT_STORAGE": "s3",
+            "ATTACHMENT_S3_BUCKET": self.BUCKET,
+            "ATTACHMENT_S3_ENDPOINT_URL": self.endpoint,
+            "ATTACHMENT_S3_REGION": self.REGION,
+            "ATTACHMENT_S3_PREFIX": self.PREFIX,
+            **self.CREDENTIALS,
+        }
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.REGION,
+            aws_access_key_id=self.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def create_bucket(self, *, versioned: bool = False) -> None:
+        wait_until(
+            lambda: answers(f"{self.endpoint}/moto-api/data.json") or not self.processes.alive(self.name),
+            timeout=60,
+            what="the S3-compatible store (moto_server) ready",
+            diagnostics=self.processes.logs,
+        )
+        assert self.processes.alive(self.name), self.processes.logs()
+        client = self.client()
+        client.create_bucket(Bucket=self.BUCKET, ACL="private")
+        client.put_public_access_block(
+            Bucket=self.BUCKET,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        if versioned:
+            client.put_bucket_versioning(Bucket=self.BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object of the bucket, by key, with its bytes."""
+        client = self.client()
+        found = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.BUCKET):
+            for entry in page.get("Contents", []):
+                found[entry["Key"]] = client.get_object(Bucket=self.BUCKET, Key=entry["Key"])["Body"].read()
+        return found
+
+    def empty(self) -> None:
+        """Delete every object and every version of it (the bucket stays): a store that lost its
+        data, which versioning alone would not bring back."""
+        client = self.client()
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=self.BUCKET):
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                client.delete_object(Bucket=self.BUCKET, Key=entry["Key"], VersionId=entry["VersionId"])

@@ -311,3 +311,79 @@ def test_a_sale_that_waited_for_the_batch_while_it_was_sealed_is_refused(flow, c
     (answer,) = answers
     assert answer.status_code == 409 and answer.json()["code"] == "sealed", answer.content
     assert Code.objects.get(token=codes[0]["token"]).status == "released"
+
+
+def test_a_seal_begun_before_a_sale_it_did_not_stop_is_timed_after_it(flow, monkeypatch):
+    """A regulator starts sealing; a sale that started later takes the batch's lock first and is
+    recorded. The seal, which waited for the lock, must not read as earlier than that sale
+    (its time is taken under the lock), or the record would look like a sale through a seal."""
+    import time_machine
+    from django.utils import timezone
+
+    import batches.incidents
+    import markets.services
+    from batches.actors import actor_for
+    from batches.models import Incident, Seal
+    from markets.models import Sale
+    from tests.conftest import Flow
+
+    # Walked in the past, so that the real clock runs on while the two race
+    with time_machine.travel(timezone.now() - timedelta(days=10), tick=False) as clock:
+        sold, positive = flow, Flow(flow.api)
+        sold.pre_storage()
+        positive.pre_storage()  # the same day, the same warehouse: a co-located lot
+        sold.post("operator-1", "disinfect", DISINFECTION, 201)
+        sold.post("operator-1", "move-to-resting")
+        sold.sample()
+        sold.result("negative")
+        clock.shift(7 * 24 * 3600 + 1)
+        complete_due_rests()
+        sold.post("operator-1", "move-to-storage")
+        sold.post("operator-1", "issue-codes")
+        sold.post("operator-1", "release", {"all": True})
+        codes = sold.codes()
+        positive.post("operator-1", "disinfect", DISINFECTION, 201)
+        positive.post("operator-1", "move-to-resting")
+        positive.sample()
+        positive.result("positive")
+    incident = Incident.objects.get(batch__number=positive.number)
+    regulator = actor_for(get_user_model().objects.get(username="regulator"))
+    sell = post(
+        "merchant-a1",
+        "/api/sales/",
+        {"codes": [codes[0]["token"]], "buyer_name": "王小姐", "buyer_phone": "13912345678", "buyer_kind": "consumer"},
+    )
+    seal_begun, sale_holds_lock = threading.Event(), threading.Event()
+    lots, sealed_ids = batches.incidents._lots_by_number, markets.services.sealed_batch_ids
+
+    def lots_then_wait(*args, **kwargs):  # the seal has begun, and is slow to reach the lock
+        found = lots(*args, **kwargs)
+        seal_begun.set()
+        sale_holds_lock.wait(timeout=30)
+        return found
+
+    def sealed_then_hold(*args, **kwargs):  # the sale, under the batch's lock, takes its time
+        found = sealed_ids(*args, **kwargs)
+        sale_holds_lock.set()
+        threading.Event().wait(0.5)
+        return found
+
+    monkeypatch.setattr(batches.incidents, "_lots_by_number", lots_then_wait)
+    monkeypatch.setattr(markets.services, "sealed_batch_ids", sealed_then_hold)
+
+    def seal():
+        return batches.incidents.incident_seal(incident=incident, actor=regulator, numbers=[sold.number])
+
+    def sale():
+        seal_begun.wait(timeout=30)
+        return sell()
+
+    sealed, answer = at_once(seal, sale)
+
+    assert answer.status_code == 201, answer.content  # the sale came first: not stopped
+    assert [batch.number for batch in sealed] == [sold.number]
+    seal_row = Seal.objects.get(batch__number=sold.number)
+    sale_row = Sale.objects.get(pk=answer.json()["id"])
+    assert seal_row.sealed_at >= sale_row.sold_at
+    sale_event, seal_event = Event.objects.filter(batch__number=sold.number, action__in=("sale", "seal")).order_by("id")
+    assert (sale_event.action, seal_event.action) == ("sale", "seal") and seal_event.at >= sale_event.at

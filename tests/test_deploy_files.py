@@ -4,7 +4,6 @@ deployment checks find clean once its secret is filled in."""
 
 import http.client
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -25,6 +24,9 @@ UNITS = [
     "warehouse-beat.service",
     "warehouse-relay.service",
     "warehouse.target",
+    "warehouse-backup.service",
+    "warehouse-backup.timer",
+    "warehouse-backup-failed.service",
 ]
 
 
@@ -72,7 +74,8 @@ def test_systemd_accepts_the_units(tmp_path):
     assert shutil.which("systemd-analyze"), "systemd-analyze missing (Debian package systemd)"
     for name in UNITS:
         text = (DEPLOY / "systemd" / name).read_text()
-        # Installed under /opt/warehouse; here the checkout stands in for it.
+        # Installed under /opt/warehouse; here the checkout and the running virtualenv stand in for it.
+        text = text.replace("/opt/warehouse/.venv/bin", str(Path(sys.executable).parent))
         (tmp_path / name).write_text(text.replace("/opt/warehouse", str(ROOT)))
 
     result = subprocess.run(
@@ -127,14 +130,20 @@ def nginx_in_front(tmp_path, live_server, settings):
     static = tmp_path / "static"
     static.mkdir()
     (static / "probe.txt").write_text("served by nginx")
-    main = nginx_config(tmp_path)
-    site = (tmp_path / "warehouse.conf").read_text()
     app_port = live_server.url.rsplit(":", 1)[1]
-    site = site.replace("server 127.0.0.1:8000 ", f"server 127.0.0.1:{app_port} ")
-    site = site.replace("listen 443 ssl;", f"listen 127.0.0.1:{HTTPS_PORT} ssl;").replace("listen [::]:443 ssl;", "")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{HTTP_PORT};").replace("listen [::]:80;", "")
-    site = site.replace("alias /var/lib/warehouse/static/;", f"alias {static}/;")
-    (tmp_path / "warehouse.conf").write_text(site)
+    main = nginx_config(
+        tmp_path,
+        "--upstream",
+        f"127.0.0.1:{app_port}",
+        "--listen",
+        "127.0.0.1",
+        "--https-port",
+        str(HTTPS_PORT),
+        "--http-port",
+        str(HTTP_PORT),
+        "--static-dir",
+        str(static),
+    )
     process = subprocess.Popen(
         ["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off; user root;"],
         stdout=subprocess.DEVNULL,
@@ -160,18 +169,32 @@ def nginx_in_front(tmp_path, live_server, settings):
             process.wait()
 
 
-def nginx_config(tmp_path: Path) -> Path:
-    """The shipped site, with this machine's certificate, snippet and log paths, in a main config."""
+def nginx_config(tmp_path: Path, *options: str) -> Path:
+    """The shipped site rendered by deploy/nginx/render.py (as docs/deploy.md installs it) with this
+    machine's certificate, snippet and log paths and `options`, in a main config of the test's own
+    (Debian's nginx.conf, which includes the site, is not ours to ship)."""
     cert, key = self_signed_certificate(tmp_path)
-    snippet = tmp_path / "warehouse-proxy.conf"
-    shutil.copy(DEPLOY / "nginx" / "warehouse-proxy.conf", snippet)
-    site = (DEPLOY / "nginx" / "warehouse.conf").read_text()
-    site = site.replace("/etc/ssl/warehouse/fullchain.pem", str(cert)).replace(
-        "/etc/ssl/warehouse/privkey.pem", str(key)
+    shutil.copy(DEPLOY / "nginx" / "warehouse-proxy.conf", tmp_path / "warehouse-proxy.conf")
+    rendered = subprocess.run(
+        [
+            sys.executable,
+            str(DEPLOY / "nginx" / "render.py"),
+            "--certificate",
+            str(cert),
+            "--certificate-key",
+            str(key),
+            "--snippets-dir",
+            str(tmp_path),
+            "--log-dir",
+            str(tmp_path),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
-    site = site.replace("/etc/nginx/snippets/warehouse-proxy.conf", str(snippet))
-    site = re.sub(r"(access_log|error_log) /var/log/nginx/", rf"\1 {tmp_path}/", site)
-    (tmp_path / "warehouse.conf").write_text(site)
+    (tmp_path / "warehouse.conf").write_text(rendered.stdout)
     main = tmp_path / "nginx.conf"
     main.write_text(f"""
 pid {tmp_path}/nginx.pid;
@@ -227,7 +250,8 @@ def test_behind_nginx_the_public_page_limit_counts_the_real_client(nginx_in_fron
 @pytest.mark.django_db(transaction=True)
 def test_nginx_redirects_to_https_serves_static_files_and_keeps_metrics_internal(nginx_in_front):
     status, headers, _ = get("/healthz", client="127.0.0.2", https=False)
-    assert status == 301 and headers["Location"] == "https://trace.example.cn/healthz"
+    # The redirect names the HTTPS port the site was rendered with (443 leaves it out).
+    assert status == 301 and headers["Location"] == f"https://trace.example.cn:{HTTPS_PORT}/healthz"
 
     status, _, body = get("/static/probe.txt", client="127.0.0.2")
     assert (status, body) == (200, b"served by nginx")

@@ -179,7 +179,11 @@ def test_a_positive_result_alerts_the_district_and_the_city_not_the_other_distri
     d.sample()
     d.result("positive")
 
-    alerted = set(Notification.objects.filter(batch__number=d.number).values_list("recipient__username", flat=True))
+    alerted = set(
+        Notification.objects.filter(batch__number=d.number, kind="positive_result").values_list(
+            "recipient__username", flat=True
+        )
+    )
     assert alerted == {"regulator-2", "regulator-city"}
     assert [n["batch"] for n in api("regulator-2").get("/api/notifications/").json()["results"]] == [d.number]
     assert api("regulator").get("/api/notifications/").json()["count"] == 0

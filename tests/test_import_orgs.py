@@ -414,3 +414,26 @@ def test_a_user_made_in_the_admin_without_a_role_gets_the_role_of_the_file(tmp_p
     user = User.objects.get(username="wj1-review")
     assert actor_for(user).market.code == "WJ-1" and user.first_name == "陈晓峰"
     assert user.check_password("set-in-admin-2026")
+
+
+@pytest.mark.django_db
+def test_in_production_the_password_command_named_is_deploy_manage_sh(empty_db, settings):
+    # A bare `python manage.py` on a production server has neither the virtualenv nor the
+    # production environment (it would open an empty SQLite file): name the wrapper.
+    settings.PRODUCTION = True
+    out, _ = run(EXAMPLES / "orgs.csv")
+    assert "deploy/manage.sh changepassword sc-zhao" in out
+    assert out.count("deploy/manage.sh changepassword") == 12 and "python manage.py" not in out
+
+
+def test_a_relative_path_that_is_not_there_names_the_directory_it_was_looked_for_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_failing("orgs.csv") == [
+        f"找不到文件：orgs.csv（相对路径，按当前目录 {tmp_path} 查找的是 {tmp_path / 'orgs.csv'}）"
+    ]
+
+
+def test_an_unreadable_file_is_refused_with_a_message(tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "orgs.csv", example_records())
+    monkeypatch.setattr("batches.organisations.os.access", lambda *_: False)  # root reads any file
+    assert run_failing(path) == [f"无法读取文件：{path}（当前用户没有读取权限）"]

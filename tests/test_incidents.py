@@ -266,3 +266,44 @@ def test_the_incident_page_shows_lots_seal_buttons_buyers_and_the_report(web, wo
     dashboard = web("regulator").get("/dashboard/").content.decode()
     assert page in dashboard
     assert web("regulator").get("/incidents/").status_code == 200
+
+
+def test_a_sealed_items_public_page_says_under_investigation_at_once_and_never_passed(
+    api, clock, world_with_incident, settings
+):
+    """docs/contract.md, public page states: while a seal is in force the page says 正在核查 and
+    shows no passed test, from the moment the seal is committed (a cached page is not served),
+    in both languages; once lifted it says what it said before."""
+    from django.core.cache import cache
+    from django.test import Client
+
+    from warehouse.public import UNSETTLED_SECONDS
+
+    assert settings.PUBLIC_PAGE_CACHE_SECONDS > 0
+    cache.clear()
+    w = world_with_incident
+    path = f"/c/{w['codes'][0]['token']}"  # an item sold before the incident
+    clock.shift(UNSETTLED_SECONDS + 1)  # the batch's last change has settled: its pages are kept
+    shopper, visitor = Client(), Client()
+    before = shopper.get(path).content.decode()
+    assert "已售出" in before and "检测合格" in before and "正在核查" not in before
+    assert "Sold" in visitor.get(f"{path}?lang=en").content.decode()
+    assert shopper.get(path).content.decode() == before  # kept, and served from the cache
+
+    api("regulator").post(f"/api/incidents/{w['incident'].pk}/seal/", {"batches": [w["sold"].number]}, format="json")
+
+    sealed = shopper.get(path).content.decode()
+    assert "正在核查" in sealed and 'data-testid="under-investigation"' in sealed
+    assert "检测合格" not in sealed and "已售出" not in sealed and "HZCDC" not in sealed and "R-1" not in sealed
+    english = visitor.get(path).content.decode()  # the visitor's cookie keeps English
+    assert "Under investigation" in english and "negative" not in english.lower() and "Sold" not in english
+    clock.shift(UNSETTLED_SECONDS + 1)
+    assert "正在核查" in shopper.get(path).content.decode()  # and so it stays, cached or not
+
+    api("regulator").post(
+        f"/api/incidents/{w['incident'].pk}/lift-seal/", {"batches": [w["sold"].number]}, format="json"
+    )
+
+    lifted = shopper.get(path).content.decode()
+    assert "已售出" in lifted and "检测合格" in lifted and "正在核查" not in lifted
+    cache.clear()

@@ -3,13 +3,25 @@ two Celery beats on one PostgreSQL database and one Redis. A hundred batches go 
 whole process over HTTP at once while one web server, one worker and one beat are killed
 (kill -9) midway. Every batch must still reach its end, the rest must end exactly once, no
 code may be issued twice, and no request may fail except those in flight on the killed server.
+Then a phone's 9 MiB photo goes up through nginx as evidence and comes back unchanged, from
+each web server: the photos are in an S3-compatible store (moto's S3 in server mode, a process
+of the test's own) that both web servers use, never on a machine's disk.
+
+What runs is what ships: the nginx site of deploy/nginx (rendered by its render.py, with a
+self-signed certificate: the clients speak HTTPS), each process started with the ExecStart and
+Environment of its unit in deploy/systemd, every process given the environment template
+deploy/warehouse.env.example filled in as docs/deploy.md says.
 
 The database is one of its own (`mn_<random>`, dropped at the end) on the PostgreSQL server of
 DATABASE_URL, or the local one when the suite runs on SQLite: this test always runs.
 The figures it prints are those in docs/scaling.md.
 """
 
+import hashlib
+import io
+import json
 import os
+import random
 import secrets
 import statistics
 import threading
@@ -19,16 +31,20 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 import requests
+from PIL import Image
 
 from .processes import (
     BIN,
     PYTHON,
+    ROOT,
     OwnTempDir,
     Processes,
+    S3Store,
     answers,
     assert_ports_free,
     nginx_argv,
@@ -37,6 +53,7 @@ from .processes import (
     redis_url,
     run,
     scratch_database,
+    unit_command,
     wait_until,
 )
 
@@ -60,71 +77,52 @@ USERS = sorted({name for row in PEOPLE for name in (row[0], row[2], row[3])})
 
 
 # --- the machines ---------------------------------------------------------------------------
+# Two machines, each with a web server, a worker, a beat and a relay, started with the shipped
+# units' commands (deploy/systemd) and the shipped environment template; the shipped nginx site
+# (deploy/nginx, rendered by its render.py) in front of both. Machine 1 loses power midway.
+
+MACHINES = (1, 2)
+UNITS = {
+    "web": "warehouse-web.service",
+    "worker": "warehouse-worker.service",
+    "beat": "warehouse-beat.service",
+    "relay": "warehouse-relay.service",
+}
+NGINX_HTTP_PORT = 18254
+SERVER_NAME = "127.0.0.1"
 
 
-def web(index: int, port: int) -> list[str]:
-    return [
-        str(BIN / "gunicorn"),
-        "config.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "2",
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "5",
-        # Longer than nginx keeps an idle upstream connection (60 s): nginx closes it, never
-        # gunicorn (its default is 2 s), so no request is sent on a connection being closed (a
-        # POST would get 502 and not be retried). Sync workers (production) close every
-        # connection themselves and say so; this only matters for gthread.
-        "--keep-alive",
-        "75",
-    ]
+def template() -> dict[str, str]:
+    """The variables deploy/warehouse.env.example sets (the EnvironmentFile of every unit)."""
+    lines = (ROOT / "deploy" / "warehouse.env.example").read_text().splitlines()
+    return dict(line.partition("=")[::2] for line in lines if line.strip() and not line.startswith("#"))
 
 
-def worker(index: int, node: str) -> list[str]:
-    return [
-        str(BIN / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "--pool=threads",
-        "--concurrency=2",
-        "-n",
-        f"{node}-worker-{index}@%h",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+def fleet(node: str, directory) -> dict[str, tuple[list[str], dict]]:
+    """Every process of the deployment by name: (argv, environment) of its shipped unit on its
+    machine. /var/lib/warehouse and /run are each machine's own; the evidence photos are in the
+    S3-compatible store both machines use, the label sheets on a directory both machines mount
+    (docs/deploy.md, "Several machines")."""
+    processes = {}
+    for machine in MACHINES:
+        state = directory / f"machine-{machine}"
+        (state / "prometheus").mkdir(parents=True, exist_ok=True)
+        paths = {
+            "/opt/warehouse/.venv/bin": str(BIN),
+            "/opt/warehouse": str(ROOT),
+            "/var/lib/warehouse": str(state),
+            "/run/warehouse-prometheus": str(state / "prometheus"),
+            "127.0.0.1:8000": f"127.0.0.1:{WEB_PORTS[machine - 1]}",
+        }
+        for kind, unit in UNITS.items():
+            processes[f"{kind}-{machine}"] = unit_command(
+                unit, machine=f"{node}-m{machine}", env=environment_file(directory), paths=paths
+            )
+    return processes
 
 
-def beat(index: int, node: str, directory) -> list[str]:
-    return [
-        str(BIN / "celery"),
-        "-A",
-        "config",
-        "beat",
-        "--loglevel=INFO",
-        "--schedule",
-        str(directory / f"beat-{index}-schedule"),
-        "--pidfile",
-        str(directory / f"beat-{index}.pid"),
-    ]
-
-
-def fleet(node: str, directory) -> dict[str, list[str]]:
-    """Every process of the deployment by name. Another kind of process is one more line here."""
-    return {
-        **{f"web-{i}": web(i, port) for i, port in enumerate(WEB_PORTS, start=1)},
-        **{f"worker-{i}": worker(i, node) for i in (1, 2)},
-        **{f"beat-{i}": beat(i, node, directory) for i in (1, 2)},
-        **{f"relay-{i}": [PYTHON, "manage.py", "outbox_relay"] for i in (1, 2)},
-    }
+def environment_file(directory) -> dict:
+    return json.loads((directory / "warehouse.env.json").read_text())
 
 
 # Which log line says that a process is ready (nginx and the web servers are asked over HTTP).
@@ -134,12 +132,15 @@ READY_LINE = {"worker": " ready.", "beat": "beat: Starting..."}
 KILLED = ("web-1", "worker-1", "beat-1")
 
 
-def is_ready(processes: Processes, name: str) -> bool:
+def is_ready(processes: Processes, name: str, certificate) -> bool:
     kind, _, index = name.partition("-")
     if kind == "web":
         return answers(f"http://127.0.0.1:{WEB_PORTS[int(index) - 1]}/healthz")
     if kind == "nginx":
-        return answers(f"http://127.0.0.1:{NGINX_PORT}/healthz")
+        try:
+            return requests.get(f"https://{SERVER_NAME}:{NGINX_PORT}/healthz", timeout=2, verify=certificate).ok
+        except requests.RequestException:
+            return False
     line = READY_LINE.get(kind)  # a kind with no ready line is ready once it runs
     return line is None or line in processes.started[name].log.read_text(errors="replace")
 
@@ -153,10 +154,20 @@ def deployment():
     queue = f"{node}-celery"
     try:
         with scratch_database("mn") as database_url:
-            processes = Processes(own.path, environment(database_url, queue, own.path))
+            processes = Processes(own.path, {"PATH": os.environ["PATH"]})
             try:
-                start(processes, node, own.path)
-                yield Deployment(processes=processes, database_url=database_url, base=f"http://127.0.0.1:{NGINX_PORT}")
+                store = S3Store.start(processes)  # it starts while the schema is made
+                processes.env = environment(database_url, queue, own.path, store)
+                certificate, machines = start(processes, node, own.path, store)
+                yield Deployment(
+                    processes=processes,
+                    database_url=database_url,
+                    base=f"https://{SERVER_NAME}:{NGINX_PORT}",
+                    certificate=str(certificate),
+                    store=store,
+                    fleet=machines,
+                    directory=own.path,
+                )
             finally:
                 processes.stop_all()  # before the database is dropped
     finally:
@@ -166,47 +177,70 @@ def deployment():
             own.remove()
 
 
-def environment(database_url: str, queue: str, directory) -> dict:
-    var = directory / "var"
-    var.mkdir()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "CELERY_", "PYTEST_"))}
+def environment(database_url: str, queue: str, directory, store: S3Store) -> dict:
+    """The shipped environment template with this installation's values, as an administrator
+    fills it in (docs/deploy.md, "Several machines": the photos in the S3-compatible store, the
+    label sheets on a shared directory), plus what only this test sets (its own queue, a 15 s
+    rest); written where fleet() reads it, and returned for the commands run by hand (migrate)."""
+    shared = directory / "shared"
+    env = template()
     env.update(
+        PUBLIC_BASE_URL=f"https://{SERVER_NAME}:{NGINX_PORT}",
+        ALLOWED_HOSTS=SERVER_NAME,
+        SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=database_url,
         REDIS_URL=redis_url(),
+        # The machine's PATH (systemd gives its own); no mail server on a test machine.
+        PATH=os.environ["PATH"],
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+        WEB_WORKERS="2",
+        WORKER_CONCURRENCY="2",
+        LOG_LEVEL="WARNING",
+        **store.environment(),
+        # Label sheets are files under MEDIA_ROOT (warehouse/label_sheets.py), not in the store.
+        MEDIA_ROOT=str(shared / "media"),
+        # This test's own.
         CELERY_QUEUE=queue,
         REST_PERIOD_SECONDS=str(REST_SECONDS),
         REST_SWEEP_SECONDS=str(SWEEP_SECONDS),
-        SECRET_KEY=secrets.token_hex(32),
-        DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{NGINX_PORT}",
-        VAR_DIR=str(var),
         PYTHONUNBUFFERED="1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        LOG_LEVEL="WARNING",
     )
-    return env
+    (directory / "warehouse.env.json").write_text(json.dumps(env))
+    return {**env, "VAR_DIR": str(directory / "machine-1")}
 
 
-def start(processes: Processes, node: str, directory) -> None:
-    """Schema and demo world, then every process of the fleet and nginx, each until it is ready."""
-    assert_ports_free(NGINX_PORT, *WEB_PORTS)
+def start(processes: Processes, node: str, directory, store: S3Store) -> tuple[Path, dict]:
+    """Schema and demo world, the bucket, then every process of the fleet and nginx, each until
+    it is ready; returns nginx's certificate (the clients trust it) and the fleet."""
+    assert_ports_free(NGINX_PORT, NGINX_HTTP_PORT, *WEB_PORTS)
     run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=processes.env)
-    run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env=processes.env)
-    for name, argv in fleet(node, directory).items():
-        processes.start(name, argv)
+    # The demo world stands in for import_orgs; seed_demo refuses production mode (its known password).
+    run([PYTHON, "manage.py", "seed_demo", "--password", PASSWORD], env={**processes.env, "PRODUCTION": "0"})
+    store.create_bucket()
+    machines = fleet(node, directory)
+    for name, (argv, env) in machines.items():
+        processes.start(name, argv, env=env)
     nginx_dir = directory / "nginx"
     nginx_dir.mkdir()
     directory.chmod(0o711)  # nginx's unprivileged workers reach their temp files in it
-    processes.start("nginx", nginx_argv(nginx_dir, nginx_config(nginx_dir, port=NGINX_PORT, upstreams=list(WEB_PORTS))))
+    conf, certificate = nginx_config(
+        nginx_dir,
+        server_name=SERVER_NAME,
+        https_port=NGINX_PORT,
+        http_port=NGINX_HTTP_PORT,
+        upstreams=list(WEB_PORTS),
+        static_dir=directory / "machine-1" / "static",
+    )
+    processes.start("nginx", nginx_argv(nginx_dir, conf))
     for name in processes.started:
         wait_until(
-            lambda name=name: is_ready(processes, name) or not processes.alive(name),
+            lambda name=name: is_ready(processes, name, str(certificate)) or not processes.alive(name),
             timeout=90,
             what=f"{name} ready",
             diagnostics=processes.logs,
         )
         assert processes.alive(name), processes.logs()
+    return certificate, machines
 
 
 @dataclass
@@ -214,6 +248,10 @@ class Deployment:
     processes: Processes
     database_url: str
     base: str
+    certificate: str
+    store: S3Store
+    fleet: dict
+    directory: Path
 
 
 # --- the clients ----------------------------------------------------------------------------
@@ -246,14 +284,17 @@ class Client:
     """One person's HTTP client through nginx. Every POST carries an Idempotency-Key; a
     connection error or a 5xx is retried with the same key, so an action is done once."""
 
-    def __init__(self, base: str, record: Record, token: str | None = None):
-        self.base, self.record, self.token = base, record, token
+    def __init__(self, base: str, record: Record, token: str | None = None, certificate: str | None = None):
+        self.base, self.record, self.token, self.certificate = base, record, token, certificate
         self.local = threading.local()
 
     @property
     def session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
             self.local.session = requests.Session()
+            # nginx's own certificate; no CA bundle or proxy from the environment overrides it.
+            self.local.session.trust_env = False
+            self.local.session.verify = self.certificate or True
             if self.token:
                 self.local.session.headers["Authorization"] = f"Token {self.token}"
         return self.local.session
@@ -278,12 +319,12 @@ class Client:
         raise Unexpected(f"{step} {method} {path}: no answer after {tries} tries")
 
 
-def sign_in(base: str, record: Record) -> dict[str, Client]:
-    anonymous = Client(base, record)
+def sign_in(base: str, record: Record, certificate: str | None = None, password: str = PASSWORD) -> dict[str, Client]:
+    anonymous = Client(base, record, certificate=certificate)
     clients = {}
     for username in USERS:
-        answer = anonymous.call("token", "POST", "/api/auth/token/", {"username": username, "password": PASSWORD})
-        clients[username] = Client(base, record, answer.json()["token"])
+        answer = anonymous.call("token", "POST", "/api/auth/token/", {"username": username, "password": password})
+        clients[username] = Client(base, record, answer.json()["token"], certificate)
     return clients
 
 
@@ -317,7 +358,7 @@ def declare_to_resting(clients, index: int) -> dict:
         {
             "market": market,
             "customs_declaration_no": f"31012026{index:010d}",
-            "origin_country": "意大利",
+            "origin_country": "IT",
             "port_of_entry": "上海浦东",
             "lines": lines,
         },
@@ -396,7 +437,7 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
     processes = deployment.processes
     record = Record()
     began = time.monotonic()
-    clients = sign_in(deployment.base, record)
+    clients = sign_in(deployment.base, record, deployment.certificate)
     killed_at: list[float] = []
     finished: list[dict] = []
 
@@ -413,6 +454,11 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
                     processes.kill(name)
         finished = [future.result() for future in done]
     wall = time.monotonic() - began
+    assert not any(processes.alive(name) for name in KILLED)
+    # Machine 1 comes back (systemd starts its web server at boot) while the results are checked:
+    # the photo below is then asked of both web servers.
+    argv, env = deployment.fleet["web-1"]
+    processes.start("web-1-back", argv, env=env)
 
     # Every batch reached its end: released, with one of its codes sold.
     assert len(finished) == BATCHES
@@ -466,10 +512,77 @@ def test_a_hundred_batches_through_two_of_everything_while_one_of_each_is_killed
         (a.step, a.status, round(a.started - kill, 2), round(a.ended - kill, 2)) for a in failed
     ]
     assert all(processes.alive(name) for name in ("web-2", "worker-2", "beat-2", "nginx")), processes.logs()
-    assert not any(processes.alive(name) for name in KILLED)
+    wait_until(
+        lambda: answers(f"http://127.0.0.1:{WEB_PORTS[0]}/healthz") or not processes.alive("web-1-back"),
+        timeout=90,
+        what="machine 1's web server back",
+        diagnostics=processes.logs,
+    )
+    assert processes.alive("web-1-back"), processes.logs()
+
+    # A phone's full-size photo (9 MiB) through the shipped nginx as arrival evidence, and back.
+    batch = finished[0]
+    operator = clients[PEOPLE[batch["index"] % len(PEOPLE)][3]]
+    photo = phone_photo()
+    assert 9 * 2**20 <= len(photo) < 10 * 2**20
+    uploaded = operator.session.post(
+        f"{deployment.base}/api/batches/{batch['number']}/attachments/",
+        files={"file": ("IMG_2041.jpg", photo, "image/jpeg")},
+        data={"kind": "arrival"},
+        timeout=(3, 120),
+    )
+    assert uploaded.status_code == 201, uploaded.text[:400]
+    stored = uploaded.json()
+    # Stored at most ATTACHMENT_MAX_SIDE (2560 px) on its long side, as every photo since af9795a.
+    assert (stored["width"], stored["height"]) == (2560, 1920)
+    downloaded = operator.session.get(deployment.base + stored["url"], timeout=(3, 120))
+    assert downloaded.status_code == 200 and downloaded.headers["Content-Type"] == "image/jpeg"
+    assert len(downloaded.content) == stored["size"]
+    assert hashlib.sha256(downloaded.content).hexdigest() == stored["sha256"]
+
+    # It is in the bucket, with its thumbnail (the bucket's only objects), and on no machine's disk.
+    with psycopg.connect(deployment.database_url) as conn:
+        file, thumbnail = conn.execute(
+            "SELECT file, thumbnail FROM batches_attachment WHERE sha256 = %s", [stored["sha256"]]
+        ).fetchone()
+    objects = deployment.store.objects()
+    prefix = S3Store.PREFIX
+    assert sorted(objects) == sorted([f"{prefix}/{file}", f"{prefix}/{thumbnail}"])
+    assert hashlib.sha256(objects[f"{prefix}/{file}"]).hexdigest() == stored["sha256"]
+    disks = [deployment.directory / place / "attachments" for place in ("machine-1", "machine-2", "shared")]
+    assert not [path for disk in disks if disk.exists() for path in disk.rglob("*") if path.is_file()]
+    # The bucket is private: only the app, with its keys, reads it.
+    assert requests.get(f"{deployment.store.endpoint}/{S3Store.BUCKET}/{prefix}/{file}", timeout=10).status_code == 403
+    # Each web server answers it by itself, whichever took the upload: straight to each gunicorn
+    # (as nginx sends a request: X-Forwarded-Proto https), the photo and its thumbnail.
+    for port in WEB_PORTS:
+        for url, digest in ((stored["url"], stored["sha256"]), (stored["thumbnail_url"], None)):
+            direct = requests.get(
+                f"http://127.0.0.1:{port}{url}",
+                headers={"Authorization": operator.session.headers["Authorization"], "X-Forwarded-Proto": "https"},
+                timeout=(3, 120),
+            )
+            assert direct.status_code == 200 and direct.headers["Content-Type"] == "image/jpeg", (port, url)
+            if digest:
+                assert hashlib.sha256(direct.content).hexdigest() == digest, port
+            else:
+                assert direct.content == objects[f"{prefix}/{thumbnail}"], port
 
     with capsys.disabled():
         print(figures(attempts, wall=wall, ended_by=ended_by, kill=kill - began))
+
+
+PHOTO_SIZE = (4000, 3000)
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel JPEG of 9.2 MiB: what a phone's camera gives (noise compresses as badly as
+    a detailed scene)."""
+    width, height = PHOTO_SIZE
+    image = Image.frombytes("RGB", PHOTO_SIZE, random.Random(20).randbytes(width * height * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=87)
+    return out.getvalue()
 
 
 def figures(attempts: list[Attempt], *, wall: float, ended_by: Counter, kill: float) -> str:

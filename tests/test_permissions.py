@@ -68,7 +68,7 @@ def stored(flow, clock):
 
 # path, method, how to prepare the batch, body, roles that may act (SPEC §4), success status
 ACTIONS = {
-    "edit": ("", "patch", lambda f, c: f.declare(), lambda f: {"origin_country": "法国"}, {"merchant"}, 200),
+    "edit": ("", "patch", lambda f, c: f.declare(), lambda f: {"origin_country": "FR"}, {"merchant"}, 200),
     "submit": ("submit/", "post", lambda f, c: f.declare(), lambda f: {}, {"merchant"}, 200),
     "approve": ("approve/", "post", lambda f, c: f.submitted(), lambda f: {"warehouse": "WH-1"}, {"reviewer"}, 200),
     "reject": ("reject/", "post", lambda f, c: f.submitted(), lambda f: {"reason": "资料不全"}, {"reviewer"}, 200),

@@ -76,7 +76,8 @@ def test_the_merchant_concerned_is_notified(flow, clock, sell, api):
     flow.post("regulator", "recall", {"reason": "进口冷链关联风险"})
 
     notices = api("merchant-a1").get("/api/notifications/").json()["results"]
-    assert [(n["kind"], n["batch"]) for n in notices] == [("recall", flow.number)]
+    # newest first: the recall, then the approval the merchant was told of before
+    assert [(n["kind"], n["batch"]) for n in notices] == [("recall", flow.number), ("approved", flow.number)]
     assert flow.number in notices[0]["title"] and "进口冷链关联风险" in notices[0]["body"]
     assert "王小姐" not in notices[0]["body"] and "13912345678" not in notices[0]["body"]
     assert api("merchant-a2").get("/api/notifications/").json()["count"] == 0
@@ -139,10 +140,10 @@ def test_a_recall_that_fails_half_way_leaves_nothing_changed(flow, clock, monkey
     codes = flow.released(clock)
     regulator = actor_for(get_user_model().objects.get(username="regulator"))
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("mail server on fire")
 
-    monkeypatch.setattr(Notification.objects, "create", broken)
+    monkeypatch.setattr(Notification.objects, "bulk_create", broken)
     with pytest.raises(RuntimeError):
         services.batch_recall(batch=Batch.objects.get(number=flow.number), actor=regulator, reason="召回")
 

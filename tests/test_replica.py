@@ -82,7 +82,7 @@ class Site:
             {
                 "market": "MKT-A",
                 "customs_declaration_no": f"3101{secrets.randbelow(10**14):014d}",
-                "origin_country": "意大利",
+                "origin_country": "IT",
                 "port_of_entry": "上海浦东",
                 "lines": [
                     {

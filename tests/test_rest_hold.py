@@ -273,13 +273,13 @@ def test_editing_a_resting_batch_is_refused(flow):
     assert patch("regulator", {"rest_until": shorter}).status_code == 403
     assert patch("merchant-a1", {"rest_until": shorter}).status_code == 400  # not an editable field
     assert patch("merchant-a1", {"status": "rest_complete"}).status_code == 400
-    assert patch("merchant-a1", {"origin_country": "法国"}).status_code == 409  # nothing is editable now
+    assert patch("merchant-a1", {"origin_country": "FR"}).status_code == 409  # nothing is editable now
 
     after = flow.detail()
     assert (after["status"], after["rest_until"], after["origin_country"]) == (
         "resting",
         resting["rest_until"],
-        "意大利",
+        "IT",
     )
 
 

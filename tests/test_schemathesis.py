@@ -71,6 +71,7 @@ ANSWERS_400_TO_VALID_SHAPES = [
     ("GET", "/api/sales/"),  # from < to
     ("GET", "/api/trace/merchants/{merchant_id}/sales/"),  # from < to
     ("POST", "/api/batches/{number}/attachments/"),  # a real JPEG, PNG or WebP; an event of this batch
+    ("POST", "/api/batches/{number}/documents/"),  # a real PDF or image; a paper of this batch to replace
     ("POST", "/api/incidents/{incident_id}/seal/"),  # numbers of the incident's co-located lots
     ("POST", "/api/incidents/{incident_id}/lift-seal/"),  # the same
 ]

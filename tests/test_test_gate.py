@@ -30,7 +30,7 @@ def test_no_result_keeps_the_goods_out_of_storage(flow, clock):
 
     assert response.status_code == 409
     assert (response.json()["code"], response.json()["status"]) == ("no_negative_result", "rest_complete")
-    assert response.json()["allowed"] == ["test_result", "move_to_storage"]
+    assert response.json()["allowed"] == ["sample", "test_result", "move_to_storage"]
     assert flow.detail()["status"] == "rest_complete"
 
 
@@ -88,9 +88,13 @@ def test_a_positive_result_quarantines_at_once_and_alerts_the_regulators(
     # the district's regulator and the city-level one (regulator-2 of the other district: not)
     assert sorted(mailoutbox[0].to) == ["regulator-city@example.cn", "regulator@example.cn"]
     assert flow.number in mailoutbox[0].subject
-    # while the crew and the merchant get no such alert
-    assert flow.api("operator-1").get("/api/notifications/").json()["count"] == 0
-    assert flow.api("merchant-a1").get("/api/notifications/").json()["count"] == 0
+    # while the crew gets no such alert, and the merchant is told the batch is quarantined
+    # (docs/contract.md "Notices"), without the regulators' alert
+    crew = flow.api("operator-1").get("/api/notifications/").json()["results"]
+    assert {n["kind"] for n in crew} <= {"approved_into_warehouse", "rest_complete"}
+    told = flow.api("merchant-a1").get("/api/notifications/").json()["results"]
+    assert [n["kind"] for n in told] == ["quarantined", "approved"]
+    assert told[0]["batch"] == flow.number and "S2" in told[0]["body"] and told[0]["serious"] is True
 
 
 def test_the_alert_e_mail_is_sent_only_when_the_quarantine_commits(
@@ -103,8 +107,9 @@ def test_the_alert_e_mail_is_sent_only_when_the_quarantine_commits(
         flow.result("positive")
 
     assert mailoutbox == []  # not inside the transaction
-    assert len(callbacks) == 1
-    callbacks[0]()
+    assert len(callbacks) == 2  # the regulators' e-mail and the merchant's SMS (batches.notices)
+    for callback in callbacks:
+        callback()
     assert len(mailoutbox) == 1
 
 
@@ -205,6 +210,7 @@ def test_only_the_regulator_decides_on_quarantined_goods(flow, who):
 
 def test_results_name_a_sample_of_the_batch(flow):
     flow.resting()
+    notices = Notification.objects.count()  # the approval's, told to the merchant and the operators
 
     response = flow.api("operator-1").post(
         f"/api/batches/{flow.number}/test-results/",
@@ -214,4 +220,4 @@ def test_results_name_a_sample_of_the_batch(flow):
 
     assert response.status_code == 400 and "sample_no" in response.json()
     assert TestResult.objects.count() == 0
-    assert Notification.objects.count() == 0
+    assert Notification.objects.count() == notices

@@ -39,7 +39,7 @@ SPEC_DIAGRAM = {
     "return": ({"discrepancy"}, "returned", {"operator", "regulator"}),
     "disinfect": ({"pre_storage"}, None, {"operator"}),  # a record, the status stays
     "move_to_resting": ({"pre_storage"}, "resting", {"operator"}),
-    "sample": ({"resting"}, None, {"operator"}),
+    "sample": ({"resting", "rest_complete"}, None, {"operator"}),  # R2: until it leaves the resting zone
     "test_result": ({"resting", "rest_complete"}, None, {"operator"}),  # quarantined if positive
     "complete_rest": ({"resting"}, "rest_complete", {"system"}),  # the timer only (R1)
     "move_to_storage": ({"rest_complete"}, "stored", {"operator"}),
@@ -168,7 +168,7 @@ def test_every_action_not_allowed_in_a_status_answers_409_and_changes_nothing(fl
 def test_editing_outside_draft_answers_409_with_the_same_body(flow):
     flow.submitted()
 
-    response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/", {"origin_country": "法国"}, format="json")
+    response = flow.api("merchant-a1").patch(f"/api/batches/{flow.number}/", {"origin_country": "FR"}, format="json")
 
     assert response.status_code == 409
     assert response.json() == {
@@ -190,7 +190,7 @@ OFFERED = {
     "discrepancy": {"merchant-a1": [], "operator-1": ["arrive", "return"], "regulator": ["return", "recall"]},
     "pre_storage": {"operator-1": ["disinfect", "move_to_resting"], "regulator": ["recall"]},
     "resting": {"merchant-a1": [], "operator-1": ["sample", "test_result"], "regulator": ["recall"]},
-    "rest_complete": {"operator-1": ["test_result", "move_to_storage"], "regulator": ["recall"]},
+    "rest_complete": {"operator-1": ["sample", "test_result", "move_to_storage"], "regulator": ["recall"]},
     "quarantined": {"merchant-a1": [], "operator-1": [], "regulator": ["redisinfect", "destroy", "recall"]},
     "stored": {"operator-1": ["issue_codes"], "regulator": ["recall"]},
     "coded": {"merchant-a1": [], "reviewer-a": [], "operator-1": ["release"], "regulator": ["recall"]},

@@ -66,12 +66,12 @@ def test_edit_a_draft_replaces_its_lines_and_a_submitted_batch_cannot_be_edited(
     )
     assert answer.status_code == 302
     batch = Batch.objects.get(number=number)
-    assert batch.origin_country == "法国" and [line.product_name for line in batch.lines.all()] == ["羊绒大衣"]
+    assert batch.origin_country == "FR" and [line.product_name for line in batch.lines.all()] == ["羊绒大衣"]
     flow.post("merchant-a1", "submit")
     # Submitted: the edit page is refused by the state (409, the service says why), nothing changes
     answer = web("merchant-a1").post(f"/batches/{number}/edit/", {**declaration_form(), "then": "draft"})
     assert answer.status_code == 409 and "不能执行此操作" in text_of(answer)
-    assert Batch.objects.get(number=number).origin_country == "法国"
+    assert Batch.objects.get(number=number).origin_country == "FR"
 
 
 def test_submit_button_and_revise_after_rejection(web, flow):
@@ -125,4 +125,4 @@ def test_the_edit_page_of_a_submitted_batch_goes_back_to_the_batch_and_a_post_is
         "then": "draft",
     }
     answer = web("merchant-a1").post(f"/batches/{flow.number}/edit/", form)
-    assert answer.status_code == 409 and Batch.objects.get(number=flow.number).origin_country != "法国"
+    assert answer.status_code == 409 and Batch.objects.get(number=flow.number).origin_country != "FR"

@@ -6,12 +6,12 @@ never a merchant's or a buyer's personal data: the page's context is built here 
 fields only, so nothing else can reach the template.
 
 Cached per token and language (README, "The hot paths under load"): the page changes only
-when the code's or its batch's status does, and every such change writes an event of the batch
-(R6), which moves the batch's cache version on (`page_changed`); for UNSETTLED_SECONDS after
-it pages of that batch are not stored, so that one read before the change's commit is not kept. Answers
-carry an ETag and Last-Modified; a phone that asks again with them gets 304 and no body.
-Cache-Control is `no-cache`: a browser keeps the page but asks every time, so a sold or
-recalled item never shows as it was.
+when the code's or its batch's status does or a seal is put on or lifted, and every such
+change writes an event of the batch (R6), which moves the batch's cache version on
+(`page_changed`); for UNSETTLED_SECONDS after it pages of that batch are not stored, so that
+one read before the change's commit is not kept. Answers carry an ETag and Last-Modified; a
+phone that asks again with them gets 304 and no body. Cache-Control is `no-cache`: a browser
+keeps the page but asks every time, so a sold, recalled or sealed item never shows as it was.
 
 Throttled per client address (`public_verify` rate) so that tokens cannot be enumerated;
 unknown codes count against the same budget. The page must not fail when the shared cache
@@ -29,7 +29,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import Http404, HttpResponse
@@ -45,7 +45,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from batches.codes import TOKEN_RE, CodeRef, codes_for_refs, digital_link_ref
-from batches.models import Code, CodeStatus, Event, Status
+from batches.models import Code, CodeStatus, Event, Seal, Status
+from batches.seals import sealed_batch_ids
 
 from .codes_api import FirstRendererNegotiation
 from .selectors import first_negative_result, last_disinfection
@@ -135,7 +136,7 @@ class PublicPageRenderer(TemplateHTMLRenderer):
     exception_template_names = ["public/%(status_code)s.html", "public/error.html"]
 
 
-# What a buyer reads as the item's state: recalled wins over everything (R4).
+# What a buyer reads as the item's state (public_status: a recall, then a seal, win over it).
 PUBLIC_STATUS = {
     CodeStatus.IN_WAREHOUSE: "in_warehouse",
     CodeStatus.RELEASED: "in_market",
@@ -144,13 +145,25 @@ PUBLIC_STATUS = {
 }
 
 
+def public_status(code: Code) -> str:
+    """Recalled wins (R4); then a seal in force on the batch: "under investigation", whatever the
+    item's own state, and the test is then not shown as passed (docs/contract.md, public page)."""
+    if code.batch.status == Status.RECALLED or code.status == CodeStatus.RECALLED:
+        return "recalled"
+    sealed = getattr(code, "sealed", None)  # annotated by the page's one read of the code
+    if sealed if sealed is not None else sealed_batch_ids([code.batch_id]):
+        return "under_investigation"
+    return PUBLIC_STATUS[code.status]
+
+
 def public_facts(code: Code) -> dict:
     """Everything the public page shows, and nothing more."""
     batch, line = code.batch, code.line
+    status = public_status(code)
     disinfection = last_disinfection(batch)
-    negative = first_negative_result(batch)
+    negative = first_negative_result(batch) if status != "under_investigation" else None
     return {
-        "status": "recalled" if batch.status == Status.RECALLED else PUBLIC_STATUS[code.status],
+        "status": status,
         "product_name": line.product_name,
         "specification": line.specification,
         "gtin": line.gtin,
@@ -293,7 +306,8 @@ class PublicCodeView(APIView):
 
     def build_page(self, request, ref: CodeRef, *, version) -> dict:
         codes = Code.objects.select_related("batch__market", "batch__warehouse").annotate(
-            last_change=Subquery(Event.objects.filter(batch_id=OuterRef("batch_id")).order_by("-id").values("at")[:1])
+            last_change=Subquery(Event.objects.filter(batch_id=OuterRef("batch_id")).order_by("-id").values("at")[:1]),
+            sealed=Exists(Seal.objects.filter(batch_id=OuterRef("batch_id"), lifted_at__isnull=True)),
         )
         code = codes_for_refs({"scan": ref}, queryset=codes)["scan"]
         if code is None:

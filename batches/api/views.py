@@ -215,14 +215,23 @@ ACTION_VIEWS: dict[str, type] = {
 
 class NotificationOutput(serializers.ModelSerializer):
     batch = serializers.CharField(source="batch.number", allow_null=True, default=None)
+    title = serializers.CharField(source="shown_title", help_text="in the language of the request")
+    body = serializers.CharField(source="shown_body", help_text="in the language of the request")
+    unread = serializers.SerializerMethodField()
+    serious = serializers.BooleanField(help_text="recall, seal, quarantine, positive result: also sent by SMS/e-mail")
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "batch", "title", "body", "created_at", "read_at"]
+        fields = ["id", "kind", "batch", "title", "body", "created_at", "read_at", "unread", "serious"]
+
+    def get_unread(self, notice) -> bool:
+        return notice.read_at is None
 
 
 class NotificationListView(generics.ListAPIView):
-    """The signed-in user's own notifications (e.g. positive-result alerts for regulators)."""
+    """The signed-in user's own notices, newest first (docs/contract.md "Notices"): merchants'
+    approvals, rejections, discrepancies, quarantines, seals and recalls; reviewers' submissions;
+    operators' approved arrivals and completed rests; regulators' positive results."""
 
     serializer_class = NotificationOutput
     every_signed_in_user_may = True  # no role is refused (config.openapi)

@@ -1,10 +1,13 @@
 """Pages every role shares: the batch list, the batch detail with its timeline, and the
 actions taken from it (each one form → the API's input serializer → one service)."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Q
-from django.http import Http404, HttpResponseRedirect
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,9 +19,11 @@ from ..actions import REGISTRY, Action, Capability, Style, may, require, spec_of
 from ..actors import visible_batches
 from ..errors import DomainError, InputError
 from ..lifecycle import batch_allowed_actions
-from ..models import CodeStatus, Disinfection, Status
+from ..models import BatchDocument, CodeStatus, Disinfection, Status
 from . import forms as f
+from . import writes
 from .common import flatten_errors, page, role_page, scoped_batch
+from .next_step import next_step, read_facts, withheld
 from .presenters import STATUS_TONE, batch_rows, event_rows, rest_info, status_label
 
 # --- list ---------------------------------------------------------------------------------
@@ -85,8 +90,10 @@ def initial_values(action: str, batch) -> dict:
     if action == Action.SAMPLE:
         return {"sample_no": f"{batch.number}-S{batch.samples.count() + 1}"}
     if action == Action.TEST_RESULT:
-        pending = [s.sample_no for s in batch.samples.filter(cycle=batch.cycle, results__isnull=True)]
-        return {"sample_no": pending[0] if pending else ""}
+        # The oldest sample still waiting for its result; else the latest one, for a retest.
+        samples = batch.samples.filter(cycle=batch.cycle).order_by("taken_at", "id")
+        pending = samples.filter(results__isnull=True).values_list("sample_no", flat=True).first()
+        return {"sample_no": pending or samples.values_list("sample_no", flat=True).last() or ""}
     return {}
 
 
@@ -104,11 +111,10 @@ def action_form(action: str, batch, data=None):
     return form_class(data, prefix=action, **extra)
 
 
-def default_forms(batch, actor) -> dict:
-    """An empty form for each action the actor's role may take now (the service still decides)."""
-    allowed = batch_allowed_actions(batch, actor.role) if actor else []
+def default_forms(batch, offered) -> dict:
+    """An empty form for each action the card offers (the service still decides)."""
     forms = {}
-    for name in allowed:
+    for name in offered:
         if spec_of(name).style == Style.FORM and (form := action_form(name, batch)) is not None:
             forms[name] = form
     return forms
@@ -116,13 +122,17 @@ def default_forms(batch, actor) -> dict:
 
 def batch_context(request, batch, *, bound: dict | None = None) -> dict:
     actor = request.actor
-    allowed = batch_allowed_actions(batch, actor.role) if actor else []
-    # A bound form (with its input and errors) stands in for the empty one while its action is allowed.
-    forms = {**default_forms(batch, actor), **{name: form for name, form in (bound or {}).items() if name in allowed}}
-    lines = list(batch.lines.all())
     codes = batch.codes.aggregate(total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in CodeStatus.values})
     # Shown as information only; `batch_move_to_resting` is what enforces it.
     disinfected = Disinfection.objects.filter(batch=batch, cycle=batch.cycle).exists()
+    # What comes next is read from what the guards still need (batches/web/next_step.py): the card
+    # offers the role's actions less those a guard would refuse now, and says who acts next and why.
+    status = batch.current_status()
+    facts = read_facts(batch, status=status, disinfected=disinfected, codes=codes)
+    allowed = [name for name in batch_allowed_actions(batch, actor.role) if not withheld(name, facts)] if actor else []
+    # A bound form (with its input and errors) stands in for the empty one while its action is offered.
+    forms = {**default_forms(batch, allowed), **{name: form for name, form in (bound or {}).items() if name in allowed}}
+    lines = list(batch.lines.all())
     buttons = [
         {"action": name, "label": spec_of(name).button, "url": action_url(batch, name)}
         for name in allowed
@@ -148,6 +158,7 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         "codes": codes,
         "events": event_rows(batch.events.select_related("actor", "warehouse").order_by("id")),
         "allowed": allowed,
+        "step": next_step(batch, status=status, role=actor.role if actor else None, facts=facts),
         "forms": forms,
         "buttons": buttons,
         "panels": panels,
@@ -158,6 +169,8 @@ def batch_context(request, batch, *, bound: dict | None = None) -> dict:
         else "",
         "is_operator": may(actor, Capability.WORK_THE_FLOOR),
         "is_regulator": may(actor, Capability.TRACE),
+        # The photo form shrinks a photo to the side the server keeps, unless its EXIF must travel.
+        "photo_shrink_to": 0 if settings.ATTACHMENT_KEEP_LOCATION else settings.ATTACHMENT_MAX_SIDE,
         # After a refused POST the page shows at the action's URL; the next form returns to the page it came from.
         "next": back_to(request, batch) if request.method == "POST" else request.get_full_path(),
     }
@@ -256,6 +269,8 @@ def batch_action(request, number, action):
         raise Http404
     batch = scoped_batch(actor, number)
     require(actor, action)
+    if (replayed := writes.guard(request)) is not None:
+        return replayed  # sent before (a lost answer, the device queue's retry): its first result
     if action == Action.ARRIVE:
         formset = action_form(action, batch, request.POST)
         data = validated_arrival(formset, request.POST.get("status", ""))
@@ -265,14 +280,20 @@ def batch_action(request, number, action):
         bound = {action: form} if form is not None else {}
         data = validated_input(spec, form)
     if data is None:
+        if writes.queued(request):
+            return writes.refused(request, 400, errors=writes.form_errors(bound.get(action)))
         return render_batch(request, batch, bound=bound, status=400)
     try:
-        result = spec.service(batch=batch, actor=actor, **data)
+        result, replayed = writes.once(request, lambda: done_result(request, batch, spec, data))
     except DomainError as error:
+        if writes.queued(request):
+            return writes.refused(request, 409, message=error.detail)
         messages.error(request, error.detail)
         batch.refresh_from_db()  # the page shows the state that refused, not the one the form was shown with
         return render_batch(request, batch, bound=bound, status=409)
     except InputError as error:
+        if writes.queued(request):
+            return writes.refused(request, 400, errors=_flat(error.errors))
         target = bound.get(action)
         if target is not None and hasattr(target, "add_error"):
             f.apply_errors(target, error.errors)
@@ -280,29 +301,47 @@ def batch_action(request, number, action):
             for line in _flat(error.errors):
                 messages.error(request, line)
         return render_batch(request, batch, bound=bound, status=400)
-    if action == Action.ARRIVE:
+    return writes.done(request, result, replayed=replayed, flash=None if replayed else done_flash(result))
+
+
+def done_result(request, batch, spec, data) -> dict:
+    """Take the action; what its record keeps (batches/web/writes.py): no personal data."""
+    result = spec.service(batch=batch, actor=request.actor, **data)
+    outcome = ""
+    if spec.name == Action.ARRIVE:
         batch.refresh_from_db()
-        if batch.status == Status.DISCREPANCY:
-            messages.warning(
-                request,
-                _("Batch %(number)s does not match its declaration: it waits in pre-storage for a re-check or return.")
-                % {"number": batch.number},
-            )
-            return HttpResponseRedirect(back_to(request, batch))
-        messages.success(request, spec.done % {"number": batch.number})
-        return HttpResponseRedirect(back_to(request, batch))
-    if action == Action.TEST_RESULT and getattr(result, "result", "") == "positive":
-        messages.error(
-            request,
-            _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
-            % {"number": batch.number},
-        )
-        return HttpResponseRedirect(back_to(request, batch))
-    messages.success(request, spec.done % {"number": batch.number})
-    return HttpResponseRedirect(back_to(request, batch))
+        outcome = "discrepancy" if batch.status == Status.DISCREPANCY else ""
+    if spec.name == Action.TEST_RESULT and getattr(result, "result", "") == "positive":
+        outcome = "positive"
+    return {
+        "kind": "batch",
+        "action": spec.name,
+        "number": batch.number,
+        "outcome": outcome,
+        "at": timezone.now().isoformat(),
+        "next": back_to(request, batch),
+    }
+
+
+def done_flash(result: dict) -> tuple:
+    number = {"number": result["number"]}
+    if result["outcome"] == "discrepancy":
+        return messages.WARNING, _(
+            "Batch %(number)s does not match its declaration: it waits in pre-storage for a re-check or return."
+        ) % number
+    if result["outcome"] == "positive":
+        text = _("Positive result: batch %(number)s is quarantined and the regulators are alerted.")
+        return messages.ERROR, text % number
+    return messages.SUCCESS, spec_of(result["action"]).done % number
 
 
 # --- the reviewer's queue -----------------------------------------------------------------
+
+
+def current_papers():
+    """The number of a batch's papers not superseded, for each row of the queue."""
+    papers = BatchDocument.objects.filter(batch=OuterRef("pk"), superseded_by__isnull=True).order_by()
+    return Subquery(papers.values("batch").annotate(n=Count("id")).values("n"), output_field=IntegerField())
 
 
 @role_page(Capability.REVIEW)
@@ -313,7 +352,7 @@ def review_queue(request):
         visible_batches(actor)
         .filter(status=Status.SUBMITTED)
         .select_related("merchant")
-        .annotate(line_count=Count("lines"))
+        .annotate(line_count=Count("lines"), paper_count=Coalesce(current_papers(), 0))
         .order_by("status_changed_at", "id")
     )
     merchant = request.GET.get("merchant", "")

@@ -11,6 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from markets.models import District, bureau_name, city_of
 
@@ -73,6 +74,7 @@ def menu_for(actor: Actor | None) -> list[dict]:
             ("web:scan", _("Scan"), "scan"),
             ("web:zone-board", _("Zone board"), "board"),
             ("web:batch-list", _("Warehouse batches"), "batches"),
+            ("web:notifications", _("Notices"), "alerts"),
         ],
         REGULATOR: [
             ("web:home", _("Dashboard"), "home"),
@@ -85,9 +87,12 @@ def menu_for(actor: Actor | None) -> list[dict]:
     if actor.role == REVIEWER:
         waiting = visible_batches(actor).filter(status=Status.SUBMITTED).count()
         menu[1]["badge"] = waiting
-    if actor.role == REGULATOR:
-        unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
-        menu[3]["badge"] = unread
+    # Unread notices: on the tab that lists them (the alerts page, or the home page's card).
+    unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
+    if unread:
+        keys = [item["key"] for item in menu]
+        item = menu[keys.index("alerts" if "alerts" in keys else "home")]
+        item["badge"], item["badge_label"] = unread, ngettext("%d unread notice", "%d unread notices", unread) % unread
     return menu
 
 

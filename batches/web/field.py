@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from config.replica import pin_to_primary
 from markets.districts import board_warehouse
 
 from ..actions import Capability, may
@@ -101,10 +102,13 @@ def csrf_failure(request, reason=""):
 @require_POST
 @role_page()
 def notice_ack(request, notice_id):
-    notice = get_object_or_404(Notification.objects.filter(recipient=request.user), pk=notice_id)
-    if notice.read_at is None:
-        notice.read_at = timezone.now()
-        notice.save(update_fields=["read_at"])
+    """The recall banner's "I have read this": marks the notice read, and the others the banner
+    named (`also`), of the same person only."""
+    mine = Notification.objects.filter(recipient=request.user)
+    notice = get_object_or_404(mine, pk=notice_id)
+    also = [int(value) for value in request.POST.getlist("also") if value.isdigit() and len(value) < 16][:100]
+    mine.filter(pk__in=[notice.pk, *also], read_at__isnull=True).update(read_at=timezone.now())
+    pin_to_primary(request.user.pk)  # the next page's banner must not come back from a lagging replica
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"

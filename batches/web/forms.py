@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ..api import serializers as api
+from ..countries import UNKNOWN, code_for, country_name
 from ..models import TestResult
 
 
@@ -49,9 +50,39 @@ def apply_errors(form: forms.BaseForm, errors) -> None:
 
 
 class DeclarationForm(forms.Form):
+    """The declaration's header. The country is picked by its name from a list (`countries`, a
+    datalist: typing filters it) and sent on as its ISO code; a code or an English name is read
+    too. The port is picked from a list (`ports`) or typed in."""
+
     customs_declaration_no = text(api.DeclareInput, "customs_declaration_no", _("Customs declaration no."))
-    origin_country = text(api.DeclareInput, "origin_country", _("Country of origin"))
-    port_of_entry = text(api.DeclareInput, "port_of_entry", _("Port of entry"))
+    origin_country = forms.CharField(
+        label=_("Country of origin"),
+        max_length=100,
+        help_text=_("Type to pick from the list, e.g. Italy or IT."),
+        widget=forms.TextInput(attrs={"list": "countries", "autocomplete": "off"}),
+    )
+    port_of_entry = text(
+        api.DeclareInput,
+        "port_of_entry",
+        _("Port of entry"),
+        help_text=_("Pick from the list, or type the port if it is not listed."),
+        widget=forms.TextInput(attrs={"list": "ports", "autocomplete": "off"}),
+    )
+
+    def clean_origin_country(self):
+        code = code_for(self.cleaned_data["origin_country"])
+        if code is None:
+            raise forms.ValidationError(_("Pick a country from the list (its name, or a code such as IT)."))
+        return code
+
+    @classmethod
+    def initial_of(cls, batch) -> dict:
+        """The form's values for a declaration being edited: the country by its name (none for a
+        country the older free text did not name: the merchant picks it)."""
+        initial = {name: getattr(batch, name) for name in cls.base_fields}
+        country = batch.origin_country
+        initial["origin_country"] = "" if country == UNKNOWN else country_name(country)
+        return initial
 
 
 class LineForm(forms.Form):

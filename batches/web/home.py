@@ -30,7 +30,9 @@ def home(request):
         return redirect("web:scan")
     batches = visible_batches(actor).select_related("merchant", "warehouse")
     counts = dict(batches.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    # Newest first, unread marked; the serious ones are also banners (batches/web/context.py).
     notices = Notification.objects.filter(recipient=actor.user).select_related("batch")[:5]
+    unread = Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
     if actor.role == MERCHANT:
         return page(
             request,
@@ -49,6 +51,7 @@ def home(request):
                     if counts.get(value)
                 ],
                 "notices": notices,
+                "unread_notices": unread,
             },
             active="home",
         )
@@ -66,6 +69,7 @@ def home(request):
                     if counts.get(value)
                 ],
                 "notices": notices,
+                "unread_notices": unread,
             },
             active="home",
         )

@@ -6,8 +6,10 @@ from django.utils.translation import gettext as _
 
 from .. import services
 from ..actions import Action, Capability
+from ..countries import picker
 from ..errors import DomainError, InputError
 from ..lifecycle import allowed_actions, invalid_transition
+from ..ports import port_names
 from . import forms as f
 from .common import page, role_page, scoped_batch
 
@@ -26,7 +28,7 @@ def declare(request):
     return page(
         request,
         "web/declare.html",
-        {"form": form, "lines": lines, "market": actor.market},
+        {"form": form, "lines": lines, "market": actor.market, **pickers()},
         active="declare",
         status=400 if form.errors or lines.total_error_count() else 200,
     )
@@ -58,7 +60,7 @@ def edit(request, number):
             else:
                 return _after_save(request, batch)
     else:
-        form = f.DeclarationForm(initial={name: getattr(batch, name) for name in f.DeclarationForm.base_fields})
+        form = f.DeclarationForm(initial=f.DeclarationForm.initial_of(batch))
         lines = f.LineFormSet(
             prefix="lines",
             initial=[{name: getattr(line, name) for name in f.LineForm.base_fields} for line in batch.lines.all()],
@@ -66,10 +68,15 @@ def edit(request, number):
     return page(
         request,
         "web/declare.html",
-        {"form": form, "lines": lines, "market": actor.market, "batch": batch},
+        {"form": form, "lines": lines, "market": actor.market, "batch": batch, **pickers()},
         active="batches",
         status=refused or (400 if request.method == "POST" else 200),
     )
+
+
+def pickers() -> dict:
+    """The lists the declaration form offers: countries by name, ports of entry."""
+    return {"countries": picker(), "ports": port_names()}
 
 
 def _after_save(request, batch):

@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..actions import action_label
-from ..models import AttachmentKind, Status, TestResult
+from ..models import AttachmentKind, DocumentKind, Status, TestResult
 from ..services import rest_left_text
 
 STATUS_TONE = {
@@ -76,6 +76,8 @@ def detail_value(key: str, value):
     if key == "result":
         return TestResult.Outcome(value).label if value in TestResult.Outcome.values else value
     if key == "kind":
+        if value in DocumentKind.values:  # a paper of the declaration
+            return DocumentKind(value).label
         return AttachmentKind(value).label if value in AttachmentKind.values else value
     if key == "rest_until" and isinstance(value, str):
         from django.utils.dateparse import parse_datetime
@@ -116,3 +118,4 @@ def event_rows(events) -> list[dict]:
 
 DETAIL_LABELS.update({"kind": _("Shows"), "note": _("Note"), "incident": _("Incident")})
 HIDDEN_DETAILS = (*HIDDEN_DETAILS, "attachment", "sha256", "event")
+HIDDEN_DETAILS = (*HIDDEN_DETAILS, "document", "supersedes")  # the papers card shows them

@@ -215,8 +215,11 @@ def sales_chart(actor, *, today, days: int = 7) -> dict:
 
 @role_page(Capability.SEE_ALERTS)
 def notifications(request):
-    items = Notification.objects.filter(recipient=request.actor.user).select_related("batch")[:100]
-    return page(request, "web/notifications.html", {"items": items}, active="alerts")
+    """Every role's notices, newest first, unread ones marked (docs/web.md "Notices and banners")."""
+    mine = Notification.objects.filter(recipient=request.actor.user)
+    items = mine.select_related("batch")[:100]
+    unread = mine.filter(read_at__isnull=True).count()
+    return page(request, "web/notifications.html", {"items": items, "unread_notices": unread}, active="alerts")
 
 
 @require_POST

@@ -4,12 +4,14 @@ and "my sales" with void (`sale_void`)."""
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from batches.actions import Capability
 from batches.errors import DomainError, InputError
+from batches.web import writes
 from batches.web.common import flatten_errors, page, role_page
 from batches.web.forms import apply_errors
 from markets import services as market_services
@@ -64,31 +66,51 @@ class SaleForm(forms.Form):
 
 @role_page(Capability.SELL)
 def sale_new(request):
+    if request.method == "POST" and (replayed := writes.guard(request)) is not None:
+        return replayed  # sent before (a lost answer, the queue's retry): its first result
     form = SaleForm(request.POST or None)
     problems = {}
+    refusal = ""
     data = form.validated() if request.method == "POST" else None
     if data is not None:
         scans = data.pop("codes")
+        made = {}
+
+        def sell():
+            made["sale"] = sale = market_services.sale_record(actor=request.actor, scans=scans, **data)
+            return {
+                "kind": "sale",
+                "sale": sale.pk,
+                "count": len(scans),
+                "at": sale.sold_at.isoformat(),
+                "next": reverse("web:sale-list"),
+            }
+
         try:
-            sale = market_services.sale_record(actor=request.actor, scans=scans, **data)
+            result, replayed = writes.once(request, sell)
         except InputError as error:
             per_code = error.errors.get("codes") if isinstance(error.errors, dict) else None
             if isinstance(per_code, dict):
                 problems = {str(k): str(v) for k, v in per_code.items()}
-                messages.error(
-                    request, _("Nothing was sold: %(count)d scanned codes have a problem.") % {"count": len(problems)}
-                )
+                refusal = _("Nothing was sold: %(count)d scanned codes have a problem.") % {"count": len(problems)}
             else:
                 apply_errors(form, error.errors)
         except DomainError as error:
-            messages.error(request, error.detail)
+            refusal = error.detail
         else:
-            messages.success(
-                request,
-                _("Sale no. %(id)s recorded: %(count)d items to %(buyer)s.")
-                % {"id": sale.pk, "count": len(scans), "buyer": sale.buyer_name},
-            )
-            return redirect("web:sale-list")
+            flash = None
+            if not replayed:
+                flash = (
+                    messages.SUCCESS,
+                    _("Sale no. %(id)s recorded: %(count)d items to %(buyer)s.")
+                    % {"id": made["sale"].pk, "count": len(scans), "buyer": made["sale"].buyer_name},
+                )
+            return writes.done(request, result, replayed=replayed, flash=flash)
+    if request.method == "POST" and writes.queued(request):  # refused: the queue says why
+        errors = [f"{value}: {problem}" for value, problem in problems.items()] or writes.form_errors(form)
+        return writes.refused(request, 400 if problems or not refusal else 409, message=refusal, errors=errors)
+    if refusal:
+        messages.error(request, refusal)
     scanned = [line.strip() for line in (form.data.get("codes") or "").splitlines() if line.strip()]
     if request.method == "POST" and data is None and scanned:  # the buyer's errors and the codes' at once
         problems = market_services.sale_code_problems(actor=request.actor, scans=scanned)

@@ -71,6 +71,15 @@ def test_a_phone_camera_scans_a_qr_label_into_the_sale(people, camera_code):
     assert camera_code.line.product_name in row.inner_text()
     assert f"第 {camera_code.item_no} 件" in row.inner_text()
     assert page.get_attribute("form[data-scan-list]", "data-camera-decoder") == "jsQR"
+    # With the camera open the scanned row is brought into view, above the phone's tab bar ...
+    bar = page.eval_on_selector("nav.menu", "n => n.getBoundingClientRect().top")
+    box = row.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= bar + 1, (box, bar)
+    # ... and shows the label's code, short on one line, not its whole URL
+    raw = row.query_selector(".scan-raw")
+    assert raw.inner_text() in (camera_code.serial, camera_code.token)
+    assert raw.get_attribute("title") == qr_url(camera_code)
+    assert raw.bounding_box()["height"] < 20
     # The label stays in view: the same code is not added again
     page.wait_for_timeout(1500)
     assert page.inner_text("[data-scan-count]") == "1"

@@ -117,7 +117,9 @@ def test_each_scan_is_checked_at_once_and_said_in_words_beep_and_buzz(demo):
     box.fill(in_warehouse.token)
     box.press("Enter")
     bad = page.wait_for_selector("[data-scan-rows] li[data-scan-state=bad]")
-    assert "当前不可操作：在仓" in bad.inner_text() and f"第 {in_warehouse.item_no} 件" in bad.inner_text()
+    # said in words: why not, and who acts first (not a status: 「当前不可操作：在仓」)
+    assert "仍在监管仓内：需仓库人员先出仓交给您" in bad.inner_text()
+    assert f"第 {in_warehouse.item_no} 件" in bad.inner_text()
     assert page.evaluate("window.__signals")[-3:] == ["beep", "beep", "vibrate:[120,80,120]"]
     # A long foreign URL, twice: unknown, and the duplicate message wraps on the phone
     long_url = "https://evil.example/c/" + sellable.token + "/" + "x" * 180
@@ -245,6 +247,9 @@ def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
     sent = []
 
     def lose_first_answer(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
         sent.append(route.request.headers.get("idempotency-key"))
         route.fetch()
         if len(sent) == 1:
@@ -252,7 +257,7 @@ def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
         else:
             route.continue_()
 
-    page.route("**/api/batches/*/release/", lose_first_answer)
+    page.route("**/warehouse/release/*/", lose_first_answer)
     operator.context.set_offline(True)
     box = page.locator("[data-scan-input]")
     for code in waiting[:2]:
@@ -263,11 +268,12 @@ def test_scans_made_offline_wait_on_the_device_and_are_sent_once(demo):
     page.click("[data-testid=release-submit]")
     page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '1'")
     assert page.inner_text("[data-scan-count]") == "0"  # the list is cleared for the next scans
+    assert "无网络" in page.inner_text("[data-scan-feedback]")
     box.fill(waiting[2].token)
     box.press("Enter")
     page.click("[data-testid=release-submit]")
     page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '2'")
-    assert "待提交：2 笔" in page.inner_text("[data-offline-note]")
+    assert "3 件待提交" in page.inner_text("[data-offline-note]")  # counted in items, not requests
     operator.shot("offline-waiting", both=False)
     assert Code.objects.filter(pk__in=[c.pk for c in waiting], status=CodeStatus.RELEASED).count() == 0
     # The network is back
@@ -309,4 +315,5 @@ def test_a_sale_made_offline_at_the_stall_is_recorded_when_the_network_is_back(d
     page.wait_for_function("() => document.querySelector('[data-offline-note]').dataset.waiting === '0'")
     sale = Sale.objects.get()
     assert sale.buyer_name == "王女士" and sorted(i.code_id for i in sale.items.all()) == sorted(c.pk for c in sellable)
-    assert "网络恢复后已提交：1 笔" in page.inner_text("[data-offline-note]")
+    page.wait_for_selector("[data-queue-results] [data-result=done]")
+    assert f"销售单 #{sale.pk}（2 件）" in page.inner_text("[data-queue-results]")

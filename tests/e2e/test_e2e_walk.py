@@ -93,8 +93,10 @@ def test_a_batch_from_declaration_to_sale_and_trace(people):
     operator.submit("[data-testid=do-arrive]")
     assert "与申报相符" in operator.flash()
     assert page.evaluate("document.activeElement.id") == "id_q"  # refocused after the action
-    operator.submit("[data-testid=do-move_to_resting]")
-    assert "请先登记消毒" in operator.flash()  # the service's gate, in words
+    # Not disinfected yet: the card does not offer the move its guard would refuse, and says what comes first
+    assert page.locator("[data-testid=do-move_to_resting]").count() == 0
+    assert "下一步（您）" in page.inner_text("[data-testid=next-step]")
+    assert "消毒" in page.inner_text("[data-testid=next-step]")
     operator.submit("[data-testid=do-disinfect]")
     assert "消毒" in operator.flash()
     operator.submit("[data-testid=do-move_to_resting]")

@@ -6,7 +6,6 @@ A handheld scanner types what it reads and presses Enter; the scan box resolves 
 
 from django.contrib import messages
 from django.db.models import Count
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +16,7 @@ from batches.actors import visible_batches
 from batches.errors import DomainError, InputError
 from batches.models import Status
 from batches.web import forms as f
+from batches.web import writes
 from batches.web.batch_pages import render_batch
 from batches.web.common import page, role_page, scoped_batch
 from batches.web.presenters import STATUS_TONE, batch_rows, status_label
@@ -114,35 +114,50 @@ def release_scan(request, number):
     problem of each scanned value listed when the service refuses."""
     actor = request.actor
     batch = scoped_batch(actor, number)
+    if request.method == "POST" and (replayed := writes.guard(request)) is not None:
+        return replayed  # sent before (a lost answer, the queue's retry): its first result
     scanned = []
     problems = {}
+    refusal = ""
     if request.method == "POST":
         scanned = [line.strip() for line in request.POST.get("codes", "").splitlines() if line.strip()]
         if not scanned:
-            messages.error(request, _("Scan at least one code."))
+            refusal = _("Scan at least one code.")
         else:
             # The service reads the scanned values itself (any form a label carries) and names
             # the problem of each one; the page shows exactly those.
-            try:
+            def release():
                 services.batch_release(batch=batch, actor=actor, tokens=scanned)
+                return {
+                    "kind": "release",
+                    "number": batch.number,
+                    "count": len(scanned),
+                    "at": timezone.now().isoformat(),
+                    "next": reverse("web:scan") + f"?q={batch.number}",
+                }
+
+            try:
+                result, replayed = writes.once(request, release)
             except DomainError as error:
-                messages.error(request, error.detail)
+                refusal = error.detail
             except InputError as error:
                 per_code = error.errors.get("codes", error.errors) if isinstance(error.errors, dict) else {}
                 problems = {value: str(problem) for value, problem in per_code.items()}
             else:
-                messages.success(
-                    request,
+                flash = (
+                    messages.SUCCESS,
                     _("%(count)d codes of batch %(number)s left the warehouse.")
                     % {"count": len(scanned), "number": batch.number},
                 )
-                return redirect(reverse("web:scan") + f"?q={batch.number}")
+                return writes.done(request, result, replayed=replayed, flash=None if replayed else flash)
             if problems:
-                messages.error(
-                    request,
-                    _("Nothing was released: %(count)d scanned codes have a problem.")
-                    % {"count": len([k for k in problems if not k.startswith("_")])},
-                )
+                refusal = _("Nothing was released: %(count)d scanned codes have a problem.") % {
+                    "count": len([k for k in problems if not k.startswith("_")])
+                }
+        if writes.queued(request):  # refused: the queue says why
+            errors = [f"{value}: {problem}" for value, problem in problems.items()]
+            return writes.refused(request, 400 if problems or not scanned else 409, message=refusal, errors=errors)
+        messages.error(request, refusal)
     in_warehouse = batch.codes.filter(status="in_warehouse").count()
     status = 400 if problems else 200
     return page(

@@ -1,6 +1,7 @@
 """`manage.py import_orgs FILE [--dry-run]`: districts, markets, warehouses and their people from
 one CSV or XLSX table (format: docs/organisations.md). All or nothing; a rerun changes nothing."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 from django.utils import translation
@@ -43,8 +44,11 @@ class Command(BaseCommand):
             self.stdout.write("  没有任何改动。")
         if report.without_password:
             self.stdout.write("以下新用户尚无可用密码，请管理员为其设置（或在管理后台 /admin/ 设置）：")
+            # In production manage.py runs through deploy/manage.sh (the service user, the
+            # production environment); a bare `python manage.py` there would open another database.
+            command = "deploy/manage.sh" if settings.PRODUCTION else "python manage.py"
             for username in report.without_password:
-                self.stdout.write(f"  python manage.py changepassword {username}")
+                self.stdout.write(f"  {command} changepassword {username}")
         if report.not_in_file:
             self.stdout.write("以下人员不在文件中，保持原样（停用请在管理后台取消“有效”）：")
             self.stdout.write("  " + "、".join(report.not_in_file))

@@ -75,7 +75,7 @@ class Command(BaseCommand):
             actor=merchant,
             market=merchant.market,
             customs_declaration_no=key,
-            origin_country="意大利",
+            origin_country="IT",
             port_of_entry="上海浦东国际机场",
             lines=[dict(LINES[name]) for name in lines],
             now=now,

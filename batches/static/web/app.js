@@ -139,6 +139,11 @@
     if (dl) { return "DL:" + dl[2] + ":" + dl[3].toUpperCase(); }
     return /^[A-Za-z2-7]{24}$/.test(v) ? v.toUpperCase() : v;
   }
+  function shortValue(value) {
+    var key = scanKey(value);
+    if (key !== value.trim()) { return key.indexOf("DL:") === 0 ? key.split(":").pop() : key; }  // a label's URL: its serial or token
+    return value.length > 40 ? value.slice(0, 20) + "…" + value.slice(-12) : value;
+  }
   function setupScanList(form) {
     var input = $("[data-scan-input]", form);
     var store = $("[data-scan-store]", form) || $("textarea[name=codes]", form);
@@ -170,7 +175,8 @@
       if (batchNumber && data.batch.number !== batchNumber) {
         info.state = "bad"; info.problem = fill(t("other-batch", "Belongs to batch {number}"), { number: data.batch.number });
       } else if (action && (data.allowed_actions || []).indexOf(action) < 0) {
-        info.state = "bad"; info.problem = fill(t("not-allowed", "Not possible now: {status}"), { status: code.status_display });
+        // Why, in words (sell a code still in the warehouse: the crew must release it first), else the status
+        info.state = "bad"; info.problem = t("refused-" + action + "-" + code.status, "") || fill(t("not-allowed", "Not possible now: {status}"), { status: code.status_display });
       } else { info.state = "ok"; }
       return info;
     }
@@ -220,7 +226,8 @@
         }
         var raw = document.createElement("code");
         raw.className = "scan-raw";
-        raw.textContent = value;
+        raw.textContent = shortValue(value);  // one short line; the whole value on hover
+        raw.title = value;
         what.appendChild(raw);
         if (info.problem) {
           var why = document.createElement("span");
@@ -260,17 +267,21 @@
       var list = values();
       if (list.some(function (v) { return scanKey(v) === key; })) {
         var seen = facts[key] || {};
-        if (feedback) { feedback.textContent = t("duplicate", "Already scanned") + t("colon", ": ") + (seen.item ? fill(t("item", "Item {n}"), { n: seen.item }) + (seen.product ? " · " + seen.product : "") : value); }
+        if (feedback) { feedback.classList.remove("is-queued"); feedback.textContent = t("duplicate", "Already scanned") + t("colon", ": ") + (seen.item ? fill(t("item", "Item {n}"), { n: seen.item }) + (seen.product ? " · " + seen.product : "") : value); }
         signal(false);
         form.setAttribute("data-last-signal", "duplicate");
         return;
       }
-      if (feedback) { feedback.textContent = ""; }
+      if (feedback) { feedback.textContent = ""; feedback.classList.remove("is-queued"); }
       list.push(value);
       setValues(list);
       check(value, true);
     }
-    form.scanAdd = add;  // the camera (below) scans into the same list
+    form.scanAdd = function (value) {  // the camera (below) scans into the same list, and shows the row
+      add(value);
+      var last = rows.lastElementChild;
+      if (last && last.scrollIntoView) { last.scrollIntoView({ block: "nearest" }); }
+    };
     form.scanReset = function () { facts = {}; problems = {}; setValues([]); };
     input.addEventListener("keydown", function (event) {
       if (event.key !== "Enter") { return; }
@@ -418,6 +429,7 @@
       leave();
     });
     document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leave(); } });
+    document.addEventListener("field-write-sent", leave);  // a form sent by the device queue
     window.addEventListener("beforeunload", leave);
     window.addEventListener("pageshow", function () { left = false; });
     function busy() {
@@ -453,10 +465,15 @@
     document.addEventListener("countdown-done", function () { setTimeout(poll, 1500); });
   }
 
-  /* --- offline: scans queued on the device (IndexedDB) and sent when the network is back.
-     Each queued request carries its own Idempotency-Key, so a retry after a lost answer is
-     done once by the server (docs/web.md). */
-  var queueDb = null;
+  /* --- field writes: the device queue (docs/web.md). Every form marked data-queue is sent by
+     fetch with its key (made when the form was shown) as Idempotency-Key, after it was stored
+     in IndexedDB; a request that fails or times out stays there and is sent again with the
+     same key (backoff), so the server does it once and answers a retry with the first result.
+     The queue belongs to the signed-in person: only their own writes are ever sent. --- */
+  var queueDb = null, flushing = false, inFlight = {};  // keys sent by the page itself right now
+  var BACKOFF = [3, 6, 12, 30, 60, 120, 300];  // seconds after the 1st, 2nd, ... failure
+  function me() { return document.body.getAttribute("data-user") || ""; }
+  function queueNote() { return $("[data-offline-note]"); }
   function openQueue() {
     if (queueDb) { return queueDb; }
     queueDb = new Promise(function (resolve, reject) {
@@ -476,7 +493,16 @@
         if (req) { req.onsuccess = function () { result = req.result; }; }
         tx.oncomplete = function () { resolve(result); };
         tx.onerror = function () { reject(tx.error); };
+        tx.onabort = function () { reject(tx.error); };
       });
+    });
+  }
+  function putEntry(entry) { return queueTx("readwrite", function (store) { return store.put(entry); }); }
+  function dropEntry(key) { return queueTx("readwrite", function (store) { return store.delete(key); }); }
+  function myEntries() {
+    return queueTx("readonly", function (store) { return store.getAll(); }).then(function (items) {
+      return (items || []).filter(function (i) { return i.user && i.user === me(); })
+        .sort(function (a, b) { return a.created - b.created; });
     });
   }
   function newKey() {
@@ -484,104 +510,246 @@
     var b = new Uint8Array(16); crypto.getRandomValues(b);
     return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
   }
-  var sentCount = 0, flushing = false;
-  function showQueue() {
-    var note = $("[data-offline-note]");
-    if (!note) { return Promise.resolve(); }
-    return queueTx("readonly", function (store) { return store.getAll(); }).then(function (items) {
-      var mine = (items || []).filter(function (i) { return i.user === document.body.getAttribute("data-user"); });
-      var parts = [];
-      if (!navigator.onLine) { parts.push(note.getAttribute("data-offline-text")); }
-      if (mine.length) { parts.push(fill(note.getAttribute("data-waiting-text"), { n: mine.length })); }
-      if (sentCount && !mine.length) { parts.push(fill(note.getAttribute("data-sent-text"), { n: sentCount })); }
-      note.hidden = !parts.length;
-      note.classList.toggle("offline-waiting", mine.length > 0 || !navigator.onLine);
-      $all("[data-queue-count]").forEach(function (c) { c.textContent = String(mine.length); });
-      note.textContent = parts.join(" ");
-      note.setAttribute("data-waiting", String(mine.length));
-    }).catch(function () { note.hidden = navigator.onLine; });
-  }
+  function ttlMs() { var note = queueNote(); return 1000 * parseInt((note && note.getAttribute("data-ttl")) || "82800", 10); }
+  function timeoutMs() { var note = queueNote(); return parseInt((note && note.getAttribute("data-timeout")) || "20000", 10); }
   function csrfToken() {
     var field = $("input[name=csrfmiddlewaretoken]");
     return field ? field.value : "";
   }
-  function flushQueue() {
-    if (flushing || !navigator.onLine || !window.fetch) { return; }
+  function clock(ms) { var d = new Date(ms); return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); }
+
+  /* One attempt: {type: done | refused | transient | not_yours, data, why}. */
+  function send(entry, mode) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, timeoutMs()) : null;
+    var headers = { Accept: "application/json", "Idempotency-Key": entry.key, "X-CSRFToken": csrfToken(),
+      "X-Field-Queue": mode, "X-Field-User": entry.user };
+    var body;
+    if (entry.fields) {
+      body = new FormData();
+      entry.fields.forEach(function (f) { body.append(f[0], f[1]); });
+    } else {  // queued by the earlier version: JSON to the API
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(entry.body);
+    }
+    return fetch(entry.url, { method: "POST", credentials: "same-origin", headers: headers, body: body, signal: controller ? controller.signal : undefined })
+      .then(function (response) {
+        var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        var signIn = response.status === 401 || response.status === 403 || (response.redirected && /\/accounts\/login\//.test(response.url));
+        if (!json) { return { type: "transient", why: signIn ? "signin" : "server", status: response.status }; }
+        return response.json().then(function (data) {
+          if (!entry.fields) {  // the API's answer
+            if (response.ok) { return { type: "done", data: { message: "", next: "" } }; }
+            if (signIn && !response.headers.get("Idempotent-Replayed")) { return { type: "transient", why: "signin", status: response.status }; }
+            if (response.status >= 500) { return { type: "transient", why: "server", status: response.status }; }
+            return { type: "refused", data: { message: data.detail || JSON.stringify(data).slice(0, 300), errors: [] } };
+          }
+          if (data.outcome === "done") { return { type: "done", data: data }; }
+          if (data.outcome === "refused") { return { type: "refused", data: data, status: response.status }; }
+          if (data.outcome === "not_yours") { return { type: "not_yours" }; }
+          return { type: "transient", why: "server", status: response.status };
+        });
+      })
+      .catch(function () { return { type: "transient", why: "network" }; })
+      .then(function (outcome) { if (timer) { clearTimeout(timer); } return outcome; });
+  }
+  function failed(entry, outcome) {
+    entry.attempts = (entry.attempts || 0) + 1;
+    entry.nextAt = Date.now() + 1000 * BACKOFF[Math.min(entry.attempts, BACKOFF.length) - 1];
+    entry.lastError = outcome.why || "network";
+    return putEntry(entry);
+  }
+
+  /* What came of the queued writes, kept for their person until dismissed. */
+  function results() {
+    try { return JSON.parse(localStorage.getItem("queue-results") || "[]"); } catch (e) { return []; }
+  }
+  function keepResults(list) { try { localStorage.setItem("queue-results", JSON.stringify(list.slice(-30))); } catch (e) { /* ignore */ } }
+  function addResult(kind, entry, data) {
+    var list = results();
+    list.push({ id: entry.key, user: entry.user, kind: kind, label: entry.label, at: Date.now(), created: entry.created,
+      message: (data && data.message) || "", errors: (data && data.errors) || [] });
+    keepResults(list);
+    showResults();
+  }
+  function showResults() {
+    var holder = $("[data-queue-results]");
+    if (!holder) { return; }
+    var mine = results().filter(function (r) { return r.user === me(); });
+    var ul = $("ul", holder);
+    ul.innerHTML = "";
+    mine.forEach(function (r) {
+      var li = document.createElement("li");
+      li.className = "queue-result message message-" + ({ done: "success", refused: "error", expired: "warning" }[r.kind] || "info");
+      li.setAttribute("data-result", r.kind);
+      var text = document.createElement("div");
+      if (r.kind === "refused") { text.setAttribute("role", "alert"); }
+      var head = document.createElement("strong");
+      head.textContent = holder.getAttribute("data-" + r.kind + "-text") + holder.getAttribute("data-colon") + r.label;
+      text.appendChild(head);
+      var say = r.kind === "expired" ? holder.getAttribute("data-expired-help") : r.message;
+      [say].concat(r.errors || []).filter(Boolean).forEach(function (line) {
+        var p = document.createElement("span");
+        p.className = "queue-result-line";
+        p.textContent = line;
+        text.appendChild(p);
+      });
+      li.appendChild(text);
+      var dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.className = "btn btn-small btn-quiet";
+      dismiss.textContent = holder.getAttribute("data-dismiss-text");
+      dismiss.addEventListener("click", function () {
+        keepResults(results().filter(function (x) { return !(x.id === r.id && x.user === r.user); }));
+        showResults();
+      });
+      li.appendChild(dismiss);
+      ul.appendChild(li);
+    });
+    holder.hidden = !mine.length;
+  }
+
+  /* The count in items ("3 items waiting"), what waits, and a button to send now. */
+  function showQueue() {
+    var note = queueNote();
+    if (!note) { return Promise.resolve(); }
+    return myEntries().then(function (mine) {
+      var items = mine.reduce(function (n, e) { return n + (e.items || 1); }, 0);
+      var lines = [];
+      if (!navigator.onLine) { lines.push(note.getAttribute("data-offline-text")); }
+      if (mine.length) { lines.push(fill(note.getAttribute("data-waiting-text"), { n: items })); }
+      if (mine.some(function (e) { return e.lastError === "signin"; })) { lines.push(note.getAttribute("data-signin-text")); }
+      $("[data-queue-summary]", note).textContent = lines.join(" ");
+      var list = $("[data-queue-list]", note);
+      list.innerHTML = "";
+      mine.forEach(function (e) {
+        var li = document.createElement("li");
+        li.textContent = e.label + (e.nextAt && e.nextAt > Date.now() ? " · " + fill(note.getAttribute("data-next-text"), { time: clock(e.nextAt) }) : "");
+        list.appendChild(li);
+      });
+      $("[data-queue-retry]", note).hidden = !mine.length || !navigator.onLine;
+      note.hidden = !mine.length && navigator.onLine;
+      note.setAttribute("data-waiting", String(mine.length));
+      note.setAttribute("data-items", String(items));
+      markQueuedForms(mine);
+    }).catch(function () { note.hidden = navigator.onLine; });
+  }
+
+  /* A write waits longer than the server keeps its key: dropped, with a notice. */
+  function expire() {
+    if (!me() || !window.indexedDB) { return Promise.resolve(); }
+    return myEntries().then(function (mine) {
+      var old = mine.filter(function (e) { return Date.now() - e.created > ttlMs(); });
+      return Promise.all(old.map(function (e) { addResult("expired", e, null); return dropEntry(e.key); }));
+    }).catch(function () { /* no IndexedDB */ });
+  }
+  function flush(force) {
+    if (flushing || !me() || !navigator.onLine || !window.fetch || !window.indexedDB) { return Promise.resolve(); }
     flushing = true;
-    queueTx("readonly", function (store) { return store.getAll(); }).then(function (items) {
-      var mine = (items || []).filter(function (i) { return i.user === document.body.getAttribute("data-user"); });
-      return mine.reduce(function (chain, item) {
-        return chain.then(function () {
-          return fetch(item.url, {
-            method: "POST", credentials: "same-origin",
-            headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken(), "Idempotency-Key": item.key },
-            body: JSON.stringify(item.body)
-          }).then(function (response) {
-            if (response.status === 401 || response.status === 403 && !response.headers.get("Idempotent-Replayed")) {
-              return null;  // signed out or a stale token: keep it for after the next sign-in
-            }
-            if (response.status >= 500) { return null; }
-            return response.json().catch(function () { return {}; }).then(function (answer) {
-              if (response.ok) { sentCount += 1; }
-              else { remember(item, answer); }
-              return queueTx("readwrite", function (store) { return store.delete(item.key); });
-            });
+    return expire().then(myEntries).then(function (mine) {
+      return mine.reduce(function (chain, entry) {
+        return chain.then(function (go) {
+          if (!go || inFlight[entry.key] || (!force && entry.nextAt && entry.nextAt > Date.now())) { return go; }
+          return send(entry, "later").then(function (outcome) {
+            if (outcome.type === "done") { addResult("done", entry, outcome.data); return dropEntry(entry.key).then(function () { return true; }); }
+            if (outcome.type === "refused") { addResult("refused", entry, outcome.data); return dropEntry(entry.key).then(function () { return true; }); }
+            if (outcome.type === "not_yours") { return true; }
+            return failed(entry, outcome).then(function () { return false; });  // a weak network: stop here, try later
           });
         });
-      }, Promise.resolve());
-    }).catch(function () { /* still offline */ }).then(function () { flushing = false; showQueue(); });
+      }, Promise.resolve(true));
+    }).catch(function () { /* IndexedDB gone */ }).then(function () { flushing = false; return showQueue(); });
   }
-  function remember(item, answer) {
-    // A queued scan the server refused: shown on the page it came from.
-    try {
-      var list = JSON.parse(localStorage.getItem("queue-refused") || "[]");
-      list.push({ label: item.label, detail: answer.detail || JSON.stringify(answer).slice(0, 300), at: Date.now(), user: item.user });
-      localStorage.setItem("queue-refused", JSON.stringify(list.slice(-20)));
-    } catch (e) { /* ignore */ }
-    showRefused();
+
+  /* The batch card's record forms with a write waiting: not offered twice. */
+  function markQueuedForms(mine) {
+    $all("form[data-queue]").forEach(function (form) {
+      var waiting = mine.some(function (e) { return e.url === form.action; });
+      if (form.hasAttribute("data-scan-list")) {  // the list is free; only its "kept" notice goes once sent
+        var said = $("[data-scan-feedback].is-queued", form);
+        if (said && !waiting) { said.textContent = ""; said.classList.remove("is-queued"); }
+        return;
+      }
+      var button = $("button[type=submit]", form);
+      var note = $(".queue-form-note", form);
+      if (waiting && !note) {
+        note = document.createElement("p");
+        note.className = "queue-form-note small";
+        note.textContent = queueNote().getAttribute("data-kept-text") || "";
+        form.appendChild(note);
+      }
+      if (!waiting && note) { note.remove(); }
+      if (button) { button.disabled = waiting; }
+      form.toggleAttribute("data-queued", waiting);
+    });
   }
-  function showRefused() {
-    var holder = $("[data-queue-refused]");
-    if (!holder) { return; }
-    var list = [];
-    try { list = JSON.parse(localStorage.getItem("queue-refused") || "[]"); } catch (e) { list = []; }
-    list = list.filter(function (i) { return i.user === document.body.getAttribute("data-user"); });
-    holder.hidden = !list.length;
-    var ul = $("ul", holder);
-    if (!ul) { return; }
-    ul.innerHTML = "";
-    list.forEach(function (i) { var li = document.createElement("li"); li.textContent = i.label + ": " + i.detail; ul.appendChild(li); });
+  function formFields(form, submitter) {
+    var data;
+    try { data = new FormData(form, submitter || undefined); } catch (e) { data = new FormData(form); }
+    var fields = [];
+    data.forEach(function (value, name) { if (name !== "csrfmiddlewaretoken") { fields.push([name, value]); } });
+    return fields;
   }
-  function setupOffline() {
-    $all("form[data-offline-api]").forEach(function (form) {
+  function nativeSubmit(form) { HTMLFormElement.prototype.submit.call(form); }
+  function setupQueue() {
+    var ready = window.fetch && window.indexedDB && window.Promise && me() && queueNote();
+    $all("form[data-queue]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
-        if (navigator.onLine || !window.indexedDB) { return; }
+        if (event.defaultPrevented || !ready) { return; }  // not confirmed, or no queue here: the plain form
+        var scanList = form.hasAttribute("data-scan-list");
+        var fields = formFields(form, event.submitter);
+        var codes = 0;
+        fields.forEach(function (f) { if (f[0] === "codes") { codes = String(f[1]).split(/\r?\n/).filter(function (v) { return v.trim(); }).length; } });
+        if (scanList && !codes) { return; }  // nothing scanned: the page says so
         event.preventDefault();
-        var data = new FormData(form), body = {};
-        data.forEach(function (value, name) { if (name !== "csrfmiddlewaretoken") { body[name] = value; } });
-        body.codes = String(body.codes || "").split(/\r?\n/).map(function (v) { return v.trim(); }).filter(Boolean);
-        if (!body.codes.length) { return; }
-        var item = { key: newKey(), url: form.getAttribute("data-offline-api"), body: body, created: Date.now(),
-          user: document.body.getAttribute("data-user"),
-          label: fill(form.getAttribute("data-queue-label") || "{n}", { n: body.codes.length }) };
-        queueTx("readwrite", function (store) { return store.put(item); }).then(function () {
-          try { sessionStorage.removeItem("draft-sent"); sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
-          if (form.scanReset) { form.scanReset(); }
-          $all("input[type=text], input[type=tel]", form).forEach(function (f) { if (!f.hasAttribute("data-scan-input")) { f.value = ""; } });
-          var feedback = $("[data-scan-feedback]", form);
-          if (feedback) { feedback.textContent = form.getAttribute("data-queued-text") || ""; }
-          var button = event.submitter;
-          if (button) { setTimeout(function () { button.disabled = false; }, 10); }
-          showQueue();
+        document.dispatchEvent(new CustomEvent("field-write-sent"));
+        var keyInput = $("[data-write-key]", form);
+        var items = scanList ? codes : parseInt(form.getAttribute("data-queue-items") || "1", 10) || 1;
+        var entry = { key: (keyInput && keyInput.value) || newKey(), user: me(), url: form.action, fields: fields,
+          label: fill(form.getAttribute("data-queue-label") || "{n}", { n: items }), items: items,
+          created: Date.now(), attempts: 0, nextAt: Date.now() + timeoutMs() + 1000 };  // the background waits for this attempt
+        inFlight[entry.key] = true;
+        var feedback = $("[data-scan-feedback]", form);
+        putEntry(entry).then(function () {
+          return navigator.onLine ? send(entry, "now") : { type: "transient", why: "network" };
+        }, function () { nativeSubmit(form); return null; }).then(function (outcome) {
+          delete inFlight[entry.key];
+          if (!outcome) { return; }
+          if (outcome.type === "done") {
+            dropEntry(entry.key).then(function () { location.assign(outcome.data.next || location.href); });
+            return;
+          }
+          if (outcome.type === "transient" && (outcome.why === "network" || outcome.status >= 500)) {
+            // No answer: kept here and sent again with the same key; the form is free for the next one.
+            failed(entry, outcome).then(function () {
+              if (scanList) {
+                $all("input[type=text], input[type=tel]", form).forEach(function (f) { if (!f.hasAttribute("data-scan-input")) { f.value = ""; } });
+                if (form.scanReset) { form.scanReset(); }
+                // Last: clearing the list saves a draft; the write on the device is the only copy now.
+                try { sessionStorage.removeItem("draft-sent"); sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
+                if (keyInput) { keyInput.value = newKey(); }  // a new form: a new key
+                if (feedback) { feedback.textContent = form.getAttribute(navigator.onLine ? "data-queued-text" : "data-queued-offline-text") || ""; feedback.classList.add("is-queued"); }
+                var button = event.submitter;
+                if (button) { setTimeout(function () { button.disabled = false; }, 10); }
+              }
+              showQueue();
+            });
+            return;
+          }
+          // An answer that is not "done" (refused, signed out, a stale form): the page says it, as without the script.
+          dropEntry(entry.key).then(function () { nativeSubmit(form); }, function () { nativeSubmit(form); });
         });
       });
     });
-    window.addEventListener("online", function () { showQueue(); flushQueue(); });
+    if (!ready) { return; }
+    var retry = $("[data-queue-retry]");
+    if (retry) { retry.addEventListener("click", function () { flush(true); }); }
+    window.addEventListener("online", function () { showQueue(); flush(true); });
     window.addEventListener("offline", showQueue);
     showQueue();
-    showRefused();
-    flushQueue();
-    setInterval(flushQueue, 15000);
+    showResults();
+    flush(false);
+    setInterval(function () { expire().then(function () { return flush(false); }); }, 2000);
   }
 
   /* --- camera scanning: BarcodeDetector where the browser has it, else jsQR (vendored) --- */
@@ -682,7 +850,7 @@
     setupQuietKeyboard();
     keepScanFocus();
     setupLive();
-    setupOffline();
+    setupQueue();
     setupCamera();
   });
 })();
