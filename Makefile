@@ -44,13 +44,14 @@ test: system-test install-dev
 	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test.sh
 
 ## Without the worker, several-machine, replica and browser tests, for quick local loops.
+FAST_MARKERS := not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade
 test-fast: install-dev
-	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 ## The fast suite on the next Django and DRF (constraints-next.txt) with Python 3.13, on SQLite, in a
 ## venv of its own, .venv-next (scripts/test-next.sh; docs/architecture.md, "The next Django").
 test-next:
-	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-next.sh
+	FAST_MARKERS="$(FAST_MARKERS)" PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-next.sh
 
 ## Lint and format check (ruff) and the import layers (import-linter), configured in pyproject.toml;
 ## CI runs it before the tests.

@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-next
 CONSTRAINTS=constraints-next.txt
-MARKERS="not celery_worker and not e2e and not multinode and not replica and not docs_snippets"
+# The tests `make test-fast` runs (the Makefile passes its FAST_MARKERS).
+MARKERS="${FAST_MARKERS:-not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade}"
 
 is_313() { "$1" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1; }
 
