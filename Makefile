@@ -11,7 +11,7 @@ RUN_DEBS := fonts-wqy-microhei
 TEST_DEBS := $(RUN_DEBS) chromium poppler-utils poppler-data gettext nginx openssl postgresql postgresql-common redis-server gpg rsync
 BENCH_DEBS := $(RUN_DEBS) wrk
 
-.PHONY: run test test-fast lint lint-imports format bench install install-dev system-run system-test system-bench check clean
+.PHONY: run test test-fast test-next lint lint-imports format bench install install-dev system-run system-test system-bench check clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,14 @@ test: system-test install-dev
 	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test.sh
 
 ## Without the worker, several-machine, replica and browser tests, for quick local loops.
+FAST_MARKERS := not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade
 test-fast: install-dev
-	$(PY) -m pytest -m "not celery_worker and not e2e and not multinode and not replica and not docs_snippets and not outage and not upgrade" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
+
+## The fast suite on the next Django and DRF (constraints-next.txt) with Python 3.13, on SQLite, in a
+## venv of its own, .venv-next (scripts/test-next.sh; docs/architecture.md, "The next Django").
+test-next:
+	FAST_MARKERS="$(FAST_MARKERS)" PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-next.sh
 
 ## Lint and format check (ruff) and the import layers (import-linter), configured in pyproject.toml;
 ## CI runs it before the tests.

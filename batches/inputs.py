@@ -36,6 +36,21 @@ class CodeRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+class ItemErrorsAsList(serializers.ListSerializer):
+    """The errors of a list of objects as a list, `{}` for each good item: `"lines": [{}, {"quantity":
+    [...]}]`, the API's shape. DRF 3.18 gives them as a dict by index (`{1: {...}}`) unless a
+    setting it deprecates says otherwise; this keeps the shape on every DRF version."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            detail = error.detail
+            if isinstance(detail, dict) and detail and all(isinstance(index, int) for index in detail):
+                raise serializers.ValidationError([detail.get(index, {}) for index in range(len(data))]) from None
+            raise
+
+
 @extend_schema_field(
     {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2 code of the country, e.g. IT"}
 )
@@ -59,6 +74,9 @@ class LineInput(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
     unit = serializers.CharField(max_length=20)
     gtin = serializers.CharField(max_length=14, required=False, allow_blank=True, default="")
+
+    class Meta:
+        list_serializer_class = ItemErrorsAsList
 
     def validate_gtin(self, value):
         if value and not is_valid_gtin(value):
@@ -116,6 +134,9 @@ class ArrivalLineInput(serializers.Serializer):
     received_quantity = serializers.IntegerField(min_value=0, max_value=1_000_000)
     type_matches = serializers.BooleanField()
     spec_matches = serializers.BooleanField()
+
+    class Meta:
+        list_serializer_class = ItemErrorsAsList
 
 
 class ArriveInput(serializers.Serializer):

@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config.compiled import CompiledInsert
 from config.replica import pin_to_primary
 from warehouse.models import ZoneKind
 
@@ -105,10 +104,6 @@ def invalid_transition(batch: Batch, action: str, role: str) -> DomainError:
     )
 
 
-# Every change of a batch writes an event: its INSERT is built once per process (config/compiled.py).
-_EVENTS = CompiledInsert(Event)
-
-
 def record_event(
     *,
     batch: Batch,
@@ -133,7 +128,7 @@ def record_event(
         zone=zone,
         details=details or {},
     )
-    event = _EVENTS.insert(event)  # as event.save(): its post_save tells the public page (warehouse.public)
+    event.save(force_insert=True)  # one INSERT; its post_save tells the public page (warehouse.public)
     tell_of_event(batch=batch, action=action, status_after=status_after, details=event.details)
     return event
 

@@ -9,20 +9,17 @@ after the database's converters. The queryset stays the one place that says what
 scoping and field lists are the ORM's; only plain filters on the placeholders and
 `select_related` / `values_list` / `annotate` are supported (no `prefetch_related`).
 
-The same for the writes of those endpoints: a `CompiledUpdate` is a queryset's `update()`, and a
-`CompiledInsert` a new row's `save()` (or `bulk_create()`), their SQL built by the ORM's own
-compilers and kept.
+The same for the update of those endpoints: a `CompiledUpdate` is a queryset's `update()`, its SQL
+built by the ORM's own compiler and kept. Inserts are the ORM's own `save()` and `bulk_create()`:
+building their SQL costs next to nothing.
 
 Every call goes through Django's cursor, so query counting, `execute_wrapper` and the database
 routers (config/replica.py) apply as to any other query.
 """
 
-from itertools import chain
-
 from django.db import connections, router, transaction
-from django.db.models import signals
 from django.db.models.query import ModelIterable, get_related_populators
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models.sql import UpdateQuery
 
 
 class CompiledQuery:
@@ -177,108 +174,3 @@ class CompiledUpdate(CompiledQuery):
         with transaction.mark_for_rollback_on_error(using=alias), connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
-
-
-class CompiledInsert:
-    """`CompiledInsert(Event)`: `insert(event)` stores a new instance as `event.save()` would (the
-    fields' own pre_save, such as `auto_now_add`, the pre_save and post_save signals, the primary
-    key read back), and `insert_many(items)` new instances as `bulk_create(items)` would (no
-    signals; primary keys set where the database returns them). The model's own `save()` is not
-    called: only for models whose `save()` adds nothing to the insert of a new row.
-
-    The values are prepared as the ORM's insert compiler prepares them; its SQL is built once per
-    database alias and shape of the placeholders (on PostgreSQL one shape for any number of rows,
-    an UNNEST of one array per column; elsewhere one per row count, the first SHAPES kept). A
-    value that is an expression (F(), Now()) is refused: that is SQL of its own, for `save()`."""
-
-    SHAPES = 32
-
-    def __init__(self, model):
-        meta = model._meta
-        self.model = model
-        self.fields = [
-            field for field in meta.local_concrete_fields if field is not meta.auto_field and not field.generated
-        ]
-        self.returning = meta.db_returning_fields
-        self._compilers = {}  # alias → the compiler that prepares values
-        self._sql = {}  # (alias, placeholders) → (sql, its compiler, the returned columns' converters)
-
-    def insert(self, obj):
-        alias = router.db_for_write(self.model, instance=obj)
-        obj._prepare_related_fields_for_save(operation_name="save")
-        signals.pre_save.send(sender=type(obj), instance=obj, raw=False, using=alias, update_fields=None)
-        self._insert(alias, [obj])
-        signals.post_save.send(sender=type(obj), instance=obj, created=True, update_fields=None, raw=False, using=alias)
-        return obj
-
-    def insert_many(self, objs):
-        objs = list(objs)
-        if not objs:
-            return objs
-        alias = router.db_for_write(self.model, instance=objs[0])
-        for obj in objs:
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")
-        return self._insert(alias, objs)
-
-    def _compiler(self, alias: str):
-        if alias not in self._compilers:
-            query = InsertQuery(self.model)
-            query.insert_values(self.fields, [])
-            self._compilers[alias] = query.get_compiler(using=alias)
-        return self._compilers[alias]
-
-    def _build(self, alias: str, objs, param_count: int):
-        query = InsertQuery(self.model)
-        query.insert_values(self.fields, objs)
-        compiler = query.get_compiler(using=alias)
-        compiler.returning_fields = self.returning
-        [(sql, params)] = compiler.as_sql()
-        if len(params) != param_count + len(compiler.returning_params):
-            raise ValueError(f"the insert of {self.model.__name__} has {len(params)} parameters, not {param_count}")
-        meta = self.model._meta
-        converters = compiler.get_converters([field.get_col(meta.db_table) for field in self.returning])
-        query.objs = []  # kept for its connection and converters only
-        return sql, compiler, converters
-
-    def _insert(self, alias: str, objs):
-        connection = connections[alias]
-        if not connection.features.can_return_rows_from_bulk_insert:  # an old SQLite: the ORM's own way
-            manager = self.model._base_manager.using(alias)
-            if len(objs) > 1:
-                return manager.bulk_create(objs)
-            rows = manager._insert(objs, fields=self.fields, returning_fields=self.returning, using=alias)
-            return self._returned(alias, objs, rows)
-        compiler = self._compiler(alias)
-        value_rows = []
-        for obj in objs:
-            row = []
-            for field in self.fields:
-                value = compiler.pre_save_val(field, obj)
-                if hasattr(value, "resolve_expression"):
-                    raise ValueError(f"{self.model.__name__}.{field.name} is an expression: use save()")
-                row.append(field.get_db_prep_save(value, connection=connection))
-            value_rows.append(row)
-        placeholders, param_rows = compiler.assemble_as_sql(self.fields, value_rows)
-        params = tuple(chain.from_iterable(param_rows))
-        key = (alias, type(placeholders), tuple(tuple(row) if isinstance(row, list) else row for row in placeholders))
-        if key in self._sql:
-            sql, returning_compiler, converters = self._sql[key]
-        else:
-            sql, returning_compiler, converters = self._build(alias, objs, len(params))
-            if len(self._sql) < self.SHAPES:
-                self._sql[key] = (sql, returning_compiler, converters)
-        params += tuple(returning_compiler.returning_params)  # none on PostgreSQL or SQLite
-        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = connection.ops.fetch_returned_insert_rows(cursor)
-        if converters:
-            rows = list(returning_compiler.apply_converters(rows, converters))
-        return self._returned(alias, objs, rows)
-
-    def _returned(self, alias: str, objs, rows):
-        for obj, row in zip(objs, rows, strict=True):
-            for field, value in zip(self.returning, row, strict=True):
-                setattr(obj, field.attname, value)
-            obj._state.adding = False
-            obj._state.db = alias
-        return objs

@@ -28,7 +28,7 @@ from batches.models import Batch, Code, CodeStatus
 from batches.models import Status as BatchStatus
 from batches.seals import sealed_batch_ids, sealed_error
 from batches.services import batch_recall
-from config.compiled import CompiledInsert, CompiledQuery
+from config.compiled import CompiledQuery
 
 from .models import Sale, SaleItem, TraceQuery, TraceQueryKind, mask_mobile, normalize_mobile
 from .selectors import code_trace, recall_buyers
@@ -49,11 +49,6 @@ def _problem_messages() -> dict[str, str]:
 # A sale or a void is most often of one batch: that batch's row lock is one statement whose SQL
 # is built once per process (config/compiled.py).
 _LOCK_ONE_BATCH = CompiledQuery(Batch, lambda pk: Batch.objects.select_for_update().filter(pk=pk), pk=-901)
-
-
-# A sale's two inserts, built once per process (config/compiled.py).
-_SALES = CompiledInsert(Sale)
-_SALE_ITEMS = CompiledInsert(SaleItem)
 
 
 def _lock_batches(batch_ids) -> dict[int, Batch]:
@@ -171,9 +166,10 @@ def _record_sale(actor: Actor, chosen: dict[int, Code], buyer: dict, now: dateti
     sold = move_codes(chosen, source=CodeStatus.RELEASED, target=CodeStatus.SOLD)
     if sold != len(chosen):
         raise _CodesChanged
-    sale = _SALES.insert(Sale(merchant=actor.merchant, sold_by=actor.user, sold_at=now, **buyer))
+    sale = Sale(merchant=actor.merchant, sold_by=actor.user, sold_at=now, **buyer)
+    sale.save(force_insert=True)
     try:
-        _SALE_ITEMS.insert_many(SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen))
+        SaleItem.objects.bulk_create([SaleItem(sale=sale, code_id=pk) for pk in sorted(chosen)])
     except IntegrityError:  # leaves the transaction at once: it is rolled back
         raise _ItemTaken from None
     # The answer's codes in the order a read of the sale gives them (by code id), so the API can

@@ -5,6 +5,8 @@ Every error speaks the interface's language (config.middleware) and never names 
 quotes a parser: Django's `get_object_or_404` says "No Batch matches the given query." in
 English, and a JSON parser's message quotes Python's; both are replaced by words of our own."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -13,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..errors import DomainError, InputError
+from .parsers import too_large
 
 # DRF's parsers say what went wrong in English, quoting Python's exception (untranslated).
 DRF_PARSER_MESSAGES = ("JSON parse error", "Multipart form parse error")
@@ -25,6 +28,10 @@ def exception_handler(exc, context):
         return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()  # 「未找到。」 / "Not found.": what is hidden is not named either
+    elif isinstance(exc, RequestDataTooBig):  # DRF 3.18 reads request.body before the parser
+        request = context.get("request")
+        length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        exc = too_large(length, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith(DRF_PARSER_MESSAGES):
         exc = exceptions.ParseError(_("The request body could not be read: send well-formed JSON or form data."))
     response = drf_exception_handler(exc, context)

@@ -24,10 +24,7 @@ class LimitedJSONParser(JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
         if limit is not None and length > limit:
-            raise ParseError(
-                _("The request body is too large (%(length)d bytes; at most %(limit)d).")
-                % {"length": length, "limit": limit}
-            )
+            raise too_large(length, limit)
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -38,6 +35,15 @@ class LimitedJSONParser(JSONParser):
         if problems:
             raise ValidationError(problems)
         return data
+
+
+def too_large(length: int, limit: int) -> ParseError:
+    """The 400 of a body over DATA_UPLOAD_MAX_MEMORY_SIZE, whoever notices it first: this parser,
+    or (DRF 3.18 on) Django's own `request.body`, whose RequestDataTooBig the API's exception
+    handler turns into this."""
+    return ParseError(
+        _("The request body is too large (%(length)d bytes; at most %(limit)d).") % {"length": length, "limit": limit}
+    )
 
 
 def json_problems(data: dict) -> dict:
