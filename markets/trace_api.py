@@ -338,8 +338,10 @@ class TraceSearchView(APIView):
     def search(self, request, q):
         actor = current_actor(request)
         require(actor, Capability.TRACE)
-        q = (q if isinstance(q, str) else "").strip()
-        if len(q) < 2 or len(q) > 300:
+        # At most 300 characters as sent (the schema's maxLength), at least 2 once trimmed.
+        sent = q if isinstance(q, str) else ""
+        q = sent.strip()
+        if len(q) < 2 or len(sent) > 300:
             raise ValidationError({"q": [_("Enter 2 to 300 characters.")]})
         found = selectors.trace_search(actor=actor, q=q)
         trace_query_record(

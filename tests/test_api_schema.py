@@ -225,3 +225,9 @@ def test_an_edit_of_a_draft_is_documented_as_refusing_unknown_keys(schema, api, 
     answer = api("merchant-a1").patch(f"/api/batches/{flow.number}/", {"status": "released"}, format="json")
 
     assert answer.status_code == 400 and "status" in answer.json()
+
+
+def test_a_trace_search_longer_than_documented_is_refused_even_if_trimming_would_shorten_it(api):
+    answer = api("regulator").post("/api/trace/search/", {"q": "   " + "x" * 298}, format="json")
+
+    assert answer.status_code == 400 and "q" in answer.json()
