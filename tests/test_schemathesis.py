@@ -18,6 +18,8 @@ What is configured, and why (everything else is Schemathesis' default, all check
   shrunk replay would meet another world; a failure is reported as it was found.
 - `hooks`: tests/schemathesis_hooks.py works around a CPython 3.11 fault inside Hypothesis
   (explained there); it changes no request and no check.
+- The sign-out (`POST /api/auth/logout/`) runs alone, after the others: it revokes the caller's
+  token, and every request after it in the same run would be a 401 that tests nothing.
 - Path parameters name real objects of the caller (a batch of market A, one of its codes, its
   sale, its merchant): random values would only ever be 404 and leave the operations untested.
 """
@@ -275,9 +277,18 @@ def test_schemathesis_finds_nothing_for_any_role(server, tmp_path):
 # thing or breaks a rule between fields (403/404/409, see the module's docstring), which the
 # check cannot know. What is left must hold on every generated case: no 5xx, every status and
 # body documented, anything the schema refuses refused (negative data), headers and content
-# types as stated. Which callers run it in CI: FUZZ_ROLES (the figures are in the docstring).
+# types as stated.
+#
+# Its size in CI, measured on the 2-core development machine (shared with other work): 100
+# examples for one caller take 93–117 s (operator 117, merchant 97, regulator 93, reviewer 93;
+# about 6,000–8,000 requests each), all four 400 s, on top of the all-checks run's 136 s. Four
+# callers would add close to 7 minutes to a suite that must stay well under 20, so CI runs the
+# two whose input reaches the most validation: the operator (the warehouse's actions, labels,
+# scans and codes) and the regulator (periods, trace, district filters, recalls) — about 3.5
+# minutes. The merchant and the reviewer at 100 examples found nothing either (a run by hand
+# with SCHEMATHESIS_FUZZ_ROLES=operator-1,merchant-a1,regulator,reviewer-a).
 FUZZ_EXAMPLES = int(os.environ.get("SCHEMATHESIS_FUZZ_EXAMPLES", "100"))
-FUZZ_ROLES = os.environ.get("SCHEMATHESIS_FUZZ_ROLES", "operator-1,merchant-a1,regulator,reviewer-a").split(",")
+FUZZ_ROLES = os.environ.get("SCHEMATHESIS_FUZZ_ROLES", "operator-1,regulator").split(",")
 
 
 def test_schemathesis_fuzzing_with_100_examples_per_operation_finds_nothing(server, tmp_path):
