@@ -99,6 +99,8 @@ class DeclareInput(serializers.Serializer):
 
 
 class EditInput(serializers.Serializer):
+    refuses_unknown_keys = True  # documented as `additionalProperties: false` (config/openapi.py)
+
     customs_declaration_no = serializers.CharField(max_length=64, required=False)
     origin_country = CountryField(required=False)
     port_of_entry = serializers.CharField(max_length=100, required=False)

@@ -106,6 +106,10 @@ class RefuseUnknownQueryParametersMiddleware:
     ones come from the OpenAPI schema (filters, pagination, `extend_schema` parameters), so a
     new endpoint declares its parameters once, where its documentation does.
 
+    A documented parameter given without a value (`?page=`, `?state=`, `?district=`) is a 400
+    too: OpenAPI's `allowEmptyValue` is false unless the schema says otherwise, and an empty
+    filter would otherwise silently mean "no filter" or "page 1". Leave the parameter out.
+
     It runs before the view, so it answers before authentication: the schema is public and
     an unknown name reveals nothing about any object."""
 
@@ -124,10 +128,14 @@ class RefuseUnknownQueryParametersMiddleware:
         if allowed is None:
             return None
         unknown = sorted(set(request.GET) - allowed)
-        if not unknown:
-            return None
-        message = str(
-            _("This endpoint does not take this query parameter (it takes: %(allowed)s).")
-            % {"allowed": "、".join(sorted(allowed)) or "—"}
-        )
-        return JsonResponse({name: [message] for name in unknown}, status=400)
+        if unknown:
+            message = str(
+                _("This endpoint does not take this query parameter (it takes: %(allowed)s).")
+                % {"allowed": "、".join(sorted(allowed)) or "—"}
+            )
+            return JsonResponse({name: [message] for name in unknown}, status=400)
+        empty = sorted(name for name, values in request.GET.lists() if "" in values)
+        if empty:
+            message = str(_("This query parameter needs a value; leave it out to not use it."))
+            return JsonResponse({name: [message] for name in empty}, status=400)
+        return None

@@ -119,6 +119,23 @@ class AutoSchema(openapi.AutoSchema):
             schema["pattern"] = NOT_BLANK
         return schema
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        # An input that refuses keys it does not know (`refuses_unknown_keys`, e.g. a draft's
+        # edit) says so: a client learns it from the schema, not from a 400.
+        if direction == "request" and getattr(serializer, "refuses_unknown_keys", False):
+            schema["additionalProperties"] = False
+        return schema
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        # A query parameter given empty is refused (config.middleware): a text one says so.
+        for parameter in (operation or {}).get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter["in"] == "query" and schema.get("type") == "string" and "enum" not in schema:
+                schema["minLength"] = max(schema.get("minLength", 0), 1)
+        return operation
+
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
         if self.is_idempotent():

@@ -5,6 +5,7 @@ else an object outside their scope answers 404 and one inside it 403 (SPEC §2, 
 Every trace query by a regulator is recorded (`TraceQuery`), those that found nothing too.
 """
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.http import Http404, StreamingHttpResponse
@@ -35,32 +36,56 @@ from .services import code_trace_recorded, trace_query_record
 SHANGHAI = selectors.SHANGHAI
 
 
+# What `from` and `to` take, exactly as the schema states it (PERIOD_PARAMETERS): a calendar
+# date (RFC 3339 full-date), a time with its offset (RFC 3339 date-time) or a time without one
+# (Asia/Shanghai). Anything else, an empty value included, is a 400.
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_TIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+LOCAL_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?$"
+LOCAL_TIME_RE = re.compile(LOCAL_TIME_PATTERN.strip("^$"))
+
+
+def _moment(value: str) -> date | datetime | None:
+    """The date or time `value` names, or None if it is none of the three forms."""
+    try:
+        if DATE_RE.fullmatch(value):
+            return date.fromisoformat(value)
+        if DATE_TIME_RE.fullmatch(value):
+            # RFC 3339 allows a leap second, which Python's times cannot hold: the same moment
+            # as the last second of that minute, for a bound.
+            value = value[:17] + "59" + value[19:] if value[17:19] == "60" else value
+            return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        if LOCAL_TIME_RE.fullmatch(value):
+            return datetime.fromisoformat(value)
+    except ValueError:
+        return None  # the 30th of February, the 25th hour, an offset of 24 hours
+    return None
+
+
 def parse_period(params) -> tuple[datetime | None, datetime | None]:
-    """`from` / `to` as dates (Asia/Shanghai days, both inclusive) or ISO datetimes (`to`
-    exclusive). Returns [start, end) in aware datetimes; 400 on a bad value.
+    """`from` / `to` as dates (Asia/Shanghai days, both inclusive) or times (`to` exclusive;
+    without an offset in Asia/Shanghai). Returns [start, end) in aware datetimes, None for a
+    bound not given; 400 on a bad value.
 
     A bound beyond the time the database can hold (`to=9999-12-31`, `from=0001-01-01` east of
     UTC) leaves that side open: every sale is within it, which is what it asks for."""
     errors = {}
 
     def parse(name: str, *, upper: bool):
-        value = (params.get(name) or "").strip()
-        if not value:
+        if name not in params:
             return None
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            day = None
-        try:
-            if day is not None:
-                return _representable(
-                    datetime.combine(day, time.min, tzinfo=SHANGHAI) + (timedelta(days=1) if upper else timedelta())
-                )
-            moment = datetime.fromisoformat(value)
-        except OverflowError:
-            return None
-        except ValueError:
+        moment = _moment(params[name])
+        if moment is None:
             errors[name] = [_("Use a YYYY-MM-DD date or an ISO 8601 time.")]
+            return None
+        try:
+            if not isinstance(moment, datetime):
+                return _representable(
+                    datetime.combine(moment, time.min, tzinfo=SHANGHAI) + (timedelta(days=1) if upper else timedelta())
+                )
+        except OverflowError:
             return None
         return _representable(moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI))
 
@@ -83,13 +108,25 @@ def _representable(moment: datetime) -> datetime | None:
     return moment
 
 
+PERIOD_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": LOCAL_TIME_PATTERN},
+    ]
+}
 PERIOD_PARAMETERS = [
     OpenApiParameter(
         "from",
-        str,
-        description="Sold from: a date (Asia/Shanghai day, inclusive) or an ISO 8601 time; earlier than `to`.",
+        PERIOD_SCHEMA,
+        description="Sold from: a date (`2026-11-01`, the Asia/Shanghai day, inclusive) or a time "
+        "(`2026-11-01T08:00:00+08:00`; without an offset in Asia/Shanghai); earlier than `to`.",
     ),
-    OpenApiParameter("to", str, description="Sold until: a date (inclusive) or an ISO 8601 time (exclusive)."),
+    OpenApiParameter(
+        "to",
+        PERIOD_SCHEMA,
+        description="Sold until: a date (inclusive) or a time (exclusive), in the same forms as `from`.",
+    ),
 ]
 
 
@@ -301,8 +338,10 @@ class TraceSearchView(APIView):
     def search(self, request, q):
         actor = current_actor(request)
         require(actor, Capability.TRACE)
-        q = (q if isinstance(q, str) else "").strip()
-        if len(q) < 2 or len(q) > 300:
+        # At most 300 characters as sent (the schema's maxLength), at least 2 once trimmed.
+        sent = q if isinstance(q, str) else ""
+        q = sent.strip()
+        if len(q) < 2 or len(sent) > 300:
             raise ValidationError({"q": [_("Enter 2 to 300 characters.")]})
         found = selectors.trace_search(actor=actor, q=q)
         trace_query_record(

@@ -157,3 +157,77 @@ def test_the_sales_list_answers_pages(api):
     answer = api("merchant-a1").get("/api/sales/")
 
     assert answer.status_code == 200 and set(answer.json()) == {"count", "next", "previous", "results"}
+
+
+@pytest.mark.parametrize(
+    ("username", "url", "name"),
+    [
+        ("merchant-a1", "/api/sales/?page=", "page"),
+        ("regulator", "/api/incidents/?state=", "state"),
+        ("regulator", "/api/markets/?district=", "district"),
+        ("regulator", "/api/warehouses/?district=", "district"),
+        ("reviewer-a", "/api/batches/?market=&status=submitted", "market"),
+        ("merchant-a1", "/api/sales/?from=&to=2026-12-01", "from"),
+    ],
+)
+def test_a_documented_query_parameter_given_empty_is_refused(api, username, url, name):
+    answer = api(username).get(url)
+
+    assert answer.status_code == 400 and list(answer.json()) == [name]
+
+
+def test_text_query_parameters_are_documented_as_not_empty(schema):
+    for path, _method, operation in operations(schema):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
+                assert parameter["schema"].get("minLength", 0) >= 1 or "enum" in parameter["schema"], (
+                    path,
+                    parameter,
+                )
+                assert not parameter.get("allowEmptyValue"), (path, parameter)
+
+
+def test_period_parameters_are_typed_as_dates_and_times(schema):
+    for path in ("/api/sales/", "/api/trace/merchants/{merchant_id}/sales/"):
+        parameters = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
+        for name in ("from", "to"):
+            formats = {branch.get("format") for branch in parameters[name]["anyOf"]}
+            assert {"date", "date-time"} <= formats, (path, name)
+
+
+@pytest.mark.parametrize(
+    ("period", "status"),
+    [
+        ({"from": "2026-11-01"}, 200),
+        ({"from": "2026-11-01T08:00:00+08:00"}, 200),
+        ({"from": "2026-11-01t00:00:00.5z"}, 200),
+        ({"to": "2026-12-31T23:59:60Z"}, 200),  # a leap second, which RFC 3339 allows
+        ({"from": "2026-11-01T08:00"}, 200),  # no offset: Asia/Shanghai
+        ({"from": "20261101"}, 400),  # ISO 8601's basic form, which Python reads but the schema refuses
+        ({"from": "2026-11-01T08"}, 400),
+        ({"from": " 2026-11-01"}, 400),
+        ({"from": "2026-02-30"}, 400),
+        ({"to": "2026-11-01T08:00:00+24:00"}, 400),
+        ({"from": "yesterday"}, 400),
+    ],
+)
+def test_a_period_bound_is_taken_exactly_in_the_forms_the_schema_states(api, period, status):
+    answer = api("merchant-a1").get("/api/sales/", period)
+
+    assert answer.status_code == status, answer.content
+
+
+def test_an_edit_of_a_draft_is_documented_as_refusing_unknown_keys(schema, api, flow):
+    body = schema["paths"]["/api/batches/{number}/"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    assert resolve(body, schema)["additionalProperties"] is False
+    flow.declare()
+
+    answer = api("merchant-a1").patch(f"/api/batches/{flow.number}/", {"status": "released"}, format="json")
+
+    assert answer.status_code == 400 and "status" in answer.json()
+
+
+def test_a_trace_search_longer_than_documented_is_refused_even_if_trimming_would_shorten_it(api):
+    answer = api("regulator").post("/api/trace/search/", {"q": "   " + "x" * 298}, format="json")
+
+    assert answer.status_code == 400 and "q" in answer.json()

@@ -18,6 +18,8 @@ What is configured, and why (everything else is Schemathesis' default, all check
   shrunk replay would meet another world; a failure is reported as it was found.
 - `hooks`: tests/schemathesis_hooks.py works around a CPython 3.11 fault inside Hypothesis
   (explained there); it changes no request and no check.
+- The sign-out (`POST /api/auth/logout/`) runs alone, after the others: it revokes the caller's
+  token, and every request after it in the same run would be a 401 that tests nothing.
 - Path parameters name real objects of the caller (a batch of market A, one of its codes, its
   sale, its merchant): random values would only ever be 404 and leave the operations untested.
 """
@@ -89,7 +91,9 @@ def toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def schemathesis_config(values: dict, *, coverage: bool, unexpected_methods: bool) -> str:
+def schemathesis_config(
+    values: dict, *, coverage: bool, unexpected_methods: bool, max_examples: int = MAX_EXAMPLES
+) -> str:
     lines = [
         'hooks = "tests.schemathesis_hooks"',
         "",
@@ -97,7 +101,7 @@ def schemathesis_config(values: dict, *, coverage: bool, unexpected_methods: boo
         "deterministic = true",
         "allow-x00 = false",
         "no-shrink = true",
-        f"max-examples = {MAX_EXAMPLES}",
+        f"max-examples = {max_examples}",
         "",
         "[phases.coverage]",
         f"enabled = {str(coverage).lower()}",
@@ -195,50 +199,119 @@ def server(goods, tmp_path):
             process.wait()
 
 
-def test_schemathesis_finds_nothing_for_any_role(server, tmp_path):
-    """One server, one world, four callers in turn (ROLES)."""
+def sign_in(usernames) -> dict[str, str]:
+    """All sign-ins first: the runs try many wrong passwords on the sign-in, and repeated
+    failures from one address lock it out for a while (SPEC §4)."""
     tokens = {}
-    # All sign-ins first: the runs try many wrong passwords on the sign-in, and repeated
-    # failures from one address lock it out for a while (SPEC §4).
-    for username in ROLES:
+    for username in usernames:
         answer = requests.post(f"{BASE}/api/auth/token/", json={"username": username, "password": PASSWORD}, timeout=30)
         assert answer.status_code == 200, answer.text
         tokens[username] = answer.json()["token"]
+    return tokens
+
+
+def schemathesis(tmp_path, name: str, config: str, token: str, *arguments: str) -> str | None:
+    """Runs the Schemathesis command; its output if it failed, None if it found nothing."""
+    (tmp_path / f"{name}.toml").write_text(config)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(tmp_path / f"{name}.toml"),
+            "run",
+            f"{BASE}/api/schema/",
+            "--header",
+            f"Authorization: Token {token}",
+            "--workers",
+            "2",
+            "--no-color",
+            "--report-dir",
+            str(tmp_path / name),
+            "--generation-database",
+            "none",
+            "--request-timeout",
+            "30",
+            *arguments,
+        ],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    (tmp_path / f"{name}.log").write_text(output)
+    summary = output.split("SUMMARY")[-1]
+    if run.returncode != 0 or "Tested: " not in summary:
+        return output[-12000:]
+    return None
+
+
+# The sign-out revokes the caller's token: run among the others, every later request of that
+# run would be a 401 and test nothing. It gets a run of its own, last.
+SIGN_OUT = "/api/auth/logout/"
+
+
+def test_schemathesis_finds_nothing_for_any_role(server, tmp_path):
+    """One server, one world, four callers in turn (ROLES), every check."""
+    tokens = sign_in(ROLES)
     failed = {}
     for username, phases in ROLES.items():
-        config = tmp_path / f"{username}.toml"
-        config.write_text(schemathesis_config(server, **phases))
-        run = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "schemathesis"),
-                "--config-file",
-                str(config),
-                "run",
-                f"{BASE}/api/schema/",
-                "--checks",
-                "all",
-                "--header",
-                f"Authorization: Token {tokens[username]}",
-                "--workers",
-                "2",
-                "--no-color",
-                "--report-dir",
-                str(tmp_path / username),
-                "--generation-database",
-                "none",
-                "--request-timeout",
-                "30",
-            ],
-            cwd=tmp_path,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+        config = schemathesis_config(server, **phases)
+        found = schemathesis(
+            tmp_path, username, config, tokens[username], "--checks", "all", "--exclude-path", SIGN_OUT
         )
-        output = run.stdout + run.stderr
-        (tmp_path / f"{username}.log").write_text(output)
-        summary = output.split("SUMMARY")[-1]
-        if run.returncode != 0 or "Tested: " not in summary:
-            failed[username] = output[-12000:]
+        if found:
+            failed[username] = found
+    config = schemathesis_config(server, coverage=True, unexpected_methods=True)
+    username = next(iter(ROLES))
+    found = schemathesis(tmp_path, "sign-out", config, tokens[username], "--checks", "all", "--include-path", SIGN_OUT)
+    if found:
+        failed["sign-out"] = found
+    assert not failed, "\n\n".join(f"--- as {username}:\n{output}" for username, output in failed.items())
+
+
+# The fuzzing phase at the size the contract asks for (100 examples per operation), every check
+# but `positive_data_acceptance`: valid input is refused by design wherever it names a stored
+# thing or breaks a rule between fields (403/404/409, see the module's docstring), which the
+# check cannot know. What is left must hold on every generated case: no 5xx, every status and
+# body documented, anything the schema refuses refused (negative data), headers and content
+# types as stated.
+#
+# Its size in CI, measured on the 2-core development machine (shared with other work): 100
+# examples for one caller take 93–117 s (operator 117, merchant 97, regulator 93, reviewer 93;
+# about 6,000–8,000 requests each), all four 400 s, on top of the all-checks run's 136 s. Four
+# callers would add close to 7 minutes to a suite that must stay well under 20, so CI runs the
+# two whose input reaches the most validation: the operator (the warehouse's actions, labels,
+# scans and codes) and the regulator (periods, trace, district filters, recalls): 136 s, and
+# 3 min 30 s for this whole file with the all-checks run, on PostgreSQL. The merchant and the
+# reviewer at 100 examples found nothing either (a run by hand with
+# SCHEMATHESIS_FUZZ_ROLES=operator-1,merchant-a1,regulator,reviewer-a).
+FUZZ_EXAMPLES = int(os.environ.get("SCHEMATHESIS_FUZZ_EXAMPLES", "100"))
+FUZZ_ROLES = os.environ.get("SCHEMATHESIS_FUZZ_ROLES", "operator-1,regulator").split(",")
+
+
+def test_schemathesis_fuzzing_with_100_examples_per_operation_finds_nothing(server, tmp_path):
+    """FUZZ_EXAMPLES generated cases per operation for each of FUZZ_ROLES, one run per role."""
+    tokens = sign_in(FUZZ_ROLES)
+    failed = {}
+    for username in FUZZ_ROLES:
+        config = schemathesis_config(server, coverage=False, unexpected_methods=False, max_examples=FUZZ_EXAMPLES)
+        found = schemathesis(
+            tmp_path,
+            f"fuzz-{username}",
+            config,
+            tokens[username],
+            "--phases",
+            "fuzzing",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--exclude-path",
+            SIGN_OUT,
+        )
+        if found:
+            failed[username] = found
     assert not failed, "\n\n".join(f"--- as {username}:\n{output}" for username, output in failed.items())
