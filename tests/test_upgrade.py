@@ -306,14 +306,17 @@ def test_upgrade_from_the_previous_release_and_back_loses_nothing_while_scanning
                 after_upgrade, chain = table_counts(database_url), events(database_url)
 
                 # --- the rollback, by the steps of docs/deploy.md --------------------------------
-                for label, name in latest_migrations(old_files).items():
-                    run([PYTHON, "manage.py", "migrate", label, name, "--noinput", "-v0"], env=env, cwd=app)
+                # The old code first: it reads the newer tables as it read its own (the new code
+                # could not read the old ones: a column it knows would be gone). Then the new
+                # release's migrations are undone from a copy of the new release (here: ROOT).
                 replace_files(
                     app, remove=new_files, files=old_files, source=lambda name: git_show(previous.commit, name)
                 )
                 processes.stop("relay")
                 processes.start("relay", [PYTHON, "manage.py", "outbox_relay"], cwd=app)
                 reload_web(processes, None)
+                for label, name in latest_migrations(old_files).items():
+                    run([PYTHON, "manage.py", "migrate", label, name, "--noinput", "-v0"], env=env, cwd=ROOT)
                 time.sleep(2)
 
                 # the new release's tables go with its migrations; none held anything yet
